@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** Booleans from env: only the words, never `z.coerce.boolean()` (it makes "false" true). */
+const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const posInt = z.coerce.number().int().positive();
+const nonNegInt = z.coerce.number().int().nonnegative();
+
+const apiKeySchema = z.object({
+  key: z.string().min(8, 'API keys must be at least 8 characters'),
+  scopes: z.array(z.string().regex(/^(read|write):(\*|[A-Za-z_][A-Za-z0-9_]*)$|^admin$/, 'scope must be read:<table|*>, write:<table|*> or admin')).min(1),
+});
+
+const jsonArray = <T extends z.ZodTypeAny>(item: T) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+      return z.NEVER;
+    }
+  }).pipe(z.array(item));
+
+const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
+
+/**
+ * Every operator knob of Sluice, its default and its meaning. The README's env
+ * table mirrors this list; `test/config.env-table.test.ts` keeps them in sync.
+ */
+export const configSchema = z.object({
+  SLUICE_PORT: posInt.max(65535).default(3000),
+  SLUICE_HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  SLUICE_REPLICA_URLS: csv.default([]),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  SLUICE_REDIS_CLUSTER_NODES: csv.default([]),
+  SLUICE_TABLES: csv.default([]),
+  SLUICE_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('sluice'),
+  SLUICE_PARTITIONS: posInt.max(1024).default(4),
+  SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
+  SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
+  SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),
+  SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
+  SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),
+  SLUICE_MAX_PENDING_REQUESTS: posInt.default(20_000),
+  SLUICE_COMMIT_WAIT_MS: posInt.default(5000),
+  SLUICE_PG_POOL_MAX: posInt.max(1000).default(4),
+  SLUICE_PG_CONNECT_TIMEOUT_MS: posInt.default(5000),
+  SLUICE_STATEMENT_TIMEOUT_MS: posInt.default(15_000),
+  SLUICE_REDIS_TIMEOUT_MS: posInt.default(2000),
+  SLUICE_WRITER_CONCURRENCY: posInt.max(10_000).default(256),
+  SLUICE_LOCK_DURATION_MS: posInt.min(1000).default(10_000),
+  SLUICE_MAX_BODY_BYTES: posInt.default(1_048_576),
+  SLUICE_MAX_ROWS_PER_REQUEST: posInt.default(1000),
+  SLUICE_MAX_JSON_DEPTH: posInt.max(1000).default(32),
+  SLUICE_REQUEST_TIMEOUT_MS: posInt.default(30_000),
+  SLUICE_IDEMPOTENCY_TTL_S: posInt.default(86_400),
+  SLUICE_CACHE_TTL_S: posInt.default(300),
+  SLUICE_CACHE_SOFT_TTL_S: posInt.default(30),
+  SLUICE_NEGATIVE_TTL_S: posInt.default(5),
+  SLUICE_MAX_REPLICA_LAG_MS: posInt.default(1000),
+  SLUICE_REPLICA_CHECK_MS: posInt.default(500),
+  SLUICE_RYW_WAIT_MS: nonNegInt.default(50),
+  SLUICE_API_KEYS: jsonArray(apiKeySchema).optional(),
+  SLUICE_ALLOW_VOLATILE_REDIS: envBool.default(false),
+  SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Test-only fail points (`name[=ms],…`). Refused unless NODE_ENV=test. */
+  SLUICE_FAILPOINTS: csv.default([]),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ApiKeyConfig = z.output<typeof apiKeySchema>;
+
+/** The env names the schema knows, for docs and docker-compose checks. */
+export const configKeys: readonly string[] = Object.keys(configSchema.shape);

@@ -1,0 +1,74 @@
+import pg from 'pg';
+import type { Logger } from '../log/index.ts';
+
+/**
+ * All Postgres access goes through here (node-postgres style: one module owns
+ * the driver). Pools always have a connection timeout, statement and
+ * idle-in-transaction timeouts, and an 'error' listener: an idle client that
+ * loses its server emits 'error' on the pool, and without a listener Node
+ * would crash the process.
+ */
+
+export type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+export const { DatabaseError } = pg;
+export type DatabaseError = pg.DatabaseError;
+
+/** Anything with `query` (a Pool or a checked-out client). */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+  log: Logger;
+}
+
+export type Pool = pg.Pool;
+
+// int8 → string (the default) keeps 64-bit ids exact; numeric likewise.
+export function createPool(o: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.max,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: o.statementTimeoutMs,
+    idle_in_transaction_session_timeout: o.statementTimeoutMs * 2,
+    application_name: o.applicationName,
+    keepAlive: true,
+  });
+  pool.on('error', (err) => {
+    o.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle postgres client failed; it was removed from the pool');
+  });
+  return pool;
+}
+
+/** Run `fn` in one transaction on one checked-out client; `release(err)` drops a broken connection. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    client.release();
+    return out;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+      client.release();
+    } catch (rollbackErr) {
+      client.release(rollbackErr as Error);
+    }
+    throw err;
+  }
+}
+
+/** SQLSTATE of a driver error, or undefined for non-database errors. */
+export function sqlstateOf(err: unknown): string | undefined {
+  if (err instanceof pg.DatabaseError) return err.code;
+  return undefined;
+}

@@ -1,0 +1,10 @@
+export * from './config/index.ts';
+export * from './errors/index.ts';
+export * from './catalog/index.ts';
+export * from './queue/index.ts';
+export * from './db/index.ts';
+export * from './redis/index.ts';
+export * from './lifecycle/index.ts';
+export * from './log/index.ts';
+export { migrate, listMigrations, MIGRATIONS_DIR } from './migrations/migrate.ts';
+export { quoteIdent } from './sql/ident.ts';

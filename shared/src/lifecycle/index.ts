@@ -1,0 +1,3 @@
+export * from './releasers.ts';
+export * from './signals.ts';
+export * from './failpoints.ts';

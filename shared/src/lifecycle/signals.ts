@@ -1,0 +1,32 @@
+import type { Logger } from '../log/index.ts';
+
+/**
+ * Two-stage signal handling, for `main.ts` only: the first SIGTERM/SIGINT
+ * starts a graceful drain (`stop`), a second one forces exit. A drain that
+ * overruns `forceAfterMs` also exits, non-zero, so a stuck close never hangs a deploy.
+ */
+export function onShutdownSignals(log: Logger, stop: () => Promise<unknown>, forceAfterMs = 30_000): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining (send the signal again to force)');
+    const timer = setTimeout(() => {
+      log.error({ forceAfterMs }, 'drain overran; exiting');
+      process.exit(1);
+    }, forceAfterMs);
+    timer.unref();
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,76 @@
+/**
+ * The queue contract: what a gateway puts in a BullMQ job and what a writer
+ * publishes back. Both sides import these types; bump `v` on any change that
+ * an older writer could misread.
+ *
+ * Values are already in Postgres text input format (or null) when they reach
+ * the queue: the gateway converts once while validating, the writer passes
+ * them through `unnest($n::text[])` and casts to the column type in SQL.
+ */
+
+/** What one operation does to one row. */
+export type OpKind = 'insert' | 'upsert' | 'update' | 'delete';
+
+/** One row operation. `row` for insert/upsert/update, `key` for update/delete. */
+export interface WriteOp {
+  /** Table name as the API knows it (a key of the catalog). */
+  t: string;
+  op: OpKind;
+  /** Column → Postgres text value or null. For update: only the columns to set. */
+  row?: Record<string, string | null>;
+  /** Primary-key values in key-column order, Postgres text format. */
+  key?: string[];
+}
+
+/** Idempotency-Key record carried with a request (draft-ietf-httpapi-idempotency-key-header). */
+export interface IdempotencyRef {
+  /** Who owns the key: the API key's id (auth off: "anonymous"). */
+  scope: string;
+  key: string;
+  /** sha256 of method + path + canonical body; same key with another hash → 422. */
+  hash: string;
+}
+
+/** One client request: applied atomically (all its ops or none). */
+export interface WriteRequest {
+  /** writeId, see `ids.ts`: names job and position, so status needs no extra index. */
+  id: string;
+  ops: WriteOp[];
+  idem?: IdempotencyRef;
+  /** Gateway node id waiting for a `committed` ack (absent for `queued`). */
+  ack?: string;
+  /** Ask the writer to return generated primary keys (committed ack of inserts). */
+  ret?: boolean;
+}
+
+/** The payload of one BullMQ job: the requests one gateway coalesced for one partition. */
+export interface WriteJob {
+  v: 1;
+  reqs: WriteRequest[];
+}
+
+/** Outcome of one request, published to the waiting gateway after commit. */
+export type WriteOutcome =
+  | {
+      id: string;
+      s: 'committed';
+      /** Consistency token: primary WAL insert LSN after the commit, e.g. "0/16B3748". */
+      lsn: string;
+      at: string;
+      /** Rows affected per op, in op order. */
+      n: number[];
+      /** Primary keys of inserted/upserted rows, per op (only when `ret`). */
+      keys?: (Record<string, unknown> | null)[];
+    }
+  | { id: string; s: 'duplicate'; of: string; lsn: string; at: string }
+  | { id: string; s: 'dead'; sqlstate: string; message: string; constraint?: string; column?: string };
+
+/** Redis pub/sub channel on which one gateway node hears outcomes of its requests. */
+export function ackChannel(prefix: string, nodeId: string): string {
+  return `${prefix}:acks:${nodeId}`;
+}
+
+/** Number of rows a request carries (the batcher's unit of size). */
+export function requestRows(r: WriteRequest): number {
+  return r.ops.length;
+}

@@ -1,0 +1,3 @@
+export * from './contract.ts';
+export * from './ids.ts';
+export * from './partition.ts';
