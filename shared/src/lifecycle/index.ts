@@ -1,3 +1,4 @@
 export * from './releasers.ts';
 export * from './signals.ts';
 export * from './failpoints.ts';
+export * from './processes.ts';

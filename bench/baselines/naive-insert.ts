@@ -1,0 +1,18 @@
+/**
+ * Baseline (b): the naive write path Sluice replaces: a Hono endpoint doing
+ * one INSERT (one transaction) per request through a pg Pool.
+ */
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import pg from 'pg';
+
+const port = Number(process.argv[2] ?? 3102);
+const pool = new pg.Pool({ connectionString: process.argv[3], max: 16 });
+pool.on('error', () => {});
+const app = new Hono();
+app.post('/v1/tables/bench_events', async (c) => {
+  const row = (await c.req.json()) as { kind: string; amount: number; payload: unknown };
+  await pool.query('INSERT INTO bench_events (kind, amount, payload) VALUES ($1, $2, $3)', [row.kind, row.amount, JSON.stringify(row.payload)]);
+  return c.json({ ok: true }, 201);
+});
+serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => process.stdout.write(`listening ${port}\n`));
