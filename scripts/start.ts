@@ -1,0 +1,71 @@
+/**
+ * `pnpm start`: production, one host. Applies migrations to DATABASE_URL, then
+ * runs one gateway and one writer as child processes. SIGTERM/SIGINT are
+ * forwarded once to each (a second, later signal is forwarded too: the
+ * services treat it as "exit now"). If one service dies, the other is stopped
+ * and we exit non-zero so the supervisor restarts the pair.
+ *
+ * Under systemd use KillMode=mixed: the default (control-group) signals the
+ * children directly as well, and they would see two signals.
+ */
+import { createLogger, createPool, loadConfigOrExit, migrate } from '@sluice/shared';
+import { onSignals, spawnService, type Service } from './lib/services.ts';
+
+const config = loadConfigOrExit(process.env);
+const log = createLogger('sluice-start', config.SLUICE_LOG_LEVEL);
+
+const pool = createPool({
+  url: config.DATABASE_URL,
+  max: 1,
+  connectTimeoutMs: config.SLUICE_PG_CONNECT_TIMEOUT_MS,
+  statementTimeoutMs: 600_000, // migrations may rewrite tables
+  applicationName: 'sluice-migrate',
+  log,
+});
+try {
+  const applied = await migrate(pool);
+  log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+} catch (err) {
+  log.fatal({ err }, 'migrations failed; not starting');
+  process.exit(1);
+} finally {
+  await pool.end();
+}
+
+const services: Service[] = [
+  spawnService('writer', 'writer/src/main.ts', { env: process.env }),
+  spawnService('gateway', 'gateway/src/main.ts', { env: process.env }),
+];
+let stopping = false;
+let died = false;
+
+const [writer, gateway] = services as [Service, Service];
+onSignals((signal, first) => {
+  stopping = true;
+  if (first) {
+    // Gateway first (stop accepting, finish in-flight requests), then the
+    // writer (commit its open batch, release partitions).
+    log.info({ signal }, 'stopping gateway, then writer');
+    gateway.signal(signal);
+    void gateway.exited.then(() => writer.signal(signal));
+  } else {
+    log.warn({ signal }, 'second signal: forwarding to both');
+    for (const s of services) s.signal(signal);
+  }
+});
+
+for (const s of services) {
+  void s.exited.then((code) => {
+    if (stopping) return;
+    stopping = true;
+    died = true;
+    log.error({ service: s.name, code }, 'service exited; stopping the other');
+    for (const other of services) if (other !== s) void other.stop();
+  });
+}
+
+const codes = await Promise.all(services.map((s) => s.exited));
+// A clean drain on request exits 0; a service that died on its own, a crash or a forced stop is a failure.
+const failed = died || codes.some((c) => c !== 0);
+log.info({ codes: Object.fromEntries(services.map((s, i) => [s.name, codes[i]])) }, 'stopped');
+process.exit(failed ? 1 : 0);
