@@ -1,0 +1,106 @@
+/**
+ * The writer as a whole, in-process, against real Redis and BullMQ: jobs
+ * added with Queue.addBulk (as the gateway does) are committed, outcomes are
+ * published on the ack channel, unreadable payloads fail through BullMQ, and
+ * stop() commits the open batch before returning.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ackChannel, queueName, type WriteOutcome } from '@sluice/shared/queue/index.ts';
+import { freePort } from '@sluice/shared/servers/index.ts';
+import { startWriter, type Writer } from '@sluice/writer';
+import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
+import { ins, nextJobId, payload, quiet, rows, SCHEMA, TABLES, ups, type Req } from './helpers.ts';
+
+let env: TestEnv;
+const queues: Queue[] = [];
+let writer: Writer | undefined;
+
+beforeAll(async () => {
+  env = await createTestEnv({ sql: SCHEMA });
+});
+afterEach(async () => {
+  await writer?.stop();
+  writer = undefined;
+  await Promise.all(queues.splice(0).map((q) => q.close()));
+});
+afterAll(async () => env?.cleanup());
+
+function queue(p: number): Queue {
+  // The env's connection is shared: Queue.close() leaves it open (whoever creates a connection closes it).
+  const q = new Queue(queueName(p), { prefix: env.prefix, connection: env.redis });
+  queues.push(q);
+  return q;
+}
+
+/** Add jobs the way the gateway does: explicit job ids, removeOnComplete. */
+async function addJobs(p: number, jobs: Req[][]): Promise<string[]> {
+  const ids = jobs.map(() => nextJobId(p));
+  await queue(p).addBulk(jobs.map((reqs, i) => ({ name: 'w', data: payload(ids[i]!, reqs), opts: { jobId: ids[i]!, removeOnComplete: true } })));
+  return ids;
+}
+
+async function subscribe(node: string): Promise<{ outcomes: WriteOutcome[]; sub: Redis }> {
+  const sub = env.redis.duplicate();
+  const outcomes: WriteOutcome[] = [];
+  sub.on('message', (_channel, message: string) => outcomes.push(...(JSON.parse(message) as WriteOutcome[])));
+  await sub.subscribe(ackChannel(env.prefix, node));
+  return { outcomes, sub };
+}
+
+const config = (overrides: Record<string, string> = {}) =>
+  testConfig(env, { SLUICE_TABLES: TABLES.join(','), SLUICE_PARTITIONS: '2', SLUICE_BATCH_LINGER_MS: '10', ...overrides });
+
+describe('writer with BullMQ', () => {
+  it('drains jobs from every partition, commits them and publishes outcomes on the ack channel', async () => {
+    const { outcomes, sub } = await subscribe('gw-1');
+    const port = await freePort();
+    writer = await startWriter(config({ SLUICE_WRITER_METRICS_PORT: String(port) }), { log: quiet });
+    expect(writer.partitions()).toEqual([0, 1]);
+
+    const perPartition = (p: number) => Array.from({ length: 20 }, (_, j) => Array.from({ length: 10 }, (_, r) => ins('events', { kind: `rt-${p}-${j}-${r}` }, { ack: 'gw-1', ret: true })));
+    await Promise.all([addJobs(0, perPartition(0)), addJobs(1, perPartition(1))]);
+    await addJobs(0, [[ups('counters', { name: 'rt', value: '1' })], [ups('counters', { name: 'rt', value: '2' }, { ack: 'gw-1' })]]);
+
+    await eventually(async () => expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'rt-%'`)).toEqual([{ n: 400 }]), 20_000);
+    await eventually(() => expect(outcomes).toHaveLength(401), 10_000);
+    expect(outcomes.every((o) => o.s === 'committed' && /^[0-9A-F]+\/[0-9A-F]+$/.test(o.lsn))).toBe(true);
+    expect(outcomes.filter((o) => o.s === 'committed' && o.keys?.[0] !== undefined && o.keys[0] !== null)).toHaveLength(400);
+    expect(await rows(env, `SELECT value FROM counters WHERE name = 'rt'`)).toEqual([{ value: '2' }]);
+
+    // Jobs are done (and removed), none failed; far fewer transactions than requests.
+    for (const p of [0, 1]) await eventually(async () => expect(await queue(p).getJobCounts('wait', 'active', 'completed', 'failed')).toEqual({ wait: 0, active: 0, completed: 0, failed: 0 }));
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/^sluice_writer_rows_committed_total 402$/m);
+    const batches = [...metrics.matchAll(/^sluice_writer_batches_total\{partition="\d"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(42);
+    await sub.quit();
+  });
+
+  it('fails a job with an unknown payload version through BullMQ, and keeps it', async () => {
+    writer = await startWriter(config(), { log: quiet });
+    const id = nextJobId(1);
+    await queue(1).add('w', { v: 2, reqs: [] }, { jobId: id, removeOnComplete: true });
+    await eventually(async () => expect(await queue(1).getFailedCount()).toBe(1));
+    const failed = await queue(1).getJob(id);
+    expect(failed?.failedReason).toMatch(/unsupported payload version 2/);
+    expect(failed?.attemptsMade).toBe(1);
+  });
+
+  it('stop() commits the open batch before it returns', async () => {
+    // Linger far longer than the test: only stop() can flush these jobs.
+    writer = await startWriter(config({ SLUICE_BATCH_LINGER_MS: '10000', SLUICE_PARTITIONS: '1' }), { log: quiet });
+    await addJobs(0, [[ins('events', { kind: 'stop-1' })], [ins('events', { kind: 'stop-2' })], [ins('events', { kind: 'stop-3' })]]);
+    await eventually(async () => expect(await queue(0).getActiveCount()).toBe(3));
+    expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'stop-%'`)).toEqual([{ n: 0 }]);
+
+    const w = writer;
+    writer = undefined;
+    await w.stop();
+    expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'stop-%'`)).toEqual([{ n: 3 }]);
+    expect(await queue(0).getJobCounts('wait', 'active', 'completed', 'failed')).toEqual({ wait: 0, active: 0, completed: 0, failed: 0 });
+    expect(w.stop()).toBe(w.stop());
+  });
+});

@@ -1,0 +1,1 @@
+export { AckPublisher } from './publisher.ts';

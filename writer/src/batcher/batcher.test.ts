@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../../../test/harness/index.ts';
+import { backoffMs } from './backoff.ts';
+import { Batcher, type BatcherOptions } from './batcher.ts';
+
+interface Item {
+  id: number;
+  rows: number;
+}
+
+/** A batcher whose flush records batches and can be held open or made to fail. */
+function harness(o: Partial<BatcherOptions<Item>> = {}) {
+  const batches: number[][] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let release: (() => void) | undefined;
+  let hold = false;
+  const failures: unknown[] = [];
+  const b = new Batcher<Item>({
+    maxRows: 10,
+    lingerMs: 5,
+    rowsOf: (i) => i.rows,
+    retryDelay: () => 1,
+    async flush(items) {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        if (hold) await new Promise<void>((r) => (release = r));
+        const f = failures.shift();
+        if (f) throw f;
+        batches.push(items.map((i) => i.id));
+      } finally {
+        inFlight--;
+      }
+    },
+    ...o,
+  });
+  return {
+    b,
+    batches,
+    failures,
+    maxInFlight: () => maxInFlight,
+    hold: () => (hold = true),
+    unhold: () => {
+      hold = false;
+      release?.();
+    },
+  };
+}
+
+const item = (id: number, rows = 1): Item => ({ id, rows });
+
+describe('Batcher', () => {
+  it('flushes on linger and keeps submission order', async () => {
+    const h = harness();
+    await Promise.all([1, 2, 3].map((i) => h.b.submit(item(i))));
+    expect(h.batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('seals at maxRows without overfilling; an item bigger than maxRows goes alone', async () => {
+    const h = harness({ lingerMs: 10_000 });
+    // 4+4 fits; +4 would overfill → sealed at 8; 4+6 reaches 10 → sealed; 25 alone → sealed at once.
+    await Promise.all([h.b.submit(item(1, 4)), h.b.submit(item(2, 4)), h.b.submit(item(3, 4)), h.b.submit(item(4, 6)), h.b.submit(item(5, 25))]);
+    expect(h.batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('has one flush in flight; items arriving meanwhile form the next batch', async () => {
+    const h = harness();
+    h.hold();
+    const first = h.b.submit(item(1));
+    await eventually(() => expect(h.b.flushing).toBe(true));
+    const later = [2, 3, 4].map((i) => h.b.submit(item(i)));
+    await new Promise((r) => setTimeout(r, 30)); // well past linger: still one flush in flight
+    expect(h.maxInFlight()).toBe(1);
+    h.unhold();
+    await Promise.all([first, ...later]);
+    expect(h.batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('retries the same batch after a failure, never reordered or merged', async () => {
+    const h = harness();
+    h.hold();
+    const a = h.b.submit(item(1));
+    await eventually(() => expect(h.b.flushing).toBe(true));
+    h.failures.push(new Error('deadlock'), new Error('deadlock'));
+    const b = h.b.submit(item(2));
+    h.unhold();
+    await Promise.all([a, b]);
+    expect(h.batches).toEqual([[1], [2]]);
+  });
+
+  it('rejects the items of a batch it gives up on, and carries on with the next', async () => {
+    const h = harness({ retryDelay: (_e, attempt) => (attempt < 2 ? 1 : null) });
+    h.failures.push(new Error('x'), new Error('y'));
+    const a = h.b.submit(item(1));
+    await expect(a).rejects.toThrow('y');
+    await h.b.submit(item(2));
+    expect(h.batches).toEqual([[2]]);
+  });
+
+  it('stop() flushes the open batch at once, waits for it, and returns the same promise', async () => {
+    const h = harness({ lingerMs: 10_000 });
+    const a = h.b.submit(item(1));
+    const s1 = h.b.stop();
+    expect(h.b.stop()).toBe(s1);
+    await s1;
+    await a;
+    expect(h.batches).toEqual([[1]]);
+    // After stop, a late item (BullMQ may hand over one last job) is still flushed, at once.
+    await h.b.submit(item(2));
+    expect(h.batches).toEqual([[1], [2]]);
+  });
+});
+
+describe('backoffMs', () => {
+  it('grows exponentially with jitter and is capped', () => {
+    expect(backoffMs(1, 50, 3000, () => 0)).toBe(25);
+    expect(backoffMs(1, 50, 3000, () => 1)).toBe(50);
+    expect(backoffMs(4, 50, 3000, () => 1)).toBe(400);
+    expect(backoffMs(40, 50, 3000, () => 1)).toBe(3000);
+    expect(backoffMs(40, 50, 3000, () => 0)).toBe(1500);
+  });
+});

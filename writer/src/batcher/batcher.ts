@@ -1,0 +1,152 @@
+/**
+ * Micro-batcher of one partition, in the style of graphile-worker's
+ * `batch()`: items accumulate and are flushed as one batch, with exactly one
+ * flush in flight at a time.
+ *
+ * States:
+ * - idle:      nothing open, nothing in flight.
+ * - open:      items accumulating since the first one arrived. The batch is
+ *              sealed when it reaches `maxRows`, or `lingerMs` after its first
+ *              item (if a flush is in flight then, as soon as that one ends).
+ * - flushing:  one sealed batch in flight. A failure that `retryDelay` deems
+ *              retryable re-runs the SAME batch after the delay, never
+ *              reordered and never merged with later items; meanwhile new
+ *              items form the next batch (sealed batches wait in order).
+ * - draining:  `stop()` was called: linger is zero, whatever is open is
+ *              sealed and flushed as soon as the flush slot is free.
+ * - stopped:   the drain finished. Items submitted later (BullMQ can hand
+ *              over a job it fetched just before closing) are still flushed
+ *              at once, so a job is never left without an answer.
+ *
+ * Order is submission order across batches and within each batch.
+ */
+
+/** Settings and callbacks of a batcher. */
+export interface BatcherOptions<T> {
+  maxRows: number;
+  lingerMs: number;
+  /** Size of an item in rows. */
+  rowsOf(item: T): number;
+  /** Flush one batch; resolve once it is durable. `attempt` counts from 1. */
+  flush(items: readonly T[], attempt: number): Promise<void>;
+  /** After a failed flush: ms to wait before retrying the same batch, or null to fail its items. */
+  retryDelay(err: unknown, attempt: number): number | null;
+}
+
+interface Pending<T> {
+  item: T;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** One partition's batcher (see the state description above). */
+export class Batcher<T> {
+  private open: Pending<T>[] = [];
+  private openRows = 0;
+  private lingerDue = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sealed: Pending<T>[][] = [];
+  private inFlight: Promise<void> | undefined;
+  private draining = false;
+  private stopping: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: BatcherOptions<T>) {}
+
+  /** True while a batch is being flushed. */
+  get flushing(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** Add an item; resolves when the batch holding it has been flushed, rejects if it was given up. */
+  submit(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const rows = this.o.rowsOf(item);
+      // Seal first rather than overfill: a batch exceeds maxRows only when one item alone does.
+      if (this.open.length > 0 && this.openRows + rows > this.o.maxRows) this.seal();
+      this.open.push({ item, resolve, reject });
+      this.openRows += rows;
+      if (this.openRows >= this.o.maxRows || this.draining) this.seal();
+      else if (this.open.length === 1) this.armLinger();
+      this.pump();
+    });
+  }
+
+  /**
+   * Flush what is open now, wait for every flush to finish. Idempotent: the
+   * same promise on every call.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.draining = true;
+      this.seal();
+      this.pump();
+      await this.whenIdle();
+    })();
+    return this.stopping;
+  }
+
+  private armLinger(): void {
+    this.lingerDue = false;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lingerDue = true;
+      this.pump();
+    }, this.o.lingerMs);
+  }
+
+  private seal(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lingerDue = false;
+    if (this.open.length === 0) return;
+    this.sealed.push(this.open);
+    this.open = [];
+    this.openRows = 0;
+  }
+
+  /** Start the next flush if the slot is free and a batch is ready. */
+  private pump(): void {
+    if (this.inFlight) return;
+    if (this.sealed.length === 0 && this.open.length > 0 && (this.lingerDue || this.draining)) this.seal();
+    const batch = this.sealed.shift();
+    if (!batch) {
+      if (this.open.length === 0) this.notifyIdle();
+      return;
+    }
+    this.inFlight = this.run(batch).finally(() => {
+      this.inFlight = undefined;
+      this.pump();
+    });
+  }
+
+  /** Flush one batch until it succeeds or `retryDelay` gives up; settles every item. */
+  private async run(batch: Pending<T>[]): Promise<void> {
+    const items = batch.map((p) => p.item);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.o.flush(items, attempt);
+        for (const p of batch) p.resolve();
+        return;
+      } catch (err) {
+        const delay = this.o.retryDelay(err, attempt);
+        if (delay === null) {
+          for (const p of batch) p.reject(err);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.inFlight && this.sealed.length === 0 && this.open.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

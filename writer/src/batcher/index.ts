@@ -1,0 +1,2 @@
+export { Batcher, type BatcherOptions } from './batcher.ts';
+export { backoffMs } from './backoff.ts';

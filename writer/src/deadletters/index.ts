@@ -1,0 +1,1 @@
+export { insertDeadLetters, rejectionFromError, deadOutcome, payloadJson, type DeadLetter } from './dead-letters.ts';

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import type { ColumnInfo, TableInfo } from '@sluice/shared/catalog/types.ts';
+import type { OpKind } from '@sluice/shared/queue/contract.ts';
+
+/**
+ * Statement texts of the write path. Each text is fixed per (table, op,
+ * column set, returning) and built only from catalog identifiers (quoted once
+ * at introspection); values always travel as `$n::text[]` arrays, one array
+ * per column, so a statement has as many parameters as columns (never near the
+ * 65,535 limit) and one text serves every batch size: it can be a named
+ * prepared statement, parsed once per connection.
+ *
+ * Values are Postgres text input (queue contract) and are cast in SQL to the
+ * column type WITHOUT its modifier (`castType`): `'abcd'::varchar(3)` would
+ * silently truncate, while assigning a `varchar` to a `varchar(3)` column
+ * raises 22001, which poison isolation needs.
+ */
+
+/** What the statement returns, and how `apply.ts` maps the rows back to ops. */
+export type Returning =
+  /** nothing; affected counts come from rowCount */
+  | 'none'
+  /** primary-key columns as `k0…`, one row per input row, in input order (insert, upsert DO UPDATE) */
+  | 'keys'
+  /** `k0…` and their text form `t0…` for matching (upsert DO NOTHING skips conflicting rows) */
+  | 'keys-text'
+  /** the 1-based input position `i` of each affected row (update, delete) */
+  | 'ordinal';
+
+/** A ready statement: text, and a prepared-statement name when the cache still had room. */
+export interface Statement {
+  name: string | undefined;
+  text: string;
+  returning: Returning;
+}
+
+const arrays = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${from + i}::text[]`).join(', ');
+const aliases = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** `RETURNING` list of primary-key columns (`t.pk AS k0`, optionally `t.pk::text AS t0`). */
+function returningKeys(table: TableInfo, withText: boolean): string {
+  const cols = table.primaryKey.map((c, i) => `t.${c.quoted} AS k${i}`);
+  if (withText) cols.push(...table.primaryKey.map((c, i) => `t.${c.quoted}::text AS t${i}`));
+  return ` RETURNING ${cols.join(', ')}`;
+}
+
+/**
+ * INSERT (and upsert) from one text array per column. With no columns at all
+ * (every column defaulted) one placeholder array carries the row count.
+ */
+function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning): string {
+  let text: string;
+  if (columns.length === 0) {
+    text = `INSERT INTO ${table.qualified} AS t SELECT FROM unnest($1::text[]) AS u(a0)`;
+  } else {
+    const a = aliases('a', columns.length);
+    const exprs = columns.map((c, i) => `u.${a[i]}::${c.castType}`).join(', ');
+    text = `INSERT INTO ${table.qualified} AS t (${columns.map((c) => c.quoted).join(', ')}) SELECT ${exprs} FROM unnest(${arrays(columns.length)}) AS u(${a.join(', ')})`;
+  }
+  if (upsert) {
+    const pk = new Set(table.primaryKey.map((c) => c.name));
+    const set = columns.filter((c) => !pk.has(c.name));
+    const target = table.primaryKey.map((c) => c.quoted).join(', ');
+    text += set.length === 0
+      ? ` ON CONFLICT (${target}) DO NOTHING`
+      : ` ON CONFLICT (${target}) DO UPDATE SET ${set.map((c) => `${c.quoted} = EXCLUDED.${c.quoted}`).join(', ')}`;
+  }
+  if (returning === 'keys' || returning === 'keys-text') text += returningKeys(table, returning === 'keys-text');
+  return text;
+}
+
+/** `t.pk1 = v.k0::type AND …`: the join of input keys to the table. */
+function keyMatch(table: TableInfo): string {
+  return table.primaryKey.map((c, i) => `t.${c.quoted} = v.k${i}::${c.castType}`).join(' AND ');
+}
+
+/**
+ * UPDATE … FROM unnest(keys…, values…) WITH ORDINALITY. The ordinality lets
+ * RETURNING name the input row that matched (a FROM item may be referenced in
+ * RETURNING), which is exact whatever text form the key was sent in.
+ */
+function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning): string {
+  const k = aliases('k', table.primaryKey.length);
+  const a = aliases('a', columns.length);
+  const set = columns.map((c, i) => `${c.quoted} = v.${a[i]}::${c.castType}`).join(', ');
+  let text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
+  if (returning === 'ordinal') text += ' RETURNING v.i AS i';
+  return text;
+}
+
+/**
+ * DELETE … USING unnest(keys…) WITH ORDINALITY: one form for single and
+ * composite keys; RETURNING names the input rows that matched (see update).
+ */
+function deleteText(table: TableInfo, returning: Returning): string {
+  const k = aliases('k', table.primaryKey.length);
+  let text = `DELETE FROM ${table.qualified} AS t USING unnest(${arrays(k.length)}) WITH ORDINALITY AS v(${[...k, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
+  if (returning === 'ordinal') text += ' RETURNING v.i AS i';
+  return text;
+}
+
+/**
+ * What a group must return: keys for requests that asked `ret`; for counts
+ * (requests waiting for a `committed` ack), only where rowCount cannot say
+ * which input rows were affected.
+ */
+export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: TableInfo, needKeys: boolean, needCounts: boolean): Returning {
+  switch (op) {
+    case 'insert':
+      return needKeys ? 'keys' : 'none';
+    case 'upsert': {
+      const pk = new Set(table.primaryKey.map((c) => c.name));
+      const doNothing = columns.every((c) => pk.has(c.name));
+      if (doNothing) return needKeys || needCounts ? 'keys-text' : 'none';
+      return needKeys ? 'keys' : 'none';
+    }
+    case 'update':
+    case 'delete':
+      return needCounts ? 'ordinal' : 'none';
+  }
+}
+
+/** Build the text of one statement. */
+export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): string {
+  switch (op) {
+    case 'insert':
+      return insertText(table, columns, false, returning);
+    case 'upsert':
+      return insertText(table, columns, true, returning);
+    case 'update':
+      return updateText(table, columns, returning);
+    case 'delete':
+      return deleteText(table, returning);
+  }
+}
+
+/**
+ * Statement texts, built once and named for preparation. Column subsets are
+ * client-chosen, so the number of distinct texts is bounded only by the
+ * schema; past `maxNamed` texts new ones run unnamed (parsed each time)
+ * rather than piling up prepared statements on every connection.
+ */
+export class StatementCache {
+  private readonly byKey = new Map<string, Statement>();
+  private named = 0;
+
+  constructor(
+    private readonly maxNamed = 512,
+    private readonly maxCached = 8 * maxNamed,
+  ) {}
+
+  /** The statement for (table, op, columns, returning). */
+  get(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): Statement {
+    const key = `${table.name}\u0000${op}\u0000${columns.map((c) => c.name).join('\u0001')}\u0000${returning}`;
+    const cached = this.byKey.get(key);
+    if (cached) return cached;
+    const text = statementText(table, op, columns, returning);
+    // Bounded memory: past maxCached shapes, texts are built per use and not kept.
+    if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning };
+    // The name is a digest of the text: one name always means one text, on every connection.
+    const name = this.named < this.maxNamed ? `sluice_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined;
+    if (name) this.named++;
+    const s: Statement = { name, text, returning };
+    this.byKey.set(key, s);
+    return s;
+  }
+}

@@ -1,0 +1,65 @@
+import type { WriteJob, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
+
+/** A BullMQ job as the batcher and the flush see it (no BullMQ types past `partitions/`). */
+export interface BatchJob {
+  /** BullMQ job id: the dedupe key in `sluice.applied_jobs`. */
+  id: string;
+  data: WriteJob;
+  /** Rows the job carries (sum of its requests' ops): the batcher's unit of size. */
+  rows: number;
+  /** Times BullMQ has started this job (`attemptsStarted`), recorded with dead letters. */
+  attempts: number;
+}
+
+/** One request of a batch with the job that carried it. */
+export interface WorkItem {
+  job: BatchJob;
+  req: WriteRequest;
+}
+
+/** What applying one request did: rows affected per op, and primary keys when `ret` asked. */
+export interface RequestResult {
+  n: number[];
+  keys?: (Record<string, unknown> | null)[];
+}
+
+/** A request the database (or the contract check) refused: it goes to `sluice.dead_letters`. */
+export interface Rejection {
+  sqlstate: string;
+  message: string;
+  /** API table name the failure is about, when known. */
+  table?: string;
+  constraint?: string;
+  column?: string;
+  detail?: string;
+}
+
+/** An outcome addressed to the gateway node waiting for it. */
+export interface AddressedOutcome {
+  node: string;
+  outcome: WriteOutcome;
+}
+
+/** Counts of one committed batch, for metrics and logs. */
+export interface FlushStats {
+  jobs: number;
+  /** Jobs found in `sluice.applied_jobs` already (redelivered): not applied again. */
+  skippedJobs: number;
+  requests: number;
+  /** Rows the statements affected (rowCount sum). */
+  rows: number;
+  /** Requests skipped as repeats of an earlier Idempotency-Key. */
+  duplicates: number;
+  dead: { table: string; sqlstate: string }[];
+  /** The batch needed the savepoint bisection. */
+  bisected: boolean;
+}
+
+/** The result of a committed batch. */
+export interface FlushResult {
+  /** Consistency token: `pg_current_wal_insert_lsn()` right after COMMIT. */
+  lsn: string;
+  at: string;
+  acks: AddressedOutcome[];
+  stats: FlushStats;
+}

@@ -1,0 +1,11 @@
+/** The writer as a library: start one in-process (tests, `pnpm dev`) or reuse its parts. */
+export { startWriter, FATAL_ATTEMPTS, type Writer, type WriterDeps } from './writer.ts';
+export { flushBatch, CommitRolledBackError, type FlushContext } from './flush/flush.ts';
+export { planStatements, keyOf, type StatementGroup, type PlannedRow } from './flush/plan.ts';
+export { StatementCache, statementText } from './flush/sql.ts';
+export { classify, classifySqlstate, type FailureKind } from './flush/classify.ts';
+export type { BatchJob, WorkItem, FlushResult, FlushStats, RequestResult, Rejection, AddressedOutcome } from './flush/types.ts';
+export { Batcher, backoffMs, type BatcherOptions } from './batcher/index.ts';
+export { AckPublisher } from './acks/index.ts';
+export { WriterMetrics, startMetricsServer } from './metrics/index.ts';
+export { PartitionConsumer, AllPartitions, MAX_STALLED_COUNT, toBatchJob, UnsupportedJobError, type PartitionOwnership, type OwnershipHandlers } from './partitions/index.ts';

@@ -1,0 +1,2 @@
+export { WriterMetrics } from './metrics.ts';
+export { startMetricsServer, type MetricsServer } from './server.ts';

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '@sluice/shared/config/index.ts';
+import type { FlushStats } from '../flush/types.ts';
+
+/**
+ * The writer's Prometheus metrics, on a registry of its own (so several
+ * writers in one test process do not collide on prom-client's global one).
+ * `sluice_writer_dead_letters_total` and `sluice_writer_jobs_failed_total`
+ * are the ones to alert on.
+ */
+export class WriterMetrics {
+  readonly registry = new Registry();
+  readonly batches = new Counter({ name: 'sluice_writer_batches_total', help: 'Batches committed', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly rowsCommitted = new Counter({ name: 'sluice_writer_rows_committed_total', help: 'Rows affected by committed batches', registers: [this.registry] });
+  readonly requestsCommitted = new Counter({ name: 'sluice_writer_requests_committed_total', help: 'Requests in committed batches (applied, duplicate or dead)', registers: [this.registry] });
+  readonly rowsPerTransaction = new Histogram({
+    name: 'sluice_writer_rows_per_transaction',
+    help: 'Rows affected per committed transaction',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000],
+    registers: [this.registry],
+  });
+  readonly flushSeconds = new Histogram({
+    name: 'sluice_writer_flush_duration_seconds',
+    help: 'Time from BEGIN to COMMIT of a batch, including poison bisection',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({ name: 'sluice_writer_retries_total', help: 'Failed batch attempts that were retried, by SQLSTATE (or connection/other)', labelNames: ['sqlstate', 'kind'] as const, registers: [this.registry] });
+  readonly deadLetters = new Counter({ name: 'sluice_writer_dead_letters_total', help: 'Requests dead-lettered (alert on any increase)', labelNames: ['table', 'sqlstate'] as const, registers: [this.registry] });
+  readonly duplicates = new Counter({ name: 'sluice_writer_duplicates_skipped_total', help: 'Writes skipped as already applied', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly bisections = new Counter({ name: 'sluice_writer_bisections_total', help: 'Batches that needed poison bisection', registers: [this.registry] });
+  readonly jobsFailed = new Counter({ name: 'sluice_writer_jobs_failed_total', help: 'Jobs failed through BullMQ (unreadable payload, or a fatal error after bounded retries); alert on any increase', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
+  readonly partitionsOwned = new Gauge({ name: 'sluice_writer_partitions_owned', help: 'Partitions this writer consumes', registers: [this.registry] });
+  readonly config = new Gauge({ name: 'sluice_config', help: 'Numeric configuration knobs', labelNames: ['knob'] as const, registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_writer_' });
+  }
+
+  /** Record a committed batch. */
+  committed(partition: number, stats: FlushStats, seconds: number): void {
+    this.batches.inc({ partition: String(partition) });
+    this.rowsCommitted.inc(stats.rows);
+    this.requestsCommitted.inc(stats.requests);
+    this.rowsPerTransaction.observe(stats.rows);
+    this.flushSeconds.observe(seconds);
+    if (stats.skippedJobs > 0) this.duplicates.inc({ kind: 'job' }, stats.skippedJobs);
+    if (stats.duplicates > 0) this.duplicates.inc({ kind: 'idempotency_key' }, stats.duplicates);
+    if (stats.bisected) this.bisections.inc();
+    for (const d of stats.dead) this.deadLetters.inc({ table: d.table, sqlstate: d.sqlstate });
+  }
+
+  /** Export the numeric knobs the writer runs with (DESIGN: each knob is a metric or in /readyz). */
+  exportConfig(config: Readonly<Config>): void {
+    for (const [knob, value] of Object.entries(config)) if (typeof value === 'number') this.config.set({ knob }, value);
+  }
+}

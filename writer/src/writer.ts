@@ -1,0 +1,175 @@
+import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import type { Config } from '@sluice/shared/config/index.ts';
+import { createPool, type Pool } from '@sluice/shared/db/index.ts';
+import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
+import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
+import { createLogger, type Logger } from '@sluice/shared/log/index.ts';
+import { createRedis } from '@sluice/shared/redis/index.ts';
+import { AckPublisher } from './acks/publisher.ts';
+import { backoffMs } from './batcher/backoff.ts';
+import { classify, errorCode } from './flush/classify.ts';
+import { flushBatch, type FlushContext } from './flush/flush.ts';
+import { StatementCache } from './flush/sql.ts';
+import type { BatchJob } from './flush/types.ts';
+import { WriterMetrics } from './metrics/metrics.ts';
+import { startMetricsServer } from './metrics/server.ts';
+import { PartitionConsumer, type ConsumerDeps } from './partitions/partition-consumer.ts';
+import { AllPartitions, type OwnershipHandlers, type PartitionOwnership } from './partitions/ownership.ts';
+
+/**
+ * Attempts of a batch failing with an error that is neither retryable nor
+ * poison (a writer bug, 58xxx I/O, XX000) before its jobs fail through BullMQ.
+ */
+export const FATAL_ATTEMPTS = 5;
+
+/** Optional collaborators; anything omitted is created from the config (and closed on stop). */
+export interface WriterDeps {
+  log?: Logger;
+  /** Postgres pool to use; the caller keeps ownership (it is not ended on stop). */
+  pool?: Pool;
+  /** Catalog to use instead of introspecting SLUICE_TABLES. */
+  catalog?: Catalog;
+  /** Partition ownership; default: every partition. */
+  ownership?: PartitionOwnership;
+  metrics?: WriterMetrics;
+}
+
+/** A running writer. */
+export interface Writer {
+  readonly catalog: Catalog;
+  readonly metrics: WriterMetrics;
+  /** Port of the `/metrics` server, when SLUICE_WRITER_METRICS_PORT started one. */
+  readonly metricsPort: number | undefined;
+  /** Partitions consumed right now. */
+  partitions(): readonly number[];
+  /** Drain: stop taking jobs, commit open batches, close everything (LIFO). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start and stop lines are printed at info even when SLUICE_LOG_LEVEL is
+ * warn or error: supervisors, `pnpm dev` and the test harness wait for
+ * "writer started" on the output. Only `silent` silences them.
+ */
+function lifecycleLog(log: Logger): Logger {
+  return log.isLevelEnabled('info') || log.level === 'silent' ? log : log.child({}, { level: 'info' });
+}
+
+/** The flush and retry policy a partition consumer runs. */
+function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublisher, metrics: WriterMetrics): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
+  const log = ctx.log;
+  const slowMs = config.SLUICE_LOCK_DURATION_MS / 4;
+  return {
+    async flush(partition: number, jobs: readonly BatchJob[]) {
+      const t0 = performance.now();
+      const res = await flushBatch(ctx, jobs);
+      const ms = performance.now() - t0;
+      acks.publish(res.acks);
+      metrics.committed(partition, res.stats, ms / 1000);
+      if (res.stats.dead.length > 0) log.warn({ partition, dead: res.stats.dead }, 'requests dead-lettered');
+      // Locks are renewed every lockDuration/2 while we wait; a flush near that is a sign of trouble.
+      if (ms > slowMs) log.warn({ partition, ms: Math.round(ms), rows: res.stats.rows }, 'slow flush: keep flushes well under SLUICE_LOCK_DURATION_MS/2 (lower SLUICE_BATCH_MAX_ROWS?)');
+      else log.debug({ partition, ms: Math.round(ms), ...res.stats, dead: res.stats.dead.length }, 'batch committed');
+    },
+    retryDelay(partition: number, err: unknown, attempt: number) {
+      const kind = classify(err);
+      const sqlstate = errorCode(err);
+      if (kind === 'retry' || attempt < FATAL_ATTEMPTS) {
+        const delay = backoffMs(attempt);
+        metrics.retries.inc({ sqlstate, kind });
+        log.warn({ partition, err, sqlstate, kind, attempt, delay }, 'batch failed; retrying the same batch');
+        return delay;
+      }
+      log.error({ partition, err, sqlstate, kind, attempt }, 'batch failed for good; failing its jobs through BullMQ');
+      return null;
+    },
+  };
+}
+
+/** The caller's pool, or one made from the config (and ended on stop). */
+function openPool(config: Readonly<Config>, deps: WriterDeps, releasers: Releasers, log: Logger): Pool {
+  if (deps.pool) return deps.pool;
+  const pool = createPool({
+    url: config.DATABASE_URL,
+    max: config.SLUICE_PG_POOL_MAX,
+    connectTimeoutMs: config.SLUICE_PG_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.SLUICE_STATEMENT_TIMEOUT_MS,
+    applicationName: 'sluice-writer',
+    log,
+  });
+  releasers.add('postgres pool', () => pool.end());
+  return pool;
+}
+
+/** Ownership callbacks: one PartitionConsumer per owned partition. */
+function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
+  const consumers = new Map<number, PartitionConsumer>();
+  return {
+    async acquire(p) {
+      const c = new PartitionConsumer(p, deps);
+      try {
+        await c.start();
+      } catch (err) {
+        await c.stop().catch(() => {}); // close what start opened
+        throw err;
+      }
+      consumers.set(p, c);
+      deps.metrics.partitionsOwned.inc();
+    },
+    async release(p) {
+      const c = consumers.get(p);
+      if (!c) return;
+      consumers.delete(p);
+      deps.metrics.partitionsOwned.dec();
+      await c.stop();
+    },
+  };
+}
+
+/** Start a writer: pool, catalog, ack publisher, metrics, one consumer per owned partition. */
+export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {}): Promise<Writer> {
+  const log = deps.log ?? createLogger('sluice-writer', config.SLUICE_LOG_LEVEL);
+  const releasers = new Releasers();
+  const release = () =>
+    releasers.releaseAll((name, err) => log.warn({ err, name }, 'close step failed')).then((errors) => {
+      if (errors.length > 0) throw errors[0];
+    });
+  try {
+    const pool = openPool(config, deps, releasers, log);
+    const catalog = deps.catalog ?? (await introspectCatalog(pool, config.SLUICE_TABLES));
+    if (catalog.size === 0) log.warn('SLUICE_TABLES is empty: every request will be dead-lettered (42P01)');
+    const metrics = deps.metrics ?? new WriterMetrics({ defaultMetrics: config.SLUICE_WRITER_METRICS_PORT > 0 });
+    metrics.exportConfig(config);
+
+    const ackRedis = createRedis({ url: config.REDIS_URL, role: 'producer', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-writer-acks' });
+    releasers.add('ack redis', () => ackRedis.quit());
+    const acks = new AckPublisher(ackRedis, config.SLUICE_QUEUE_PREFIX, log, () => metrics.ackPublishFailures.inc());
+    releasers.add('ack publishes', () => acks.drain());
+
+    let metricsPort: number | undefined;
+    if (config.SLUICE_WRITER_METRICS_PORT > 0) {
+      const server = await startMetricsServer(metrics.registry, config.SLUICE_WRITER_METRICS_PORT);
+      releasers.add('metrics server', () => server.close());
+      metricsPort = server.port;
+    }
+
+    const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints(config.SLUICE_FAILPOINTS), log };
+    const ownership = deps.ownership ?? new AllPartitions(config.SLUICE_PARTITIONS);
+    releasers.add('partitions', () => ownership.stop());
+    await ownership.start(consumerHandlers({ config, log, metrics, ...pipeline(config, ctx, acks, metrics) }));
+    lifecycleLog(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix: config.SLUICE_QUEUE_PREFIX }, 'writer started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      catalog,
+      metrics,
+      metricsPort,
+      partitions: () => ownership.owned(),
+      stop: () => (stopping ??= release().then(() => lifecycleLog(log).info('writer stopped'))),
+    };
+  } catch (err) {
+    await release().catch(() => {});
+    throw err;
+  }
+}
