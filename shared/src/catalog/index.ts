@@ -1,2 +1,3 @@
 export * from './types.ts';
 export * from './introspect.ts';
+export * from './validate.ts';

@@ -40,7 +40,8 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table,
        (a.atthasdef OR a.attidentity <> '') AS has_default,
        (a.attidentity = 'a' OR a.attgenerated <> '') AS generated_always,
        CASE WHEN t.typname IN ('varchar','bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
-       coalesce((SELECT array_position(i.indkey::int2[], a.attnum)
+       -- int2vector arrays start at index 0: make the key position 1-based (0 = not in the key).
+       coalesce((SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) + 1
                    FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), 0) AS pk_pos
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace

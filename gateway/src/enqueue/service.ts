@@ -1,0 +1,192 @@
+import type { Queue } from 'bullmq';
+import {
+  AppError,
+  CommitTimeoutError,
+  DeadLetteredError,
+  UnavailableError,
+  partitionOf,
+  type IdempotencyRef,
+  type Logger,
+  type Queryable,
+  type Redis,
+  type WriteJob,
+  type WriteOp,
+  type WriteOutcome,
+  type WriteRequest,
+} from '@sluice/shared';
+import type { AckWaiters } from '../acks/waiters.ts';
+import type { GatewayMetrics } from '../metrics/index.ts';
+import { lookupWriteStatus } from '../status/lookup.ts';
+import type { BacklogMonitor } from './backlog.ts';
+import type { Coalescer } from './coalescer.ts';
+import type { Claim, IdempotencyStore } from './idempotency.ts';
+
+/** `Sluice-Ack` */
+export type AckMode = 'queued' | 'committed';
+
+/** One validated write, ready to enqueue. */
+export interface WriteSpec {
+  ops: WriteOp[];
+  /** Table and key of the first op that has a key; undefined: any partition (round-robin per job). */
+  route: { table: string; key: readonly string[] } | undefined;
+  ack: AckMode;
+  /** Ask the writer for generated keys (committed inserts and upserts). */
+  ret: boolean;
+  idem: IdempotencyRef | undefined;
+  /** Status of a committed answer: 201 when the request creates rows (POST), else 200. */
+  committedStatus: 200 | 201;
+}
+
+/** What the route sends back. */
+export interface WriteResult {
+  status: 200 | 201 | 202;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/** The parts the service drives. */
+export interface WriteServiceDeps {
+  nodeId: string;
+  partitions: number;
+  maxQueueDepth: number;
+  maxPending: number;
+  producer: Redis;
+  db: Queryable;
+  queues: readonly Queue<WriteJob>[];
+  coalescer: Coalescer;
+  backlog: BacklogMonitor;
+  acks: AckWaiters;
+  idempotency: IdempotencyStore;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+const NEW: Claim = { kind: 'new' };
+const REPLAY_POLL_MS = 50;
+
+/**
+ * The write path after validation: admission (backpressure), Idempotency-Key,
+ * routing to a partition, coalesced enqueue, and the answer for the ack mode.
+ */
+export class WriteService {
+  /** Requests admitted and not yet answered (coalescing, being sent, or waiting for a commit). */
+  inFlight = 0;
+  // Built once: under overload every refused request would otherwise pay for a stack trace.
+  private readonly redisDown = new UnavailableError('the queue (Redis) is not reachable; nothing was queued', 1);
+  private readonly backlogFull: UnavailableError;
+  private readonly tooManyPending: UnavailableError;
+
+  constructor(private readonly d: WriteServiceDeps) {
+    this.backlogFull = new UnavailableError(`the queue backlog is above SLUICE_MAX_QUEUE_DEPTH (${d.maxQueueDepth} jobs); retry later`, 1);
+    this.tooManyPending = new UnavailableError(`this gateway holds SLUICE_MAX_PENDING_REQUESTS (${d.maxPending}) requests; retry later`, 1);
+  }
+
+  /** Refuse fast (503) when the write could not be queued or the system is behind. */
+  admit(): void {
+    if (this.d.producer.status !== 'ready') return this.refuse('redis', this.redisDown);
+    if (this.d.backlog.depth > this.d.maxQueueDepth) return this.refuse('backlog', this.backlogFull);
+    if (this.inFlight >= this.d.maxPending) return this.refuse('pending', this.tooManyPending);
+  }
+
+  private refuse(reason: string, err: AppError): never {
+    this.d.metrics.rejected.inc({ reason });
+    throw err;
+  }
+
+  /** Enqueue one request and answer per its ack mode. */
+  async submit(spec: WriteSpec): Promise<WriteResult> {
+    this.admit();
+    this.inFlight++;
+    try {
+      return await this.enqueue(spec);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async enqueue(spec: WriteSpec): Promise<WriteResult> {
+    const claim = spec.idem === undefined ? NEW : await this.claim(spec.idem);
+    if (claim.kind === 'replay') return this.replay(claim.writeId, spec);
+    const req: WriteRequest = { id: '', ops: spec.ops };
+    const committed = spec.ack === 'committed';
+    if (spec.idem !== undefined) req.idem = spec.idem;
+    if (committed) {
+      req.ack = this.d.nodeId;
+      if (spec.ret) req.ret = true;
+    }
+    const p = spec.route === undefined ? this.d.coalescer.keylessPartition() : partitionOf(spec.route.table, spec.route.key, this.d.partitions);
+    const added = this.d.coalescer.add(p, req);
+    // Registered in the same synchronous turn as `add` (which named the writeId):
+    // no outcome can arrive before the job is even sent.
+    const outcome = committed ? this.d.acks.wait(req.id) : undefined;
+    try {
+      await added;
+    } catch (err) {
+      if (committed) this.d.acks.cancel(req.id);
+      if (spec.idem !== undefined) await this.d.idempotency.release(spec.idem.scope, spec.idem.key);
+      throw err;
+    }
+    if (spec.idem !== undefined) await this.completeIdem(spec.idem, req.id);
+    if (outcome === undefined) return { status: 202, body: { writeId: req.id } };
+    return this.committedResult(req.id, await outcome, spec.committedStatus);
+  }
+
+  private async claim(idem: IdempotencyRef): Promise<Claim> {
+    try {
+      return await this.d.idempotency.claim(idem.scope, idem.key, idem.hash);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.d.log.warn({ err: { message: (err as Error).message } }, 'idempotency claim failed in Redis');
+      return this.refuse('redis', this.redisDown);
+    }
+  }
+
+  private async completeIdem(idem: IdempotencyRef, writeId: string): Promise<void> {
+    // The write is queued (acknowledged) either way; a lost marker only means a retry
+    // takes the Postgres path, and the writer's unique key still stops a second application.
+    await this.d.idempotency.complete(idem.scope, idem.key, idem.hash, writeId).catch((err: Error) => {
+      this.d.log.warn({ err: { message: err.message }, writeId }, 'could not record the Idempotency-Key result in Redis');
+    });
+  }
+
+  private committedResult(writeId: string, o: WriteOutcome | null, status: 200 | 201): WriteResult {
+    if (o === null) throw new CommitTimeoutError(writeId, this.d.acks.waitMs);
+    switch (o.s) {
+      case 'committed':
+        return {
+          status,
+          body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token: o.lsn, committedAt: o.at },
+          headers: { 'Sluice-Consistency-Token': o.lsn },
+        };
+      case 'duplicate':
+        // Same Idempotency-Key applied before under another writeId: answer as that write.
+        return {
+          status,
+          body: { writeId: o.of, status: 'committed', token: o.lsn, committedAt: o.at },
+          headers: { 'Sluice-Consistency-Token': o.lsn, 'Idempotent-Replayed': 'true' },
+        };
+      case 'dead':
+        throw new DeadLetteredError(writeId, o.sqlstate, o.message, { ...(o.constraint ? { constraint: o.constraint } : {}), ...(o.column ? { column: o.column } : {}) });
+    }
+  }
+
+  /** A retry of an earlier request: its writeId (queued), or its outcome once known (committed). */
+  private async replay(writeId: string, spec: WriteSpec): Promise<WriteResult> {
+    const replayed = { 'Idempotent-Replayed': 'true' };
+    if (spec.ack === 'queued') return { status: 202, body: { writeId }, headers: replayed };
+    const deadline = Date.now() + this.d.acks.waitMs;
+    for (;;) {
+      const s = await lookupWriteStatus(this.d.db, this.d.queues, writeId);
+      if (s?.status === 'committed') {
+        return {
+          status: spec.committedStatus,
+          body: { writeId, status: 'committed', token: s.token, committedAt: s.committedAt },
+          headers: { ...replayed, 'Sluice-Consistency-Token': s.token },
+        };
+      }
+      if (s?.status === 'dead') throw new DeadLetteredError(writeId, s.sqlstate, s.message);
+      if (Date.now() + REPLAY_POLL_MS > deadline) throw new CommitTimeoutError(writeId, this.d.acks.waitMs);
+      await new Promise((r) => setTimeout(r, REPLAY_POLL_MS));
+    }
+  }
+}

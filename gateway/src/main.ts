@@ -1,0 +1,94 @@
+// `pnpm start:gateway`: one gateway process. The only place that reads process.env.
+import {
+  Releasers,
+  UnsafeRedisError,
+  checkRedisDurability,
+  createLogger,
+  createPool,
+  createRedis,
+  introspectCatalog,
+  loadConfigOrExit,
+  newNodeId,
+  onShutdownSignals,
+  type Config,
+  type Logger,
+  type Redis,
+} from '@sluice/shared';
+import { createApp } from './app.ts';
+import { closeServer, listen } from './server.ts';
+
+const config = loadConfigOrExit(process.env);
+const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
+const releasers = new Releasers();
+
+/** Open a Redis connection for `role`, log its errors (at most one line per second), wait until ready. */
+async function connectRedis(cfg: Readonly<Config>, role: 'producer' | 'subscriber', nodeId: string): Promise<Redis> {
+  const redis = createRedis({ url: cfg.REDIS_URL, role, timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-gateway-${role}-${nodeId}` });
+  // QUIT on a connection that is down would wait in the offline queue for a reconnect: just drop it.
+  releasers.add(`redis ${role}`, () => (redis.status === 'ready' ? redis.quit().catch(() => redis.disconnect()) : redis.disconnect()));
+  let lastLog = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - lastLog < 1000) return;
+    lastLog = Date.now();
+    log.warn({ role, err: { message: err.message } }, 'redis connection error');
+  });
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const waitMs = cfg.SLUICE_REDIS_TIMEOUT_MS * 5;
+      const timer = setTimeout(() => reject(new Error(`Redis (${role}) did not answer within ${waitMs} ms`)), waitMs);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return redis;
+}
+
+/**
+ * The start line is printed at info even when SLUICE_LOG_LEVEL is warn or
+ * error: supervisors, `pnpm dev`, the bench and the tests wait for "gateway
+ * listening" on the output (the writer does the same). Only `silent` hides it.
+ */
+function lifecycleLog(logger: Logger): Logger {
+  return logger.isLevelEnabled('info') || logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
+}
+
+async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
+  const nodeId = newNodeId();
+  const pool = createPool({ url: cfg.DATABASE_URL, max: cfg.SLUICE_PG_POOL_MAX, connectTimeoutMs: cfg.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.SLUICE_STATEMENT_TIMEOUT_MS, applicationName: `sluice-gateway-${nodeId}`, log: logger });
+  releasers.add('postgres pool', () => pool.end());
+  const producer = await connectRedis(cfg, 'producer', nodeId);
+  const { durability, warnings } = await checkRedisDurability(producer, cfg.SLUICE_ALLOW_VOLATILE_REDIS);
+  // Loud on purpose: running without AOF (SLUICE_ALLOW_VOLATILE_REDIS) can lose acknowledged writes.
+  for (const w of warnings) (durability.aofEnabled ? logger.warn : logger.error).call(logger, { durability }, `REDIS DURABILITY: ${w}`);
+  const subscriber = await connectRedis(cfg, 'subscriber', nodeId);
+  const catalog = await introspectCatalog(pool, cfg.SLUICE_TABLES);
+  if (catalog.size === 0) logger.warn('SLUICE_TABLES is empty: no table accepts writes');
+  if (cfg.SLUICE_API_KEYS === undefined) logger.warn('SLUICE_API_KEYS is not set: authentication is OFF, every caller may write every exposed table');
+
+  const gateway = createApp({ config: cfg, log: logger, pool, catalog, nodeId, producer, subscriber });
+  releasers.add('gateway', () => gateway.close());
+  await gateway.start();
+
+  const { server, port } = await listen(gateway.app, { host: cfg.SLUICE_HOST, port: cfg.SLUICE_PORT, requestTimeoutMs: cfg.SLUICE_REQUEST_TIMEOUT_MS });
+  // In-flight committed waits may take SLUICE_COMMIT_WAIT_MS; give them that and a little more.
+  releasers.add('http server', () => closeServer(server, cfg.SLUICE_COMMIT_WAIT_MS + 5_000));
+  lifecycleLog(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], partitions: cfg.SLUICE_PARTITIONS }, 'gateway listening');
+}
+
+/** Run every release, newest first (server → app → connections → pool), logging failures. */
+function releaseAll(): Promise<Error[]> {
+  return releasers.releaseAll((name, err) => log.warn({ err, name }, 'release failed'));
+}
+
+onShutdownSignals(log, releaseAll, config.SLUICE_COMMIT_WAIT_MS + 15_000);
+
+try {
+  await start(config, log);
+} catch (err) {
+  const reason = err instanceof UnsafeRedisError ? err.message : (err as Error).message;
+  log.fatal({ err }, `gateway cannot start: ${reason}`);
+  await releaseAll();
+  process.exit(1);
+}

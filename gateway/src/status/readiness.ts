@@ -1,0 +1,73 @@
+import type { Config, Queryable, Redis } from '@sluice/shared';
+import type { BacklogMonitor } from '../enqueue/backlog.ts';
+
+/** One readiness verdict, with what was checked. */
+export interface Readiness {
+  ready: boolean;
+  checks: { redis: string; postgres: string; backlog: string };
+  checkedAt: string;
+}
+
+/** Config keys that may hold credentials (URLs with passwords, API keys): never shown. */
+const SECRET_KNOBS = new Set(['DATABASE_URL', 'REDIS_URL', 'SLUICE_REPLICA_URLS', 'SLUICE_REDIS_CLUSTER_NODES', 'SLUICE_API_KEYS']);
+
+/** The knobs `/readyz` shows: everything but secrets, plus whether auth is on. */
+export function publicKnobs(config: Readonly<Config>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) if (!SECRET_KNOBS.has(k)) out[k] = v;
+  out.SLUICE_AUTH = config.SLUICE_API_KEYS === undefined ? 'off' : `on (${config.SLUICE_API_KEYS.length} keys)`;
+  return out;
+}
+
+/**
+ * Is this node able to take writes? Redis answers, Postgres answers, and the
+ * backlog is under SLUICE_MAX_QUEUE_DEPTH. Cached for `cacheMs` and shared by
+ * concurrent probes, so a probe storm costs one check.
+ */
+export class ReadinessCheck {
+  private last: { at: number; value: Readiness } | undefined;
+  private running: Promise<Readiness> | undefined;
+
+  constructor(
+    private readonly d: { producer: Redis; db: Queryable; backlog: BacklogMonitor; maxQueueDepth: number; timeoutMs: number; cacheMs: number },
+  ) {}
+
+  /** The cached verdict, or a fresh one. */
+  get(): Promise<Readiness> {
+    if (this.last !== undefined && Date.now() - this.last.at < this.d.cacheMs) return Promise.resolve(this.last.value);
+    this.running ??= this.check().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async check(): Promise<Readiness> {
+    const [redis, postgres] = await Promise.all([
+      this.probe(async () => {
+        if (this.d.producer.status !== 'ready') throw new Error(`connection ${this.d.producer.status}`);
+        await this.d.producer.ping();
+      }),
+      this.probe(() => this.d.db.query('SELECT 1')),
+    ]);
+    const depth = this.d.backlog.depth;
+    const backlog = depth > this.d.maxQueueDepth ? `${depth} jobs > SLUICE_MAX_QUEUE_DEPTH ${this.d.maxQueueDepth}` : 'ok';
+    const value: Readiness = { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, checkedAt: new Date().toISOString() };
+    this.last = { at: Date.now(), value };
+    return value;
+  }
+
+  /** 'ok', or why not (bounded by `timeoutMs`). */
+  private async probe(fn: () => Promise<unknown>): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer within ${this.d.timeoutMs} ms`), this.d.timeoutMs);
+    });
+    try {
+      return await Promise.race([fn().then(() => 'ok'), timeout]);
+    } catch (err) {
+      return (err as Error).message || 'failed';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
