@@ -7,9 +7,6 @@
  * Everything runs on this machine in one run, so ratios are comparable even
  * when absolute numbers are not.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, startRedis } from '../../shared/src/servers/index.ts';
 import { startTs, type Proc } from '../lib/procs.ts';
@@ -26,9 +23,9 @@ export interface WriteBenchOptions {
 }
 
 export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-  const pgServer = await startPostgres({ dataDir: join(dir, 'pg') });
-  const redis = await startRedis({ dir: join(dir, 'redis') });
+  // Private servers in their own temp dirs (removed by destroy()); settings as in production.
+  const pgServer = await startPostgres();
+  const redis = await startRedis();
   const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
   const procs: Proc[] = [];
   const results: ScenarioResult[] = [];
@@ -98,9 +95,8 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
   } finally {
     await stopAll(procs);
     await pool.end().catch(() => {});
-    await redis.stop().catch(() => {});
-    await pgServer.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    await redis.destroy().catch(() => {});
+    await pgServer.destroy().catch(() => {});
   }
 }
 

@@ -62,9 +62,10 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-// BullMQ retries a job the writer failed (not one it dead-lettered), with
-// exponential backoff; a job that keeps failing ends in the failed set.
-const JOB_OPTIONS: JobsOptions = { removeOnComplete: true, attempts: 8, backoff: { type: 'exponential', delay: 500 } };
+// One attempt: the writer already retries transient failures itself, in
+// order. A BullMQ retry would come back after newer jobs and break per-key
+// order, so a job the writer gives up on stays in the failed set for an operator.
+const JOB_OPTIONS: JobsOptions = { removeOnComplete: true, attempts: 1 };
 const BACKLOG_POLL_MS = 250;
 const READY_CACHE_MS = 1000;
 

@@ -103,6 +103,6 @@ export class UnavailableError extends AppError {
 export class CommitTimeoutError extends AppError {
   override name = 'CommitTimeoutError';
   constructor(writeId: string, waitedMs: number) {
-    super(504, T('commit-timeout'), 'Not committed in time', `the write is queued but did not commit within ${waitedMs} ms; poll /v1/writes/${writeId}`, { writeId, status: 'queued' });
+    super(504, T('commit-timeout'), 'Not committed in time', `the write is queued but did not commit within ${waitedMs} ms; poll /v1/writes/${writeId}`, { writeId, writeStatus: 'queued' });
   }
 }

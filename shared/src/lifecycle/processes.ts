@@ -52,7 +52,10 @@ export async function startTsProcess(file: string, o: StartTsOptions): Promise<T
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${o.name} not ready within ${o.timeoutMs ?? 30_000} ms:\n${tail.join('')}`)), o.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a half-started process behind
+      reject(new Error(`${o.name} not ready within ${o.timeoutMs ?? 30_000} ms:\n${tail.join('')}`));
+    }, o.timeoutMs ?? 30_000);
     const check = (buf: Buffer) => {
       if (o.ready.test(buf.toString())) {
         clearTimeout(timer);

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * The cache's Lua scripts. Each runs atomically on the Redis node holding its
+ * keys (entry and lease share a hash tag, see keys.ts), which is what makes
+ * "compare the LSN, then set" one step: no fill can slip in between.
+ *
+ * LSNs are compared as two 32-bit numbers, not as strings: Lua's string `<`
+ * uses strcoll, and Redis sets LC_COLLATE from its environment.
+ */
+
+const LSN_GE = `
+local function lsn_ge(a, b)
+  local ah, bh = tonumber(string.sub(a, 1, 8), 16), tonumber(string.sub(b, 1, 8), 16)
+  if ah ~= bh then return ah > bh end
+  return tonumber(string.sub(a, 9, 16), 16) >= tonumber(string.sub(b, 9, 16), 16)
+end
+-- May entry 'new' replace entry 'cur'? Only when it is at least as new (entry.ts: LSN at 2..17).
+local function newer_or_same(new, cur)
+  if not cur or string.len(cur) < 26 then return true end
+  return lsn_ge(string.sub(new, 2, 17), string.sub(cur, 2, 17))
+end
+`;
+
+/** A script run by EVALSHA, falling back to EVAL once when Redis does not know it yet. */
+export class LuaScript {
+  readonly sha: string;
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Run with `keys` and `args`. */
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      // A Redis error reply starts with its code (RESP "simple errors"):
+      // NOSCRIPT after a restart, SCRIPT FLUSH or on a fresh node.
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/**
+ * Take the fill lease of a row. KEYS: entry, lease. ARGV: lease ms, mode.
+ * Mode `miss` first looks at the entry: a row or tombstone there (someone
+ * filled it meanwhile) is returned instead of a lease; a fence is not data.
+ * Mode `refresh` (stale-while-revalidate, the warmer) only takes the lease.
+ * The fencing token is the Redis clock in µs: leases of one key never
+ * overlap (SET NX), so each new holder's token is larger than the last.
+ *
+ * Returns {1, entry} | {2, token, entry|nil} | {3, lease pttl, entry|nil}.
+ */
+export const ACQUIRE = new LuaScript(
+  'acquire',
+  `
+local e = false
+if ARGV[2] == 'miss' then
+  e = redis.call('GET', KEYS[1])
+  if e and string.sub(e, 1, 1) ~= 'f' then return {1, e} end
+end
+local t = redis.call('TIME')
+local token = t[1] .. string.format('%06d', tonumber(t[2]))
+if redis.call('SET', KEYS[2], token, 'NX', 'PX', ARGV[1]) then return {2, token, e} end
+return {3, tostring(redis.call('PTTL', KEYS[2])), e}
+`,
+);
+
+/**
+ * Store a filled entry unless the cached one is newer (compare-and-set on
+ * LSN), and release the lease if the caller holds it. KEYS: entry, lease.
+ * ARGV: entry, ttl ms, fencing token ('' = filled without a lease).
+ * A caller whose lease lapsed and was taken by another reader is fenced off:
+ * the new holder fills.
+ *
+ * Returns {1} stored | {2, newer entry} kept the newer | {0, entry|nil} fenced.
+ */
+export const FILL = new LuaScript(
+  'fill',
+  `${LSN_GE}
+local tok = ARGV[3]
+local held = false
+if tok ~= '' then
+  local l = redis.call('GET', KEYS[2])
+  if l and l ~= tok then return {0, redis.call('GET', KEYS[1])} end
+  held = (l == tok)
+end
+local cur = redis.call('GET', KEYS[1])
+local kept = false
+if newer_or_same(ARGV[1], cur) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  kept = true
+end
+if held then redis.call('DEL', KEYS[2]) end
+if kept then return {2, cur} end
+return {1}
+`,
+);
+
+/** Release a lease the caller still holds (its load failed). KEYS: lease. ARGV: token. */
+export const RELEASE = new LuaScript(
+  'release',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`,
+);
+
+/**
+ * Write-through after a commit: per entry, set it unless the cached one is
+ * newer. KEYS: entries. ARGV: entry₁, ttl₁ ms, entry₂, ttl₂ ms, …
+ * Returns how many were stored.
+ */
+export const WRITE_THROUGH = new LuaScript(
+  'write-through',
+  `${LSN_GE}
+local n = 0
+for i = 1, #KEYS do
+  local new = ARGV[2 * i - 1]
+  if newer_or_same(new, redis.call('GET', KEYS[i])) then
+    redis.call('SET', KEYS[i], new, 'PX', ARGV[2 * i])
+    n = n + 1
+  end
+end
+return n
+`,
+);

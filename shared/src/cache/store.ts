@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.ts';
+import { decodeEntry, encodeEntry, type CacheEntry, type EntryKind } from './entry.ts';
+import { keysOfId, rowKeys, type RowKeys } from './keys.ts';
+import type { LsnKey } from './lsn.ts';
+import { ACQUIRE, FILL, RELEASE } from './scripts.ts';
+
+/** Cache lifetimes, in ms. */
+export interface CacheTtls {
+  /** Hard TTL of rows and delete tombstones (SLUICE_CACHE_TTL_S). */
+  ttlMs: number;
+  /** Soft TTL: stale after this, refreshed in the background (SLUICE_CACHE_SOFT_TTL_S). */
+  softTtlMs: number;
+  /** Lifetime of a "no such row" entry (SLUICE_NEGATIVE_TTL_S). */
+  negativeTtlMs: number;
+  /** ± spread of each TTL, percent (SLUICE_CACHE_TTL_JITTER_PCT). */
+  jitterPct: number;
+}
+
+/** The schema's defaults, for callers without a Config at hand. */
+export const DEFAULT_TTLS: Readonly<CacheTtls> = Object.freeze({ ttlMs: 300_000, softTtlMs: 30_000, negativeTtlMs: 5_000, jitterPct: 10 });
+
+/** Cache lifetimes from the config. */
+export function cacheTtlsOf(config: Readonly<Config>): CacheTtls {
+  return {
+    ttlMs: config.SLUICE_CACHE_TTL_S * 1000,
+    softTtlMs: config.SLUICE_CACHE_SOFT_TTL_S * 1000,
+    negativeTtlMs: config.SLUICE_NEGATIVE_TTL_S * 1000,
+    jitterPct: config.SLUICE_CACHE_TTL_JITTER_PCT,
+  };
+}
+
+/** `ms` ± `pct` percent, at least 1 ms. Keys filled together should not all expire together. */
+export function jitter(ms: number, pct: number): number {
+  if (pct <= 0) return ms;
+  return Math.max(1, Math.round(ms * (1 + ((Math.random() * 2 - 1) * pct) / 100)));
+}
+
+/** An encoded entry and its hard TTL, ready for SET PX. */
+export interface EntryWrite {
+  value: string;
+  ttlMs: number;
+}
+
+/**
+ * Build the entry for a row state. `row` JSON text → a row; `null` → no such
+ * row: a short negative entry for a fill, a long tombstone for a delete
+ * (`tombstone`), which must outlive any replica lag so that a lagging fill can
+ * never bring the deleted row back.
+ */
+export function entryFor(ttls: CacheTtls, lsn: LsnKey, row: string | null, tombstone = false, now = Date.now()): EntryWrite {
+  if (row !== null) {
+    const hard = jitter(ttls.ttlMs, ttls.jitterPct);
+    return { value: encodeEntry('v', lsn, now + Math.min(hard, jitter(ttls.softTtlMs, ttls.jitterPct)), row), ttlMs: hard };
+  }
+  if (tombstone) {
+    const hard = jitter(ttls.ttlMs, ttls.jitterPct);
+    return { value: encodeEntry('n', lsn, now + Math.min(hard, ttls.softTtlMs)), ttlMs: hard };
+  }
+  const hard = jitter(ttls.negativeTtlMs, ttls.jitterPct);
+  return { value: encodeEntry('n', lsn, now + hard), ttlMs: hard };
+}
+
+/** A fence: "a write happened at `lsn`; read the row from a source at least that new". */
+export function fenceFor(ttls: CacheTtls, lsn: LsnKey, now = Date.now()): EntryWrite {
+  const kind: EntryKind = 'f';
+  return { value: encodeEntry(kind, lsn, now), ttlMs: jitter(ttls.ttlMs, ttls.jitterPct) };
+}
+
+/** Outcome of `acquire`. */
+export type Acquired =
+  | { readonly type: 'entry'; readonly entry: CacheEntry }
+  | { readonly type: 'lease'; readonly token: string; readonly entry: CacheEntry | null }
+  | { readonly type: 'held'; readonly pttlMs: number; readonly entry: CacheEntry | null };
+
+/** Outcome of `fill`. */
+export type Filled =
+  | { readonly type: 'stored' }
+  /** The cached entry was newer and stays. */
+  | { readonly type: 'kept'; readonly entry: CacheEntry | null }
+  /** The caller's lease had lapsed and another reader holds it now. */
+  | { readonly type: 'fenced'; readonly entry: CacheEntry | null };
+
+/**
+ * Redis side of the read cache: entries, leases and their scripts. Stateless
+ * apart from its settings; the connection is the caller's (role `cache`,
+ * auto-pipelined: concurrent GETs of many requests share round trips).
+ */
+export class CacheStore {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    readonly ttls: CacheTtls,
+    readonly leaseMs: number,
+  ) {}
+
+  /** Redis keys of a row. */
+  keys(table: string, key: readonly string[]): RowKeys {
+    return rowKeys(this.prefix, table, key);
+  }
+
+  /** Redis keys of a row by its id (`table|key`). */
+  keysOfId(id: string): RowKeys {
+    return keysOfId(this.prefix, id);
+  }
+
+  /** The cached entry, if any. */
+  async get(k: RowKeys): Promise<CacheEntry | null> {
+    return decodeEntry(await this.redis.get(k.entry));
+  }
+
+  /** Entry and the lease's remaining ms (≤ 0: no lease), in one round trip. */
+  async peek(k: RowKeys): Promise<{ entry: CacheEntry | null; leasePttlMs: number }> {
+    const [raw, pttl] = await Promise.all([this.redis.get(k.entry), this.redis.pttl(k.lease)]);
+    return { entry: decodeEntry(raw), leasePttlMs: pttl };
+  }
+
+  /** Take the fill lease (see scripts.ts ACQUIRE). */
+  async acquire(k: RowKeys, mode: 'miss' | 'refresh'): Promise<Acquired> {
+    const r = (await ACQUIRE.run(this.redis, [k.entry, k.lease], [this.leaseMs, mode])) as [number, string, string | null | undefined];
+    if (r[0] === 1) {
+      const entry = decodeEntry(r[1]);
+      if (entry !== null) return { type: 'entry', entry };
+    }
+    const entry = decodeEntry(r[2]);
+    if (r[0] === 2) return { type: 'lease', token: r[1], entry };
+    return { type: 'held', pttlMs: Number(r[1]), entry };
+  }
+
+  /** Store `row` (JSON text or null = no such row) as of `lsn`, compare-and-set; releases the lease `token`. */
+  async fill(k: RowKeys, lsn: LsnKey, row: string | null, token = ''): Promise<Filled> {
+    const w = entryFor(this.ttls, lsn, row);
+    const r = (await FILL.run(this.redis, [k.entry, k.lease], [w.value, w.ttlMs, token])) as [number, string | null | undefined];
+    if (r[0] === 1) return { type: 'stored' };
+    return { type: r[0] === 2 ? 'kept' : 'fenced', entry: decodeEntry(r[1]) };
+  }
+
+  /** Give a lease back (the load failed), if still ours. */
+  async release(k: RowKeys, token: string): Promise<void> {
+    await RELEASE.run(this.redis, [k.lease], [token]);
+  }
+}

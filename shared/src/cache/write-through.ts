@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../catalog/types.ts';
+import { isCacheable, rowKeys } from './keys.ts';
+import { lsnKeyOf } from './lsn.ts';
+import { WRITE_THROUGH } from './scripts.ts';
+import { DEFAULT_TTLS, entryFor, fenceFor, type CacheTtls, type EntryWrite } from './store.ts';
+
+/** One row a committed transaction wrote. */
+export interface WriteThroughRow {
+  /** Table name as the API knows it (a key of the catalog). */
+  table: string;
+  /**
+   * Primary-key values in key-column order, as Postgres prints `col::text`
+   * (the same text the gateway's validator produces for a URL key).
+   */
+  key: readonly string[];
+  /**
+   * The row after the commit: prefer the JSON text of `row_to_json(t)` (what
+   * the read path caches, exact for int8 and numeric); an object is
+   * JSON-stringified. `null` = deleted: a tombstone.
+   */
+  row: Record<string, unknown> | string | null;
+}
+
+/** Options of `writeThrough`. */
+export interface WriteThroughOptions {
+  /**
+   * Entries per script call. One call's keys must live on one Redis node:
+   * keep the default on a single Redis; set 1 on Redis Cluster (each row has
+   * its own hash tag). Calls are pipelined either way.
+   */
+  chunk?: number;
+}
+
+const DEFAULT_CHUNK = 256;
+
+async function runChunks(redis: Redis, keys: string[], writes: EntryWrite[], chunk: number): Promise<number> {
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < keys.length; i += chunk) {
+    const args: (string | number)[] = [];
+    for (const w of writes.slice(i, i + chunk)) args.push(w.value, w.ttlMs);
+    calls.push(WRITE_THROUGH.run(redis, keys.slice(i, i + chunk), args));
+  }
+  const counts = await Promise.all(calls);
+  return counts.reduce<number>((n, c) => n + Number(c), 0);
+}
+
+/**
+ * Update the cache after a COMMIT: every row becomes a cache entry stamped
+ * with `lsn`, compare-and-set in Lua, so an older fill (a slow read from a
+ * lagging replica) never replaces it and it never replaces a newer entry.
+ *
+ * `lsn` is the batch's consistency token: `pg_current_wal_insert_lsn()` read
+ * right after COMMIT (≥ the commit record's end, so a replica whose replay
+ * position reached it has the commit). Call it for one partition's batches in
+ * commit order (the batcher's one flush in flight per partition does that).
+ * Rows of tables whose keys the cache cannot canonicalise (`isCacheable`) and
+ * of unknown tables are skipped. When a key appears twice, the later row wins.
+ * Resolves with the number of entries stored; rejects if Redis fails (the
+ * writer logs it: the commit stands, readers with the token go to the database
+ * because the entry's LSN is older than their token).
+ */
+export async function writeThrough(
+  redis: Redis,
+  catalog: Catalog,
+  prefix: string,
+  rows: readonly WriteThroughRow[],
+  lsn: string,
+  ttls: CacheTtls = DEFAULT_TTLS,
+  options: WriteThroughOptions = {},
+): Promise<number> {
+  const stamp = lsnKeyOf(lsn);
+  const byEntry = new Map<string, EntryWrite>();
+  const now = Date.now();
+  for (const r of rows) {
+    const table = catalog.get(r.table);
+    if (table === undefined || !isCacheable(table)) continue;
+    const body = r.row === null ? null : typeof r.row === 'string' ? r.row : JSON.stringify(r.row);
+    const k = rowKeys(prefix, r.table, r.key);
+    byEntry.delete(k.entry); // keep insertion order = last write's position
+    byEntry.set(k.entry, entryFor(ttls, stamp, body, true, now));
+  }
+  if (byEntry.size === 0) return 0;
+  return runChunks(redis, [...byEntry.keys()], [...byEntry.values()], Math.max(1, options.chunk ?? DEFAULT_CHUNK));
+}
+
+/**
+ * Mark rows as written at `lsn` without knowing their new value (e.g. a
+ * PATCH whose full row the writer did not read back). Readers treat a fence
+ * like a miss that needs a source at least as new as `lsn`; a fill from an
+ * older replica cannot replace it.
+ */
+export async function fenceKeys(
+  redis: Redis,
+  catalog: Catalog,
+  prefix: string,
+  rows: readonly { table: string; key: readonly string[] }[],
+  lsn: string,
+  ttls: CacheTtls = DEFAULT_TTLS,
+  options: WriteThroughOptions = {},
+): Promise<number> {
+  const stamp = lsnKeyOf(lsn);
+  const byEntry = new Map<string, EntryWrite>();
+  for (const r of rows) {
+    const table = catalog.get(r.table);
+    if (table === undefined || !isCacheable(table)) continue;
+    byEntry.set(rowKeys(prefix, r.table, r.key).entry, fenceFor(ttls, stamp));
+  }
+  if (byEntry.size === 0) return 0;
+  return runChunks(redis, [...byEntry.keys()], [...byEntry.values()], Math.max(1, options.chunk ?? DEFAULT_CHUNK));
+}
