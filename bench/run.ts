@@ -1,7 +1,12 @@
 /**
- * `pnpm bench [write|soak|read] [--duration S] [--connections N] [--drain N] [--partitions N]`
+ * `pnpm bench [write|soak|poison|read] [--duration S] [--connections N] [--drain N] [--partitions N] [--linger MS]`
+ * soak: `[--minutes M] [--clients N]`; poison: `[--writes N]`;
+ * read: `[--zipf-duration S] [--only baselines,sluice,zipf,stampede]`.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
+import { runPoisonBench } from './poison/index.ts';
+import { runReadBench } from './read/index.ts';
+import { runSoak } from './soak/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 function flag(name: string, def: number): number {
@@ -9,12 +14,22 @@ function flag(name: string, def: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
 
-const mode = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a)) ?? 'write';
+const onlyValue = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const mode = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a) && a !== onlyValue) ?? 'write';
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: flag('duration', 20), connections: flag('connections', 100), drainWrites: flag('drain', 200_000), partitions: flag('partitions', 4) });
+    await runWriteBench({ durationS: flag('duration', 20), connections: flag('connections', 100), drainWrites: flag('drain', 200_000), partitions: flag('partitions', 4), ...(process.argv.includes('--linger') ? { batchLingerMs: flag('linger', 5) } : {}) });
+    break;
+  case 'read':
+    await runReadBench({ durationS: flag('duration', 15), connections: flag('connections', 50), zipfS: flag('zipf-duration', 300), only: onlyValue?.split(',') ?? [] });
+    break;
+  case 'soak':
+    await runSoak({ minutes: flag('minutes', 10), clients: flag('clients', 24), killEveryS: flag('kill-every', 30) });
+    break;
+  case 'poison':
+    await runPoisonBench({ writes: flag('writes', 100_000), partitions: flag('partitions', 4) });
     break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, soak, poison, read)\n`);
     process.exit(2);
 }

@@ -20,6 +20,8 @@ export interface WriteBenchOptions {
   connections: number;
   drainWrites: number;
   partitions: number;
+  /** Override SLUICE_BATCH_LINGER_MS (default: the config default). */
+  batchLingerMs?: number;
 }
 
 export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
@@ -37,6 +39,7 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
       REDIS_URL: redis.url,
       SLUICE_TABLES: 'bench_events',
       SLUICE_PARTITIONS: String(o.partitions),
+      ...(o.batchLingerMs !== undefined ? { SLUICE_BATCH_LINGER_MS: String(o.batchLingerMs) } : {}),
       SLUICE_LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
     };
