@@ -24,6 +24,8 @@ import { apiKeyAuth } from './middleware/auth/index.ts';
 import { jsonBody } from './middleware/body/index.ts';
 import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
+import { adminRoutes } from './routes/admin/index.ts';
+import { withAdminPaths } from './routes/admin/openapi.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -109,7 +111,6 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
-  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS });
   const app = new Hono<GatewayEnv>();
   app.use(requestId({ prefix: deps.nodeId }));
   app.use(httpMetrics(metrics));
@@ -119,8 +120,10 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath): Ho
   tableRoutes(app, writes);
   batchRoutes(app, writes);
   writeStatusRoutes(app, { db: deps.pool, queues: w.queues });
+  const admin = adminRoutes(app, { config, db: deps.pool, redis: deps.producer, queues: w.queues, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters() }) });
   healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
-  metaRoutes(app, { metrics, openapi: openApiDocument(deps.catalog, '0.1.0') });
+  metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
   return app;

@@ -1,7 +1,8 @@
 /**
  * Failure handling of a batch through the whole writer: a dropped connection
- * is retried (same batch, once applied), an error that is neither retryable
- * nor the data's fault fails the jobs through BullMQ after bounded retries.
+ * is retried (same batch, once applied); an error that is neither retryable
+ * nor the data's fault is retried a bounded number of times, then the batch
+ * is bisected and the request that fails alone is dead-lettered.
  */
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -65,17 +66,21 @@ describe('batch failures', () => {
     expect(metrics).toMatch(/kind="retry"/);
   });
 
-  it('fails the jobs through BullMQ after bounded retries of a fatal error (XX000)', async () => {
+  it('RELIABILITY 4: after bounded retries of a fatal error (XX000) it isolates the guilty request, dead-letters it and commits the rest', async () => {
     writer = await startWriter(config(), { log: quiet });
-    const id = await add([ins('fragile', { kind: 'explode' })]);
-    await eventually(async () => expect(await q.getFailedCount()).toBe(1), 15_000);
-    const failed = await q.getJob(id);
-    expect(failed?.failedReason).toMatch(/simulated internal failure/);
-    expect(await rows(env, 'SELECT count(*)::int AS n FROM fragile')).toEqual([{ n: 0 }]);
+    // One batch: the exploding request between two good ones.
+    const id = await add([ins('fragile', { kind: 'before' }), ins('fragile', { kind: 'explode' }), ins('fragile', { kind: 'after' })]);
+    await eventually(async () => expect(await rows(env, 'SELECT sqlstate, table_name, message FROM sluice.dead_letters')).toEqual([{ sqlstate: 'XX000', table_name: 'fragile', message: 'simulated internal failure' }]), 15_000);
+    expect(await rows(env, 'SELECT kind FROM fragile ORDER BY id')).toEqual([{ kind: 'before' }, { kind: 'after' }]);
+    // The job completed (its requests are committed or dead-lettered): nothing sits in BullMQ's failed set.
+    await eventually(async () => expect(await q.getJobCounts('active', 'failed', 'completed')).toEqual({ active: 0, failed: 0, completed: 0 }));
+    expect(await q.getJob(id)).toBeUndefined();
     const retries = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_retries_total');
-    expect(retries).toMatch(new RegExp(`sqlstate="XX000",kind="fatal"} ${FATAL_ATTEMPTS - 1}`));
+    expect(retries).toMatch(new RegExp(`sqlstate="XX000",kind="fatal"} ${FATAL_ATTEMPTS}`));
+    const dead = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_dead_letters_total');
+    expect(dead).toMatch(/table="fragile",sqlstate="XX000"} 1/);
     // The partition keeps flowing.
     await add([ins('fragile', { kind: 'fine' })]);
-    await eventually(async () => expect(await rows(env, 'SELECT kind FROM fragile')).toEqual([{ kind: 'fine' }]));
+    await eventually(async () => expect(await rows(env, `SELECT kind FROM fragile WHERE kind = 'fine'`)).toEqual([{ kind: 'fine' }]));
   });
 });

@@ -1,5 +1,5 @@
 /** The writer as a library: start one in-process (tests, `pnpm dev`) or reuse its parts. */
-export { startWriter, FATAL_ATTEMPTS, type Writer, type WriterDeps } from './writer.ts';
+export { startWriter, FATAL_ATTEMPTS, DrainTimeoutError, type Writer, type WriterDeps } from './writer.ts';
 export { flushBatch, CommitRolledBackError, type FlushContext } from './flush/flush.ts';
 export { planStatements, keyOf, type StatementGroup, type PlannedRow } from './flush/plan.ts';
 export { StatementCache, statementText } from './flush/sql.ts';
@@ -8,4 +8,19 @@ export type { BatchJob, WorkItem, FlushResult, FlushStats, RequestResult, Reject
 export { Batcher, backoffMs, type BatcherOptions } from './batcher/index.ts';
 export { AckPublisher } from './acks/index.ts';
 export { WriterMetrics, startMetricsServer } from './metrics/index.ts';
-export { PartitionConsumer, AllPartitions, MAX_STALLED_COUNT, toBatchJob, UnsupportedJobError, type PartitionOwnership, type OwnershipHandlers } from './partitions/index.ts';
+export {
+  PartitionConsumer,
+  AllPartitions,
+  LeasedPartitions,
+  LeaseStore,
+  FencedError,
+  fenceOf,
+  claimFence,
+  MAX_STALLED_COUNT,
+  toBatchJob,
+  UnsupportedJobError,
+  type PartitionOwnership,
+  type OwnershipHandlers,
+  type PartitionGrant,
+} from './partitions/index.ts';
+export { CRASH_LOOP_SQLSTATE, MAX_SOLO_FLUSHES } from './deadletters/quarantine.ts';

@@ -14,12 +14,18 @@ import { StatementCache } from './flush/sql.ts';
 import type { BatchJob } from './flush/types.ts';
 import { WriterMetrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
-import { PartitionConsumer, type ConsumerDeps } from './partitions/partition-consumer.ts';
-import { AllPartitions, type OwnershipHandlers, type PartitionOwnership } from './partitions/ownership.ts';
+import { FencedError, type Fence } from './partitions/fence.ts';
+import { LeasedPartitions } from './partitions/leased-partitions.ts';
+import { MAX_STALLED_COUNT, PartitionConsumer, type ConsumerDeps } from './partitions/partition-consumer.ts';
+import { recoverOrphans } from './recovery/orphans.ts';
+import type { OwnershipHandlers, PartitionGrant, PartitionOwnership } from './partitions/ownership.ts';
 
 /**
  * Attempts of a batch failing with an error that is neither retryable nor
- * poison (a writer bug, 58xxx I/O, XX000) before its jobs fail through BullMQ.
+ * poison (a writer bug, 58xxx I/O, XX000) before the next attempt isolates:
+ * it bisects the batch and dead-letters the requests that fail alone
+ * (RELIABILITY row 4). Only if that attempt fails too do the jobs fail
+ * through BullMQ (an error no single request explains, e.g. disk I/O).
  */
 export const FATAL_ATTEMPTS = 5;
 
@@ -30,9 +36,35 @@ export interface WriterDeps {
   pool?: Pool;
   /** Catalog to use instead of introspecting SLUICE_TABLES. */
   catalog?: Catalog;
-  /** Partition ownership; default: every partition. */
+  /** Partition ownership; default: leases shared with the other writers (`LeasedPartitions`). */
   ownership?: PartitionOwnership;
   metrics?: WriterMetrics;
+  /** Bound on `stop()` (default 2 × SLUICE_LOCK_DURATION_MS); see {@link DrainTimeoutError}. */
+  drainTimeoutMs?: number;
+}
+
+/**
+ * `stop()` overran its bound: a batch could not commit (Postgres down or
+ * frozen) and kept being retried. Its jobs are neither done nor failed: once
+ * this process exits their BullMQ locks lapse and another writer gets them
+ * (`sluice.applied_jobs` keeps that exactly-once). The caller should exit.
+ */
+export class DrainTimeoutError extends Error {
+  override readonly name = 'DrainTimeoutError';
+}
+
+/** `drain`, or a DrainTimeoutError after `ms`: a drain must never hang a deploy. */
+function boundedDrain(drain: Promise<void>, ms: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      log.error({ ms }, 'drain overran: open batches are left for redelivery after their locks lapse');
+      reject(new DrainTimeoutError(`writer drain did not finish within ${ms} ms`));
+    }, ms);
+  });
+  // The drain keeps running if it loses the race; its own failures are already logged by `release`.
+  drain.catch(() => {});
+  return Promise.race([drain, overrun]).finally(() => clearTimeout(timer));
 }
 
 /** A running writer. */
@@ -61,9 +93,9 @@ function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublishe
   const log = ctx.log;
   const slowMs = config.SLUICE_LOCK_DURATION_MS / 4;
   return {
-    async flush(partition: number, jobs: readonly BatchJob[]) {
+    async flush(partition: number, jobs: readonly BatchJob[], attempt: number, fence?: Fence) {
       const t0 = performance.now();
-      const res = await flushBatch(ctx, jobs);
+      const res = await flushBatch(ctx, jobs, { fence, isolateFatal: attempt > FATAL_ATTEMPTS });
       const ms = performance.now() - t0;
       acks.publish(res.acks);
       metrics.committed(partition, res.stats, ms / 1000);
@@ -73,15 +105,18 @@ function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublishe
       else log.debug({ partition, ms: Math.round(ms), ...res.stats, dead: res.stats.dead.length }, 'batch committed');
     },
     retryDelay(partition: number, err: unknown, attempt: number) {
+      // A newer owner holds the partition: nothing to retry, the consumer hands its jobs back.
+      if (err instanceof FencedError) return null;
       const kind = classify(err);
       const sqlstate = errorCode(err);
-      if (kind === 'retry' || attempt < FATAL_ATTEMPTS) {
+      if (kind === 'retry' || attempt <= FATAL_ATTEMPTS) {
         const delay = backoffMs(attempt);
         metrics.retries.inc({ sqlstate, kind });
-        log.warn({ partition, err, sqlstate, kind, attempt, delay }, 'batch failed; retrying the same batch');
+        const next = kind !== 'retry' && attempt === FATAL_ATTEMPTS ? 'isolating the guilty requests next' : 'retrying the same batch';
+        log.warn({ partition, err, sqlstate, kind, attempt, delay }, `batch failed; ${next}`);
         return delay;
       }
-      log.error({ partition, err, sqlstate, kind, attempt }, 'batch failed for good; failing its jobs through BullMQ');
+      log.error({ partition, err, sqlstate, kind, attempt }, 'batch failed for good, even isolated; failing its jobs through BullMQ');
       return null;
     },
   };
@@ -102,12 +137,30 @@ function openPool(config: Readonly<Config>, deps: WriterDeps, releasers: Release
   return pool;
 }
 
+/**
+ * Before consuming partition `p`, hand the jobs a dead writer left active
+ * back to the head of the queue in their order (see recovery/orphans.ts):
+ * without this a restarted or succeeding writer breaks per-key order. Under a
+ * lease (`fenced`) the previous owner can no longer commit, so this need not
+ * wait for its job locks to lapse: the takeover bound is the lease's.
+ */
+async function handBackOrphans(deps: ConsumerDeps, p: number, fenced: boolean): Promise<void> {
+  const c = deps.config;
+  const connection = createRedis({ url: c.REDIS_URL, role: 'worker', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-recover-p${p}` });
+  try {
+    await recoverOrphans({ connection, prefix: c.SLUICE_QUEUE_PREFIX, partition: p, lockDurationMs: c.SLUICE_LOCK_DURATION_MS, maxStalledCount: MAX_STALLED_COUNT, fenced, log: deps.log });
+  } finally {
+    await connection.quit().catch(() => connection.disconnect());
+  }
+}
+
 /** Ownership callbacks: one PartitionConsumer per owned partition. */
 function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
   const consumers = new Map<number, PartitionConsumer>();
   return {
-    async acquire(p) {
-      const c = new PartitionConsumer(p, deps);
+    async acquire(p: number, grant?: PartitionGrant) {
+      await handBackOrphans(deps, p, grant !== undefined);
+      const c = new PartitionConsumer(p, deps, grant);
       try {
         await c.start();
       } catch (err) {
@@ -155,7 +208,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     }
 
     const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints(config.SLUICE_FAILPOINTS), log };
-    const ownership = deps.ownership ?? new AllPartitions(config.SLUICE_PARTITIONS);
+    const ownership = deps.ownership ?? new LeasedPartitions({ config, db: pool, log, registry: metrics.registry });
     releasers.add('partitions', () => ownership.stop());
     await ownership.start(consumerHandlers({ config, log, metrics, ...pipeline(config, ctx, acks, metrics) }));
     lifecycleLog(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix: config.SLUICE_QUEUE_PREFIX }, 'writer started');
@@ -166,7 +219,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       metrics,
       metricsPort,
       partitions: () => ownership.owned(),
-      stop: () => (stopping ??= release().then(() => lifecycleLog(log).info('writer stopped'))),
+      stop: () => (stopping ??= boundedDrain(release(), deps.drainTimeoutMs ?? 2 * config.SLUICE_LOCK_DURATION_MS, log).then(() => lifecycleLog(log).info('writer stopped'))),
     };
   } catch (err) {
     await release().catch(() => {});

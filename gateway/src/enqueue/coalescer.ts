@@ -3,10 +3,27 @@ import { UnavailableError, jobIdOf, writeIdOf, type Logger, type WriteJob, type 
 import type { GatewayMetrics } from '../metrics/index.ts';
 
 // One instance: a Redis outage fails many requests, and each would otherwise pay for a stack trace.
-const REDIS_FAILED = new UnavailableError(
-  'the queue (Redis) did not confirm the write, so it is not acknowledged; retry later (with the same Idempotency-Key to stay exactly-once)',
-  1,
-);
+const REDIS_REFUSED = new UnavailableError('the queue (Redis) refused the write (e.g. out of memory); nothing was queued; retry later', 1);
+
+/**
+ * The job was sent but Redis never confirmed it: a command timeout (a frozen
+ * Redis) or a connection lost before the reply (a Redis crash). Redis may
+ * still have queued it, so it may still be applied: the route answers 503
+ * with the writeId and `writeStatus: "unknown"` (see `UnconfirmedWriteError`).
+ */
+export class EnqueueUnconfirmed extends Error {
+  override readonly name = 'EnqueueUnconfirmed';
+}
+const UNCONFIRMED = new EnqueueUnconfirmed('Redis did not confirm the job');
+
+/**
+ * Did Redis refuse the job (an error reply: OOM, a script error), so it is
+ * certainly not queued? Anything else (timeouts, dropped connections) leaves
+ * the outcome unknown. ioredis names Redis' error replies `ReplyError`.
+ */
+function refusedByRedis(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
 
 /** Options of the coalescer. */
 export interface CoalescerOptions {
@@ -43,7 +60,9 @@ interface Batch {
  *
  * A request is never split: it is one element of one job. If the add fails
  * (Redis down, frozen past the command timeout, out of memory), every request
- * of that job fails with 503 — nothing is half-accepted.
+ * of that job fails with 503 — nothing is half-accepted. A refusal by Redis
+ * (an error reply) means not queued; a timeout or a lost reply means maybe
+ * queued, and the 503 says so (`EnqueueUnconfirmed`).
  */
 export class Coalescer {
   private readonly open: (Batch | undefined)[] = [];
@@ -124,8 +143,9 @@ export class Coalescer {
         },
         (err: unknown) => {
           this.o.metrics.enqueueFailures.inc();
-          this.o.log.warn({ err: { message: (err as Error).message }, jobId: batch.jobId, requests: n }, 'enqueue failed; answering 503');
-          batch.reject(REDIS_FAILED);
+          const refused = refusedByRedis(err);
+          this.o.log.warn({ err: { message: (err as Error).message }, jobId: batch.jobId, requests: n, outcome: refused ? 'refused' : 'unknown' }, 'enqueue failed; answering 503');
+          batch.reject(refused ? REDIS_REFUSED : UNCONFIRMED);
         },
       )
       .finally(() => {

@@ -18,7 +18,7 @@ import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 import { lookupWriteStatus } from '../status/lookup.ts';
 import type { BacklogMonitor } from './backlog.ts';
-import type { Coalescer } from './coalescer.ts';
+import { EnqueueUnconfirmed, type Coalescer } from './coalescer.ts';
 import type { Claim, IdempotencyStore } from './idempotency.ts';
 
 /** `Sluice-Ack` */
@@ -59,6 +59,26 @@ export interface WriteServiceDeps {
   idempotency: IdempotencyStore;
   metrics: GatewayMetrics;
   log: Logger;
+}
+
+/**
+ * 503 for a write Redis may or may not have queued (it did not confirm it in
+ * time). Not an acknowledgement — but not a definite "no" either: the body
+ * carries the writeId and `writeStatus: "unknown"`; `GET /v1/writes/{id}`
+ * tells later, and a retry with the same Idempotency-Key is applied at most once.
+ */
+export class UnconfirmedWriteError extends AppError {
+  override name = 'UnconfirmedWriteError';
+  constructor(writeId: string) {
+    super(
+      503,
+      'https://sluice.dev/problems/enqueue-unconfirmed',
+      'Write not confirmed',
+      `the queue (Redis) did not confirm the write in time: it is not acknowledged but may still be applied; poll /v1/writes/${writeId}, or retry with the same Idempotency-Key`,
+      { writeId, writeStatus: 'unknown' },
+      { 'Retry-After': '1' },
+    );
+  }
 }
 
 const NEW: Claim = { kind: 'new' };
@@ -123,7 +143,10 @@ export class WriteService {
       await added;
     } catch (err) {
       if (committed) this.d.acks.cancel(req.id);
+      // Released even when the job may have landed: a retry with the same key is then
+      // deduplicated by the writer's Postgres record (sluice.idempotency_keys).
       if (spec.idem !== undefined) await this.d.idempotency.release(spec.idem.scope, spec.idem.key);
+      if (err instanceof EnqueueUnconfirmed) throw new UnconfirmedWriteError(req.id);
       throw err;
     }
     if (spec.idem !== undefined) await this.completeIdem(spec.idem, req.id);

@@ -63,8 +63,12 @@ type Waited = { entry: CacheEntry } | { leaseFreed: true } | { timedOut: true };
 export class KeyReader {
   private readonly flights = new SingleFlight<RowRead>();
   private readonly refreshing = new Set<string>();
+  /** The hot path's counter, label set bound once. */
+  private readonly hits;
 
-  constructor(private readonly d: KeyReaderDeps) {}
+  constructor(private readonly d: KeyReaderDeps) {
+    this.hits = d.metrics.lookups.labels({ result: 'hit' });
+  }
 
   /** Read `key` of `table`; with `token`, never older than it. */
   async read(t: ReadTable, key: readonly string[], token: LsnKey | undefined): Promise<RowRead> {
@@ -83,7 +87,7 @@ export class KeyReader {
     if (entry !== null && entry.kind !== 'f' && (token === undefined || entry.lsn >= token)) {
       const now = Date.now();
       if (now < entry.softUntil) {
-        this.d.metrics.lookups.inc({ result: 'hit' });
+        this.hits.inc();
         return fromEntry(entry, 'hit', now);
       }
       this.d.metrics.lookups.inc({ result: 'stale' });

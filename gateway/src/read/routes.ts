@@ -44,7 +44,7 @@ function cacheStatus(r: RowRead): string {
   switch (r.status) {
     case 'hit':
     case 'stale':
-      return `sluice; hit; ttl=${Math.trunc((r.ttlMs ?? 0) / 1000)}`;
+      return `sluice; hit; ttl=${Math.floor((r.ttlMs ?? 0) / 1000)}`;
     case 'request':
       return 'sluice; fwd=request';
     case 'bypass':

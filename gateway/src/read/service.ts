@@ -10,6 +10,7 @@ import {
   type LsnKey,
   type QueryWrapper,
   type ReadTable,
+  replicaReadTimeoutMs,
 } from '@sluice/shared/cache/index.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { KeyReader, type RowRead } from './key-reader.ts';
@@ -89,7 +90,7 @@ export class ReadService {
       this.metrics.dbQueries.inc({ source });
       return wrap ? wrap(source, table, run) : run();
     };
-    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, log: d.log, wrap: count });
+    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, replicaTimeoutMs: replicaReadTimeoutMs(c), log: d.log, wrap: count });
     const popularity = c.SLUICE_POPULARITY_SAMPLE > 0 ? new PopularitySampler(this.cache, c.SLUICE_QUEUE_PREFIX, c.SLUICE_POPULARITY_SAMPLE) : undefined;
     this.keys = new KeyReader({ store: this.store, loader: new BatchLoader(this.loader), metrics: this.metrics, log: d.log, stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS, popularity });
   }
@@ -108,7 +109,7 @@ export class ReadService {
   start(): Promise<void> {
     this.starting ??= (async () => {
       this.readTables = await prepareReadTables(this.d.catalog, this.d.primary);
-      await this.replicas.start();
+      await Promise.all([this.replicas.start(), this.cacheReady()]);
       const r = this.replicas.replicas;
       this.d.log.info({ replicas: r.map((x) => ({ name: x.name, state: x.state })) }, r.length ? 'read path ready' : 'read path ready (no replicas: reads go to the primary)');
     })();
@@ -123,6 +124,11 @@ export class ReadService {
       if (this.ownsCache) await this.cache.quit().catch(() => this.cache.disconnect());
     })();
     return this.stopping;
+  }
+
+  /** Replica states for `/readyz` and logs (reads never make a node unready: the primary answers). */
+  status(): { name: string; state: string; lagMs: number; reason: string }[] {
+    return this.replicas.replicas.map((r) => ({ name: r.name, state: r.state, lagMs: r.lagMs, reason: r.reason }));
   }
 
   /** One row by key; with `token`, never older than that commit. */
@@ -155,6 +161,24 @@ export class ReadService {
       this.d.log.error({ err }, 'read failed');
       throw new UnavailableError('the database did not answer the read; retry shortly', 1);
     }
+  }
+
+  /**
+   * Wait (bounded) for the cache connection: it has no offline queue, so
+   * reads before 'ready' would all skip the cache. Not ready in time: serve
+   * from the database meanwhile (logged), never refuse to start.
+   */
+  private async cacheReady(): Promise<void> {
+    if (this.cache.status === 'ready') return;
+    const waitMs = this.d.config.SLUICE_REDIS_TIMEOUT_MS * 5;
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), waitMs);
+      this.cache.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!ready) this.d.log.warn({ waitMs }, 'cache Redis not ready: reads go to the database until it is');
   }
 
   private openCache(): Redis {

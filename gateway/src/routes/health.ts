@@ -20,7 +20,7 @@ export function healthRoutes(app: Hono<GatewayEnv>, d: HealthRouteDeps): void {
   app.get('/readyz', async function readyz(c) {
     const r = await d.readiness.get();
     if (r.ready) return c.json({ status: 'ready', node: d.nodeId, ...r, knobs: d.knobs });
-    const problem = new AppError(503, 'https://sluice.dev/problems/not-ready', 'Not ready', 'this gateway cannot take writes right now', { node: d.nodeId, checks: r.checks, checkedAt: r.checkedAt, knobs: d.knobs }, { 'Retry-After': '1' });
+    const problem = new AppError(503, 'https://sluice.dev/problems/not-ready', 'Not ready', 'this gateway cannot take writes right now', { node: d.nodeId, checks: r.checks, details: r.details, checkedAt: r.checkedAt, knobs: d.knobs }, { 'Retry-After': '1' });
     return problemResponse(c, problem);
   });
 }

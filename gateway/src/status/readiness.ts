@@ -5,6 +5,8 @@ import type { BacklogMonitor } from '../enqueue/backlog.ts';
 export interface Readiness {
   ready: boolean;
   checks: { redis: string; postgres: string; backlog: string };
+  /** Figures shown but not judged (e.g. `deadLetters`, the admin routes' pending count). */
+  details?: Record<string, unknown>;
   checkedAt: string;
 }
 
@@ -29,7 +31,16 @@ export class ReadinessCheck {
   private running: Promise<Readiness> | undefined;
 
   constructor(
-    private readonly d: { producer: Redis; db: Queryable; backlog: BacklogMonitor; maxQueueDepth: number; timeoutMs: number; cacheMs: number },
+    private readonly d: {
+      producer: Redis;
+      db: Queryable;
+      backlog: BacklogMonitor;
+      maxQueueDepth: number;
+      timeoutMs: number;
+      cacheMs: number;
+      /** Extra figures for the verdict; must bound its own time and not throw. */
+      details?: () => Promise<Record<string, unknown>>;
+    },
   ) {}
 
   /** The cached verdict, or a fresh one. */
@@ -42,16 +53,17 @@ export class ReadinessCheck {
   }
 
   private async check(): Promise<Readiness> {
-    const [redis, postgres] = await Promise.all([
+    const [redis, postgres, details] = await Promise.all([
       this.probe(async () => {
         if (this.d.producer.status !== 'ready') throw new Error(`connection ${this.d.producer.status}`);
         await this.d.producer.ping();
       }),
       this.probe(() => this.d.db.query('SELECT 1')),
+      this.d.details?.().catch(() => undefined),
     ]);
     const depth = this.d.backlog.depth;
     const backlog = depth > this.d.maxQueueDepth ? `${depth} jobs > SLUICE_MAX_QUEUE_DEPTH ${this.d.maxQueueDepth}` : 'ok';
-    const value: Readiness = { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, checkedAt: new Date().toISOString() };
+    const value: Readiness = { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, ...(details ? { details } : {}), checkedAt: new Date().toISOString() };
     this.last = { at: Date.now(), value };
     return value;
   }

@@ -1,4 +1,5 @@
 import type { ColumnInfo } from '../catalog/types.ts';
+import type { Config } from '../config/index.ts';
 import { sqlstateOf, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
 import { lsnBefore, lsnKeyOf, type LsnKey } from './lsn.ts';
@@ -50,8 +51,22 @@ export interface RowLoaderOptions {
   replicas: ReplicaSet;
   /** SLUICE_RYW_WAIT_MS */
   rywWaitMs: number;
+  /**
+   * A replica read not answered within this is abandoned for the primary and
+   * the replica marked down: a frozen server never trips its own
+   * statement_timeout. Default 1000.
+   */
+  replicaTimeoutMs?: number;
   log: Logger;
   wrap?: QueryWrapper;
+}
+
+/**
+ * How long a replica read may take before the primary is asked instead:
+ * generous next to a key lookup, short next to a client's patience.
+ */
+export function replicaReadTimeoutMs(config: Readonly<Pick<Config, 'SLUICE_REPLICA_CHECK_MS'>>): number {
+  return Math.max(2000, 4 * config.SLUICE_REPLICA_CHECK_MS);
 }
 
 const direct: QueryWrapper = (_source, _table, run) => run();
@@ -60,6 +75,19 @@ const direct: QueryWrapper = (_source, _table, run) => run();
 function connectionLost(err: unknown): boolean {
   const code = sqlstateOf(err);
   return code === undefined || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+}
+
+class ReplicaTimeout extends Error {
+  override readonly name = 'ReplicaTimeout';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, replica: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReplicaTimeout(`replica ${replica} did not answer within ${ms} ms`)), ms);
+  });
+  p.catch(() => {}); // a late failure after the timeout is not unhandled
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 /** Reads rows by key and pages of rows (see the module comment). */
@@ -106,7 +134,8 @@ export class RowLoader {
     const picked = await this.o.replicas.pick(minLsn, this.o.rywWaitMs);
     if (picked !== null) {
       try {
-        return { value: await this.wrap('replica', table, () => fn(picked.replica.pool)), lsn: picked.stamp, source: 'replica' };
+        const value = await this.wrap('replica', table, () => withTimeout(fn(picked.replica.pool), this.o.replicaTimeoutMs ?? 1000, picked.replica.name));
+        return { value, lsn: picked.stamp, source: 'replica' };
       } catch (err) {
         // 40001 here is a recovery conflict (the standby cancelled us): the primary answers instead.
         this.o.log.warn({ err: { message: (err as Error).message, code: sqlstateOf(err) }, replica: picked.replica.name }, 'replica read failed; reading the primary');

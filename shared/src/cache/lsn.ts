@@ -34,9 +34,14 @@ export function lsnKeyOf(s: string): LsnKey {
 
 /** `LsnKey` → Postgres text (`0/16B3748`), for headers and logs. */
 export function lsnText(k: LsnKey): string {
-  const hi = k.slice(0, 8).replace(/^0+(?=.)/, '');
-  const lo = k.slice(8).replace(/^0+(?=.)/, '');
-  return `${hi}/${lo}`;
+  return `${trimZeros(k, 0)}/${trimZeros(k, 8)}`;
+}
+
+/** The 8 hex digits at `from` without leading zeros (at least one digit); no regex: it runs per response. */
+function trimZeros(k: string, from: number): string {
+  let i = from;
+  while (i < from + 7 && k.charCodeAt(i) === 48) i++;
+  return k.slice(i, from + 8);
 }
 
 /** The larger of two LSNs (either may be undefined). */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
-import { decodeEntry, encodeEntry, type CacheEntry, type EntryKind } from './entry.ts';
+import { decodeEntry, encodeEntry, type CacheEntry } from './entry.ts';
 import { keysOfId, rowKeys, type RowKeys } from './keys.ts';
 import type { LsnKey } from './lsn.ts';
 import { ACQUIRE, FILL, RELEASE } from './scripts.ts';
@@ -40,6 +40,8 @@ export function jitter(ms: number, pct: number): number {
 export interface EntryWrite {
   value: string;
   ttlMs: number;
+  /** When the entry goes stale (ms since the epoch). */
+  softUntil: number;
 }
 
 /**
@@ -49,22 +51,18 @@ export interface EntryWrite {
  * never bring the deleted row back.
  */
 export function entryFor(ttls: CacheTtls, lsn: LsnKey, row: string | null, tombstone = false, now = Date.now()): EntryWrite {
-  if (row !== null) {
-    const hard = jitter(ttls.ttlMs, ttls.jitterPct);
-    return { value: encodeEntry('v', lsn, now + Math.min(hard, jitter(ttls.softTtlMs, ttls.jitterPct)), row), ttlMs: hard };
+  if (row === null && !tombstone) {
+    const hard = jitter(ttls.negativeTtlMs, ttls.jitterPct);
+    return { value: encodeEntry('n', lsn, now + hard), ttlMs: hard, softUntil: now + hard };
   }
-  if (tombstone) {
-    const hard = jitter(ttls.ttlMs, ttls.jitterPct);
-    return { value: encodeEntry('n', lsn, now + Math.min(hard, ttls.softTtlMs)), ttlMs: hard };
-  }
-  const hard = jitter(ttls.negativeTtlMs, ttls.jitterPct);
-  return { value: encodeEntry('n', lsn, now + hard), ttlMs: hard };
+  const hard = jitter(ttls.ttlMs, ttls.jitterPct);
+  const softUntil = now + Math.min(hard, row === null ? ttls.softTtlMs : jitter(ttls.softTtlMs, ttls.jitterPct));
+  return { value: row === null ? encodeEntry('n', lsn, softUntil) : encodeEntry('v', lsn, softUntil, row), ttlMs: hard, softUntil };
 }
 
 /** A fence: "a write happened at `lsn`; read the row from a source at least that new". */
 export function fenceFor(ttls: CacheTtls, lsn: LsnKey, now = Date.now()): EntryWrite {
-  const kind: EntryKind = 'f';
-  return { value: encodeEntry(kind, lsn, now), ttlMs: jitter(ttls.ttlMs, ttls.jitterPct) };
+  return { value: encodeEntry('f', lsn, now), ttlMs: jitter(ttls.ttlMs, ttls.jitterPct), softUntil: now };
 }
 
 /** Outcome of `acquire`. */
@@ -75,7 +73,8 @@ export type Acquired =
 
 /** Outcome of `fill`. */
 export type Filled =
-  | { readonly type: 'stored' }
+  /** Stored; the new entry goes stale at `softUntil`. */
+  | { readonly type: 'stored'; readonly softUntil: number }
   /** The cached entry was newer and stays. */
   | { readonly type: 'kept'; readonly entry: CacheEntry | null }
   /** The caller's lease had lapsed and another reader holds it now. */
@@ -131,7 +130,7 @@ export class CacheStore {
   async fill(k: RowKeys, lsn: LsnKey, row: string | null, token = ''): Promise<Filled> {
     const w = entryFor(this.ttls, lsn, row);
     const r = (await FILL.run(this.redis, [k.entry, k.lease], [w.value, w.ttlMs, token])) as [number, string | null | undefined];
-    if (r[0] === 1) return { type: 'stored' };
+    if (r[0] === 1) return { type: 'stored', softUntil: w.softUntil };
     return { type: r[0] === 2 ? 'kept' : 'fenced', entry: decodeEntry(r[1]) };
   }
 

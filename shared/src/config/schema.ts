@@ -47,6 +47,10 @@ export const configSchema = z.object({
   SLUICE_REDIS_TIMEOUT_MS: posInt.default(2000),
   SLUICE_WRITER_CONCURRENCY: posInt.max(10_000).default(256),
   SLUICE_LOCK_DURATION_MS: posInt.min(1000).default(10_000),
+  /** Partition lease lifetime: a dead writer's partitions are taken over about this long after its last renewal. */
+  SLUICE_LEASE_TTL_MS: posInt.min(500).max(600_000).default(5000),
+  /** How often a writer renews its leases, heartbeats and rebalances (must be under half the lease TTL). */
+  SLUICE_LEASE_RENEW_MS: posInt.min(50).max(60_000).default(1000),
   /** Writer's Prometheus `/metrics` port; 0 = no HTTP server. */
   SLUICE_WRITER_METRICS_PORT: nonNegInt.max(65535).default(0),
   SLUICE_MAX_BODY_BYTES: posInt.default(1_048_576),

@@ -23,6 +23,12 @@ export interface PoolOptions {
   max: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /**
+   * Client-side bound on one query (pg's `query_timeout`). Default: the
+   * statement timeout plus half of it (at least one second more), so the
+   * server's `statement_timeout` fires first whenever the server is alive.
+   */
+  queryTimeoutMs?: number;
   applicationName: string;
   log: Logger;
 }
@@ -37,6 +43,11 @@ export function createPool(o: PoolOptions): pg.Pool {
     connectionTimeoutMillis: o.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: o.statementTimeoutMs,
+    // A frozen server (SIGSTOP, a hung VM, a dead link without RST) never fires
+    // its own statement_timeout: without a client-side bound a query would wait
+    // forever. The error is "Query read timeout" (no SQLSTATE); the connection
+    // must then be destroyed, not pooled (see `isQueryReadTimeout`).
+    query_timeout: o.queryTimeoutMs ?? queryTimeoutFor(o.statementTimeoutMs),
     idle_in_transaction_session_timeout: o.statementTimeoutMs * 2,
     application_name: o.applicationName,
     keepAlive: true,
@@ -45,6 +56,21 @@ export function createPool(o: PoolOptions): pg.Pool {
     o.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle postgres client failed; it was removed from the pool');
   });
   return pool;
+}
+
+/** The default client-side query bound for a statement timeout (see `PoolOptions.queryTimeoutMs`). */
+export function queryTimeoutFor(statementTimeoutMs: number): number {
+  return statementTimeoutMs + Math.max(1000, Math.round(statementTimeoutMs / 2));
+}
+
+/**
+ * True for pg's client-side "Query read timeout": the server did not answer
+ * within `query_timeout`. The query may still be running (or be applied, for a
+ * COMMIT) when the server wakes up, and the connection is still busy with it.
+ */
+export function isQueryReadTimeout(err: unknown): boolean {
+  // pg raises a plain Error with no code: its message is the only signal.
+  return err instanceof Error && !(err instanceof pg.DatabaseError) && err.message === 'Query read timeout';
 }
 
 /** Run `fn` in one transaction on one checked-out client; `release(err)` drops a broken connection. */

@@ -34,9 +34,10 @@ const POISON_CODES = new Set([
  */
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
-// pg and pg-pool raise plain Errors without any code for a dropped connection
-// or a pool checkout timeout; their message text is the only signal there is.
-const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i;
+// pg and pg-pool raise plain Errors without any code for a dropped connection,
+// a pool checkout timeout or a client-side query timeout (a frozen server:
+// `query_timeout`, see shared/src/db); their message text is the only signal.
+const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout/i;
 
 /** Classify a flush error (see {@link FailureKind}). */
 export function classify(err: unknown): FailureKind {

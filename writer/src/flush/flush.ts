@@ -1,5 +1,5 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import { DatabaseError, type Pool, type PoolClient } from '@sluice/shared/db/index.ts';
+import { DatabaseError, isQueryReadTimeout, type Pool, type PoolClient } from '@sluice/shared/db/index.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { deadOutcome, insertDeadLetters, rejectionFromError, type DeadLetter } from '../deadletters/dead-letters.ts';
@@ -16,6 +16,7 @@ import type { AddressedOutcome, BatchJob, FlushResult, RequestResult, WorkItem }
  * One batch, one transaction, one checked-out connection:
  *
  *   BEGIN                                  (fail point after-begin)
+ *   check the partition's fencing token    → a newer owner exists: roll back (FencedError)
  *   claim job ids in sluice.applied_jobs   → skip jobs applied before
  *   check requests against the catalog     → dead-letter what cannot be planned
  *   claim Idempotency-Keys                 → skip repeats (duplicate outcome)
@@ -36,6 +37,22 @@ export interface FlushContext {
   cache: StatementCache;
   failpoints: FailPoints;
   log: Logger;
+}
+
+/** Per-call options of a flush (set by the writer's pipeline). */
+export interface FlushOptions {
+  /**
+   * Partition ownership check, run right after BEGIN (partitions/fence.ts):
+   * throws when a newer owner exists, and holds a row lock until COMMIT.
+   */
+  fence?: (db: PoolClient) => Promise<void>;
+  /**
+   * Last resort after repeated non-retryable failures (RELIABILITY row 4):
+   * bisect at once and blame a lone request for any error that is neither
+   * retryable nor a system error (58xxx), so it is dead-lettered instead of
+   * failing the whole batch through BullMQ.
+   */
+  isolateFatal?: boolean;
 }
 
 interface Committed {
@@ -68,7 +85,7 @@ export class CommitRolledBackError extends Error {
 const fail = (p: FailPoints, log: Logger, name: string) => p.hit(name, () => log.warn({ failpoint: name }, 'fail point hit'));
 
 /** Flush one batch (see the module comment). Resolves once the batch has committed. */
-export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[]): Promise<FlushResult> {
+export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[], opts: FlushOptions = {}): Promise<FlushResult> {
   const client = await ctx.pool.connect();
   // pg-pool removes its own 'error' listener while a client is checked out; a
   // connection dropped between two of our queries (57P01 at shutdown, a
@@ -78,7 +95,7 @@ export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[]): 
   client.on('error', onError);
   let done: Done;
   try {
-    done = await attempts(ctx, client, jobs);
+    done = await attempts(ctx, client, jobs, opts);
   } catch (err) {
     client.off('error', onError);
     await rollbackAndRelease(client, err);
@@ -91,13 +108,18 @@ export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[]): 
 }
 
 /** The fast path, then (after a data error) the bisecting path, on one connection. */
-async function attempts(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[]): Promise<Done> {
-  const fast = await attempt(ctx, client, jobs, false);
+async function attempts(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], opts: FlushOptions): Promise<Done> {
+  if (opts.isolateFatal) {
+    const isolated = await attempt(ctx, client, jobs, true, opts);
+    if (isolated instanceof Poisoned) throw isolated.err;
+    return isolated;
+  }
+  const fast = await attempt(ctx, client, jobs, false, opts);
   if (!(fast instanceof Poisoned)) return fast;
   ctx.log.info({ err: fast.err, jobs: jobs.length }, 'batch hit a data error; bisecting to find the guilty requests');
   // Ends the failed transaction (only a warning if a failed COMMIT ended it already).
   await client.query('ROLLBACK');
-  const slow = await attempt(ctx, client, jobs, true);
+  const slow = await attempt(ctx, client, jobs, true, opts);
   if (slow instanceof Poisoned) throw slow.err;
   return slow;
 }
@@ -112,8 +134,8 @@ interface Done {
  * statement, or from COMMIT checking a deferred constraint) comes back as
  * `Poisoned`; the bisecting path throws everything.
  */
-async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean): Promise<Done | Poisoned> {
-  const st = await transaction(ctx, client, jobs, bisect);
+async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<Done | Poisoned> {
+  const st = await transaction(ctx, client, jobs, bisect, opts);
   if (st instanceof Poisoned) return st;
   try {
     return { st, c: await commit(client) };
@@ -123,9 +145,10 @@ async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly Bat
   }
 }
 
-async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean): Promise<TxState | Poisoned> {
+async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<TxState | Poisoned> {
   await client.query('BEGIN');
   await fail(ctx.failpoints, ctx.log, 'after-begin');
+  await opts.fence?.(client);
   // Deferrable constraints would otherwise be checked at COMMIT, past every savepoint.
   if (bisect) await client.query('SET CONSTRAINTS ALL IMMEDIATE');
   const { fresh, skipped } = await claimJobs(client, jobs);
@@ -142,14 +165,15 @@ async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly
   };
   const runnable: WorkItem[] = [];
   for (const item of st.fresh) {
-    const why = checkRequest(ctx.catalog, item.req);
+    const q = item.job.quarantine;
+    const why = q !== undefined ? { ...q, table: item.req.ops[0]?.t } : checkRequest(ctx.catalog, item.req);
     if (why) st.dead.set(item, { item, why });
     else runnable.push(item);
   }
   st.hits = await claimIdempotencyKeys(client, runnable);
   for (const [item, hit] of st.hits) if (hit.mismatch) st.dead.set(item, { item, why: mismatch(item, hit) });
   const toApply = runnable.filter((w) => !st.hits.has(w));
-  const poisoned = await applyAll(ctx, client, toApply, st);
+  const poisoned = await applyAll(ctx, client, toApply, st, opts.isolateFatal === true);
   if (poisoned) return poisoned;
   await insertDeadLetters(client, [...st.dead.values()]);
   // Redelivered jobs (not repeats inside this batch): tell waiting gateways again.
@@ -160,7 +184,7 @@ async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly
 }
 
 /** Run the statements: fast path in one go, or bisected; records results into `st`. */
-async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[], st: TxState): Promise<Poisoned | undefined> {
+async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[], st: TxState, isolateFatal: boolean): Promise<Poisoned | undefined> {
   const reqs = items.map((w) => w.req);
   if (!st.bisected) {
     try {
@@ -173,7 +197,7 @@ async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[]
       throw err;
     }
   }
-  const b = await bisectRequests(client, ctx.catalog, ctx.cache, reqs);
+  const b = await bisectRequests(client, ctx.catalog, ctx.cache, reqs, isolateFatal ? blameable : undefined);
   b.results.forEach((r, i) => r && st.applied.set(items[i]!, r));
   for (const g of b.guilty) {
     const item = items[g.index]!;
@@ -181,6 +205,12 @@ async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[]
   }
   st.rows = b.rows;
   return undefined;
+}
+
+/** In isolation: anything but a retryable error or a system error (58xxx: I/O, not the request) is the request's. */
+function blameable(err: unknown): boolean {
+  const kind = classify(err);
+  return kind === 'poison' || (kind === 'fatal' && !(err instanceof DatabaseError && (err.code ?? '').startsWith('58')));
 }
 
 function mismatch(item: WorkItem, hit: IdempotencyHit) {
@@ -214,8 +244,12 @@ async function commit(client: PoolClient): Promise<Committed> {
 const STALE_STATEMENT = new Set(['0A000', '26000']);
 
 async function rollbackAndRelease(client: PoolClient, cause: unknown): Promise<void> {
-  if (cause instanceof DatabaseError && STALE_STATEMENT.has(cause.code ?? '')) {
-    client.release(cause);
+  // After a client-side query timeout the connection is still busy with the
+  // unanswered query: a ROLLBACK would queue behind it and time out too. Destroy
+  // it; the server rolls the transaction back when it sees the socket close
+  // (or, if it was the COMMIT, the retry's job claim waits for it and skips).
+  if (isQueryReadTimeout(cause) || (cause instanceof DatabaseError && STALE_STATEMENT.has(cause.code ?? ''))) {
+    client.release(cause as Error);
     return;
   }
   try {

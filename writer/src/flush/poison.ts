@@ -36,7 +36,14 @@ export interface Bisection {
  * own. Errors that are not poison (a lost connection, a deadlock) propagate:
  * the whole batch is then retried.
  */
-export async function bisectRequests(db: Queryable, catalog: Catalog, cache: StatementCache, reqs: readonly WriteRequest[]): Promise<Bisection> {
+export async function bisectRequests(
+  db: Queryable,
+  catalog: Catalog,
+  cache: StatementCache,
+  reqs: readonly WriteRequest[],
+  /** Which errors a lone request is blamed for (default: poison only; see `FlushOptions.isolateFatal`). */
+  isGuilty: (err: unknown) => boolean = (err) => classify(err) === 'poison',
+): Promise<Bisection> {
   const out: Bisection = { results: new Array(reqs.length).fill(undefined), rows: 0, guilty: [] };
   // Iterative depth-first over [lo, hi) ranges, left before right.
   const stack: [number, number][] = [[0, reqs.length]];
@@ -50,7 +57,7 @@ export async function bisectRequests(db: Queryable, catalog: Catalog, cache: Sta
       applied.results.forEach((r, i) => (out.results[lo + i] = r));
       out.rows += applied.rows;
     } catch (err) {
-      if (classify(err) !== 'poison') throw err;
+      if (!isGuilty(err)) throw err;
       await db.query(ROLLBACK_TO);
       await db.query(RELEASE);
       if (hi - lo === 1) {

@@ -9,6 +9,12 @@ export interface BatchJob {
   rows: number;
   /** Times BullMQ has started this job (`attemptsStarted`), recorded with dead letters. */
   attempts: number;
+  /**
+   * Set by the partition consumer for a job whose solo flushes kept crashing
+   * or stalling the writer (deadletters/quarantine.ts): its requests are
+   * dead-lettered with this rejection instead of being applied.
+   */
+  quarantine?: Rejection;
 }
 
 /** One request of a batch with the job that carried it. */

@@ -1,3 +1,7 @@
 export { PartitionConsumer, MAX_STALLED_COUNT, type ConsumerDeps } from './partition-consumer.ts';
-export { AllPartitions, type PartitionOwnership, type OwnershipHandlers } from './ownership.ts';
+export { AllPartitions, type PartitionOwnership, type OwnershipHandlers, type PartitionGrant } from './ownership.ts';
+export { LeasedPartitions, newWriterId, type LeasedPartitionsDeps } from './leased-partitions.ts';
+export { LeaseStore } from './lease-store.ts';
+export { FencedError, fenceOf, claimFence, type Fence } from './fence.ts';
+export { planShare, targetOf, type ShareView, type SharePlan } from './fair-share.ts';
 export { toBatchJob, UnsupportedJobError } from './job.ts';

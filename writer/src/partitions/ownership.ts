@@ -1,16 +1,34 @@
+import type { Fence } from './fence.ts';
+
 /**
- * Which partitions this writer consumes. Today every writer consumes every
- * partition (`AllPartitions`): correct (dedupe is in Postgres) but per-key
- * order only holds while one writer runs. A lease-based ownership (one owner
- * per partition, handed over on death or shutdown) implements the same
- * interface: it calls `acquire` when it wins a partition and `release` when
- * it must give one up, and the writer starts or stops that partition's worker.
+ * Which partitions this writer consumes. `LeasedPartitions` (the default)
+ * holds one Redis lease with a fencing token per partition, so each partition
+ * has one consumer at a time and per-key order survives failover;
+ * `AllPartitions` consumes everything (one writer only, or tests). A strategy
+ * calls `acquire` when it wins a partition and `release` when it must give
+ * one up, and the writer starts or stops that partition's worker.
  */
+
+/** What a lease-based strategy hands the consumer of a partition it won. */
+export interface PartitionGrant {
+  /** Fencing token of this ownership. */
+  token: number;
+  /** Run inside every batch transaction: throws `FencedError` when a newer owner exists. */
+  fence: Fence;
+  /** False once the lease may have lapsed (checked before taking each job). */
+  valid(): boolean;
+  /** The consumer was fenced out: the strategy releases the partition. */
+  lost(reason: string): void;
+}
 
 /** Callbacks an ownership strategy drives. */
 export interface OwnershipHandlers {
-  /** Start consuming partition `p`; resolves once its worker runs. */
-  acquire(p: number): Promise<void>;
+  /**
+   * Start consuming partition `p`; resolves once its worker runs. With a
+   * grant, Postgres's fencing token is already ours: the previous owner can no
+   * longer commit, so its unfinished jobs can be handed back at once.
+   */
+  acquire(p: number, grant?: PartitionGrant): Promise<void>;
   /** Stop consuming `p`: the open batch is committed, active jobs finish. */
   release(p: number): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { queueName } from '@sluice/shared/queue/partition.ts';
@@ -6,25 +6,38 @@ import { createRedis, type Redis } from '@sluice/shared/redis/index.ts';
 import { Batcher } from '../batcher/batcher.ts';
 import type { BatchJob } from '../flush/types.ts';
 import type { WriterMetrics } from '../metrics/metrics.ts';
+import { FencedError, type Fence } from './fence.ts';
 import { toBatchJob } from './job.ts';
+import type { PartitionGrant } from './ownership.ts';
+import { countSoloFlush, splitSuspects } from './suspects.ts';
 
 /**
- * BullMQ stalls a job when its lock lapses (its writer died or froze). One
- * stall is normal (a writer killed mid-batch); its jobs are redelivered and
- * deduped by `sluice.applied_jobs`. A job stalled more often than this is
- * failed by BullMQ and kept in the failed set.
+ * BullMQ stalls a job when its lock lapses (its writer died or froze), and a
+ * takeover hands a dead owner's jobs back (recovery/orphans.ts, counted as a
+ * stall). A stalled job is redelivered and deduped by `sluice.applied_jobs`;
+ * one stalled more often than this is failed by BullMQ itself. That is a
+ * backstop only: the writer dead-letters a crash-looping job after
+ * 1 + MAX_SOLO_FLUSHES crashes (deadletters/quarantine.ts), first.
  */
-export const MAX_STALLED_COUNT = 3;
+export const MAX_STALLED_COUNT = 5;
 
 /** What a partition consumer needs from the writer. */
 export interface ConsumerDeps {
   config: Readonly<Config>;
   log: Logger;
   metrics: WriterMetrics;
-  /** Flush one batch of this partition: one transaction, then acks. */
-  flush(partition: number, jobs: readonly BatchJob[], attempt: number): Promise<void>;
-  /** ms before retrying a failed batch, or null to fail its jobs through BullMQ. */
+  /** Flush one batch of this partition: one transaction (checking `fence` when given), then acks. */
+  flush(partition: number, jobs: readonly BatchJob[], attempt: number, fence?: Fence): Promise<void>;
+  /** ms before retrying a failed batch, or null to give its jobs up. */
   retryDelay(partition: number, err: unknown, attempt: number): number | null;
+}
+
+/** A job taken from BullMQ that this consumer hands back to the queue head. */
+interface Returned {
+  seq: number;
+  job: Job;
+  token: string | undefined;
+  settle(): void;
 }
 
 /**
@@ -34,6 +47,14 @@ export interface ConsumerDeps {
  * BullMQ then marks the job done (while waiting, the worker keeps renewing
  * the locks of its active jobs every lockDuration/2, so a slow or retried
  * flush does not make them stall).
+ *
+ * Under a lease (a grant) every batch transaction checks the fencing token.
+ * If a flush is fenced out (a newer owner exists), no job of this consumer is
+ * failed or completed: they are moved back to the head of the wait list,
+ * newest first so the queue order is kept, and the owner is told to release
+ * the partition. A redelivered job is a crash suspect: it is flushed in a
+ * transaction of its own and dead-lettered unapplied after MAX_SOLO_FLUSHES
+ * such flushes that never finished (crash-loop quarantine).
  */
 export class PartitionConsumer {
   private readonly batcher: Batcher<BatchJob>;
@@ -41,17 +62,22 @@ export class PartitionConsumer {
   private redis: Redis | undefined;
   private worker: Worker | undefined;
   private stopping: Promise<void> | undefined;
+  private seq = 0;
+  private returning: Returned[] = [];
+  private returnedAll = false;
+  private readonly suspects = new WeakSet<BatchJob>();
 
   constructor(
     readonly partition: number,
     private readonly deps: ConsumerDeps,
+    private readonly grant?: PartitionGrant,
   ) {
     this.log = deps.log.child({ partition });
     this.batcher = new Batcher<BatchJob>({
       maxRows: deps.config.SLUICE_BATCH_MAX_ROWS,
       lingerMs: deps.config.SLUICE_BATCH_LINGER_MS,
       rowsOf: (j) => j.rows,
-      flush: (jobs, attempt) => deps.flush(partition, jobs, attempt),
+      flush: (jobs, attempt) => this.flush(jobs, attempt),
       retryDelay: (err, attempt) => deps.retryDelay(partition, err, attempt),
     });
   }
@@ -61,7 +87,7 @@ export class PartitionConsumer {
     const c = this.deps.config;
     // Workers block on Redis (BZPOPMIN): `maxRetriesPerRequest: null`, no command timeout.
     this.redis = createRedis({ url: c.REDIS_URL, role: 'worker', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-p${this.partition}` });
-    this.worker = new Worker(queueName(this.partition), (job: Job) => this.process(job), {
+    this.worker = new Worker(queueName(this.partition), (job: Job, token?: string) => this.process(job, token), {
       connection: this.redis,
       prefix: c.SLUICE_QUEUE_PREFIX,
       concurrency: c.SLUICE_WRITER_CONCURRENCY,
@@ -81,13 +107,63 @@ export class PartitionConsumer {
     await this.worker.waitUntilReady();
   }
 
-  private async process(job: Job): Promise<void> {
-    await this.batcher.submit(toBatchJob(job));
+  private async process(job: Job, token: string | undefined): Promise<void> {
+    const seq = this.seq++;
+    if (this.grant && !this.grant.valid()) {
+      this.grant.lost('lease may have lapsed (not renewed in time)');
+      return this.giveBack(seq, job, token);
+    }
+    const bj = toBatchJob(job);
+    // Gateway jobs have attempts: 1, so a second start followed a stall or a
+    // takeover hand-back: the job's last holder died or froze holding it.
+    if (bj.attempts > 1) this.suspects.add(bj);
+    try {
+      await this.batcher.submit(bj);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.grant?.lost(err.message);
+      return this.giveBack(seq, job, token);
+    }
+  }
+
+  /** Flush a batch: first deliveries together, each suspect alone (counted first), in queue order. */
+  private async flush(jobs: readonly BatchJob[], attempt: number): Promise<void> {
+    for (const run of splitSuspects(jobs, (j) => this.suspects.has(j))) {
+      // Once per batch, not per retry: a database outage must not count as a crash.
+      if (run.suspect && attempt === 1) await countSoloFlush(this.redis!, `${this.deps.config.SLUICE_QUEUE_PREFIX}:${queueName(this.partition)}:${run.jobs[0]!.id}`, run.jobs[0]!);
+      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence);
+    }
   }
 
   /**
-   * Stop taking jobs, commit the open batch, let active jobs finish, close the
-   * connection. Every step runs even if one fails. Idempotent.
+   * Hold a job this consumer may not commit until `stop()` moves it back to
+   * the queue head; then tell BullMQ (WaitingError: neither done nor failed).
+   */
+  private giveBack(seq: number, job: Job, token: string | undefined): Promise<void> {
+    return new Promise<void>((_, reject) => {
+      const r: Returned = { seq, job, token, settle: () => reject(new WaitingError()) };
+      if (this.returnedAll) void this.moveBack([r]);
+      else this.returning.push(r);
+    });
+  }
+
+  /**
+   * Move jobs back to the head of the wait list. Each move pushes to the head,
+   * so newest first leaves the oldest at the head: the queue order is kept.
+   */
+  private async moveBack(jobs: Returned[]): Promise<void> {
+    const ordered = [...jobs].sort((a, b) => b.seq - a.seq);
+    // Issued in order on one connection, so Redis runs them in order; a job whose lock
+    // lapsed meanwhile belongs to its next taker, and its move fails harmlessly.
+    await Promise.all(ordered.map((r) => r.job.moveToWait(r.token).catch((err: unknown) => this.log.debug({ err, jobId: r.job.id }, 'job not moved back (lock lapsed)'))));
+    for (const r of ordered) r.settle();
+    if (ordered.length > 0) this.log.warn({ jobs: ordered.length }, 'fenced out: uncommitted jobs moved back to the queue head');
+  }
+
+  /**
+   * Stop taking jobs, commit the open batch (or, when fenced out, move the
+   * jobs back), let active jobs finish, close the connection. Every step runs
+   * even if one fails. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -100,11 +176,15 @@ export class PartitionConsumer {
           this.log.warn({ err, step: name }, 'partition stop step failed');
         }
       };
-      // Seal the open batch now (linger no longer applies) …
-      const drained = this.batcher.stop();
-      // … while BullMQ stops fetching and waits for active jobs, which settle as their batches commit.
-      await step('worker.close', async () => this.worker?.close());
-      await step('batcher.stop', () => drained);
+      // BullMQ stops fetching at once and resolves once every active job settled …
+      const closing = this.worker?.close();
+      closing?.catch(() => {});
+      // … which they do as the open batch, sealed now (linger no longer applies), commits;
+      await step('batcher.stop', () => this.batcher.stop());
+      // jobs of a fenced-out batch wait for this, with the connection still open.
+      this.returnedAll = true;
+      await step('move back', () => this.moveBack(this.returning.splice(0)));
+      await step('worker.close', async () => closing);
       await step('redis.quit', async () => this.redis?.quit());
       if (firstError !== undefined) throw firstError;
     })();

@@ -29,6 +29,8 @@ export interface Picked {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Time a "where is your replay now?" question gets even when the caller will not wait. */
+const MIN_ASK_MS = 20;
 
 /**
  * The read replicas: one pool each (created and closed here), the monitor,
@@ -82,7 +84,8 @@ export class ReplicaSet {
     for (let delay = 2; ; delay = Math.min(delay * 2, 10)) {
       const healthy = this.healthy();
       if (healthy.length === 0) return null;
-      await Promise.allSettled(healthy.map((r) => r.refreshReplay()));
+      // Bounded: a frozen replica must not hold the read (it is ejected by the monitor soon).
+      await Promise.race([Promise.allSettled(healthy.map((r) => r.refreshReplay())), sleep(Math.max(deadline - Date.now(), MIN_ASK_MS))]);
       const got = this.choose(minLsn);
       if (got !== null) return got;
       const left = deadline - Date.now();

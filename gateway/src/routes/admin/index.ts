@@ -1,0 +1,90 @@
+import type { Hono, MiddlewareHandler } from 'hono';
+import type { Queue } from 'bullmq';
+import { Gauge, type Registry } from 'prom-client';
+import { ForbiddenError, type Config, type Logger, type Queryable, type Redis, type TableValidator, type WriteJob } from '@sluice/shared';
+import type { GatewayEnv } from '../../context.ts';
+import type { WriteService } from '../../enqueue/service.ts';
+import { DeadLetterStore } from './dead-letter-store.ts';
+import { deadLetterRoutes } from './dead-letters.ts';
+import { partitionRoutes } from './partitions.ts';
+
+/** What the admin routes need. */
+export interface AdminDeps {
+  config: Readonly<Config>;
+  db: Queryable;
+  redis: Redis;
+  queues: readonly Queue<WriteJob>[];
+  service: WriteService;
+  validators: ReadonlyMap<string, TableValidator>;
+  /** The gateway's metrics registry: `sluice_dead_letters` is added to it. */
+  registry: Registry;
+  log: Logger;
+}
+
+/** What the rest of the gateway gets back: the dead-letter count for `/readyz`. */
+export interface Admin {
+  /** Dead letters neither replayed nor discarded (cached for a second; null if Postgres did not answer). */
+  deadLetters(): Promise<number | null>;
+}
+
+const NOT_ADMIN = new ForbiddenError('this API key lacks the admin scope');
+
+/** 403 unless the caller holds `admin` (401 came earlier, from the auth middleware). */
+function requireAdmin(): MiddlewareHandler<GatewayEnv> {
+  return async function requireAdmin(c, next) {
+    if (!c.get('principal').admin) throw NOT_ADMIN;
+    return next();
+  };
+}
+
+const COUNT_CACHE_MS = 1000;
+const COUNT_TIMEOUT_MS = 1000;
+
+/**
+ * The pending dead-letter count, shared by /metrics and /readyz: at most one
+ * query per second however often they are scraped, bounded in time.
+ */
+function cachedCount(store: DeadLetterStore, log: Logger): () => Promise<number | null> {
+  let last: { at: number; n: number | null } | undefined;
+  let running: Promise<number | null> | undefined;
+  const query = async (): Promise<number | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), COUNT_TIMEOUT_MS)));
+    const n = await Promise.race([store.pendingCount(), timeout])
+      .catch((err: unknown) => {
+        log.debug({ err }, 'dead-letter count failed');
+        return null;
+      })
+      .finally(() => clearTimeout(timer));
+    last = { at: Date.now(), n };
+    return n;
+  };
+  return () => {
+    if (last !== undefined && Date.now() - last.at < COUNT_CACHE_MS) return Promise.resolve(last.n);
+    running ??= query().finally(() => (running = undefined));
+    return running;
+  };
+}
+
+/**
+ * Mount `/v1/admin/*` (scope `admin`): dead letters (list, inspect, replay,
+ * discard) and partitions (owners, tokens, backlog, pause/resume); add the
+ * `sluice_dead_letters` gauge.
+ */
+export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
+  const store = new DeadLetterStore(d.db);
+  const deadLetters = cachedCount(store, d.log);
+  new Gauge({
+    name: 'sluice_dead_letters',
+    help: 'Dead letters neither replayed nor discarded (alert on > 0); see GET /v1/admin/dead-letters',
+    registers: [d.registry],
+    async collect() {
+      const n = await deadLetters();
+      if (n !== null) this.set(n);
+    },
+  });
+  app.use('/v1/admin/*', requireAdmin());
+  deadLetterRoutes(app, { store, service: d.service, validators: d.validators });
+  partitionRoutes(app, { config: d.config, redis: d.redis, db: d.db, queues: d.queues });
+  return { deadLetters };
+}

@@ -1,0 +1,52 @@
+/** The fault suite's toolkit: a private cluster, a load driver, the set checker. */
+import { expect } from 'vitest';
+import { eventually } from '../../harness/index.ts';
+import type { FaultCluster } from './cluster.ts';
+import { check, type History, type Verdict } from './history.ts';
+
+
+export { FaultCluster, startCluster, FAULT_SQL, FAULT_TABLES, type GatewayProc } from './cluster.ts';
+export { History, check, outcomeOf, percentile, type Op, type Outcome, type Verdict } from './history.ts';
+export { LoadDriver, startLoad, type LoadOptions } from './load.ts';
+export { eventually } from '../../harness/index.ts';
+
+/**
+ * Wait until the queues are drained (no job waiting or active) and every
+ * acknowledged op is in the database, then run the checker. Failed jobs
+ * (given up by the writer) would be stuck writes: none are allowed.
+ */
+export async function drainAndCheck(cluster: FaultCluster, h: History, timeoutMs = 60_000): Promise<Verdict> {
+  await eventually(async () => {
+    expect(await cluster.backlog()).toBe(0);
+    expect((await check(cluster.pool, h)).lost).toEqual([]);
+  }, timeoutMs, 200);
+  expect((await cluster.jobCounts()).failed ?? 0, 'jobs failed through BullMQ').toBe(0);
+  return check(cluster.pool, h);
+}
+
+/** A writer's output holds a pino line with this `msg`. */
+export function logged(output: string, msg: string): boolean {
+  return output.includes(`"msg":"${msg}"`);
+}
+
+/** The first few entries of a list, for readable failures. */
+const head = (xs: string[]) => (xs.length > 10 ? [...xs.slice(0, 10), `… ${xs.length - 10} more`] : xs);
+
+/**
+ * Assert the set checker's invariants: nothing acknowledged lost, nothing
+ * applied that was never sent, nothing applied twice, per-key order kept;
+ * and unless `allowFailedApplied`, nothing the gateway refused was applied.
+ * `knownOrderGap` skips the order check where a reported bug is still open
+ * (the test says which); the violations are still in the verdict.
+ */
+export function expectSound(v: Verdict, o: { allowFailedApplied?: boolean; knownOrderGap?: boolean } = {}): void {
+  expect(v.acknowledged, 'the run acknowledged nothing: it proves nothing').toBeGreaterThan(0);
+  expect({
+    lost: head(v.lost),
+    unexpected: head(v.unexpected),
+    duplicates: head(v.duplicates),
+    orderViolations: o.knownOrderGap ? [] : head(v.orderViolations),
+    failedButCommitted: o.allowFailedApplied ? [] : head(v.failedButCommitted),
+  }).toEqual({ lost: [], unexpected: [], duplicates: [], orderViolations: [], failedButCommitted: [] });
+}
+

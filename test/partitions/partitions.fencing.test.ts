@@ -1,0 +1,87 @@
+/**
+ * Fencing: a writer whose lease was taken while its batch was open cannot
+ * commit that batch. The test plays the new owner: while the writer sits in
+ * its transaction (fail point after BEGIN), it takes the Redis lease with a
+ * newer token and raises the token in Postgres, as a real takeover does. The
+ * writer's flush then finds the newer token, rolls back, moves its jobs back
+ * to the queue head (neither failed nor done) and gives the partition up.
+ * When the thief leaves, and even when Redis "forgot" the token counter, the
+ * writer takes the partition again with a newer token and applies each job once.
+ */
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueName } from '@sluice/shared/queue/index.ts';
+import { formatLease, leaseKey, leaseTokenKey } from '@sluice/shared/queue/leases.ts';
+import { claimFence, startWriter, type Writer } from '@sluice/writer';
+import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
+import { quiet } from '../writer/helpers.ts';
+import { KV_SQL, KvProducer, leases } from './support.ts';
+
+let env: TestEnv;
+let producer: KvProducer;
+let writer: Writer | undefined;
+let queue: Queue;
+
+beforeAll(async () => {
+  env = await createTestEnv({ sql: KV_SQL });
+  producer = new KvProducer(env, 1);
+  queue = new Queue(queueName(0), { prefix: env.prefix, connection: env.redis });
+});
+afterAll(async () => {
+  await writer?.stop();
+  await queue?.close();
+  await producer?.close();
+  await env?.cleanup();
+});
+
+const rows = async (sql: string) => (await env.pool.query(sql)).rows;
+
+/** The writer's transaction held at the fail point (BEGIN run, nothing else yet). */
+async function heldTransactions(): Promise<number> {
+  const r = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name = 'sluice-writer' AND state = 'idle in transaction'`);
+  return r.rows[0]!.n;
+}
+
+describe('fencing tokens', () => {
+  it('a writer whose lease was stolen mid-batch rolls back and hands its jobs back; nothing is applied twice', async () => {
+    const config = testConfig(env, {
+      SLUICE_TABLES: 'kv',
+      SLUICE_PARTITIONS: '1',
+      SLUICE_LEASE_TTL_MS: '1000',
+      SLUICE_LEASE_RENEW_MS: '200',
+      SLUICE_FAILPOINTS: 'after-begin=1500',
+    });
+    writer = await startWriter(config, { log: quiet });
+    expect(writer.partitions()).toEqual([0]);
+    const before = (await leases(env, 1))[0]!;
+
+    await producer.upsert('x', 1);
+    await eventually(async () => expect(await heldTransactions()).toBe(1));
+
+    // The thief: a newer token in Redis and in Postgres, as a takeover would set them.
+    const stolen = await env.redis.incr(leaseTokenKey(env.prefix, 0));
+    await env.redis.set(leaseKey(env.prefix, 0), formatLease('thief', stolen), 'PX', 60_000);
+    expect(await claimFence(env.pool, 0, stolen, 'thief')).toBeNull();
+
+    // The writer gives the partition up; its job is back in the queue, not failed, not applied.
+    await eventually(() => expect(writer!.partitions()).toEqual([]), 5000);
+    await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 1, active: 0, failed: 0 }), 5000);
+    expect(await rows('SELECT k, v FROM kv_history')).toEqual([]);
+    const lost = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_partitions_lost_total');
+    expect(lost).toMatch(/ 1$/m);
+
+    // The thief leaves, and Redis forgets the counter (a Redis without AOF that restarted).
+    await env.redis.del(leaseKey(env.prefix, 0));
+    await env.redis.set(leaseTokenKey(env.prefix, 0), '0');
+    // The writer's first try gets token 1, finds Postgres at `stolen`, raises the counter and tries again.
+    await eventually(() => expect(writer!.partitions()).toEqual([0]), 5000);
+    const after = (await leases(env, 1))[0]!;
+    expect(after.token).toBeGreaterThan(stolen);
+    expect(after.owner).toBe(before.owner);
+
+    await eventually(async () => expect(await rows('SELECT k, v FROM kv_history')).toEqual([{ k: 'x', v: 1 }]), 10_000);
+    await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 0, active: 0, failed: 0 }));
+    expect(await rows('SELECT token::int AS token, owner FROM sluice.partition_leases')).toEqual([{ token: after.token, owner: after.owner }]);
+  });
+});

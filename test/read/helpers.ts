@@ -1,0 +1,98 @@
+/**
+ * Helpers of the read-path suites: a read service and a tiny Hono app around
+ * `registerReadRoutes` (the gateway's real auth and error middleware), a
+ * committed write done the way the writer does it (commit, token, then
+ * write-through), and a wrapper that counts or holds database reads.
+ */
+import { Hono } from 'hono';
+import { createLogger, introspectCatalog, type Catalog, type Config, type Queryable, type QueryResultRow } from '@sluice/shared';
+import { writeThrough, type DbSource, type QueryWrapper } from '@sluice/shared/cache/index.ts';
+import type { GatewayEnv } from '@sluice/gateway/context.ts';
+import { apiKeyAuth } from '@sluice/gateway/middleware/auth/index.ts';
+import { problemErrors, problemNotFound } from '@sluice/gateway/middleware/errors/index.ts';
+import { createReadService, registerReadRoutes, type ReadService } from '@sluice/gateway/read/index.ts';
+import type { Redis } from 'ioredis';
+
+export const log = createLogger('test-read', 'silent');
+
+/** Counts database reads by source; `hold()` makes the next reads wait (after their query ran) until released. */
+export class ReadCounter {
+  readonly counts: Record<DbSource, number> = { replica: 0, primary: 0 };
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  /** Reads that finished their query and are waiting at the gate. */
+  held = 0;
+
+  get total(): number {
+    return this.counts.replica + this.counts.primary;
+  }
+
+  readonly wrap: QueryWrapper = async (source, _table, run) => {
+    this.counts[source]++;
+    const value = await run();
+    const gate = this.gate;
+    if (gate !== undefined) {
+      this.held++;
+      await gate;
+      this.held--;
+    }
+    return value;
+  };
+
+  /** Hold reads (after their query) until `release()`. */
+  hold(): void {
+    this.gate = new Promise<void>((r) => {
+      this.open = r;
+    });
+  }
+
+  release(): void {
+    this.gate = undefined;
+    this.open?.();
+  }
+}
+
+/** A started read service over `primary` with `config`. */
+export async function startReadService(config: Readonly<Config>, primary: Queryable, catalog: Catalog, counter?: ReadCounter, cache?: Redis): Promise<ReadService> {
+  const service = createReadService({ config, log, catalog, primary, ...(counter ? { wrapQuery: counter.wrap } : {}), ...(cache ? { cache } : {}) });
+  await service.start();
+  return service;
+}
+
+/** The catalog of `tables` on `db`. */
+export function catalogOf(db: Queryable, tables: string[]): Promise<Catalog> {
+  return introspectCatalog(db, tables);
+}
+
+/** A Hono app with the gateway's auth and problem+json handling, serving only the read routes. */
+export function readApp(service: ReadService): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS }));
+  registerReadRoutes(app, { service });
+  app.onError(problemErrors(log));
+  app.notFound(problemNotFound());
+  return app;
+}
+
+/**
+ * A committed write as the writer makes it: run `sql` (returning the row as
+ * `row_to_json(…)::text AS j` and its key as `k`), read the consistency token
+ * after COMMIT, then write the row through to the cache. `cache: null` skips
+ * the write-through (a writer that crashed right after COMMIT).
+ */
+export async function committedWrite(
+  db: Queryable,
+  sql: string,
+  values: unknown[],
+  through: { redis: Redis; catalog: Catalog; prefix: string; table: string } | null,
+): Promise<{ token: string; row: string | null }> {
+  const { rows } = await db.query<QueryResultRow>(sql, values);
+  const { rows: lsn } = await db.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l');
+  const token = lsn[0]!.l;
+  const row = (rows[0]?.j as string | undefined) ?? null;
+  if (through !== null) {
+    const key = String(rows[0]?.k ?? values[0]);
+    await writeThrough(through.redis, through.catalog, through.prefix, [{ table: through.table, key: [key], row }], token);
+  }
+  return { token, row };
+}

@@ -1,0 +1,52 @@
+import type { Queryable } from '@sluice/shared/db/index.ts';
+
+/**
+ * Fencing tokens in Postgres (`sluice.partition_leases`). A Redis lease alone
+ * cannot stop a writer that froze past its TTL and woke up mid-batch; the
+ * token check inside the batch transaction can: the row lock it takes is held
+ * until COMMIT, so a new owner raising the token either waits for our COMMIT
+ * (and then sees our jobs as applied) or has raised it already (and we roll
+ * back). Either way no two owners' batches of one partition interleave.
+ */
+
+/** A check run inside a batch transaction; throws {@link FencedError} when a newer owner exists. */
+export type Fence = (db: Queryable) => Promise<void>;
+
+/** A flush found a newer owner's token: it rolled back, and this writer must stop consuming the partition. */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+  constructor(
+    readonly partition: number,
+    readonly token: number,
+  ) {
+    super(`partition ${partition}: a newer owner holds it (our token ${token} is stale); batch rolled back`);
+  }
+}
+
+const CHECK = 'UPDATE sluice.partition_leases SET token = $2 WHERE partition = $1 AND token <= $2';
+
+/** The fence of partition `p` for the holder of `token`. */
+export function fenceOf(p: number, token: number): Fence {
+  return async function fence(db: Queryable): Promise<void> {
+    const res = await db.query(CHECK, [p, token]);
+    if (res.rowCount !== 1) throw new FencedError(p, token);
+  };
+}
+
+const CLAIM = `INSERT INTO sluice.partition_leases AS l (partition, token, owner) VALUES ($1, $2, $3)
+ON CONFLICT (partition) DO UPDATE SET token = EXCLUDED.token, owner = EXCLUDED.owner, acquired_at = now()
+ WHERE l.token <= EXCLUDED.token
+RETURNING token`;
+
+/**
+ * Raise partition `p`'s token to ours right after winning its lease, so the
+ * previous owner's next flush fails (it may still be alive: frozen, or cut
+ * off from Redis). Waits for a previous owner's open batch transaction to end.
+ * Returns null on success, or the newer token Postgres already holds.
+ */
+export async function claimFence(db: Queryable, p: number, token: number, owner: string): Promise<number | null> {
+  const res = await db.query(CLAIM, [p, token, owner]);
+  if (res.rowCount === 1) return null;
+  const cur = await db.query<{ token: string }>('SELECT token FROM sluice.partition_leases WHERE partition = $1', [p]);
+  return Number(cur.rows[0]?.token ?? token);
+}

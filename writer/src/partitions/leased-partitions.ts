@@ -1,0 +1,258 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
+import type { Config } from '@sluice/shared/config/index.ts';
+import type { Queryable } from '@sluice/shared/db/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import { createRedis, type Redis } from '@sluice/shared/redis/index.ts';
+import { planShare } from './fair-share.ts';
+import { claimFence, fenceOf } from './fence.ts';
+import { LeaseStore } from './lease-store.ts';
+import type { OwnershipHandlers, PartitionGrant, PartitionOwnership } from './ownership.ts';
+
+/**
+ * Lease-based partition ownership: each partition is consumed by one writer
+ * at a time. Every SLUICE_LEASE_RENEW_MS a writer heartbeats into the writer
+ * set, renews its leases, and moves one step toward its fair share
+ * (fair-share.ts). States of a partition, as this writer sees it:
+ *
+ * - free:      not held by us (perhaps by another writer).
+ * - acquiring: lease won with token t; Postgres's fencing token raised to t
+ *              (the previous owner can no longer commit); the previous
+ *              owner's unfinished jobs handed back to the queue head in
+ *              order (recovery/orphans.ts); the worker starts.
+ * - owned:     the worker runs; the lease is renewed each check.
+ * - releasing: surplus (what peers are short of) or shutdown: the worker
+ *              closes (open batch committed, active jobs done), THEN the lease
+ *              is deleted, so the next owner starts from a queue with nothing
+ *              in flight. Still renewed meanwhile.
+ * - lost:      renewal failed, the lease lapsed locally, or a flush found a
+ *              newer token: the worker stops (uncommitted jobs go back to the
+ *              queue head) and the partition becomes free.
+ *
+ * A dead writer's partitions are taken over once its leases expire and the
+ * next check runs: within SLUICE_LEASE_TTL_MS + SLUICE_LEASE_RENEW_MS (plus
+ * the takeover itself: a fence UPDATE and the recovery batch).
+ */
+
+type State = 'acquiring' | 'owned' | 'releasing' | 'lost';
+
+interface Held {
+  p: number;
+  token: number;
+  state: State;
+  /** performance.now() before which the lease is surely still ours. */
+  validUntil: number;
+  /** The consumer was started (acquire succeeded). */
+  started: boolean;
+  /** Operations on this partition run one after another. */
+  chain: Promise<void>;
+}
+
+/** What `LeasedPartitions` needs. */
+export interface LeasedPartitionsDeps {
+  config: Readonly<Config>;
+  /** Postgres, for the fencing tokens. */
+  db: Queryable;
+  log: Logger;
+  /** Registry to add the ownership counters to (the writer's). */
+  registry?: Registry;
+}
+
+/** A writer's id: readable by operators (host, pid) and unique per start. */
+export function newWriterId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+/** Lease-based ownership (see the module comment). */
+export class LeasedPartitions implements PartitionOwnership {
+  /** This writer's id in the writer set and in lease values. */
+  readonly id = newWriterId();
+  private readonly held = new Map<number, Held>();
+  private readonly freeChecks: number[];
+  private readonly ttl: number;
+  private readonly margin: number;
+  private readonly log: Logger;
+  private readonly counters: { acquired: Counter; lost: Counter; released: Counter };
+  private redis: Redis | undefined;
+  private store: LeaseStore | undefined;
+  private handlers: OwnershipHandlers | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private action: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private lastTickError = 0;
+
+  constructor(private readonly d: LeasedPartitionsDeps) {
+    const c = d.config;
+    if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) {
+      throw new Error(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
+    }
+    this.ttl = c.SLUICE_LEASE_TTL_MS;
+    // Renewals are timed from before they were sent; the margin covers clock-rate drift.
+    this.margin = Math.max(20, Math.floor(this.ttl / 10));
+    this.freeChecks = new Array<number>(c.SLUICE_PARTITIONS).fill(0);
+    this.log = d.log.child({ writer: this.id });
+    const registers = d.registry ? [d.registry] : [];
+    this.counters = {
+      acquired: new Counter({ name: 'sluice_writer_partitions_acquired_total', help: 'Partition leases won (each starts a takeover)', registers }),
+      released: new Counter({ name: 'sluice_writer_partitions_released_total', help: 'Partitions handed over cleanly (rebalance or shutdown)', registers }),
+      lost: new Counter({ name: 'sluice_writer_partitions_lost_total', help: 'Partitions lost: lease lapsed or fenced out by a newer owner', registers }),
+    };
+  }
+
+  /** Join the writer set, take this writer's first share, then check every SLUICE_LEASE_RENEW_MS. */
+  async start(handlers: OwnershipHandlers): Promise<void> {
+    const c = this.d.config;
+    this.handlers = handlers;
+    this.redis = createRedis({ url: c.REDIS_URL, role: 'producer', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-leases-${this.id}` });
+    this.redis.on('error', () => {}); // failures surface as failed checks, logged there
+    // Not fatal: a writer started before Redis simply owns nothing until a check succeeds.
+    await waitReady(this.redis, c.SLUICE_REDIS_TIMEOUT_MS * 5).catch((err: unknown) => this.log.warn({ err }, 'Redis not ready; ownership checks will keep trying'));
+    this.store = new LeaseStore(this.redis, c.SLUICE_QUEUE_PREFIX, this.ttl);
+    await this.tick();
+    await this.action;
+    this.timer = setInterval(() => void this.tick(), c.SLUICE_LEASE_RENEW_MS);
+  }
+
+  owned(): readonly number[] {
+    return [...this.held.values()].filter((h) => h.state === 'owned').map((h) => h.p).sort((a, b) => a - b);
+  }
+
+  /** Release every partition (each drains first), leave the writer set, close. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.action?.catch(() => {});
+      // Renewals go on (the timer runs) while the partitions drain.
+      await Promise.allSettled([...this.held.values()].map((h) => this.release(h, 'shutdown')));
+      clearInterval(this.timer);
+      await this.store?.heartbeat(this.id, false).catch(() => {});
+      await this.redis?.quit().catch(() => this.redis?.disconnect());
+    })();
+    return this.stopping;
+  }
+
+  /** One check: heartbeat, renew, one rebalance step. Never throws; one at a time. */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const [beat] = await Promise.allSettled([this.store!.heartbeat(this.id), this.renewAll()]);
+      if (beat.status === 'rejected') throw beat.reason;
+      const live = beat.value;
+      if (this.stopping || this.action) return;
+      const owners = (await this.store!.owners(this.d.config.SLUICE_PARTITIONS)).map((l) => l?.owner ?? null);
+      owners.forEach((o, p) => (this.freeChecks[p] = o === null ? this.freeChecks[p]! + 1 : 0));
+      const plan = planShare({ me: this.id, live, owners, freeChecks: this.freeChecks, held: new Set(this.held.keys()) });
+      if (plan.kind === 'acquire') this.action = this.acquireAll(plan.partitions);
+      else if (plan.kind === 'release') this.action = Promise.all(plan.partitions.map((p) => this.release(this.held.get(p)!, 'rebalance'))).then(() => {});
+      void this.action?.finally(() => (this.action = undefined));
+    } catch (err) {
+      // Once per lease period at most: a Redis outage would otherwise log every check.
+      if (Date.now() - this.lastTickError > this.ttl) {
+        this.log.warn({ err }, 'ownership check failed');
+        this.lastTickError = Date.now();
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Renew every held lease; a lease not renewed by its local deadline is lost. */
+  private async renewAll(): Promise<void> {
+    await Promise.all(
+      [...this.held.values()].map(async (h) => {
+        if (h.state === 'lost') return;
+        const sentAt = performance.now();
+        try {
+          if (await this.store!.renew(h.p, this.id, h.token)) h.validUntil = sentAt + this.ttl - this.margin;
+          else this.lose(h, 'lease no longer ours (expired or taken)');
+        } catch (err) {
+          if (performance.now() >= h.validUntil) this.lose(h, `lease not renewed in time: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  private async acquireAll(partitions: readonly number[]): Promise<void> {
+    for (const p of partitions) if (!this.stopping) await this.acquire(p);
+  }
+
+  /** Win partition `p` and start its consumer (see the states above). */
+  private async acquire(p: number): Promise<void> {
+    const sentAt = performance.now();
+    const token = await this.store!.acquire(p, this.id).catch((err: unknown) => {
+      this.log.warn({ err, partition: p }, 'lease acquire failed');
+      return 0;
+    });
+    if (token === 0) return; // someone was faster
+    const h: Held = { p, token, state: 'acquiring', validUntil: sentAt + this.ttl - this.margin, started: false, chain: Promise.resolve() };
+    this.held.set(p, h);
+    await this.enqueue(h, 'takeover', async () => {
+      const newer = await claimFence(this.d.db, p, token, this.id);
+      if (newer !== null) {
+        // Redis's counter is behind Postgres (Redis lost data): the next acquisition gets a higher token.
+        await this.store!.raiseFloor(p, newer);
+        throw new Error(`token ${token} is older than Postgres's ${newer}`);
+      }
+      if (h.state !== 'acquiring') return;
+      await this.handlers!.acquire(p, this.grant(h));
+      h.started = true;
+      if (h.state === 'acquiring') h.state = 'owned';
+      this.counters.acquired.inc();
+      this.log.info({ partition: p, token }, 'partition acquired');
+    });
+    if (!h.started && h.state === 'acquiring') await this.release(h, 'takeover failed');
+  }
+
+  private grant(h: Held): PartitionGrant {
+    return {
+      token: h.token,
+      fence: fenceOf(h.p, h.token),
+      valid: () => h.state !== 'lost' && performance.now() < h.validUntil,
+      lost: (reason) => this.lose(h, reason),
+    };
+  }
+
+  /** The lease is gone (or useless): stop the consumer, forget the partition. */
+  private lose(h: Held, reason: string): void {
+    if (h.state === 'lost' || this.held.get(h.p) !== h) return;
+    this.log.warn({ partition: h.p, token: h.token, reason }, 'partition lost');
+    this.counters.lost.inc();
+    void this.release(h, reason, true);
+  }
+
+  /** Stop the consumer (it drains), then delete the lease if still ours. */
+  private release(h: Held, why: string, lost = false): Promise<void> {
+    if (h.state === 'releasing' || h.state === 'lost') return h.chain;
+    h.state = lost ? 'lost' : 'releasing';
+    return this.enqueue(h, 'release', async () => {
+      try {
+        if (h.started) await this.handlers!.release(h.p);
+      } finally {
+        await this.store!.release(h.p, this.id, h.token).catch(() => {}); // expires on its own otherwise
+        if (this.held.get(h.p) === h) this.held.delete(h.p);
+        if (!lost && h.started) {
+          this.counters.released.inc();
+          this.log.info({ partition: h.p, token: h.token, why }, 'partition released');
+        }
+      }
+    });
+  }
+
+  private enqueue(h: Held, what: string, fn: () => Promise<void>): Promise<void> {
+    h.chain = h.chain.then(fn).catch((err: unknown) => this.log.warn({ err, partition: h.p }, `partition ${what} failed`));
+    return h.chain;
+  }
+}
+
+function waitReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,263 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Catalog, Config, Logger, Queryable, Redis } from '@sluice/shared';
+import {
+  CacheStore,
+  ReplicaSet,
+  RowLoader,
+  cacheTtlsOf,
+  decayPopularity,
+  hottest,
+  maxLsn,
+  parseRowId,
+  prepareReadTables,
+  restorePopularity,
+  type CacheEntry,
+  type LsnKey,
+  type QueryWrapper,
+  type ReadTable,
+  type RowKeys,
+  replicaReadTimeoutMs,
+} from '@sluice/shared/cache/index.ts';
+
+/** What the warmer needs; it opens (and closes) its replica pools itself. */
+export interface WarmerDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  catalog: Catalog;
+  /** The primary: fallback reads and the replica monitor's WAL position. */
+  primary: Queryable;
+  /** A `cache`-role Redis connection (the caller's: it closes it). */
+  cache: Redis;
+  registry?: Registry;
+  /** Wraps every database read (tests count them). */
+  wrapQuery?: QueryWrapper;
+}
+
+/** What one cycle did. */
+export interface CycleStats {
+  hot: number;
+  /** Hot keys with no entry (cold start, Redis flush, expiry). */
+  missing: number;
+  /** Hot keys loaded and offered to the cache (lease taken). */
+  refreshed: number;
+  /** Entries the compare-and-set stored. */
+  stored: number;
+  /** The popularity set was gone and was restored from the last snapshot. */
+  restored: boolean;
+}
+
+interface Due {
+  table: ReadTable;
+  key: string[];
+  keys: RowKeys;
+  entry: CacheEntry | null;
+}
+
+/** Keys per database query and per Redis burst. */
+const CHUNK = 500;
+/** How often the hot set is re-read and decayed: popularity moves slowly, and the set can be large. */
+const HOT_REFRESH_MS = 10_000;
+
+/**
+ * The cache-warming service. Each cycle (SLUICE_WARMER_INTERVAL_MS):
+ *   1. every HOT_REFRESH_MS: decay the popularity scores (once per period
+ *      across all warmers) and re-read the SLUICE_WARMER_TOP_KEYS hottest —
+ *      or, when the set is gone (Redis flushed or replaced), restore it from
+ *      the last snapshot and forget what it knew of the entries;
+ *   2. look at the entries of hot keys whose soft expiry it does not know or
+ *      expects within one look-ahead (it remembers the expiry it saw or set,
+ *      so a cycle reads only what may be due, not every hot entry);
+ *   3. those missing (cold start, flush), fenced, or about to go stale: take
+ *      each one's lease in `refresh` mode (so no gateway refreshes it at the
+ *      same time), load them in batches from a replica at least as new as the
+ *      entries they replace (else the primary), and fill with the same LSN
+ *      compare-and-set as every other fill.
+ * Readers of hot keys so find fresh entries and never pay a miss or a stale read.
+ */
+export class Warmer {
+  readonly registry: Registry;
+  private readonly replicas: ReplicaSet;
+  private readonly loader: RowLoader;
+  private readonly store: CacheStore;
+  private readonly lookaheadMs: number;
+  private readonly metrics: { cycles: Histogram; refreshed: Counter; hot: Gauge };
+  private tables: ReadonlyMap<string, ReadTable> = new Map();
+  private snapshot: { id: string; score: number }[] = [];
+  private hot: { id: string; score: number }[] = [];
+  private nextHotRead = 0;
+  /** Soft expiry of hot entries as last seen or set (ms since the epoch); absent = look at it. */
+  private readonly softUntil = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CycleStats> | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly d: WarmerDeps) {
+    const c = d.config;
+    this.registry = d.registry ?? new Registry();
+    this.replicas = new ReplicaSet({
+      urls: c.SLUICE_REPLICA_URLS, primary: d.primary, checkMs: c.SLUICE_REPLICA_CHECK_MS, maxLagMs: c.SLUICE_MAX_REPLICA_LAG_MS,
+      poolMax: c.SLUICE_PG_POOL_MAX, connectTimeoutMs: c.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: c.SLUICE_STATEMENT_TIMEOUT_MS,
+      applicationName: 'sluice-warmer', log: d.log, registry: this.registry,
+    });
+    // Refreshes may wait for a replica as long as a read-your-writes read would.
+    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, replicaTimeoutMs: replicaReadTimeoutMs(c), log: d.log, ...(d.wrapQuery ? { wrap: d.wrapQuery } : {}) });
+    this.store = new CacheStore(d.cache, c.SLUICE_QUEUE_PREFIX, cacheTtlsOf(c), c.SLUICE_CACHE_LEASE_MS);
+    // Two cycles ahead (one may run late), at least a tenth of the soft TTL, at most half of it.
+    const soft = c.SLUICE_CACHE_SOFT_TTL_S * 1000;
+    this.lookaheadMs = Math.min(soft / 2, Math.max(2 * c.SLUICE_WARMER_INTERVAL_MS, soft / 10));
+    const registers = [this.registry];
+    this.metrics = {
+      cycles: new Histogram({ name: 'sluice_warmer_cycle_seconds', help: 'Duration of one warmer cycle', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
+      refreshed: new Counter({ name: 'sluice_warmer_refreshed_total', help: 'Hot keys the warmer loaded into the cache', registers }),
+      hot: new Gauge({ name: 'sluice_warmer_hot_keys', help: 'Keys in the last hot set', registers }),
+    };
+  }
+
+  /** Prepare statements, start the replica monitor, run the first cycle, then one per interval. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      this.tables = await prepareReadTables(this.d.catalog);
+      this.d.cache.on('ready', this.onReconnect);
+      await this.replicas.start();
+      await this.cycleNow().catch((err: unknown) => this.d.log.warn({ err }, 'first warmer cycle failed'));
+      this.schedule();
+    })();
+    return this.starting;
+  }
+
+  /** Stop cycling (waits for a cycle in flight) and close the replica pools. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearTimeout(this.timer);
+      this.d.cache.off('ready', this.onReconnect);
+      await this.starting?.catch(() => {});
+      clearTimeout(this.timer);
+      await this.running?.catch(() => {});
+      await this.replicas.stop();
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * Forget what the warmer knows of the cache: the next cycle re-reads the hot
+   * set and looks at every hot entry. Called when the cache connection comes
+   * back (the Redis behind it may have restarted empty).
+   */
+  forget(): void {
+    this.nextHotRead = 0;
+    this.softUntil.clear();
+  }
+
+  /** Run one cycle now (shared with one in flight). */
+  cycleNow(): Promise<CycleStats> {
+    this.running ??= this.cycle().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private readonly onReconnect = (): void => this.forget();
+
+  private schedule(): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      this.cycleNow()
+        .catch((err: unknown) => this.d.log.warn({ err }, 'warmer cycle failed'))
+        .finally(() => this.schedule());
+    }, this.d.config.SLUICE_WARMER_INTERVAL_MS);
+  }
+
+  private async cycle(): Promise<CycleStats> {
+    const end = this.metrics.cycles.startTimer();
+    const restored = Date.now() >= this.nextHotRead ? await this.readHot() : false;
+    const now = Date.now();
+    const hot = this.hot;
+    const stats: CycleStats = { hot: hot.length, missing: 0, refreshed: 0, stored: 0, restored };
+    const look = hot.map((h) => h.id).filter((id) => (this.softUntil.get(id) ?? 0) - now < this.lookaheadMs);
+    for (let i = 0; i < look.length; i += CHUNK) await this.warmChunk(look.slice(i, i + CHUNK), stats);
+    if (stats.missing > 0 && stats.missing >= hot.length / 2) this.d.log.info({ missing: stats.missing, hot: hot.length }, 'cache cold: preloaded the hottest keys');
+    end();
+    return stats;
+  }
+
+  /** Step 1 of the class comment. Resolves true when the set had to be restored. */
+  private async readHot(): Promise<boolean> {
+    const c = this.d.config;
+    const prefix = c.SLUICE_QUEUE_PREFIX;
+    const period = Math.max(HOT_REFRESH_MS, c.SLUICE_WARMER_INTERVAL_MS);
+    this.nextHotRead = Date.now() + period;
+    await decayPopularity(this.d.cache, prefix, 0.5 ** (period / (c.SLUICE_WARMER_HALF_LIFE_S * 1000)), c.SLUICE_WARMER_TOP_KEYS * 2, period);
+    let hot = await hottest(this.d.cache, prefix, c.SLUICE_WARMER_TOP_KEYS);
+    let restored = false;
+    if (hot.length === 0 && this.snapshot.length > 0) {
+      this.d.log.warn({ keys: this.snapshot.length }, 'popularity set is gone (Redis flushed or replaced): restoring it from the last snapshot and preloading');
+      await restorePopularity(this.d.cache, prefix, this.snapshot);
+      hot = this.snapshot;
+      restored = true;
+      this.softUntil.clear(); // the entries went with it
+    }
+    this.snapshot = hot;
+    this.hot = hot;
+    const ids = new Set(hot.map((h) => h.id));
+    for (const id of this.softUntil.keys()) if (!ids.has(id)) this.softUntil.delete(id);
+    this.metrics.hot.set(hot.length);
+    return restored;
+  }
+
+  /** Steps 3 and 4 of the class comment for one chunk of row ids. */
+  private async warmChunk(ids: readonly string[], stats: CycleStats): Promise<void> {
+    const now = Date.now();
+    const candidates = ids.map((id) => this.candidate(id)).filter((x): x is Omit<Due, 'entry'> => x !== null);
+    const entries = await Promise.all(candidates.map((x) => this.store.get(x.keys)));
+    const due: Due[] = [];
+    candidates.forEach((x, i) => {
+      const entry = entries[i] ?? null;
+      if (entry === null) stats.missing++;
+      if (entry === null || entry.kind === 'f' || entry.softUntil - now < this.lookaheadMs) due.push({ ...x, entry });
+      else this.softUntil.set(x.keys.id, entry.softUntil);
+    });
+    const leases = await Promise.all(due.map((x) => this.store.acquire(x.keys, 'refresh')));
+    const byTable = new Map<ReadTable, { due: Due; token: string }[]>();
+    due.forEach((x, i) => {
+      const a = leases[i]!;
+      if (a.type !== 'lease') {
+        this.softUntil.delete(x.keys.id); // a gateway is refreshing it right now: look again next cycle
+        return;
+      }
+      const list = byTable.get(x.table) ?? [];
+      list.push({ due: x, token: a.token });
+      byTable.set(x.table, list);
+    });
+    for (const [table, items] of byTable) await this.refresh(table, items, stats);
+  }
+
+  private candidate(id: string): Omit<Due, 'entry'> | null {
+    const parsed = parseRowId(id);
+    const table = parsed === null ? undefined : this.tables.get(parsed.table);
+    if (parsed === null || table === undefined || !table.cacheable || parsed.key.length !== table.info.primaryKey.length) return null;
+    return { table, key: parsed.key, keys: this.store.keysOfId(id) };
+  }
+
+  private async refresh(table: ReadTable, items: { due: Due; token: string }[], stats: CycleStats): Promise<void> {
+    // At least as new as every entry being replaced, or their compare-and-set would refuse the fill.
+    let minLsn: LsnKey | undefined;
+    for (const it of items) minLsn = maxLsn(minLsn, it.due.entry?.lsn);
+    let loaded;
+    try {
+      loaded = await this.loader.load(table.statements, items.map((it) => it.due.key), minLsn);
+    } catch (err) {
+      await Promise.allSettled(items.map((it) => this.store.release(it.due.keys, it.token)));
+      throw err;
+    }
+    const fills = await Promise.all(items.map((it, i) => this.store.fill(it.due.keys, loaded.lsn, loaded.rows[i] ?? null, it.token)));
+    fills.forEach((f, i) => {
+      const id = items[i]!.due.keys.id;
+      if (f.type === 'stored') this.softUntil.set(id, f.softUntil);
+      else this.softUntil.delete(id);
+    });
+    stats.refreshed += items.length;
+    stats.stored += fills.filter((f) => f.type === 'stored').length;
+    this.metrics.refreshed.inc(items.length);
+  }
+}
