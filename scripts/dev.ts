@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(env);
   await prepareDatabase(databaseUrl, config.SLUICE_LOG_LEVEL);
   if (stopping) return;
-  for (const [name, file] of [['writer', 'writer/src/main.ts'], ['gateway', 'gateway/src/main.ts']] as const) {
+  for (const [name, file] of [['warmer', 'writer/src/warmer/main.ts'], ['writer', 'writer/src/main.ts'], ['gateway', 'gateway/src/main.ts']] as const) {
     const s = spawnService(name, file, { env, prefix: true });
     services.push(s);
     void s.exited.then((code) => {

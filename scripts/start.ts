@@ -35,19 +35,23 @@ try {
 const services: Service[] = [
   spawnService('writer', 'writer/src/main.ts', { env: process.env }),
   spawnService('gateway', 'gateway/src/main.ts', { env: process.env }),
+  spawnService('warmer', 'writer/src/warmer/main.ts', { env: process.env }),
 ];
 let stopping = false;
 let died = false;
 
-const [writer, gateway] = services as [Service, Service];
+const [writer, gateway, warmer] = services as [Service, Service, Service];
 onSignals((signal, first) => {
   stopping = true;
   if (first) {
     // Gateway first (stop accepting, finish in-flight requests), then the
     // writer (commit its open batch, release partitions).
-    log.info({ signal }, 'stopping gateway, then writer');
+    log.info({ signal }, 'stopping gateway, then writer and warmer');
     gateway.signal(signal);
-    void gateway.exited.then(() => writer.signal(signal));
+    void gateway.exited.then(() => {
+      writer.signal(signal);
+      warmer.signal(signal);
+    });
   } else {
     log.warn({ signal }, 'second signal: forwarding to both');
     for (const s of services) s.signal(signal);

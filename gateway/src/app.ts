@@ -32,6 +32,7 @@ import { healthRoutes } from './routes/health.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
+import { createReadService, registerReadRoutes, type ReadService } from './read/index.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
 /** Everything the gateway app needs; connections are the caller's to open and close. */
@@ -50,6 +51,8 @@ export interface GatewayDeps {
   subscriber: Redis;
   /** Node process metrics in /metrics (default true; tests creating many apps may turn them off). */
   processMetrics?: boolean;
+  /** `createRedis({ role: 'cache' })` for reads; default: the read service opens (and closes) its own. */
+  cache?: Redis;
 }
 
 /** A built gateway: the Hono app plus the parts that run beside it. */
@@ -108,7 +111,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   const app = new Hono<GatewayEnv>();
@@ -120,8 +123,9 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath): Ho
   tableRoutes(app, writes);
   batchRoutes(app, writes);
   writeStatusRoutes(app, { db: deps.pool, queues: w.queues });
+  registerReadRoutes(app, { service: reads, body });
   const admin = adminRoutes(app, { config, db: deps.pool, redis: deps.producer, queues: w.queues, service: w.service, validators, registry: metrics.registry, log: deps.log });
-  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters() }) });
+  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
   app.onError(problemErrors(deps.log));
@@ -133,7 +137,8 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath): Ho
 export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
-  const app = buildHttp(deps, metrics, w);
+  const reads = createReadService({ config: deps.config, log: deps.log, catalog: deps.catalog, primary: deps.pool, registry: metrics.registry, nodeId: deps.nodeId, ...(deps.cache ? { cache: deps.cache } : {}) });
+  const app = buildHttp(deps, metrics, w, reads);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
@@ -144,6 +149,7 @@ export function createApp(deps: GatewayDeps): Gateway {
       // Subscribed before the first request can ask for a committed ack.
       await w.acks.start();
       await w.backlog.start();
+      await reads.start();
     },
     close() {
       closing ??= (async () => {
@@ -152,6 +158,7 @@ export function createApp(deps: GatewayDeps): Gateway {
         await w.coalescer.flush().catch(warn('coalescer flush'));
         await w.acks.stop().catch(warn('ack subscriber stop'));
         await Promise.allSettled(w.queues.map((q) => q.close()));
+        await reads.stop().catch(warn('read service stop'));
       })();
       return closing;
     },
