@@ -84,13 +84,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: spec.connections }, loop));
   agent.destroy();
+  return summarize(lat, n, spec.durationMs, status, errors);
+}
+
+/** Turn `n` recorded latencies (ms) into a LoadResult; shared by every load generator in bench/. */
+export function summarize(lat: Float64Array, n: number, durationMs: number, status: Record<string, number>, errors: number): LoadResult {
   const sorted = lat.slice(0, n).sort();
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i]!;
   return {
     requests: n,
-    durationMs: spec.durationMs,
-    rps: n / (spec.durationMs / 1000),
+    durationMs,
+    rps: n / (durationMs / 1000),
     status,
     errors,
     latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[n - 1] ?? 0, mean: n ? sum / n : 0 },

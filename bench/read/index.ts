@@ -120,7 +120,7 @@ async function measureAll(primary: LocalPostgres, replica: LocalPostgres, redis:
   });
   const b: Bench = {
     o, redisUrl: redis.url, replicaUrl: replica.url, procs, results, extra, env,
-    gateway: (port, more = {}) => startTs('bench/read/gateway.ts', { env: env(port, more), ready: /gateway listening/, name: `gateway-${port}` }),
+    gateway: (port, more = {}) => startTs('gateway/src/main.ts', { env: env(port, more), ready: /gateway listening/, name: `gateway-${port}` }),
   };
   const run = (group: string) => o.only.length === 0 || o.only.includes(group);
   if (run('baselines')) await baselines(b);

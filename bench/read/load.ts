@@ -8,7 +8,7 @@
  *   tsx bench/read/load.ts '{"ports":[3000],"path":"/v1/tables/t/{key}","keys":{"mode":"zipf","n":100000,"s":1},"connections":50,"durationMs":10000}'
  */
 import http from 'node:http';
-import type { LoadResult } from '../load/generator.ts';
+import { summarize, type LoadResult } from '../load/generator.ts';
 
 export type KeyPattern = { mode: 'fixed'; key: string } | { mode: 'seq'; start: number } | { mode: 'zipf'; n: number; s: number };
 
@@ -50,10 +50,6 @@ function keyFn(p: KeyPattern): () => string {
   return () => String(z());
 }
 
-function pct(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 export async function runReadLoad(spec: ReadLoadSpec): Promise<LoadResult> {
   const agents = spec.ports.map(() => new http.Agent({ keepAlive: true, maxSockets: spec.connections }));
   const nextKey = keyFn(spec.keys);
@@ -91,17 +87,7 @@ export async function runReadLoad(spec: ReadLoadSpec): Promise<LoadResult> {
     }),
   );
   for (const a of agents) a.destroy();
-  const sorted = lat.slice(0, n).sort();
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i]!;
-  return {
-    requests: n,
-    durationMs: spec.durationMs,
-    rps: n / (spec.durationMs / 1000),
-    status,
-    errors,
-    latencyMs: { p50: pct(sorted, 50), p95: pct(sorted, 95), p99: pct(sorted, 99), max: sorted[n - 1] ?? 0, mean: n ? sum / n : 0 },
-  };
+  return summarize(lat, n, spec.durationMs, status, errors);
 }
 
 /** Fire `total` GETs at once (one socket each), spread over `ports`; resolves with the status counts. */
