@@ -37,12 +37,6 @@ afterAll(async () => {
 const rows = async (sql: string) => (await env.pool.query(sql)).rows;
 
 /** The writer's transaction held at the fail point (BEGIN run, nothing else yet). */
-async function heldTransactions(): Promise<number> {
-  const r = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity
-     WHERE datname = current_database() AND application_name = 'sluice-writer' AND state = 'idle in transaction'`);
-  return r.rows[0]!.n;
-}
-
 describe('fencing tokens', () => {
   it('a writer whose lease was stolen mid-batch rolls back and hands its jobs back; nothing is applied twice', async () => {
     const config = testConfig(env, {
@@ -50,14 +44,16 @@ describe('fencing tokens', () => {
       SLUICE_PARTITIONS: '1',
       SLUICE_LEASE_TTL_MS: '1000',
       SLUICE_LEASE_RENEW_MS: '200',
-      SLUICE_FAILPOINTS: 'after-begin=1500',
+      // Held after its jobs are batched, before BEGIN + fence: the lease is stolen meanwhile.
+      SLUICE_FAILPOINTS: 'before-begin=1500',
     });
     writer = await startWriter(config, { log: quiet });
     expect(writer.partitions()).toEqual([0]);
     const before = (await leases(env, 1))[0]!;
 
     await producer.upsert('x', 1);
-    await eventually(async () => expect(await heldTransactions()).toBe(1));
+    // The writer holds the job, paused just before its transaction.
+    await eventually(async () => expect(await queue.getJobCounts('active')).toEqual({ active: 1 }));
 
     // The thief: a newer token in Redis and in Postgres, as a takeover would set them.
     const stolen = await env.redis.incr(leaseTokenKey(env.prefix, 0));

@@ -8,6 +8,7 @@ import { checkRequest } from './check.ts';
 import { classify } from './classify.ts';
 import { claimIdempotencyKeys, claimJobs, type IdempotencyHit } from './dedupe.ts';
 import { bisectRequests } from './poison.ts';
+import type { Fence } from '../partitions/fence.ts';
 import { readReplays, replayOutcome, type Replay } from './replay.ts';
 import type { StatementCache } from './sql.ts';
 import type { AddressedOutcome, BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts';
@@ -15,7 +16,7 @@ import type { AddressedOutcome, BatchJob, FlushResult, RequestResult, WorkItem }
 /**
  * One batch, one transaction, one checked-out connection:
  *
- *   BEGIN                                  (fail point after-begin)
+ *   BEGIN + partition fence check          (fail points before-begin, after-begin)
  *   check the partition's fencing token    → a newer owner exists: roll back (FencedError)
  *   claim job ids in sluice.applied_jobs   → skip jobs applied before
  *   check requests against the catalog     → dead-letter what cannot be planned
@@ -45,7 +46,7 @@ export interface FlushOptions {
    * Partition ownership check, run right after BEGIN (partitions/fence.ts):
    * throws when a newer owner exists, and holds a row lock until COMMIT.
    */
-  fence?: (db: PoolClient) => Promise<void>;
+  fence?: Fence;
   /**
    * Last resort after repeated non-retryable failures (RELIABILITY row 4):
    * bisect at once and blame a lone request for any error that is neither
@@ -145,10 +146,22 @@ async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly Bat
   }
 }
 
-async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<TxState | Poisoned> {
+/** BEGIN and the partition fence check, in one round trip when the fence can be inlined. */
+async function begin(client: PoolClient, fence: Fence | undefined): Promise<void> {
+  const inline = fence?.inline;
+  if (inline) {
+    const res = (await client.query(`BEGIN; ${inline.sql}`)) as unknown as { rowCount: number | null }[];
+    inline.verify(res[1]?.rowCount ?? null);
+    return;
+  }
   await client.query('BEGIN');
+  await fence?.(client);
+}
+
+async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<TxState | Poisoned> {
+  await fail(ctx.failpoints, ctx.log, 'before-begin');
+  await begin(client, opts.fence);
   await fail(ctx.failpoints, ctx.log, 'after-begin');
-  await opts.fence?.(client);
   // Deferrable constraints would otherwise be checked at COMMIT, past every savepoint.
   if (bisect) await client.query('SET CONSTRAINTS ALL IMMEDIATE');
   const { fresh, skipped } = await claimJobs(client, jobs);

@@ -10,7 +10,14 @@ import type { Queryable } from '@sluice/shared/db/index.ts';
  */
 
 /** A check run inside a batch transaction; throws {@link FencedError} when a newer owner exists. */
-export type Fence = (db: Queryable) => Promise<void>;
+export type Fence = ((db: Queryable) => Promise<void>) & {
+  /**
+   * The same check as SQL text to send together with BEGIN in one round trip
+   * (a simple-query string; its values are integers we made, inlined), and
+   * the verdict on the UPDATE's row count. Saves Postgres one statement per batch.
+   */
+  inline?: { sql: string; verify(rowCount: number | null): void };
+};
 
 /** A flush found a newer owner's token: it rolled back, and this writer must stop consuming the partition. */
 export class FencedError extends Error {
@@ -27,10 +34,15 @@ const CHECK = 'UPDATE sluice.partition_leases SET token = $2 WHERE partition = $
 
 /** The fence of partition `p` for the holder of `token`. */
 export function fenceOf(p: number, token: number): Fence {
-  return async function fence(db: Queryable): Promise<void> {
-    const res = await db.query(CHECK, [p, token]);
-    if (res.rowCount !== 1) throw new FencedError(p, token);
+  if (!Number.isSafeInteger(p) || !Number.isSafeInteger(token)) throw new TypeError('partition and token must be integers');
+  const verify = (rowCount: number | null) => {
+    if (rowCount !== 1) throw new FencedError(p, token);
   };
+  const fence: Fence = async function fence(db: Queryable): Promise<void> {
+    verify((await db.query(CHECK, [p, token])).rowCount);
+  };
+  fence.inline = { sql: `UPDATE sluice.partition_leases SET token = ${token} WHERE partition = ${p} AND token <= ${token}`, verify };
+  return fence;
 }
 
 const CLAIM = `INSERT INTO sluice.partition_leases AS l (partition, token, owner) VALUES ($1, $2, $3)
