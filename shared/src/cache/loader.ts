@@ -2,7 +2,7 @@ import type { ColumnInfo } from '../catalog/types.ts';
 import type { Config } from '../config/index.ts';
 import { sqlstateOf, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
-import { lsnBefore, lsnKeyOf, type LsnKey } from './lsn.ts';
+import { lsnKeyOf, type LsnKey } from './lsn.ts';
 import type { ReplicaSet } from './replicas/set.ts';
 import type { RowStatements } from './rows.ts';
 
@@ -16,12 +16,14 @@ import type { RowStatements } from './rows.ts';
  *   least that much; a commit whose token T ≤ stamp has its commit record
  *   replayed (T is read after COMMIT, so T ≥ the record's end).
  * - Primary: `pg_current_wal_insert_lsn()` read in a statement BEFORE the
- *   data query, minus one. Read before the snapshot, because reading it in the
- *   same statement (after the snapshot) could count a commit the snapshot
- *   missed. Minus one, because a writer's token T read after its COMMIT can
- *   equal the value we read just before that commit became visible (no WAL
- *   in between); S > T, though, means S was read after T and so after the
- *   commit was visible. An exact primary stamp costs one round trip: the
+ *   data query. Read before the snapshot, because reading it in the same
+ *   statement (after the snapshot) could count a commit the snapshot missed.
+ *   Exact, because every consistency token is a WAL position reached only
+ *   after its commit became visible: the writer's token is the end of a WAL
+ *   message it emits after COMMIT returned (writer/src/flush/flush.ts), and
+ *   a status lookup's token is read after it saw the commit. So a stamp
+ *   S ≥ T was read after T's commit was visible, and the snapshot taken
+ *   after S holds it. An exact primary stamp costs one round trip: the
  *   primary is the fallback path.
  */
 
@@ -146,7 +148,7 @@ export class RowLoader {
     return this.wrap('primary', table, async () => {
       const { rows } = await primary.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const value = await fn(primary);
-      return { value, lsn: lsnBefore(lsnKeyOf(rows[0]!.lsn)), source: 'primary' as const };
+      return { value, lsn: lsnKeyOf(rows[0]!.lsn), source: 'primary' as const };
     });
   }
 }

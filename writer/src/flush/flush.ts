@@ -237,12 +237,16 @@ function mismatch(item: WorkItem, hit: IdempotencyHit) {
 }
 
 /**
- * COMMIT and read the consistency token in one round trip (a simple-query
- * string of two statements). The LSN read after COMMIT is ≥ the commit
- * record, so a replica that replayed up to it has this batch.
+ * COMMIT and take the consistency token in one round trip (a simple-query
+ * string of two statements). The token is the end of a tiny non-transactional
+ * WAL message emitted after COMMIT returned, i.e. after the commit became
+ * visible: a replica that replayed up to it has this batch, and a reader that
+ * saw the primary's WAL position at or past it reads a snapshot holding it
+ * (which lets the read path stamp primary fills exactly: shared/src/cache/loader.ts).
+ * It also moves an idle primary's WAL on, so the next fill is not held back.
  */
 async function commit(client: PoolClient): Promise<Committed> {
-  const res = (await client.query('COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn')) as unknown;
+  const res = (await client.query("COMMIT; SELECT pg_logical_emit_message(false, 'sluice', '')::text AS lsn")) as unknown;
   const parts = (Array.isArray(res) ? res : [res]) as { command: string; rows: { lsn?: string }[] }[];
   // COMMIT of a transaction that had failed answers ROLLBACK instead of raising.
   if (parts[0]?.command !== 'COMMIT') throw new CommitRolledBackError(`COMMIT answered ${parts[0]?.command ?? 'nothing'}`);
