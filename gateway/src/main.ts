@@ -5,8 +5,9 @@ import {
   checkRedisDurability,
   createLogger,
   createPool,
-  createRedis,
+  connectRedis,
   introspectCatalog,
+  lifecycleLogger,
   loadConfigOrExit,
   newNodeId,
   onShutdownSignals,
@@ -21,48 +22,23 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 
-/** Open a Redis connection for `role`, log its errors (at most one line per second), wait until ready. */
-async function connectRedis(cfg: Readonly<Config>, role: 'producer' | 'subscriber', nodeId: string): Promise<Redis> {
-  const redis = createRedis({ url: cfg.REDIS_URL, role, timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-gateway-${role}-${nodeId}` });
-  // QUIT on a connection that is down would wait in the offline queue for a reconnect: just drop it.
-  releasers.add(`redis ${role}`, () => (redis.status === 'ready' ? redis.quit().catch(() => redis.disconnect()) : redis.disconnect()));
-  let lastLog = 0;
-  redis.on('error', (err: Error) => {
-    if (Date.now() - lastLog < 1000) return;
-    lastLog = Date.now();
-    log.warn({ role, err: { message: err.message } }, 'redis connection error');
-  });
-  if (redis.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      const waitMs = cfg.SLUICE_REDIS_TIMEOUT_MS * 5;
-      const timer = setTimeout(() => reject(new Error(`Redis (${role}) did not answer within ${waitMs} ms`)), waitMs);
-      redis.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
+/** A connection for `role`, closed on shutdown (LIFO with the rest). */
+async function openRedis(cfg: Readonly<Config>, role: 'producer' | 'subscriber', nodeId: string): Promise<Redis> {
+  const name = `sluice-gateway-${role}-${nodeId}`;
+  const { redis, close } = await connectRedis({ url: cfg.REDIS_URL, role, timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name }, log, cfg.SLUICE_REDIS_TIMEOUT_MS * 5);
+  releasers.add(`redis ${role}`, close);
   return redis;
-}
-
-/**
- * The start line is printed at info even when SLUICE_LOG_LEVEL is warn or
- * error: supervisors, `pnpm dev`, the bench and the tests wait for "gateway
- * listening" on the output (the writer does the same). Only `silent` hides it.
- */
-function lifecycleLog(logger: Logger): Logger {
-  return logger.isLevelEnabled('info') || logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
 }
 
 async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const nodeId = newNodeId();
   const pool = createPool({ url: cfg.DATABASE_URL, max: cfg.SLUICE_PG_POOL_MAX, connectTimeoutMs: cfg.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.SLUICE_STATEMENT_TIMEOUT_MS, applicationName: `sluice-gateway-${nodeId}`, log: logger });
   releasers.add('postgres pool', () => pool.end());
-  const producer = await connectRedis(cfg, 'producer', nodeId);
+  const producer = await openRedis(cfg, 'producer', nodeId);
   const { durability, warnings } = await checkRedisDurability(producer, cfg.SLUICE_ALLOW_VOLATILE_REDIS);
   // Loud on purpose: running without AOF (SLUICE_ALLOW_VOLATILE_REDIS) can lose acknowledged writes.
   for (const w of warnings) (durability.aofEnabled ? logger.warn : logger.error).call(logger, { durability }, `REDIS DURABILITY: ${w}`);
-  const subscriber = await connectRedis(cfg, 'subscriber', nodeId);
+  const subscriber = await openRedis(cfg, 'subscriber', nodeId);
   const catalog = await introspectCatalog(pool, cfg.SLUICE_TABLES);
   if (catalog.size === 0) logger.warn('SLUICE_TABLES is empty: no table accepts writes');
   if (cfg.SLUICE_API_KEYS === undefined) logger.warn('SLUICE_API_KEYS is not set: authentication is OFF, every caller may write every exposed table');
@@ -74,7 +50,7 @@ async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const { server, port } = await listen(gateway.app, { host: cfg.SLUICE_HOST, port: cfg.SLUICE_PORT, requestTimeoutMs: cfg.SLUICE_REQUEST_TIMEOUT_MS });
   // In-flight committed waits may take SLUICE_COMMIT_WAIT_MS; give them that and a little more.
   releasers.add('http server', () => closeServer(server, cfg.SLUICE_COMMIT_WAIT_MS + 5_000));
-  lifecycleLog(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], partitions: cfg.SLUICE_PARTITIONS }, 'gateway listening');
+  lifecycleLogger(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], partitions: cfg.SLUICE_PARTITIONS }, 'gateway listening');
 }
 
 /** Run every release, newest first (server → app → connections → pool), logging failures. */

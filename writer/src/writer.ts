@@ -4,7 +4,7 @@ import type { Config } from '@sluice/shared/config/index.ts';
 import { createPool, type Pool } from '@sluice/shared/db/index.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
-import { createLogger, type Logger } from '@sluice/shared/log/index.ts';
+import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
 import { createRedis } from '@sluice/shared/redis/index.ts';
 import { AckPublisher } from './acks/publisher.ts';
 import { CacheFencer } from './cache/fence-written.ts';
@@ -78,15 +78,6 @@ export interface Writer {
   partitions(): readonly number[];
   /** Drain: stop taking jobs, commit open batches, close everything (LIFO). Idempotent. */
   stop(): Promise<void>;
-}
-
-/**
- * Start and stop lines are printed at info even when SLUICE_LOG_LEVEL is
- * warn or error: supervisors, `pnpm dev` and the test harness wait for
- * "writer started" on the output. Only `silent` silences them.
- */
-function lifecycleLog(log: Logger): Logger {
-  return log.isLevelEnabled('info') || log.level === 'silent' ? log : log.child({}, { level: 'info' });
 }
 
 /** The flush and retry policy a partition consumer runs. */
@@ -218,7 +209,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     const ownership = deps.ownership ?? new LeasedPartitions({ config, db: pool, log, registry: metrics.registry });
     releasers.add('partitions', () => ownership.stop());
     await ownership.start(consumerHandlers({ config, log, metrics, ...pipeline(config, ctx, acks, fencer, metrics) }));
-    lifecycleLog(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix: config.SLUICE_QUEUE_PREFIX }, 'writer started');
+    lifecycleLogger(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix: config.SLUICE_QUEUE_PREFIX }, 'writer started');
 
     let stopping: Promise<void> | undefined;
     return {
@@ -226,7 +217,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       metrics,
       metricsPort,
       partitions: () => ownership.owned(),
-      stop: () => (stopping ??= boundedDrain(release(), deps.drainTimeoutMs ?? 2 * config.SLUICE_LOCK_DURATION_MS, log).then(() => lifecycleLog(log).info('writer stopped'))),
+      stop: () => (stopping ??= boundedDrain(release(), deps.drainTimeoutMs ?? 2 * config.SLUICE_LOCK_DURATION_MS, log).then(() => lifecycleLogger(log).info('writer stopped'))),
     };
   } catch (err) {
     await release().catch(() => {});

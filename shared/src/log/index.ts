@@ -10,3 +10,12 @@ export function createLogger(name: string, level: string): Logger {
     redact: { paths: ['*.password', '*.authorization', 'req.headers.authorization', '*.apiKey', '*.key'], censor: '[redacted]' },
   });
 }
+
+/**
+ * A logger whose start/stop lines print at info even when SLUICE_LOG_LEVEL is
+ * warn or error: supervisors, `pnpm dev`, the bench and the tests wait for
+ * "gateway listening", "writer started", "warmer started". Only `silent` hides them.
+ */
+export function lifecycleLogger(log: Logger): Logger {
+  return log.isLevelEnabled('info') || log.level === 'silent' ? log : log.child({}, { level: 'info' });
+}

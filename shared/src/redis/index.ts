@@ -1,2 +1,3 @@
 export * from './connections.ts';
 export * from './startup-check.ts';
+export * from './connect.ts';

@@ -4,12 +4,12 @@ import {
   Releasers,
   createLogger,
   createPool,
-  createRedis,
+  connectRedis,
   introspectCatalog,
+  lifecycleLogger,
   loadConfigOrExit,
   onShutdownSignals,
   type Config,
-  type Logger,
   type Redis,
 } from '@sluice/shared';
 import { startMetricsServer } from '../metrics/server.ts';
@@ -19,42 +19,15 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger('warmer', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 
-/** The cache connection, errors logged (at most one line per second), ready before we go on. */
-async function connectCache(cfg: Readonly<Config>): Promise<Redis> {
-  const redis = createRedis({ url: cfg.SLUICE_CACHE_REDIS_URL ?? cfg.REDIS_URL, role: 'cache', timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-warmer' });
-  releasers.add('redis cache', () => redis.quit().catch(() => redis.disconnect()));
-  let lastLog = 0;
-  redis.on('error', (err: Error) => {
-    if (Date.now() - lastLog < 1000) return;
-    lastLog = Date.now();
-    log.warn({ err: { message: err.message } }, 'redis connection error');
-  });
-  if (redis.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      const waitMs = cfg.SLUICE_REDIS_TIMEOUT_MS * 5;
-      const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${waitMs} ms`)), waitMs);
-      redis.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-  return redis;
-}
-
-/**
- * "warmer started" is printed at info even when SLUICE_LOG_LEVEL is warn or
- * error, like the gateway's and writer's start lines: supervisors and tests
- * wait for it. Only `silent` hides it.
- */
-function lifecycleLog(logger: Logger): Logger {
-  return logger.isLevelEnabled('info') || logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
-}
-
 async function start(cfg: Readonly<Config>): Promise<void> {
   const pool = createPool({ url: cfg.DATABASE_URL, max: cfg.SLUICE_PG_POOL_MAX, connectTimeoutMs: cfg.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.SLUICE_STATEMENT_TIMEOUT_MS, applicationName: 'sluice-warmer', log });
   releasers.add('postgres pool', () => pool.end());
-  const cache = await connectCache(cfg);
+  const { redis: cache, close } = await connectRedis(
+    { url: cfg.SLUICE_CACHE_REDIS_URL ?? cfg.REDIS_URL, role: 'cache', timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-warmer' },
+    log,
+    cfg.SLUICE_REDIS_TIMEOUT_MS * 5,
+  );
+  releasers.add('redis cache', close);
   const catalog = await introspectCatalog(pool, cfg.SLUICE_TABLES);
   const warmer = new Warmer({ config: cfg, log, catalog, primary: pool, cache });
   releasers.add('warmer', () => warmer.stop());
@@ -63,7 +36,7 @@ async function start(cfg: Readonly<Config>): Promise<void> {
     const metrics = await startMetricsServer(warmer.registry, cfg.SLUICE_WARMER_METRICS_PORT, cfg.SLUICE_HOST);
     releasers.add('metrics server', () => metrics.close());
   }
-  lifecycleLog(log).info({ tables: [...catalog.keys()], replicas: cfg.SLUICE_REPLICA_URLS.length, intervalMs: cfg.SLUICE_WARMER_INTERVAL_MS, topKeys: cfg.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
+  lifecycleLogger(log).info({ tables: [...catalog.keys()], replicas: cfg.SLUICE_REPLICA_URLS.length, intervalMs: cfg.SLUICE_WARMER_INTERVAL_MS, topKeys: cfg.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
 }
 
 /** Every release, newest first (warmer → catalog users → Redis → pool), logging failures. */
