@@ -65,8 +65,7 @@ describe('row 7: Redis down or frozen during POST', () => {
     // A 503 after a command timeout is not an acknowledgement, yet the thawed Redis still runs the
     // addBulk: those 503s say `writeStatus: "unknown"` (logged as unknown) and are applied once.
     // A plain 503 (refused at admission) must not have been applied.
-    // KNOWN GAP (reported, open): see redis.sigkill-restart-aof.test.ts on order after a Redis restart.
-    expectSound(verdict, { knownOrderGap: true });
+    expectSound(verdict);
     expect(verdict.unknown, 'frozen-Redis 503s say their outcome is unknown').toBeGreaterThan(0);
     console.info(`[row 7] ${JSON.stringify({ ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length })}`);
   });

@@ -58,10 +58,9 @@ describe('row 5: Redis SIGKILL and restart on the same AOF dir', () => {
     const verdict = await drainAndCheck(cluster, history);
     // A 503 for an addBulk Redis may have persisted just before dying says `writeStatus: "unknown"`
     // (logged as unknown, free to be applied); a plain 503 must not have been applied.
-    // KNOWN GAP (reported, open): a job whose BullMQ fetch (moveToActive) ran in Redis but whose reply
-    // died with it sits in `active` until its lock lapses, while the same writer commits newer jobs;
-    // it then commits late, out of per-key order. No loss or duplicate results; order is not checked here.
-    expectSound(verdict, { knownOrderGap: true });
+    // Per-key order too: a job whose BullMQ fetch ran in Redis but whose reply died with it is
+    // handed back before anything newer commits (PartitionConsumer.interrupt).
+    expectSound(verdict);
     console.info(`[row 5 live] stalled=${await cluster.queueEvents("stalled")} ${JSON.stringify({ ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length })}`);
   });
 });

@@ -10,6 +10,7 @@ export { AckPublisher } from './acks/index.ts';
 export { WriterMetrics, startMetricsServer } from './metrics/index.ts';
 export {
   PartitionConsumer,
+  OrderedWorker,
   AllPartitions,
   LeasedPartitions,
   LeaseStore,

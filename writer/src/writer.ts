@@ -148,13 +148,31 @@ async function handBackOrphans(deps: ConsumerDeps, p: number, fenced: boolean): 
   }
 }
 
-/** Ownership callbacks: one PartitionConsumer per owned partition. */
+/**
+ * Ownership callbacks: one PartitionConsumer per owned partition. Without a
+ * lease (`AllPartitions`) an interrupted consumer is replaced here: stopped,
+ * then acquired again, which hands its orphans back first. Under a lease the
+ * grant's `lost` does the same through the ownership strategy.
+ */
 function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
   const consumers = new Map<number, PartitionConsumer>();
-  return {
+  const restarts = new Map<number, Promise<void>>();
+
+  const restart = (p: number, c: PartitionConsumer) => {
+    if (restarts.has(p)) return;
+    const run = (async () => {
+      await handlers.release(p, c);
+      await handlers.acquire(p);
+    })()
+      .catch((err: unknown) => deps.log.error({ err, partition: p }, 'partition restart failed'))
+      .finally(() => restarts.delete(p));
+    restarts.set(p, run);
+  };
+
+  const handlers = {
     async acquire(p: number, grant?: PartitionGrant) {
       await handBackOrphans(deps, p, grant !== undefined);
-      const c = new PartitionConsumer(p, deps, grant);
+      const c: PartitionConsumer = new PartitionConsumer(p, deps, grant, () => restart(p, c));
       try {
         await c.start();
       } catch (err) {
@@ -164,14 +182,17 @@ function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
       consumers.set(p, c);
       deps.metrics.partitionsOwned.inc();
     },
-    async release(p) {
+    /** Stop `p`'s consumer (only if it is still `only`, when given). */
+    async release(p: number, only?: PartitionConsumer) {
+      if (!only) await restarts.get(p); // a restart in flight: stop what it starts
       const c = consumers.get(p);
-      if (!c) return;
+      if (!c || (only && c !== only)) return;
       consumers.delete(p);
       deps.metrics.partitionsOwned.dec();
       await c.stop();
     },
   };
+  return handlers;
 }
 
 /** Start a writer: pool, catalog, ack publisher, metrics, one consumer per owned partition. */

@@ -9,29 +9,38 @@ import { createRedis, type Redis, type RedisConnOptions } from './connections.ts
  */
 export async function connectRedis(o: RedisConnOptions, log: Logger, readyWithinMs: number): Promise<{ redis: Redis; close: () => Promise<void> }> {
   const redis = createRedis(o);
-  const close = async () => {
-    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-    else redis.disconnect();
-  };
+  const close = () => closeRedis(redis);
   let lastLog = 0;
   redis.on('error', (err: Error) => {
     if (Date.now() - lastLog < 1000) return;
     lastLog = Date.now();
     log.warn({ redis: o.name, err: { message: err.message } }, 'redis connection error');
   });
-  if (redis.status !== 'ready') {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`Redis (${o.name}) did not answer within ${readyWithinMs} ms`)), readyWithinMs);
-        redis.once('ready', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    } catch (err) {
-      await close();
-      throw err;
-    }
+  if (!(await whenReady(redis, readyWithinMs))) {
+    await close();
+    throw new Error(`Redis (${o.name}) did not answer within ${readyWithinMs} ms`);
   }
   return { redis, close };
+}
+
+/** Resolves true once `redis` is ready (at once if it is), false after `ms` without. */
+export function whenReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    redis.once('ready', onReady);
+  });
+}
+
+/** QUIT a live connection; just drop one that is down (QUIT would wait in the offline queue for a reconnect). */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().then(() => {}, () => redis.disconnect());
+  else redis.disconnect();
 }

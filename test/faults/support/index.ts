@@ -36,16 +36,14 @@ const head = (xs: string[]) => (xs.length > 10 ? [...xs.slice(0, 10), `… ${xs.
  * Assert the set checker's invariants: nothing acknowledged lost, nothing
  * applied that was never sent, nothing applied twice, per-key order kept;
  * and unless `allowFailedApplied`, nothing the gateway refused was applied.
- * `knownOrderGap` skips the order check where a reported bug is still open
- * (the test says which); the violations are still in the verdict.
  */
-export function expectSound(v: Verdict, o: { allowFailedApplied?: boolean; knownOrderGap?: boolean } = {}): void {
+export function expectSound(v: Verdict, o: { allowFailedApplied?: boolean } = {}): void {
   expect(v.acknowledged, 'the run acknowledged nothing: it proves nothing').toBeGreaterThan(0);
   expect({
     lost: head(v.lost),
     unexpected: head(v.unexpected),
     duplicates: head(v.duplicates),
-    orderViolations: o.knownOrderGap ? [] : head(v.orderViolations),
+    orderViolations: head(v.orderViolations),
     failedButCommitted: o.allowFailedApplied ? [] : head(v.failedButCommitted),
   }).toEqual({ lost: [], unexpected: [], duplicates: [], orderViolations: [], failedButCommitted: [] });
 }

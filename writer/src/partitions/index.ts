@@ -5,3 +5,4 @@ export { LeaseStore } from './lease-store.ts';
 export { FencedError, fenceOf, claimFence, type Fence } from './fence.ts';
 export { planShare, targetOf, type ShareView, type SharePlan } from './fair-share.ts';
 export { toBatchJob, UnsupportedJobError } from './job.ts';
+export { OrderedWorker } from './ordered-worker.ts';

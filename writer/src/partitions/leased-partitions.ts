@@ -4,7 +4,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Config } from '@sluice/shared/config/index.ts';
 import type { Queryable } from '@sluice/shared/db/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
-import { createRedis, type Redis } from '@sluice/shared/redis/index.ts';
+import { closeRedis, createRedis, whenReady, type Redis } from '@sluice/shared/redis/index.ts';
 import { planShare } from './fair-share.ts';
 import { claimFence, fenceOf } from './fence.ts';
 import { LeaseStore } from './lease-store.ts';
@@ -108,7 +108,7 @@ export class LeasedPartitions implements PartitionOwnership {
     this.redis = createRedis({ url: c.REDIS_URL, role: 'producer', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-leases-${this.id}` });
     this.redis.on('error', () => {}); // failures surface as failed checks, logged there
     // Not fatal: a writer started before Redis simply owns nothing until a check succeeds.
-    await waitReady(this.redis, c.SLUICE_REDIS_TIMEOUT_MS * 5).catch((err: unknown) => this.log.warn({ err }, 'Redis not ready; ownership checks will keep trying'));
+    if (!(await whenReady(this.redis, c.SLUICE_REDIS_TIMEOUT_MS * 5))) this.log.warn('Redis not ready; ownership checks will keep trying');
     this.store = new LeaseStore(this.redis, c.SLUICE_QUEUE_PREFIX, this.ttl);
     await this.tick();
     await this.action;
@@ -127,7 +127,7 @@ export class LeasedPartitions implements PartitionOwnership {
       await Promise.allSettled([...this.held.values()].map((h) => this.release(h, 'shutdown')));
       clearInterval(this.timer);
       await this.store?.heartbeat(this.id, false).catch(() => {});
-      await this.redis?.quit().catch(() => this.redis?.disconnect());
+      if (this.redis) await closeRedis(this.redis);
     })();
     return this.stopping;
   }
@@ -244,15 +244,4 @@ export class LeasedPartitions implements PartitionOwnership {
     h.chain = h.chain.then(fn).catch((err: unknown) => this.log.warn({ err, partition: h.p }, `partition ${what} failed`));
     return h.chain;
   }
-}
-
-function waitReady(redis: Redis, ms: number): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

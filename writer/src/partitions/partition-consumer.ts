@@ -1,13 +1,14 @@
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { WaitingError, type Job, type Worker } from 'bullmq';
 import type { Config } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { queueName } from '@sluice/shared/queue/partition.ts';
-import { createRedis, type Redis } from '@sluice/shared/redis/index.ts';
+import { closeRedis, createRedis, whenReady, type Redis } from '@sluice/shared/redis/index.ts';
 import { Batcher } from '../batcher/batcher.ts';
 import type { BatchJob } from '../flush/types.ts';
 import type { WriterMetrics } from '../metrics/metrics.ts';
 import { FencedError, type Fence } from './fence.ts';
 import { toBatchJob } from './job.ts';
+import { OrderedWorker } from './ordered-worker.ts';
 import type { PartitionGrant } from './ownership.ts';
 import { countSoloFlush, splitSuspects } from './suspects.ts';
 
@@ -66,11 +67,20 @@ export class PartitionConsumer {
   private returning: Returned[] = [];
   private returnedAll = false;
   private readonly suspects = new WeakSet<BatchJob>();
+  /** The worker's connection dropped: no job taken from now on may be committed by this consumer. */
+  private interrupted = false;
 
+  /**
+   * @param grant the lease this partition is held under (none: `AllPartitions`)
+   * @param onInterrupted called once when the worker's Redis connection drops
+   *   (see `interrupt`); the owner must stop this consumer and, after handing
+   *   the orphans back, start a new one. Under a grant, `grant.lost` is called.
+   */
   constructor(
     readonly partition: number,
     private readonly deps: ConsumerDeps,
     private readonly grant?: PartitionGrant,
+    private readonly onInterrupted?: (reason: string) => void,
   ) {
     this.log = deps.log.child({ partition });
     this.batcher = new Batcher<BatchJob>({
@@ -86,8 +96,8 @@ export class PartitionConsumer {
   async start(): Promise<void> {
     const c = this.deps.config;
     // Workers block on Redis (BZPOPMIN): `maxRetriesPerRequest: null`, no command timeout.
-    this.redis = createRedis({ url: c.REDIS_URL, role: 'worker', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-p${this.partition}` });
-    this.worker = new Worker(queueName(this.partition), (job: Job, token?: string) => this.process(job, token), {
+    this.redis = createRedis({ url: c.REDIS_URL, role: 'worker', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer:${c.SLUICE_QUEUE_PREFIX}:p${this.partition}` });
+    this.worker = new OrderedWorker(queueName(this.partition), (job: Job, token?: string) => this.process(job, token), {
       connection: this.redis,
       prefix: c.SLUICE_QUEUE_PREFIX,
       concurrency: c.SLUICE_WRITER_CONCURRENCY,
@@ -99,6 +109,7 @@ export class PartitionConsumer {
       removeOnComplete: { count: 0 },
       autorun: true,
     });
+    this.redis.on('close', () => this.interrupt());
     this.worker.on('error', (err) => this.log.warn({ err }, 'bullmq worker error'));
     this.worker.on('failed', (job, err) => {
       this.deps.metrics.jobsFailed.inc({ partition: String(this.partition) });
@@ -107,8 +118,34 @@ export class PartitionConsumer {
     await this.worker.waitUntilReady();
   }
 
+  /**
+   * The worker's connection dropped. A job fetch (BullMQ's moveToActive) may
+   * have run in Redis without its reply reaching us: that job sits in
+   * `active` under a lock nobody renews, and ioredis resends the fetch on
+   * reconnect, which takes the NEXT job. Committing that one (or any later)
+   * before the orphan would break per-key order. So the partition is given
+   * up: fetching is paused, the open batch (jobs taken before the drop) still
+   * commits, and every other job this consumer holds is left in `active`,
+   * where the orphan is too, in fetch order. The next consumer hands them all
+   * back to the queue head in that order before it takes anything
+   * (recovery/orphans.ts). Moving them back from here instead would put them
+   * behind the orphan.
+   */
+  private interrupt(): void {
+    if (this.interrupted || this.stopping) return;
+    this.interrupted = true;
+    void this.worker?.pause(true).catch(() => {});
+    const reason = 'worker lost its Redis connection: a job fetch may have run without its reply';
+    this.log.warn(reason);
+    this.deps.metrics.interruptions.inc({ partition: String(this.partition) });
+    if (this.grant) this.grant.lost(reason);
+    else this.onInterrupted?.(reason);
+  }
+
   private async process(job: Job, token: string | undefined): Promise<void> {
     const seq = this.seq++;
+    // Left in `active` for the next consumer (see `interrupt`).
+    if (this.interrupted) throw new WaitingError();
     if (this.grant && !this.grant.valid()) {
       this.grant.lost('lease may have lapsed (not renewed in time)');
       return this.giveBack(seq, job, token);
@@ -138,11 +175,13 @@ export class PartitionConsumer {
   /**
    * Hold a job this consumer may not commit until `stop()` moves it back to
    * the queue head; then tell BullMQ (WaitingError: neither done nor failed).
+   * After an interruption the job is left in `active` at once (see `interrupt`).
    */
   private giveBack(seq: number, job: Job, token: string | undefined): Promise<void> {
     return new Promise<void>((_, reject) => {
       const r: Returned = { seq, job, token, settle: () => reject(new WaitingError()) };
-      if (this.returnedAll) void this.moveBack([r]);
+      if (this.interrupted) r.settle();
+      else if (this.returnedAll) void this.moveBack([r]);
       else this.returning.push(r);
     });
   }
@@ -150,14 +189,36 @@ export class PartitionConsumer {
   /**
    * Move jobs back to the head of the wait list. Each move pushes to the head,
    * so newest first leaves the oldest at the head: the queue order is kept.
+   * After an interruption they stay in `active` for the next consumer.
    */
   private async moveBack(jobs: Returned[]): Promise<void> {
     const ordered = [...jobs].sort((a, b) => b.seq - a.seq);
-    // Issued in order on one connection, so Redis runs them in order; a job whose lock
-    // lapsed meanwhile belongs to its next taker, and its move fails harmlessly.
-    await Promise.all(ordered.map((r) => r.job.moveToWait(r.token).catch((err: unknown) => this.log.debug({ err, jobId: r.job.id }, 'job not moved back (lock lapsed)'))));
+    if (!this.interrupted) {
+      // Issued in order on one connection, so Redis runs them in order; a job whose lock
+      // lapsed meanwhile belongs to its next taker, and its move fails harmlessly.
+      await Promise.all(ordered.map((r) => r.job.moveToWait(r.token).catch((err: unknown) => this.log.debug({ err, jobId: r.job.id }, 'job not moved back (lock lapsed)'))));
+      if (ordered.length > 0) this.log.warn({ jobs: ordered.length }, 'fenced out: uncommitted jobs moved back to the queue head');
+    }
     for (const r of ordered) r.settle();
-    if (ordered.length > 0) this.log.warn({ jobs: ordered.length }, 'fenced out: uncommitted jobs moved back to the queue head');
+  }
+
+  /**
+   * Close the BullMQ worker; if its connections are down, wait (bounded) for
+   * them first. A graceful close disconnects the blocking connection and waits
+   * for its 'end', which ioredis never emits for a client disconnected while
+   * it waits to reconnect: the close would hang. Still down after the bound:
+   * force-close (jobs still active stay so; their locks lapse, or the next
+   * owner hands them back, and `sluice.applied_jobs` dedupes any redelivery).
+   */
+  private async closeWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const bound = this.deps.config.SLUICE_LOCK_DURATION_MS;
+    // BullMQ keeps the blocking connection to itself; it is a duplicate of ours.
+    const blocking = await (worker as unknown as { blockingConnection: { client: Promise<Redis> } }).blockingConnection.client;
+    const up = (await whenReady(this.redis!, bound)) && (await whenReady(blocking, bound));
+    if (!up) this.log.warn({ ms: bound }, 'Redis still down: force-closing the worker');
+    await worker.close(!up);
   }
 
   /**
@@ -177,7 +238,7 @@ export class PartitionConsumer {
         }
       };
       // BullMQ stops fetching at once and resolves once every active job settled …
-      const closing = this.worker?.close();
+      const closing = this.closeWorker();
       closing?.catch(() => {});
       // … which they do as the open batch, sealed now (linger no longer applies), commits;
       await step('batcher.stop', () => this.batcher.stop());
@@ -185,7 +246,7 @@ export class PartitionConsumer {
       this.returnedAll = true;
       await step('move back', () => this.moveBack(this.returning.splice(0)));
       await step('worker.close', async () => closing);
-      await step('redis.quit', async () => this.redis?.quit());
+      await step('redis.quit', async () => this.redis && closeRedis(this.redis));
       if (firstError !== undefined) throw firstError;
     })();
     return this.stopping;

@@ -1,0 +1,138 @@
+/**
+ * The writer's BullMQ connection drops (CLIENT KILL) while jobs flow. A job
+ * fetch may have run in Redis without its reply reaching the writer; the
+ * consumer therefore gives the partition up (commits its open batch, hands
+ * every later job back) and a new consumer hands the orphans back first.
+ * Checked: the partition is consumed again by itself, every job commits
+ * once, and per-key order holds, under a lease and without one.
+ */
+import { Queue, Worker } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { queueName } from '@sluice/shared/queue/index.ts';
+import { AllPartitions, startWriter, type Writer } from '@sluice/writer';
+import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
+import { nextJobId, payload, quiet, rows, ups } from './helpers.ts';
+
+const SQL = `
+CREATE TABLE seqs (k text PRIMARY KEY, v integer NOT NULL);
+CREATE TABLE seqs_log (n bigserial PRIMARY KEY, k text NOT NULL, v integer NOT NULL);
+CREATE FUNCTION seqs_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO seqs_log (k, v) VALUES (NEW.k, NEW.v); RETURN NEW; END $$;
+CREATE TRIGGER seqs_log AFTER INSERT OR UPDATE ON seqs FOR EACH ROW EXECUTE FUNCTION seqs_log();`;
+
+const KEYS = 5;
+const JOBS = 400;
+
+let env: TestEnv;
+let queue: Queue;
+let writer: Writer | undefined;
+
+beforeAll(async () => {
+  env = await createTestEnv({ sql: SQL });
+  queue = new Queue(queueName(0), { prefix: env.prefix, connection: env.redis });
+});
+afterEach(async () => {
+  await writer?.stop();
+  writer = undefined;
+});
+afterAll(async () => {
+  await queue?.close();
+  await env?.cleanup();
+});
+
+/** Kill the connection of this test's writer's partition-0 worker (waiting for a restarted consumer to open one). */
+async function killWorkerConnections(): Promise<number> {
+  const ids = await eventually(async () => {
+    const list = (await env.redis.client('LIST')) as string;
+    const found = list
+      .split('\n')
+      .filter((line) => line.includes(` name=sluice-writer:${env.prefix}:p0 `))
+      .map((line) => /id=(\d+)/.exec(line)![1]!);
+    expect(found.length).toBeGreaterThan(0);
+    return found;
+  }, 10_000);
+  for (const id of ids) await env.redis.client('KILL', 'ID', id);
+  return ids.length;
+}
+
+/**
+ * What a lost fetch reply leaves behind, made on purpose: right after the
+ * kill, while the writer reconnects, another client takes the job at the
+ * queue head into `active` under a lock and never finishes it. Before the fix
+ * the reconnected writer went on with the jobs behind it, and this one
+ * committed after them once its lock lapsed.
+ */
+async function orphanTheHead(): Promise<string | undefined> {
+  const connection = env.redis.duplicate({ maxRetriesPerRequest: null });
+  const thief = new Worker(queueName(0), null, { connection, prefix: env.prefix, autorun: false, lockDuration: 2000 });
+  try {
+    return (await thief.getNextJob('lost-reply', { block: false }))?.id;
+  } finally {
+    await thief.close(true);
+    await connection.quit();
+  }
+}
+
+function bulkFrom(i: number) {
+  return Array.from({ length: 10 }, (_, j) => {
+    const n = i + j;
+    const id = nextJobId(0);
+    return { name: 'w', data: payload(id, [ups('seqs', { k: `k${n % KEYS}`, v: String(n) })]), opts: { jobId: id, removeOnComplete: true } };
+  });
+}
+
+/**
+ * Add JOBS jobs in small bulks, upserting KEYS keys with rising values. Twice
+ * on the way, kill the worker's connection and orphan the queue head.
+ */
+async function loadWithDrops(): Promise<{ killed: number; orphaned: number }> {
+  let killed = 0;
+  let orphaned = 0;
+  for (let i = 0; i < JOBS; i += 10) {
+    if (i === 100 || i === 250) {
+      // The second time, only once a new consumer commits (the first one stopped at the first kill).
+      if (i === 250) await eventually(async () => expect((await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM seqs_log'))[0]!.n).toBeGreaterThan(150), 20_000);
+      killed += await killWorkerConnections();
+      await queue.addBulk(bulkFrom(i));
+      if (await orphanTheHead()) orphaned++;
+    } else {
+      await queue.addBulk(bulkFrom(i));
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { killed, orphaned };
+}
+
+async function expectAllCommittedInOrder(): Promise<void> {
+  await eventually(async () => expect(await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_consumer_interruptions_total')).toMatch(/^sluice_writer_consumer_interruptions_total\{partition="0"\} 2$/m));
+  await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: JOBS }]), 40_000);
+  const log = await rows<{ k: string; v: number }>(env, 'SELECT k, v FROM seqs_log ORDER BY n');
+  const last = new Map<string, number>();
+  const outOfOrder = log.filter((r) => {
+    const bad = (last.get(r.k) ?? -1) > r.v;
+    last.set(r.k, r.v);
+    return bad;
+  });
+  expect(outOfOrder).toEqual([]);
+  expect(new Set(log.map((r) => r.v)).size).toBe(JOBS); // each job applied once
+  await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 0, active: 0, failed: 0 }), 20_000);
+}
+
+const config = () => testConfig(env, { SLUICE_TABLES: 'seqs', SLUICE_PARTITIONS: '1', SLUICE_BATCH_LINGER_MS: '5', SLUICE_LOCK_DURATION_MS: '2000', SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '200' });
+
+describe('writer whose worker connection drops', () => {
+  it('under a lease: gives the partition up, takes it again, commits everything once and in order', async () => {
+    await env.pool.query('TRUNCATE seqs, seqs_log');
+    writer = await startWriter(config(), { log: quiet });
+    expect(await loadWithDrops()).toEqual({ killed: 2, orphaned: 2 });
+    await expectAllCommittedInOrder();
+    await eventually(() => expect(writer!.partitions()).toEqual([0]), 10_000);
+  });
+
+  it('without a lease (AllPartitions): restarts its consumer, commits everything once and in order', async () => {
+    await env.pool.query('TRUNCATE seqs, seqs_log');
+    writer = await startWriter(config(), { log: quiet, ownership: new AllPartitions(1) });
+    expect(await loadWithDrops()).toEqual({ killed: 2, orphaned: 2 });
+    await expectAllCommittedInOrder();
+  });
+});
