@@ -137,21 +137,18 @@ describe('write path end to end', () => {
     expect(await status.json()).toMatchObject({ status: 'committed' });
   });
 
-  it('reads through the cache and never serves the old row after a committed write', async () => {
+  it('writes committed rows through to the cache: a read right after a write is a hit with the new row', async () => {
     const post = await fetch(`${base}/v1/tables/e2e_counters`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', prefer: 'resolution=merge-duplicates', 'sluice-ack': 'committed' },
       body: JSON.stringify({ name: 'reads', value: 1 }),
     });
     expect(post.status).toBe(201);
-    // Right after the write, on an otherwise idle primary, the first read fills the cache.
-    // First read loads the row, the second is served from the cache.
+    // The writer stored the row in the cache before acknowledging: the first read is a hit.
     const first = await fetch(`${base}/v1/tables/e2e_counters/reads`);
     expect(first.status).toBe(200);
+    expect(first.headers.get('sluice-source')).toBe('cache');
     expect(await first.json()).toMatchObject({ value: 1 });
-    const second = await fetch(`${base}/v1/tables/e2e_counters/reads`);
-    expect(second.headers.get('sluice-source')).toBe('cache');
-    await second.arrayBuffer();
 
     const patch = await fetch(`${base}/v1/tables/e2e_counters/reads`, {
       method: 'PATCH',
@@ -160,11 +157,21 @@ describe('write path end to end', () => {
     });
     expect(patch.status).toBe(200);
     const token = patch.headers.get('sluice-consistency-token')!;
-    // The writer fenced the cached row at the commit LSN: with or without the token, the new value.
+    // With or without the token: the new value, from the cache (its entry is stamped at the commit's LSN).
     for (const headers of [{}, { 'sluice-consistency-token': token }] as Record<string, string>[]) {
       const after = await fetch(`${base}/v1/tables/e2e_counters/reads`, { headers });
       expect(after.status).toBe(200);
+      expect(after.headers.get('sluice-source')).toBe('cache');
       expect(await after.json()).toMatchObject({ value: 2 });
     }
+
+    // A delete leaves a tombstone: 404 from the cache, not the old row.
+    const del = await fetch(`${base}/v1/tables/e2e_counters/reads`, { method: 'DELETE', headers: { 'sluice-ack': 'committed' } });
+    expect(del.status).toBe(200);
+    await del.arrayBuffer();
+    const gone = await fetch(`${base}/v1/tables/e2e_counters/reads`);
+    expect(gone.status).toBe(404);
+    expect(gone.headers.get('sluice-source')).toBe('cache');
+    await gone.arrayBuffer();
   });
 });

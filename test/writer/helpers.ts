@@ -60,9 +60,9 @@ export const upd = (t: string, key: string[], row: Record<string, string | null>
 export const del = (t: string, key: string[], extra: Partial<Req> = {}): Req => ({ ops: [{ t, op: 'delete', key }], ...extra });
 export const op = (t: string, kind: WriteOp['op'], fields: Omit<WriteOp, 't' | 'op'>): WriteOp => ({ t, op: kind, ...fields });
 
-/** A flush context on the env's database (the writer's own catalog introspection). */
-export async function flushContext(env: TestEnv, failpoints: string[] = []): Promise<FlushContext> {
-  return { pool: env.pool, catalog: await introspectCatalog(env.pool, TABLES), cache: new StatementCache(), failpoints: new FailPoints(failpoints), log: quiet };
+/** A flush context on the env's database (the writer's own catalog introspection); `returnRows` as SLUICE_CACHE_WRITE_THROUGH=values. */
+export async function flushContext(env: TestEnv, failpoints: string[] = [], returnRows = false): Promise<FlushContext> {
+  return { pool: env.pool, catalog: await introspectCatalog(env.pool, TABLES), cache: new StatementCache({ returnRows }), failpoints: new FailPoints(failpoints), log: quiet };
 }
 
 /** Rows of a query, typed loosely for assertions. */

@@ -7,7 +7,7 @@ import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
 import { createRedis } from '@sluice/shared/redis/index.ts';
 import { AckPublisher } from './acks/publisher.ts';
-import { CacheFencer } from './cache/fence-written.ts';
+import { CacheWriteThrough } from './cache/write-through.ts';
 import { backoffMs } from './batcher/backoff.ts';
 import { classify, errorCode } from './flush/classify.ts';
 import { flushBatch, type FlushContext } from './flush/flush.ts';
@@ -81,7 +81,7 @@ export interface Writer {
 }
 
 /** The flush and retry policy a partition consumer runs. */
-function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublisher, fencer: CacheFencer, metrics: WriterMetrics): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
+function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublisher, cache: CacheWriteThrough, metrics: WriterMetrics): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
   const log = ctx.log;
   const slowMs = config.SLUICE_LOCK_DURATION_MS / 4;
   return {
@@ -89,8 +89,8 @@ function pipeline(config: Readonly<Config>, ctx: FlushContext, acks: AckPublishe
       const t0 = performance.now();
       const res = await flushBatch(ctx, jobs, { fence, isolateFatal: attempt > FATAL_ATTEMPTS });
       const ms = performance.now() - t0;
-      // Fence cached rows before acking, so a client that reads right after its commit never sees the old row.
-      await fencer.fence(jobs, res.acks, res.lsn);
+      // Update the cache before acking, so a client that reads right after its commit never sees the old row.
+      await cache.apply(jobs, res);
       acks.publish(res.acks);
       metrics.committed(partition, res.stats, ms / 1000);
       if (res.stats.dead.length > 0) log.warn({ partition, dead: res.stats.dead }, 'requests dead-lettered');
@@ -217,7 +217,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     const cacheRedis = createRedis({ url: config.SLUICE_CACHE_REDIS_URL ?? config.REDIS_URL, role: 'cache', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-writer-cache' });
     cacheRedis.on('error', (err) => log.debug({ err }, 'cache redis error'));
     releasers.add('cache redis', () => cacheRedis.quit());
-    const fencer = new CacheFencer(cacheRedis, catalog, config, log);
+    const cache = new CacheWriteThrough(cacheRedis, catalog, config, log);
 
     let metricsPort: number | undefined;
     if (config.SLUICE_WRITER_METRICS_PORT > 0) {
@@ -226,10 +226,10 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       metricsPort = server.port;
     }
 
-    const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints(config.SLUICE_FAILPOINTS), log };
+    const ctx: FlushContext = { pool, catalog, cache: new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values' }), failpoints: new FailPoints(config.SLUICE_FAILPOINTS), log };
     const ownership = deps.ownership ?? new LeasedPartitions({ config, db: pool, log, registry: metrics.registry });
     releasers.add('partitions', () => ownership.stop());
-    await ownership.start(consumerHandlers({ config, log, metrics, ...pipeline(config, ctx, acks, fencer, metrics) }));
+    await ownership.start(consumerHandlers({ config, log, metrics, ...pipeline(config, ctx, acks, cache, metrics) }));
     lifecycleLogger(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix: config.SLUICE_QUEUE_PREFIX }, 'writer started');
 
     let stopping: Promise<void> | undefined;

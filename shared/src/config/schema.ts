@@ -65,6 +65,7 @@ export const configSchema = z.object({
   SLUICE_CACHE_SOFT_TTL_S: posInt.max(604_800).default(30),
   SLUICE_CACHE_TTL_JITTER_PCT: nonNegInt.max(50).default(10),
   SLUICE_NEGATIVE_TTL_S: posInt.max(86_400).default(5),
+  SLUICE_CACHE_WRITE_THROUGH: z.enum(['values', 'fence']).default('values'),
   SLUICE_CACHE_LEASE_MS: posInt.max(60_000).default(2000),
   SLUICE_STAMPEDE_WAIT_MS: posInt.max(60_000).default(3000),
   SLUICE_MAX_REPLICA_LAG_MS: posInt.default(2000),

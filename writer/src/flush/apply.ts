@@ -1,3 +1,4 @@
+import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
 import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
 import type { Queryable } from '@sluice/shared/db/index.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
@@ -42,12 +43,19 @@ function keysOf(table: TableInfo, row: Row): Record<string, unknown> {
   return out;
 }
 
+/** The cache's view of a returned row (`c0…`, `r`: see sql.ts). */
+function cacheRowOf(table: TableInfo, row: Row): WriteThroughRow {
+  return { table: table.name, key: table.primaryKey.map((_, i) => String(row[`c${i}`])), row: (row['r'] as string | null) ?? null };
+}
+
 /** Record per-row results of one statement into `results`. */
 function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number, reqs: readonly WriteRequest[], results: RequestResult[]): void {
-  const set = (j: number, n: number, keys: Record<string, unknown> | null) => {
+  const set = (j: number, n: number, keys: Record<string, unknown> | null, returned?: Row) => {
     const { req, op } = g.rows[j]!;
-    results[req]!.n[op] = n;
-    if (results[req]!.keys && keys) results[req]!.keys![op] = keys;
+    const r = results[req]!;
+    r.n[op] = n;
+    if (r.keys && keys) r.keys[op] = keys;
+    if (s.rows && returned) (r.cache ??= []).push(cacheRowOf(g.table, returned));
   };
   switch (s.returning) {
     case 'none': {
@@ -62,7 +70,7 @@ function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number,
       // does not promise it in writing. A BEFORE trigger returning NULL drops a row
       // and the counts differ: keys are then left unknown rather than misassigned.
       const aligned = rows.length === g.rows.length;
-      for (let j = 0; j < g.rows.length; j++) set(j, 1, aligned ? keysOf(g.table, rows[j]!) : null);
+      for (let j = 0; j < g.rows.length; j++) set(j, 1, aligned ? keysOf(g.table, rows[j]!) : null, aligned ? rows[j] : undefined);
       return;
     }
     case 'keys-text': {
@@ -72,13 +80,13 @@ function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number,
         const { req, op } = g.rows[j]!;
         const row = reqs[req]!.ops[op]!.row ?? {};
         const hit = byText.get(g.table.primaryKey.map((c) => row[c.name]).join('\u0001'));
-        set(j, hit ? 1 : 0, hit ? keysOf(g.table, hit) : null);
+        set(j, hit ? 1 : 0, hit ? keysOf(g.table, hit) : null, hit);
       }
       return;
     }
     case 'ordinal': {
       for (let j = 0; j < g.rows.length; j++) set(j, 0, null);
-      for (const r of rows) set(Number(r['i']) - 1, 1, null);
+      for (const r of rows) set(Number(r['i']) - 1, 1, null, r);
       return;
     }
   }
@@ -97,7 +105,7 @@ export async function applyRequests(db: Queryable, catalog: Catalog, cache: Stat
   for (const g of planStatements(catalog, reqs)) {
     const needKeys = g.rows.some((r) => reqs[r.req]!.ret === true);
     const needCounts = g.rows.some((r) => reqs[r.req]!.ack !== undefined);
-    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts));
+    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnRows));
     const res = await db.query<Row>(s.name ? { name: s.name, text: s.text, values: paramsOf(g, reqs) } : { text: s.text, values: paramsOf(g, reqs) });
     rows += res.rowCount ?? 0;
     mapRows(g, s, res.rows, res.rowCount ?? 0, reqs, results);

@@ -1,3 +1,4 @@
+import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { DatabaseError, isQueryReadTimeout, type Pool, type PoolClient } from '@sluice/shared/db/index.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
@@ -280,6 +281,11 @@ async function rollbackAndRelease(client: PoolClient, cause: unknown): Promise<v
 
 function result(st: TxState, c: Committed, jobs: number): FlushResult {
   const acks: AddressedOutcome[] = [];
+  const written: WriteThroughRow[] = [];
+  for (const item of st.fresh) {
+    const cached = st.dead.has(item) ? undefined : st.applied.get(item)?.cache;
+    if (cached) written.push(...cached);
+  }
   for (const item of st.fresh) {
     const node = item.req.ack;
     if (node === undefined) continue;
@@ -295,6 +301,7 @@ function result(st: TxState, c: Committed, jobs: number): FlushResult {
   return {
     lsn: c.lsn,
     at: c.at,
+    written,
     acks,
     stats: {
       jobs,

@@ -36,7 +36,7 @@ describe('statement texts', () => {
   });
 
   it('caches one named statement per (table, op, columns, returning), named by its text', () => {
-    const cache = new StatementCache(1);
+    const cache = new StatementCache({ maxNamed: 1 });
     const a = cache.get(users, 'insert', [id, name], 'none');
     expect(cache.get(users, 'insert', [id, name], 'none')).toBe(a);
     expect(a.name).toMatch(/^sluice_[0-9a-f]{20}$/);

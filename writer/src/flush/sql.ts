@@ -14,6 +14,11 @@ import type { OpKind } from '@sluice/shared/queue/contract.ts';
  * column type WITHOUT its modifier (`castType`): `'abcd'::varchar(3)` would
  * silently truncate, while assigning a `varchar` to a `varchar(3)` column
  * raises 22001, which poison isolation needs.
+ *
+ * With `rows` (SLUICE_CACHE_WRITE_THROUGH=values) every statement also
+ * returns each affected row for the cache: its key as `col::text` (`c0…`,
+ * the text the cache keys on) and `row_to_json(t.*)::text AS r` (what the
+ * read path caches), NULL for a delete (a tombstone).
  */
 
 /** What the statement returns, and how `apply.ts` maps the rows back to ops. */
@@ -32,23 +37,32 @@ export interface Statement {
   name: string | undefined;
   text: string;
   returning: Returning;
+  /** It also returns `c0…` and `r` per affected row (see the module comment). */
+  rows: boolean;
 }
 
 const arrays = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${from + i}::text[]`).join(', ');
 const aliases = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** `RETURNING` list of primary-key columns (`t.pk AS k0`, optionally `t.pk::text AS t0`). */
-function returningKeys(table: TableInfo, withText: boolean): string {
+function returningKeys(table: TableInfo, withText: boolean): string[] {
   const cols = table.primaryKey.map((c, i) => `t.${c.quoted} AS k${i}`);
   if (withText) cols.push(...table.primaryKey.map((c, i) => `t.${c.quoted}::text AS t${i}`));
-  return ` RETURNING ${cols.join(', ')}`;
+  return cols;
 }
+
+/** The cache's columns: key text `c0…` and the row's JSON `r` (NULL: deleted). */
+function returningRows(table: TableInfo, deleted: boolean): string[] {
+  return [...table.primaryKey.map((c, i) => `t.${c.quoted}::text AS c${i}`), deleted ? 'NULL::text AS r' : 'row_to_json(t.*)::text AS r'];
+}
+
+const returningClause = (cols: string[]) => (cols.length > 0 ? ` RETURNING ${cols.join(', ')}` : '');
 
 /**
  * INSERT (and upsert) from one text array per column. With no columns at all
  * (every column defaulted) one placeholder array carries the row count.
  */
-function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning): string {
+function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning, rows: boolean): string {
   let text: string;
   if (columns.length === 0) {
     text = `INSERT INTO ${table.qualified} AS t SELECT FROM unnest($1::text[]) AS u(a0)`;
@@ -65,8 +79,8 @@ function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: bo
       ? ` ON CONFLICT (${target}) DO NOTHING`
       : ` ON CONFLICT (${target}) DO UPDATE SET ${set.map((c) => `${c.quoted} = EXCLUDED.${c.quoted}`).join(', ')}`;
   }
-  if (returning === 'keys' || returning === 'keys-text') text += returningKeys(table, returning === 'keys-text');
-  return text;
+  const cols = returning === 'keys' || returning === 'keys-text' ? returningKeys(table, returning === 'keys-text') : [];
+  return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
 }
 
 /** `t.pk1 = v.k0::type AND …`: the join of input keys to the table. */
@@ -79,59 +93,71 @@ function keyMatch(table: TableInfo): string {
  * RETURNING name the input row that matched (a FROM item may be referenced in
  * RETURNING), which is exact whatever text form the key was sent in.
  */
-function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning): string {
+function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning, rows: boolean): string {
   const k = aliases('k', table.primaryKey.length);
   const a = aliases('a', columns.length);
   const set = columns.map((c, i) => `${c.quoted} = v.${a[i]}::${c.castType}`).join(', ');
-  let text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
-  if (returning === 'ordinal') text += ' RETURNING v.i AS i';
-  return text;
+  const text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
+  const cols = returning === 'ordinal' ? ['v.i AS i'] : [];
+  return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
 }
 
 /**
  * DELETE … USING unnest(keys…) WITH ORDINALITY: one form for single and
  * composite keys; RETURNING names the input rows that matched (see update).
  */
-function deleteText(table: TableInfo, returning: Returning): string {
+function deleteText(table: TableInfo, returning: Returning, rows: boolean): string {
   const k = aliases('k', table.primaryKey.length);
-  let text = `DELETE FROM ${table.qualified} AS t USING unnest(${arrays(k.length)}) WITH ORDINALITY AS v(${[...k, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
-  if (returning === 'ordinal') text += ' RETURNING v.i AS i';
-  return text;
+  const text = `DELETE FROM ${table.qualified} AS t USING unnest(${arrays(k.length)}) WITH ORDINALITY AS v(${[...k, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
+  const cols = returning === 'ordinal' ? ['v.i AS i'] : [];
+  return text + returningClause(rows ? [...cols, ...returningRows(table, true)] : cols);
 }
 
 /**
  * What a group must return: keys for requests that asked `ret`; for counts
  * (requests waiting for a `committed` ack), only where rowCount cannot say
- * which input rows were affected.
+ * which input rows were affected; with `rows`, whatever maps each returned
+ * row to its request (so rows of requests rolled back by poison isolation
+ * never reach the cache).
  */
-export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: TableInfo, needKeys: boolean, needCounts: boolean): Returning {
+export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: TableInfo, needKeys: boolean, needCounts: boolean, rows = false): Returning {
   switch (op) {
     case 'insert':
-      return needKeys ? 'keys' : 'none';
+      return needKeys || rows ? 'keys' : 'none';
     case 'upsert': {
       const pk = new Set(table.primaryKey.map((c) => c.name));
       const doNothing = columns.every((c) => pk.has(c.name));
-      if (doNothing) return needKeys || needCounts ? 'keys-text' : 'none';
-      return needKeys ? 'keys' : 'none';
+      if (doNothing) return needKeys || needCounts || rows ? 'keys-text' : 'none';
+      return needKeys || rows ? 'keys' : 'none';
     }
     case 'update':
     case 'delete':
-      return needCounts ? 'ordinal' : 'none';
+      return needCounts || rows ? 'ordinal' : 'none';
   }
 }
 
 /** Build the text of one statement. */
-export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): string {
+export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, rows = false): string {
   switch (op) {
     case 'insert':
-      return insertText(table, columns, false, returning);
+      return insertText(table, columns, false, returning, rows);
     case 'upsert':
-      return insertText(table, columns, true, returning);
+      return insertText(table, columns, true, returning, rows);
     case 'update':
-      return updateText(table, columns, returning);
+      return updateText(table, columns, returning, rows);
     case 'delete':
-      return deleteText(table, returning);
+      return deleteText(table, returning, rows);
   }
+}
+
+/** Options of a StatementCache. */
+export interface StatementCacheOptions {
+  /** Statements also return the rows they wrote, for the cache (SLUICE_CACHE_WRITE_THROUGH=values). */
+  returnRows?: boolean;
+  /** Texts given a prepared-statement name; later ones run unnamed. */
+  maxNamed?: number;
+  /** Texts kept at all. */
+  maxCached?: number;
 }
 
 /**
@@ -141,26 +167,31 @@ export function statementText(table: TableInfo, op: OpKind, columns: readonly Co
  * rather than piling up prepared statements on every connection.
  */
 export class StatementCache {
+  readonly returnRows: boolean;
+  private readonly maxNamed: number;
+  private readonly maxCached: number;
   private readonly byKey = new Map<string, Statement>();
   private named = 0;
 
-  constructor(
-    private readonly maxNamed = 512,
-    private readonly maxCached = 8 * maxNamed,
-  ) {}
+  constructor(o: StatementCacheOptions = {}) {
+    this.returnRows = o.returnRows ?? false;
+    this.maxNamed = o.maxNamed ?? 512;
+    this.maxCached = o.maxCached ?? 8 * this.maxNamed;
+  }
 
-  /** The statement for (table, op, columns, returning). */
+  /** The statement for (table, op, columns, returning); rows returned per `returnRows`. */
   get(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): Statement {
     const key = `${table.name}\u0000${op}\u0000${columns.map((c) => c.name).join('\u0001')}\u0000${returning}`;
     const cached = this.byKey.get(key);
     if (cached) return cached;
-    const text = statementText(table, op, columns, returning);
+    const rows = this.returnRows;
+    const text = statementText(table, op, columns, returning, rows);
     // Bounded memory: past maxCached shapes, texts are built per use and not kept.
-    if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning };
+    if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows };
     // The name is a digest of the text: one name always means one text, on every connection.
     const name = this.named < this.maxNamed ? `sluice_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined;
     if (name) this.named++;
-    const s: Statement = { name, text, returning };
+    const s: Statement = { name, text, returning, rows };
     this.byKey.set(key, s);
     return s;
   }

@@ -1,3 +1,4 @@
+import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
 import type { WriteJob, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
 
 /** A BullMQ job as the batcher and the flush see it (no BullMQ types past `partitions/`). */
@@ -27,6 +28,8 @@ export interface WorkItem {
 export interface RequestResult {
   n: number[];
   keys?: (Record<string, unknown> | null)[];
+  /** The rows it left, in statement order, for the cache (when statements return rows). */
+  cache?: WriteThroughRow[];
 }
 
 /** A request the database (or the contract check) refused: it goes to `sluice.dead_letters`. */
@@ -63,8 +66,10 @@ export interface FlushStats {
 
 /** The result of a committed batch. */
 export interface FlushResult {
-  /** Consistency token: `pg_current_wal_insert_lsn()` right after COMMIT. */
+  /** Consistency token: end of a WAL message emitted right after COMMIT. */
   lsn: string;
+  /** Rows the committed requests left, in commit order, for the cache's write-through. */
+  written: WriteThroughRow[];
   at: string;
   acks: AddressedOutcome[];
   stats: FlushStats;

@@ -1,0 +1,94 @@
+import { cacheTtlsOf, fenceKeys, isCacheable, rowKeys, writeThrough } from '@sluice/shared/cache/index.ts';
+import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
+import type { Config } from '@sluice/shared/config/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { WriteOp } from '@sluice/shared/queue/contract.ts';
+import type { Redis } from '@sluice/shared/redis/index.ts';
+import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts';
+
+/**
+ * After a batch commits and before it is acknowledged, bring the cache up to
+ * the commit, compare-and-set on its LSN in Lua (shared/src/cache), so an
+ * older entry or a slow fill from a lagging replica can never replace it:
+ *
+ * - `values` (default): every row the statements wrote becomes a fresh cache
+ *   entry (`row_to_json`, as the read path caches it); a deleted row becomes
+ *   a tombstone. A read right after the write is a hit.
+ * - `fence`: the keys are only fenced at the LSN; the next read loads the
+ *   row from a source at least that new. Statements return less (no rows).
+ *
+ * Keys a request named but no statement returned (an update or delete that
+ * matched nothing, an upsert that did nothing, a dead-lettered request, a
+ * replayed dead letter) are fenced in both modes: harmless, one extra miss.
+ * An insert whose key Postgres generated is covered by its returned row in
+ * `values` mode; in `fence` mode only when the client asked for the key (a
+ * negative entry for an unseen key lives at most SLUICE_NEGATIVE_TTL_S, and
+ * a read with the write's consistency token skips it: its LSN is older).
+ */
+export class CacheWriteThrough {
+  private readonly ttls;
+  constructor(
+    private readonly redis: Redis,
+    private readonly catalog: Catalog,
+    private readonly config: Readonly<Config>,
+    private readonly log: Logger,
+  ) {
+    this.ttls = cacheTtlsOf(config);
+  }
+
+  /** Store or fence what `jobs` wrote (`res`). Never throws: a failure is logged (RYW reads do not depend on it). */
+  async apply(jobs: readonly BatchJob[], res: Pick<FlushResult, 'acks' | 'lsn' | 'written'>): Promise<void> {
+    const prefix = this.config.SLUICE_QUEUE_PREFIX;
+    const stored = new Set(res.written.map((r) => rowKeys(prefix, r.table, r.key).entry));
+    const fence = keysWritten(this.catalog, jobs, res.acks).filter((k) => !stored.has(rowKeys(prefix, k.table, k.key).entry));
+    if (res.written.length === 0 && fence.length === 0) return;
+    try {
+      await Promise.all([
+        res.written.length > 0 ? writeThrough(this.redis, this.catalog, prefix, res.written, res.lsn, this.ttls) : 0,
+        fence.length > 0 ? fenceKeys(this.redis, this.catalog, prefix, fence, res.lsn, this.ttls) : 0,
+      ]);
+    } catch (err) {
+      this.log.warn({ err, rows: res.written.length, fenced: fence.length }, 'cache write-through after commit failed; cached rows may be served until their soft TTL');
+    }
+  }
+}
+
+function keyOfOp(table: TableInfo, op: WriteOp): string[] | null {
+  if (op.key) return op.key;
+  const row = op.row;
+  if (!row) return null;
+  const key: string[] = [];
+  for (const c of table.primaryKey) {
+    const v = row[c.name];
+    if (v === undefined || v === null) return null;
+    key.push(v);
+  }
+  return key;
+}
+
+/** Every (table, key) a batch wrote: keys named in the ops, plus keys Postgres generated and returned. */
+export function keysWritten(catalog: Catalog, jobs: readonly BatchJob[], acks: readonly AddressedOutcome[]): { table: string; key: string[] }[] {
+  const out: { table: string; key: string[] }[] = [];
+  const opsById = new Map<string, WriteOp[]>();
+  for (const job of jobs) {
+    for (const req of job.data.reqs) {
+      opsById.set(req.id, req.ops);
+      for (const op of req.ops) {
+        const table = catalog.get(op.t);
+        const key = table && isCacheable(table) ? keyOfOp(table, op) : null;
+        if (key) out.push({ table: op.t, key });
+      }
+    }
+  }
+  for (const { outcome } of acks) {
+    if (outcome.s !== 'committed' || !outcome.keys) continue;
+    const ops = opsById.get(outcome.id) ?? [];
+    outcome.keys.forEach((k, i) => {
+      const op = ops[i];
+      const table = op && catalog.get(op.t);
+      if (!k || !table) return;
+      out.push({ table: op.t, key: table.primaryKey.map((c) => String(k[c.name])) });
+    });
+  }
+  return out;
+}
