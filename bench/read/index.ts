@@ -171,9 +171,9 @@ async function sluiceThroughput(b: Bench): Promise<void> {
 async function zipfRuns(b: Bench): Promise<void> {
   const zipf: KeyPattern = { mode: 'zipf', n: ZIPF_KEYS, s: 1 };
   const zipfEnv = { SLUICE_CACHE_SOFT_TTL_S: '30' };
-  // The warmer keeps the half of the key space that gets ~94 % of Zipf(1) reads; it starts
-  // from the popularity the previous run recorded (a restart after a Redis flush).
-  const warmerEnv = { ...zipfEnv, SLUICE_WARMER_TOP_KEYS: '50000', SLUICE_WARMER_INTERVAL_MS: '2000' };
+  // The warmer keeps every key the gateways' sampled popularity knows (up to the whole key
+  // space); it starts from the popularity the previous run recorded (a restart after a Redis flush).
+  const warmerEnv = { ...zipfEnv, SLUICE_WARMER_TOP_KEYS: String(ZIPF_KEYS), SLUICE_WARMER_INTERVAL_MS: '2000' };
   for (const withWarmer of [false, true]) {
     await flushCache(b.redisUrl);
     b.procs.push(await b.gateway(3131, zipfEnv));

@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { reapOnExit } from '@sluice/shared';
+import { reapOnExit, REPO_ROOT, spawnTs, type TsProcess } from '@sluice/shared';
 
-/** Repository root (scripts/lib → ../..). */
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Repository root. */
+export const ROOT = REPO_ROOT;
 
-/** A gateway or writer process started by `pnpm dev` / `pnpm start`. */
+/** A gateway, writer or warmer started by `pnpm dev` / `pnpm start`. */
 export interface Service {
   readonly name: string;
-  readonly child: ChildProcess;
+  readonly proc: TsProcess;
   /** Resolves when it exited: exit code, or 128 + n when killed by signal n. */
   readonly exited: Promise<number>;
   /** True once it exited. */
@@ -29,80 +26,32 @@ export interface SpawnServiceOptions {
 
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
-function prefixLines(stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream, tag: string): void {
-  if (!stream) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop() ?? '';
-    for (const line of parts) out.write(`${tag}${line}\n`);
-  });
-  stream.on('end', () => {
-    if (rest) out.write(`${tag}${rest}\n`);
-  });
-}
-
 /**
- * Run `node --import tsx <file>` from the repository root. `detached: true`
- * gives it its own process group, so a terminal Ctrl-C reaches only us and we
- * send exactly one SIGTERM: the services treat a second signal as "exit now",
- * which would skip the writer's final commit.
+ * Run a service (shared/src/lifecycle/processes.ts `spawnTs`) in its own
+ * process group, so a terminal Ctrl-C reaches only us and we send exactly one
+ * SIGTERM: the services treat a second signal as "exit now", which would skip
+ * the writer's final commit. If we exit without stopping it, it still gets a
+ * SIGTERM (and drains).
  */
 export function spawnService(name: string, file: string, o: SpawnServiceOptions): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, file)], {
-    cwd: ROOT,
-    env: o.env,
-    stdio: o.prefix ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
-    detached: true,
+  const tag = process.stdout.isTTY ? `\x1b[${name === 'gateway' ? 36 : 35}m[${name}]\x1b[0m ` : `[${name}] `;
+  const proc = spawnTs(file, { name, env: o.env, output: o.prefix ? 'echo' : 'inherit', tag, detached: true });
+  const unreap = reapOnExit(() => proc.kill('SIGTERM'));
+  const codeOf = (code: number | null) => code ?? 128 + (SIGNAL_NUMBERS[proc.child.signalCode ?? 'SIGTERM'] ?? 0);
+  const exited = proc.exited.then((code) => {
+    unreap();
+    return codeOf(code);
   });
-  if (o.prefix) {
-    const tag = process.stdout.isTTY ? `\x1b[${name === 'gateway' ? 36 : 35}m[${name}]\x1b[0m ` : `[${name}] `;
-    prefixLines(child.stdout, process.stdout, tag);
-    prefixLines(child.stderr, process.stderr, tag);
-  }
-  let done = false;
-  const unreap = reapOnExit(() => {
-    // Last resort if we exit without stopping it: SIGTERM still lets it drain.
-    if (!done) child.kill('SIGTERM');
-  });
-  const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, sig) => {
-      done = true;
-      unreap();
-      resolve(code ?? 128 + (sig ? (SIGNAL_NUMBERS[sig] ?? 0) : 0));
-    });
-    child.once('error', (err) => {
-      process.stderr.write(`[${name}] could not start: ${err.message}\n`);
-      done = true;
-      unreap();
-      resolve(1);
-    });
-  });
-  let stopping: Promise<number> | undefined;
-  const service: Service = {
+  return {
     name,
-    child,
+    proc,
     exited,
     get done() {
-      return done;
+      return proc.done;
     },
-    signal(sig) {
-      if (!done) child.kill(sig);
-    },
-    stop(graceMs = 30_000) {
-      stopping ??= (async () => {
-        service.signal('SIGCONT'); // a frozen process cannot act on SIGTERM
-        service.signal('SIGTERM');
-        const timer = setTimeout(() => service.signal('SIGKILL'), graceMs);
-        const code = await exited;
-        clearTimeout(timer);
-        return code;
-      })();
-      return stopping;
-    },
+    signal: (sig) => proc.kill(sig),
+    stop: (graceMs = 30_000) => proc.stop(graceMs).then(codeOf),
   };
-  return service;
 }
 
 /**

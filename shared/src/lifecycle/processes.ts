@@ -1,94 +1,146 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipeLines } from '../servers/child.ts';
 
 /** Repository root (shared/src/lifecycle → ../../..). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** A Sluice process (gateway, writer, baseline) started from its TypeScript entry point. */
+/**
+ * The one way Sluice starts its own TypeScript processes (gateway, writer,
+ * warmer, bench baselines): `node --import tsx <file>` from the repository
+ * root. Tests, the bench and the fault suite use `startTsProcess` (wait for a
+ * ready line); `pnpm dev` / `pnpm start` use `spawnTs` through
+ * scripts/lib/services.ts. Postgres and Redis have their own starter
+ * (shared/src/servers/child.ts: other OS user, no tsx).
+ */
+
+/** A running Sluice process. */
 export interface TsProcess {
-  child: ChildProcess;
+  readonly name: string;
+  readonly child: ChildProcess;
   readonly pid: number;
-  /** Last lines of output, for error messages. */
+  /** Last lines of output, for error messages (empty with `output: 'inherit'`). */
   output(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code when it exited. Idempotent. */
+  /** True once it exited. */
+  readonly done: boolean;
+  /** SIGCONT (a frozen process cannot act on SIGTERM), SIGTERM, SIGKILL after `graceMs`; resolves with the exit code. Idempotent. */
   stop(graceMs?: number): Promise<number | null>;
-  /** Send a signal now (SIGKILL, SIGSTOP, SIGCONT…). */
+  /** Send a signal now (SIGKILL, SIGSTOP, SIGCONT…); ignored once it exited. */
   kill(signal: NodeJS.Signals): void;
-  /** Resolves with the exit code when the process exits. */
+  /** Resolves with the exit code when the process exits (null: killed by a signal, see `child.signalCode`). */
   readonly exited: Promise<number | null>;
 }
 
-export interface StartTsOptions {
+export interface SpawnTsOptions {
   name: string;
   args?: string[];
+  /** Set over this process's environment. */
   env?: Record<string, string | undefined>;
+  /**
+   * `tail` (default): keep the last lines for `output()`; `echo`: also print
+   * each line with a `[name] ` prefix (`tag` overrides it); `inherit`: write
+   * straight to our stdout/stderr (production JSON logs stay parseable).
+   */
+  output?: 'tail' | 'echo' | 'inherit';
+  tag?: string;
+  /**
+   * Own process group, so a terminal Ctrl-C reaches only us and we send
+   * exactly one SIGTERM (the services treat a second signal as "exit now").
+   */
+  detached?: boolean;
+}
+
+export interface StartTsOptions extends SpawnTsOptions {
   /** Resolve once a line of output matches this. */
   ready: RegExp;
   timeoutMs?: number;
-  /** Echo output with a `[name]` prefix (for `pnpm dev`). */
-  echo?: boolean;
 }
 
-/**
- * Start `node --import tsx <file>` from the repository root and wait until
- * its output matches `ready`. Used by `pnpm dev`, the e2e tests and the bench.
- */
-export async function startTsProcess(file: string, o: StartTsOptions): Promise<TsProcess> {
+// Tests search the output for log lines: keep plenty.
+const TAIL_LINES = 2000;
+
+/** Start `file` (see the module comment); does not wait for it to be ready. */
+export function spawnTs(file: string, o: SpawnTsOptions): TsProcess {
+  const output = o.output ?? 'tail';
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, file), ...(o.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...o.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    detached: o.detached ?? false,
   });
   const tail: string[] = [];
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const onData = (buf: Buffer) => {
-    const s = buf.toString();
-    tail.push(s);
-    if (tail.length > 100) tail.shift();
-    if (o.echo) process.stdout.write(s.replace(/^(?=.)/gm, `[${o.name}] `));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL'); // never leave a half-started process behind
-      reject(new Error(`${o.name} not ready within ${o.timeoutMs ?? 30_000} ms:\n${tail.join('')}`));
-    }, o.timeoutMs ?? 30_000);
-    const check = (buf: Buffer) => {
-      if (o.ready.test(buf.toString())) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        child.stderr!.off('data', check);
-        resolve();
-      }
+  if (output !== 'inherit') {
+    const tag = o.tag ?? `[${o.name}] `;
+    const line = (to: NodeJS.WriteStream) => (l: string) => {
+      tail.push(l);
+      if (tail.length > TAIL_LINES) tail.shift();
+      if (output === 'echo') to.write(`${tag}${l}\n`);
     };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${o.name} exited with ${code} before it was ready:\n${tail.join('')}`));
-    }, reject);
+    pipeLines(child.stdout, line(process.stdout));
+    pipeLines(child.stderr, line(process.stderr));
+  }
+  let done = false;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      done = true;
+      resolve(code);
+    });
+    child.once('error', (err) => {
+      tail.push(`could not start: ${err.message}`);
+      if (output !== 'tail') process.stderr.write(`[${o.name}] could not start: ${err.message}\n`);
+      done = true;
+      resolve(1);
+    });
   });
   let stopping: Promise<number | null> | undefined;
-  return {
+  const proc: TsProcess = {
+    name: o.name,
     child,
-    pid: child.pid!,
+    pid: child.pid ?? 0,
     exited,
-    output: () => tail.join(''),
-    kill: (signal) => void child.kill(signal),
+    output: () => tail.join('\n'),
+    get done() {
+      return done;
+    },
+    kill(signal) {
+      if (!done) child.kill(signal);
+    },
     stop(graceMs = 15_000) {
       stopping ??= (async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-        child.kill('SIGCONT'); // a frozen process cannot handle SIGTERM
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        proc.kill('SIGCONT');
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
         const code = await exited;
-        clearTimeout(t);
+        clearTimeout(timer);
         return code;
       })();
       return stopping;
     },
   };
+  return proc;
+}
+
+/** Start `file` and wait until a line of its output matches `ready`; a process that is not ready in time is killed. */
+export async function startTsProcess(file: string, o: StartTsOptions): Promise<TsProcess> {
+  const proc = spawnTs(file, { ...o, output: o.output === 'echo' ? 'echo' : 'tail' });
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // never leave a half-started process behind
+      reject(new Error(`${o.name} not ready within ${timeoutMs} ms:\n${proc.output()}`));
+    }, timeoutMs);
+    const check = (l: string) => {
+      if (!o.ready.test(l)) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    pipeLines(proc.child.stdout, check);
+    pipeLines(proc.child.stderr, check);
+    void proc.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${o.name} exited with ${code} before it was ready:\n${proc.output()}`));
+    });
+  });
+  return proc;
 }

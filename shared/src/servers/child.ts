@@ -42,7 +42,8 @@ export interface ServerChild {
 
 const TAIL_LINES = 60;
 
-function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (l: string) => void): void {
+/** Call `onLine` for each line `stream` prints (the last one even without a newline). */
+export function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (l: string) => void): void {
   if (!stream) return;
   let rest = '';
   stream.setEncoding('utf8');

@@ -123,7 +123,7 @@ export class FaultCluster {
 
   /** Start a writer process; resolves once it logged "writer started". */
   async startWriter(name = 'writer', extra: Record<string, string> = {}): Promise<TsProcess> {
-    const proc = await startTsProcess('writer/src/main.ts', { name, env: this.env(extra), ready: /writer started/, timeoutMs: 60_000, echo: process.env.SLUICE_FAULT_ECHO === '1' });
+    const proc = await startTsProcess('writer/src/main.ts', { name, env: this.env(extra), ready: /writer started/, timeoutMs: 60_000, output: process.env.SLUICE_FAULT_ECHO === '1' ? 'echo' : 'tail' });
     this.procs.push(proc);
     return proc;
   }

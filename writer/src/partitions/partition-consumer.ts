@@ -214,9 +214,12 @@ export class PartitionConsumer {
     const worker = this.worker;
     if (!worker) return;
     const bound = this.deps.config.SLUICE_LOCK_DURATION_MS;
-    // BullMQ keeps the blocking connection to itself; it is a duplicate of ours.
-    const blocking = await (worker as unknown as { blockingConnection: { client: Promise<Redis> } }).blockingConnection.client;
-    const up = (await whenReady(this.redis!, bound)) && (await whenReady(blocking, bound));
+    // BullMQ keeps the blocking connection to itself (a duplicate of ours); its
+    // `client` resolves once it first connected, which may never happen.
+    const blockingClient = (worker as unknown as { blockingConnection: { client: Promise<Redis> } }).blockingConnection.client;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const blocking = await Promise.race([blockingClient, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), bound)))]).finally(() => clearTimeout(timer));
+    const up = blocking !== undefined && (await whenReady(this.redis!, bound)) && (await whenReady(blocking, bound));
     if (!up) this.log.warn({ ms: bound }, 'Redis still down: force-closing the worker');
     await worker.close(!up);
   }
