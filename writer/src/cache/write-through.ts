@@ -11,19 +11,21 @@ import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts'
  * the commit, compare-and-set on its LSN in Lua (shared/src/cache), so an
  * older entry or a slow fill from a lagging replica can never replace it:
  *
- * - `values` (default): every row the statements wrote becomes a fresh cache
- *   entry (`row_to_json`, as the read path caches it); a deleted row becomes
- *   a tombstone. A read right after the write is a hit.
+ * - `values` (default): every row an upsert or update wrote becomes a fresh
+ *   cache entry (`row_to_json`, as the read path caches it); a deleted row
+ *   becomes a tombstone. A read right after the write is a hit. A plain
+ *   insert makes a new key (nothing cached but perhaps "no such row"): its
+ *   key is fenced, costing one read, not a row returned per insert.
  * - `fence`: the keys are only fenced at the LSN; the next read loads the
  *   row from a source at least that new. Statements return less (no rows).
  *
  * Keys a request named but no statement returned (an update or delete that
  * matched nothing, an upsert that did nothing, a dead-lettered request, a
  * replayed dead letter) are fenced in both modes: harmless, one extra miss.
- * An insert whose key Postgres generated is covered by its returned row in
- * `values` mode; in `fence` mode only when the client asked for the key (a
- * negative entry for an unseen key lives at most SLUICE_NEGATIVE_TTL_S, and
- * a read with the write's consistency token skips it: its LSN is older).
+ * An insert whose key Postgres generated is fenced only when the client
+ * asked for the key (a negative entry for an unseen key lives at most
+ * SLUICE_NEGATIVE_TTL_S, and a read with the write's consistency token skips
+ * it: its LSN is older).
  */
 export class CacheWriteThrough {
   private readonly ttls;

@@ -105,7 +105,7 @@ export async function applyRequests(db: Queryable, catalog: Catalog, cache: Stat
   for (const g of planStatements(catalog, reqs)) {
     const needKeys = g.rows.some((r) => reqs[r.req]!.ret === true);
     const needCounts = g.rows.some((r) => reqs[r.req]!.ack !== undefined);
-    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnRows));
+    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnsRows(g.op)));
     const res = await db.query<Row>(s.name ? { name: s.name, text: s.text, values: paramsOf(g, reqs) } : { text: s.text, values: paramsOf(g, reqs) });
     rows += res.rowCount ?? 0;
     mapRows(g, s, res.rows, res.rowCount ?? 0, reqs, results);

@@ -15,8 +15,9 @@ import type { OpKind } from '@sluice/shared/queue/contract.ts';
  * silently truncate, while assigning a `varchar` to a `varchar(3)` column
  * raises 22001, which poison isolation needs.
  *
- * With `rows` (SLUICE_CACHE_WRITE_THROUGH=values) every statement also
- * returns each affected row for the cache: its key as `col::text` (`c0…`,
+ * With `rows` (SLUICE_CACHE_WRITE_THROUGH=values; upserts, updates and
+ * deletes, see `StatementCache.returnsRows`) a statement also returns each
+ * affected row for the cache: its key as `col::text` (`c0…`,
  * the text the cache keys on) and `row_to_json(t.*)::text AS r` (what the
  * read path caches), NULL for a delete (a tombstone).
  */
@@ -179,12 +180,23 @@ export class StatementCache {
     this.maxCached = o.maxCached ?? 8 * this.maxNamed;
   }
 
-  /** The statement for (table, op, columns, returning); rows returned per `returnRows`. */
+  /**
+   * Whether statements of `op` return rows for the cache: with `returnRows`,
+   * every op but a plain insert. A plain insert makes a new key, with nothing
+   * cached but perhaps a "no such row" entry, which a fence clears for the
+   * price of one read; returning and storing every inserted row would cost a
+   * bulk load about 45 % of its throughput (README, benchmarks).
+   */
+  returnsRows(op: OpKind): boolean {
+    return this.returnRows && op !== 'insert';
+  }
+
+  /** The statement for (table, op, columns, returning); rows returned per `returnsRows`. */
   get(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): Statement {
     const key = `${table.name}\u0000${op}\u0000${columns.map((c) => c.name).join('\u0001')}\u0000${returning}`;
     const cached = this.byKey.get(key);
     if (cached) return cached;
-    const rows = this.returnRows;
+    const rows = this.returnsRows(op);
     const text = statementText(table, op, columns, returning, rows);
     // Bounded memory: past maxCached shapes, texts are built per use and not kept.
     if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows };
