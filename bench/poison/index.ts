@@ -12,6 +12,7 @@ import { startPostgres, startRedis } from '../../shared/src/servers/index.ts';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 import { startTs } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
+import { compareIsolation } from './strategies.ts';
 
 /** Options of the poison bench. */
 export interface PoisonBenchOptions {
@@ -101,7 +102,10 @@ export async function runPoisonBench(o: PoisonBenchOptions): Promise<void> {
     const base = variants[0]!.rowsPerSec;
     const rows: Row[] = variants.map((v) => ({ 'bad per 1,000': v.badPer1000, 'dead-lettered': v.bad, 'drain s': v.ms / 1000, 'rows/s': Math.round(v.rowsPerSec), 'vs clean': v.rowsPerSec / base, 'pg µs/row': v.pgCpuUsPerRow }));
     printTable(`Poison isolation: one writer drains ${o.writes} single-row inserts (${PER_JOB} per job, batches up to SLUICE_BATCH_MAX_ROWS)`, rows);
-    const file = writeResults('poison', { at: new Date().toISOString(), options: o, variants });
+    await pool.query('TRUNCATE bench_poison');
+    const strategies = await compareIsolation(pgServer.url);
+    printTable(`Isolation strategies: 1 bad request among ${1000} single-row inserts, one transaction (rolled back), mean of 20`, strategies);
+    const file = writeResults('poison', { at: new Date().toISOString(), options: o, variants, strategies });
     process.stdout.write(`\nresults: ${file}\n`);
   } finally {
     await pool.end().catch(() => {});
