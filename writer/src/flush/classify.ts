@@ -15,7 +15,7 @@ const RETRY_CODES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected (e.g. two writers claiming the same job ids)
   '55P03', // lock_not_available
-  '57014', // query_canceled: statement_timeout fired (a lock wait, a frozen peer)
+  '57014', // query_canceled: statement_timeout fired (a lock wait); after bounded retries a lone request is blamed (flush.ts blameableIn)
   '57P01', // admin_shutdown: the server is stopping (pg_ctl stop, failover)
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: the server is starting or in recovery

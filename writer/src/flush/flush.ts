@@ -211,7 +211,7 @@ async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[]
       throw err;
     }
   }
-  const b = await bisectRequests(client, ctx.catalog, ctx.cache, reqs, isolateFatal ? blameable : undefined);
+  const b = await bisectRequests(client, ctx.catalog, ctx.cache, reqs, isolateFatal ? blameableIn(reqs.length) : undefined);
   b.results.forEach((r, i) => r && st.applied.set(items[i]!, r));
   for (const g of b.guilty) {
     const item = items[g.index]!;
@@ -221,10 +221,24 @@ async function applyAll(ctx: FlushContext, client: PoolClient, items: WorkItem[]
   return undefined;
 }
 
-/** In isolation: anything but a retryable error or a system error (58xxx: I/O, not the request) is the request's. */
-function blameable(err: unknown): boolean {
-  const kind = classify(err);
-  return kind === 'poison' || (kind === 'fatal' && !(err instanceof DatabaseError && (err.code ?? '').startsWith('58')));
+/**
+ * What a lone request is blamed for in isolation (`FlushOptions.isolateFatal`,
+ * after bounded retries): anything but a retryable error or a system error
+ * (58xxx: I/O, not the request); and a statement timeout (57014), within a
+ * budget. A request whose statement never finishes in time (a trigger that
+ * sleeps, a row locked for good) would otherwise stall its partition forever;
+ * but a slow database times out everything. One slow request among n costs
+ * about log2(n) + 1 timed-out ranges, so past twice that the batch is retried
+ * whole instead of dead-lettering requests that did nothing wrong.
+ */
+function blameableIn(n: number): (err: unknown) => boolean {
+  let timeouts = 0;
+  const budget = 2 * Math.ceil(Math.log2(n + 1)) + 2;
+  return (err) => {
+    if (err instanceof DatabaseError && err.code === '57014') return ++timeouts <= budget;
+    const kind = classify(err);
+    return kind === 'poison' || (kind === 'fatal' && !(err instanceof DatabaseError && (err.code ?? '').startsWith('58')));
+  };
 }
 
 function mismatch(item: WorkItem, hit: IdempotencyHit) {
