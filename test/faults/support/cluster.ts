@@ -121,7 +121,7 @@ export class FaultCluster {
     return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== ''));
   }
 
-  /** Start a writer process; resolves once it logged "writer started". */
+  /** Start a writer process; resolves once it logged "writer started". SLUICE_FAULT_ECHO=1 prints its output (debugging a fault test). */
   async startWriter(name = 'writer', extra: Record<string, string> = {}): Promise<TsProcess> {
     const proc = await startTsProcess('writer/src/main.ts', { name, env: this.env(extra), ready: /writer started/, timeoutMs: 60_000, output: process.env.SLUICE_FAULT_ECHO === '1' ? 'echo' : 'tail' });
     this.procs.push(proc);
