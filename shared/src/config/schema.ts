@@ -71,7 +71,7 @@ export const configSchema = z.object({
   SLUICE_MAX_REPLICA_LAG_MS: posInt.default(2000),
   SLUICE_REPLICA_CHECK_MS: posInt.max(60_000).default(500),
   SLUICE_RYW_WAIT_MS: nonNegInt.max(10_000).default(20),
-  SLUICE_POPULARITY_SAMPLE: nonNegInt.max(1_000_000).default(16),
+  SLUICE_POPULARITY_SAMPLE: nonNegInt.max(1_000_000).default(4),
   SLUICE_WARMER_INTERVAL_MS: posInt.max(600_000).default(1000),
   SLUICE_WARMER_TOP_KEYS: posInt.max(1_000_000).default(10_000),
   SLUICE_WARMER_HALF_LIFE_S: posInt.default(600),
