@@ -32,10 +32,17 @@ interface FaultWindow {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 
-/** Takeover as the clients saw it: the slowest committed answer to a write sent in the second after `at`. */
+/**
+ * Takeover as the clients saw it: the slowest committed answer to a write
+ * sent in the second after `at`; if none was sent then (or none answered ok),
+ * the answer to the first committed write sent after `at`.
+ */
 function takeoverMs(ops: readonly Op[], at: number): number {
-  const probes = ops.filter((o) => o.ack === 'committed' && o.start >= at && o.start < at + 1000 && o.outcome === 'ok');
-  return probes.length === 0 ? Number.NaN : Math.max(...probes.map((o) => o.end - at));
+  const committed = ops.filter((o) => o.ack === 'committed' && o.start >= at && o.outcome === 'ok');
+  const probes = committed.filter((o) => o.start < at + 1000);
+  if (probes.length > 0) return Math.max(...probes.map((o) => o.end - at));
+  const first = committed.reduce<Op | undefined>((a, o) => (a === undefined || o.start < a.start ? o : a), undefined);
+  return first === undefined ? Number.NaN : first.end - at;
 }
 
 /** Kill a writer every `killEveryS`, restart it at once; SIGKILL Redis once halfway. */
