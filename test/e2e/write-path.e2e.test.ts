@@ -173,5 +173,18 @@ describe('write path end to end', () => {
     expect(gone.status).toBe(404);
     expect(gone.headers.get('sluice-source')).toBe('cache');
     await gone.arrayBuffer();
+
+    // A plain insert of that key fences the cached "no such row": the next read loads the new row.
+    const again = await fetch(`${base}/v1/tables/e2e_counters`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sluice-ack': 'committed' },
+      body: JSON.stringify({ name: 'reads', value: 3 }),
+    });
+    expect(again.status).toBe(201);
+    await again.arrayBuffer();
+    const back = await fetch(`${base}/v1/tables/e2e_counters/reads`);
+    expect(back.status).toBe(200);
+    expect(back.headers.get('sluice-source')).not.toBe('cache');
+    expect(await back.json()).toMatchObject({ value: 3 });
   });
 });

@@ -5,7 +5,7 @@ import { createPool, type Pool } from '@sluice/shared/db/index.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
-import { createRedis } from '@sluice/shared/redis/index.ts';
+import { closeRedis, createRedis } from '@sluice/shared/redis/index.ts';
 import { AckPublisher } from './acks/publisher.ts';
 import { CacheWriteThrough } from './cache/write-through.ts';
 import { backoffMs } from './batcher/backoff.ts';
@@ -144,7 +144,7 @@ async function handBackOrphans(deps: ConsumerDeps, p: number, fenced: boolean): 
   try {
     await recoverOrphans({ connection, prefix: c.SLUICE_QUEUE_PREFIX, partition: p, lockDurationMs: c.SLUICE_LOCK_DURATION_MS, maxStalledCount: MAX_STALLED_COUNT, fenced, log: deps.log });
   } finally {
-    await connection.quit().catch(() => connection.disconnect());
+    await closeRedis(connection);
   }
 }
 
@@ -211,12 +211,12 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     metrics.exportConfig(config);
 
     const ackRedis = createRedis({ url: config.REDIS_URL, role: 'producer', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-writer-acks' });
-    releasers.add('ack redis', () => ackRedis.quit());
+    releasers.add('ack redis', () => closeRedis(ackRedis));
     const acks = new AckPublisher(ackRedis, config.SLUICE_QUEUE_PREFIX, log, () => metrics.ackPublishFailures.inc());
     releasers.add('ack publishes', () => acks.drain());
     const cacheRedis = createRedis({ url: config.SLUICE_CACHE_REDIS_URL ?? config.REDIS_URL, role: 'cache', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: 'sluice-writer-cache' });
     cacheRedis.on('error', (err) => log.debug({ err }, 'cache redis error'));
-    releasers.add('cache redis', () => cacheRedis.quit());
+    releasers.add('cache redis', () => closeRedis(cacheRedis));
     const cache = new CacheWriteThrough(cacheRedis, catalog, config, log);
 
     let metricsPort: number | undefined;

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { AppError, createRedis, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
+import { AppError, closeRedis, createRedis, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
 import {
   CacheStore,
   PopularitySampler,
@@ -121,7 +121,7 @@ export class ReadService {
     this.stopping ??= (async () => {
       await this.starting?.catch(() => {});
       await this.replicas.stop().catch((err: unknown) => this.d.log.warn({ err }, 'closing replicas failed'));
-      if (this.ownsCache) await this.cache.quit().catch(() => this.cache.disconnect());
+      if (this.ownsCache) await closeRedis(this.cache);
     })();
     return this.stopping;
   }

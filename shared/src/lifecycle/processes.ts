@@ -130,8 +130,10 @@ export async function startTsProcess(file: string, o: StartTsOptions): Promise<T
       proc.kill('SIGKILL'); // never leave a half-started process behind
       reject(new Error(`${o.name} not ready within ${timeoutMs} ms:\n${proc.output()}`));
     }, timeoutMs);
+    let ready = false;
     const check = (l: string) => {
-      if (!o.ready.test(l)) return;
+      if (ready || !o.ready.test(l)) return;
+      ready = true;
       clearTimeout(timer);
       resolve();
     };

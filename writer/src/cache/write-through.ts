@@ -1,9 +1,10 @@
 import { cacheTtlsOf, fenceKeys, isCacheable, rowKeys, writeThrough } from '@sluice/shared/cache/index.ts';
-import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Config } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/index.ts';
+import { keyValuesOf } from '../flush/plan.ts';
 import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts';
 
 /**
@@ -41,8 +42,10 @@ export class CacheWriteThrough {
   /** Store or fence what `jobs` wrote (`res`). Never throws: a failure is logged (RYW reads do not depend on it). */
   async apply(jobs: readonly BatchJob[], res: Pick<FlushResult, 'acks' | 'lsn' | 'written'>): Promise<void> {
     const prefix = this.config.SLUICE_QUEUE_PREFIX;
+    const named = keysWritten(this.catalog, jobs, res.acks);
+    // Keys stored with their value are not fenced as well (a fence at the same LSN would replace the value).
     const stored = new Set(res.written.map((r) => rowKeys(prefix, r.table, r.key).entry));
-    const fence = keysWritten(this.catalog, jobs, res.acks).filter((k) => !stored.has(rowKeys(prefix, k.table, k.key).entry));
+    const fence = stored.size === 0 ? named : named.filter((k) => !stored.has(rowKeys(prefix, k.table, k.key).entry));
     if (res.written.length === 0 && fence.length === 0) return;
     try {
       await Promise.all([
@@ -55,19 +58,6 @@ export class CacheWriteThrough {
   }
 }
 
-function keyOfOp(table: TableInfo, op: WriteOp): string[] | null {
-  if (op.key) return op.key;
-  const row = op.row;
-  if (!row) return null;
-  const key: string[] = [];
-  for (const c of table.primaryKey) {
-    const v = row[c.name];
-    if (v === undefined || v === null) return null;
-    key.push(v);
-  }
-  return key;
-}
-
 /** Every (table, key) a batch wrote: keys named in the ops, plus keys Postgres generated and returned. */
 export function keysWritten(catalog: Catalog, jobs: readonly BatchJob[], acks: readonly AddressedOutcome[]): { table: string; key: string[] }[] {
   const out: { table: string; key: string[] }[] = [];
@@ -77,7 +67,7 @@ export function keysWritten(catalog: Catalog, jobs: readonly BatchJob[], acks: r
       opsById.set(req.id, req.ops);
       for (const op of req.ops) {
         const table = catalog.get(op.t);
-        const key = table && isCacheable(table) ? keyOfOp(table, op) : null;
+        const key = table && isCacheable(table) ? keyValuesOf(table, op) : null;
         if (key) out.push({ table: op.t, key });
       }
     }

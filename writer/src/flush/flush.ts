@@ -299,8 +299,6 @@ function result(st: TxState, c: Committed, jobs: number): FlushResult {
   for (const item of st.fresh) {
     const cached = st.dead.has(item) ? undefined : st.applied.get(item)?.cache;
     if (cached) written.push(...cached);
-  }
-  for (const item of st.fresh) {
     const node = item.req.ack;
     if (node === undefined) continue;
     const id = item.req.id;

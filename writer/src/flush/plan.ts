@@ -70,10 +70,10 @@ export function columnsInOrder(table: TableInfo, names: readonly string[]): Colu
 }
 
 /**
- * The key an op writes, as one string, or null when the row has no complete
- * key (insert with a generated primary key). Table name is part of it.
+ * The primary-key values an op writes, in key-column order, or null when the
+ * row has no complete key (insert with a generated primary key).
  */
-export function keyOf(table: TableInfo, op: WriteOp): string | null {
+export function keyValuesOf(table: TableInfo, op: WriteOp): string[] | null {
   let values: readonly (string | null | undefined)[];
   if (op.op === 'update' || op.op === 'delete') {
     values = op.key ?? [];
@@ -83,7 +83,13 @@ export function keyOf(table: TableInfo, op: WriteOp): string | null {
   }
   if (values.length !== table.primaryKey.length) return null;
   for (const v of values) if (v === undefined || v === null) return null;
-  return table.name + '\u0000' + values.join('\u0001');
+  return values as string[];
+}
+
+/** The key an op writes as one string, table name included (see `keyValuesOf`). */
+export function keyOf(table: TableInfo, op: WriteOp): string | null {
+  const values = keyValuesOf(table, op);
+  return values === null ? null : table.name + '\u0000' + values.join('\u0001');
 }
 
 /** Plan the requests (in order) into ordered statement groups. Pure. */
