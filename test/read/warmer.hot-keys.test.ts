@@ -1,11 +1,11 @@
 /**
- * The cache warmer: popularity sampled by the read path, hot keys refreshed
+ * The cache warmer: popularity counted by the read path, hot keys refreshed
  * before their soft TTL, the hottest keys preloaded after a Redis flush, and
  * the `writer/src/warmer/main.ts` entry point starting and draining.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess } from '@sluice/shared/lifecycle/processes.ts';
-import { encodeEntry, hotKeysKey, type ReadTable } from '@sluice/shared/cache/index.ts';
+import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/cache/index.ts';
 import { Redis, type Catalog, type Config } from '@sluice/shared';
 import type { ReadService } from '@sluice/gateway/read/index.ts';
 import { Warmer } from '@sluice/writer/warmer/warmer.ts';
@@ -67,6 +67,7 @@ afterAll(async () => {
 describe('cache warmer', () => {
   it('ranks keys by sampled reads', async () => {
     for (let id = 1; id <= 8; id++) for (let n = 0; n < id; n++) await service.getRow(items, [String(id)]);
+    await service.flushPopularity();
     const top = await env.redis.zrevrange(hotKeysKey(env.prefix), 0, 2, 'WITHSCORES');
     expect(top).toEqual(['items|8', '8', 'items|7', '7', 'items|6', '6']);
   });
@@ -110,6 +111,65 @@ describe('cache warmer', () => {
     const stats = await warmer.cycleNow();
     expect(stats).toMatchObject({ hot: 5, refreshed: 0 });
     expect(sent).toEqual([]); // not even the hot set: it is re-read every 10 s
+  });
+});
+
+describe('popularity counter', () => {
+  const key = () => hotKeysKey(`${env.prefix}-pop`);
+  const counter = (redis: Redis, o: { sample?: number; maxKeys?: number } = {}) =>
+    new PopularityCounter(redis, `${env.prefix}-pop`, { sample: o.sample ?? 1, flushMs: 60_000, ...(o.maxKeys ? { maxKeys: o.maxKeys } : {}) });
+
+  it('sends one ZINCRBY per distinct key per flush, not one per read', async () => {
+    const redis = countingRedis(env.redisUrl);
+    try {
+      await redis.ping(); // connected: queued commands would be sent (and counted) twice
+      const c = counter(redis);
+      for (let i = 0; i < 500; i++) c.recordRead('items|1');
+      for (let i = 0; i < 3; i++) c.recordRead('items|2');
+      sent.length = 0;
+      await c.flush();
+      expect(sent.filter((x) => x === 'zincrby')).toHaveLength(2);
+      expect(await env.redis.zrevrange(key(), 0, -1, 'WITHSCORES')).toEqual(['items|1', '500', 'items|2', '3']);
+      sent.length = 0;
+      await c.flush(); // nothing new: nothing sent
+      expect(sent).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('bounds the keys it holds between flushes, and stop() sends what is left', async () => {
+    await env.redis.del(key());
+    const c = counter(env.redis, { maxKeys: 2 });
+    for (const id of ['a', 'b', 'c', 'a']) c.recordRead(id); // c: a third key, not held
+    await c.stop();
+    expect(await env.redis.zrevrange(key(), 0, -1, 'WITHSCORES')).toEqual(['a', '2', 'b', '1']);
+    c.recordRead('c');
+    await c.flush(); // a new window has room again
+    expect(await env.redis.zscore(key(), 'c')).toBe('1');
+  });
+
+  it('samples 1 in N reads weighted by N, and counts nothing when off', async () => {
+    await env.redis.del(key());
+    const sampled = counter(env.redis, { sample: 10 });
+    for (let i = 0; i < 10_000; i++) sampled.recordRead('s');
+    await sampled.flush();
+    const score = Number(await env.redis.zscore(key(), 's'));
+    expect(score % 10).toBe(0);
+    expect(score).toBeGreaterThan(8_000); // 1,000 expected samples; 8,000..12,000 is ±6 sigma
+    expect(score).toBeLessThan(12_000);
+    const off = counter(env.redis, { sample: 0 });
+    off.recordRead('o');
+    await off.flush();
+    expect(await env.redis.zscore(key(), 'o')).toBeNull();
+  });
+
+  it('never rejects when Redis is unreachable (popularity is a hint)', async () => {
+    const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const c = counter(down);
+    c.recordRead('x');
+    await expect(c.flush()).resolves.toBeUndefined();
+    down.disconnect();
   });
 });
 

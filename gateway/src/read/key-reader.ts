@@ -1,4 +1,4 @@
-import { maxLsn, type CacheEntry, type CacheStore, type DbSource, type Filled, type LsnKey, type PopularitySampler, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
+import { maxLsn, type CacheEntry, type CacheStore, type DbSource, type Filled, type LsnKey, type PopularityCounter, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
 import type { Logger } from '@sluice/shared';
 import type { BatchLoader, LoadedRow } from './batch-loader.ts';
 import type { LookupResult, ReadMetrics } from './metrics.ts';
@@ -24,7 +24,7 @@ export interface KeyReaderDeps {
   log: Logger;
   /** SLUICE_STAMPEDE_WAIT_MS */
   stampedeWaitMs: number;
-  popularity?: PopularitySampler | undefined;
+  popularity?: PopularityCounter | undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { AppError, closeRedis, createRedis, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
 import {
   CacheStore,
-  PopularitySampler,
+  PopularityCounter,
   ReplicaSet,
   RowLoader,
   cacheTtlsOf,
@@ -69,6 +69,7 @@ export class ReadService {
   private readonly ownsCache: boolean;
   private readonly loader: RowLoader;
   private readonly keys: KeyReader;
+  private readonly popularity: PopularityCounter | undefined;
   private readTables: ReadonlyMap<string, ReadTable> = new Map();
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -91,8 +92,8 @@ export class ReadService {
       return wrap ? wrap(source, table, run) : run();
     };
     this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, replicaTimeoutMs: replicaReadTimeoutMs(c), log: d.log, wrap: count });
-    const popularity = c.SLUICE_POPULARITY_SAMPLE > 0 ? new PopularitySampler(this.cache, c.SLUICE_QUEUE_PREFIX, c.SLUICE_POPULARITY_SAMPLE) : undefined;
-    this.keys = new KeyReader({ store: this.store, loader: new BatchLoader(this.loader), metrics: this.metrics, log: d.log, stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS, popularity });
+    this.popularity = c.SLUICE_POPULARITY_SAMPLE > 0 ? new PopularityCounter(this.cache, c.SLUICE_QUEUE_PREFIX, { sample: c.SLUICE_POPULARITY_SAMPLE, flushMs: c.SLUICE_POPULARITY_FLUSH_MS }) : undefined;
+    this.keys = new KeyReader({ store: this.store, loader: new BatchLoader(this.loader), metrics: this.metrics, log: d.log, stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS, popularity: this.popularity });
   }
 
   /** The config the service runs with. */
@@ -110,6 +111,7 @@ export class ReadService {
     this.starting ??= (async () => {
       this.readTables = await prepareReadTables(this.d.catalog, this.d.primary);
       await Promise.all([this.replicas.start(), this.cacheReady()]);
+      this.popularity?.start();
       const r = this.replicas.replicas;
       this.d.log.info({ replicas: r.map((x) => ({ name: x.name, state: x.state })) }, r.length ? 'read path ready' : 'read path ready (no replicas: reads go to the primary)');
     })();
@@ -120,10 +122,16 @@ export class ReadService {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.starting?.catch(() => {});
+      await this.popularity?.stop();
       await this.replicas.stop().catch((err: unknown) => this.d.log.warn({ err }, 'closing replicas failed'));
       if (this.ownsCache) await closeRedis(this.cache);
     })();
     return this.stopping;
+  }
+
+  /** Send the read counts gathered so far to the popularity set now (else it happens every SLUICE_POPULARITY_FLUSH_MS). */
+  flushPopularity(): Promise<void> {
+    return this.popularity?.flush() ?? Promise.resolve();
   }
 
   /** Replica states for `/readyz` and logs (reads never make a node unready: the primary answers). */
