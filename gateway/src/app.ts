@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { RegExpRouter } from 'hono/router/reg-exp-router';
 import { Queue, type JobsOptions } from 'bullmq';
 import {
   ackChannel,
@@ -114,7 +115,11 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
-  const app = new Hono<GatewayEnv>();
+  // RegExpRouter matches a request with one precompiled regex; Hono's default
+  // falls back to its trie router when a route pattern defeats that (a literal
+  // segment beside a parameter), which cost ~5 % of a cache hit's CPU. Named
+  // here so such a route fails every test instead of slowing every request.
+  const app = new Hono<GatewayEnv>({ router: new RegExpRouter() });
   app.use(requestId({ prefix: deps.nodeId }));
   app.use(httpMetrics(metrics));
   app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS }));

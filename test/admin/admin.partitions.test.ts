@@ -94,5 +94,8 @@ describe('partition admin', () => {
     await eventually(async () => expect(await pairs('900')).toEqual([{ v: 'later' }]));
     expect((await post('/v1/admin/partitions/4/pause')).status).toBe(404);
     expect((await post('/v1/admin/partitions/x/resume')).status).toBe(404);
+    expect((await post('/v1/admin/partitions/stop')).status).toBe(404); // pause and resume are the only actions
+    expect((await post('/v1/admin/partitions/0/stop')).status).toBe(404);
+    expect(((await overview()).partitions as View[]).map((v) => v.paused)).toEqual([false, false, false, false]);
   });
 });

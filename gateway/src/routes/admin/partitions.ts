@@ -89,12 +89,19 @@ function partitionParam(c: Ctx, d: PartitionRouteDeps): number {
   return Number(v);
 }
 
-/** POST …/pause|resume for one partition or (no `p`) all: BullMQ's queue pause, seen by every writer. */
-function pauseOrResume(d: PartitionRouteDeps, pause: boolean, one: boolean) {
+/**
+ * POST …/pause|resume for one partition (`:p`) or all: BullMQ's queue pause,
+ * seen by every writer. The action is a parameter, not a literal segment:
+ * literal `pause` beside `:p` at the same depth would push Hono onto its
+ * slower trie router for every request (app.ts).
+ */
+function pauseOrResume(d: PartitionRouteDeps) {
   return async function pauseOrResume(c: Ctx): Promise<Response> {
-    const parts = one ? [partitionParam(c, d)] : d.queues.map((_, p) => p);
+    const action = c.req.param('action');
+    if (action !== 'pause' && action !== 'resume') throw new NotFoundError(`no partition action ${JSON.stringify((action ?? '').slice(0, 20))} (pause or resume)`);
+    const parts = c.req.param('p') === undefined ? d.queues.map((_, p) => p) : [partitionParam(c, d)];
     // Pausing stops writers from taking jobs; active ones finish. Writes still queue (backpressure applies).
-    await Promise.all(parts.map((p) => (pause ? d.queues[p]!.pause() : d.queues[p]!.resume())));
+    await Promise.all(parts.map((p) => (action === 'pause' ? d.queues[p]!.pause() : d.queues[p]!.resume())));
     return c.json(await overview(d, parts));
   };
 }
@@ -104,8 +111,6 @@ export function partitionRoutes(app: Hono<GatewayEnv>, d: PartitionRouteDeps): v
   app.get('/v1/admin/partitions', async function listPartitions(c) {
     return c.json(await overview(d));
   });
-  app.post('/v1/admin/partitions/pause', pauseOrResume(d, true, false));
-  app.post('/v1/admin/partitions/resume', pauseOrResume(d, false, false));
-  app.post('/v1/admin/partitions/:p/pause', pauseOrResume(d, true, true));
-  app.post('/v1/admin/partitions/:p/resume', pauseOrResume(d, false, true));
+  app.post('/v1/admin/partitions/:action', pauseOrResume(d));
+  app.post('/v1/admin/partitions/:p/:action', pauseOrResume(d));
 }
