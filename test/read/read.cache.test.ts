@@ -5,8 +5,8 @@
  * read-your-writes against cached entries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '@sluice/shared';
-import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable } from '@sluice/shared/cache/index.ts';
+import { Redis, type Catalog } from '@sluice/shared';
+import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
 import type { ReadService } from '@sluice/gateway/read/index.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, committedWrite, ReadCounter, startReadService } from './helpers.ts';
@@ -133,6 +133,69 @@ describe('LSN compare-and-set', () => {
     const late = await store.fill(k, lsnKeyOf('5/0'), '"late"', a.type === 'lease' ? a.token : '');
     expect(late.type).toBe('fenced');
     expect(await store.get(k)).toBeNull();
+  });
+});
+
+describe('lease and fill calls of one turn', () => {
+  /** A connection that counts the EVALSHA calls it sends (instrumentation; Redis is real). */
+  async function countingScripts(): Promise<{ redis: Redis; calls: () => number }> {
+    const redis = new Redis(env.redisUrl);
+    await redis.ping();
+    let n = 0;
+    const conn = redis as unknown as { sendCommand(cmd: { name: string }): unknown };
+    const send = conn.sendCommand.bind(redis);
+    conn.sendCommand = (cmd) => {
+      if (cmd.name === 'evalsha') n++;
+      return send(cmd);
+    };
+    return { redis, calls: () => n };
+  }
+
+  it('share one script call, and each row keeps its own outcome', async () => {
+    const { redis, calls } = await countingScripts();
+    try {
+      const store = new CacheStore(redis, env.prefix, DEFAULT_TTLS, 5000);
+      const [cached, free, lapsed] = ['turn-cached', 'turn-free', 'turn-lapsed'].map((id) => store.keys('items', [id])) as [RowKeys, RowKeys, RowKeys];
+      expect((await store.fill(cached, lsnKeyOf('2/0'), '"cached"')).type).toBe('stored');
+      const other = await store.acquire(lapsed, 'miss'); // another reader's lease
+      expect(other.type).toBe('lease');
+
+      const before = calls();
+      const leases = await Promise.all([store.acquire(cached, 'miss'), store.acquire(free, 'miss'), store.acquire(free, 'miss'), store.acquire(cached, 'refresh')]);
+      expect(calls() - before).toBe(1);
+      expect(leases.map((a) => a.type)).toEqual(['entry', 'lease', 'held', 'lease']);
+      const token = (a: (typeof leases)[number]) => (a.type === 'lease' ? a.token : '');
+
+      const mid = calls();
+      const fills = await Promise.all([
+        store.fill(cached, lsnKeyOf('1/0'), '"older"', token(leases[3]!)), // older than the entry: kept, lease released
+        store.fill(free, lsnKeyOf('1/0'), '"free"', token(leases[1]!)),
+        store.fill(lapsed, lsnKeyOf('1/0'), '"late"', 'not-the-holder'),
+      ]);
+      expect(calls() - mid).toBe(1);
+      expect(fills.map((f) => f.type)).toEqual(['kept', 'stored', 'fenced']);
+      expect((await store.get(cached))?.body).toBe('"cached"');
+      expect((await store.get(free))?.body).toBe('"free"');
+      expect(await store.get(lapsed)).toBeNull();
+      expect((await store.peek(free)).leasePttlMs).toBeLessThan(0); // released by its fill
+      expect((await store.peek(cached)).leasePttlMs).toBeLessThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('go one by one with batch 1 (Redis Cluster: each row has its own hash tag)', async () => {
+    const { redis, calls } = await countingScripts();
+    try {
+      const store = new CacheStore(redis, env.prefix, DEFAULT_TTLS, 5000, 1);
+      const keys = ['solo-1', 'solo-2', 'solo-3'].map((id) => store.keys('items', [id]));
+      const before = calls();
+      const leases = await Promise.all(keys.map((k) => store.acquire(k, 'miss')));
+      expect(leases.map((a) => a.type)).toEqual(['lease', 'lease', 'lease']);
+      expect(calls() - before).toBe(3);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

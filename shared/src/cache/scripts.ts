@@ -47,59 +47,78 @@ export class LuaScript {
 }
 
 /**
- * Take the fill lease of a row. KEYS: entry, lease. ARGV: lease ms, mode.
+ * Take the fill leases of rows, one row after another in one call (the
+ * misses of concurrent requests travel together: store.ts batches them).
+ * KEYS: entry₁, lease₁, entry₂, lease₂, … ARGV: lease ms, mode₁, mode₂, …
  * Mode `miss` first looks at the entry: a row or tombstone there (someone
  * filled it meanwhile) is returned instead of a lease; a fence is not data.
  * Mode `refresh` (stale-while-revalidate, the warmer) only takes the lease.
  * The fencing token is the Redis clock in µs: leases of one key never
  * overlap (SET NX), so each new holder's token is larger than the last.
  *
- * Returns {1, entry} | {2, token, entry|nil} | {3, lease pttl, entry|nil}.
+ * Returns, per row, {1, entry} | {2, token, entry|nil} | {3, lease pttl, entry|nil}.
  */
 export const ACQUIRE = new LuaScript(
   'acquire',
   `
-local e = false
-if ARGV[2] == 'miss' then
-  e = redis.call('GET', KEYS[1])
-  if e and string.sub(e, 1, 1) ~= 'f' then return {1, e} end
-end
 local t = redis.call('TIME')
 local token = t[1] .. string.format('%06d', tonumber(t[2]))
-if redis.call('SET', KEYS[2], token, 'NX', 'PX', ARGV[1]) then return {2, token, e} end
-return {3, tostring(redis.call('PTTL', KEYS[2])), e}
+local out = {}
+for i = 1, #KEYS / 2 do
+  local ek, lk = KEYS[2 * i - 1], KEYS[2 * i]
+  local e = false
+  local r = nil
+  if ARGV[1 + i] == 'miss' then
+    e = redis.call('GET', ek)
+    if e and string.sub(e, 1, 1) ~= 'f' then r = {1, e} end
+  end
+  if not r then
+    if redis.call('SET', lk, token, 'NX', 'PX', ARGV[1]) then r = {2, token, e}
+    else r = {3, tostring(redis.call('PTTL', lk)), e} end
+  end
+  out[i] = r
+end
+return out
 `,
 );
 
 /**
- * Store a filled entry unless the cached one is newer (compare-and-set on
- * LSN), and release the lease if the caller holds it. KEYS: entry, lease.
- * ARGV: entry, ttl ms, fencing token ('' = filled without a lease).
+ * Store filled entries, one row after another in one call: each unless the
+ * cached one is newer (compare-and-set on LSN), releasing the row's lease if
+ * the caller holds it. KEYS: entry₁, lease₁, … ARGV: entry₁, ttl₁ ms,
+ * fencing token₁ ('' = filled without a lease), …
  * A caller whose lease lapsed and was taken by another reader is fenced off:
  * the new holder fills.
  *
- * Returns {1} stored | {2, newer entry} kept the newer | {0, entry|nil} fenced.
+ * Returns, per row, {1} stored | {2, newer entry} kept the newer | {0, entry|nil} fenced.
  */
 export const FILL = new LuaScript(
   'fill',
   `${LSN_GE}
-local tok = ARGV[3]
-local held = false
-if tok ~= '' then
-  local l = redis.call('GET', KEYS[2])
-  if l and l ~= tok then return {0, redis.call('GET', KEYS[1])} end
-  held = (l == tok)
+local out = {}
+for i = 1, #KEYS / 2 do
+  local ek, lk = KEYS[2 * i - 1], KEYS[2 * i]
+  local new, ttl, tok = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local r = nil
+  local held = false
+  if tok ~= '' then
+    local l = redis.call('GET', lk)
+    if l and l ~= tok then r = {0, redis.call('GET', ek)} end
+    held = (l == tok)
+  end
+  if not r then
+    local cur = redis.call('GET', ek)
+    if newer_or_same(new, cur) then
+      redis.call('SET', ek, new, 'PX', ttl)
+      r = {1}
+    else
+      r = {2, cur}
+    end
+    if held then redis.call('DEL', lk) end
+  end
+  out[i] = r
 end
-local cur = redis.call('GET', KEYS[1])
-local kept = false
-if newer_or_same(ARGV[1], cur) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-else
-  kept = true
-end
-if held then redis.call('DEL', KEYS[2]) end
-if kept then return {2, cur} end
-return {1}
+return out
 `,
 );
 

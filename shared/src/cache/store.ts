@@ -4,6 +4,7 @@ import { decodeEntry, encodeEntry, type CacheEntry } from './entry.ts';
 import { keysOfId, rowKeys, type RowKeys } from './keys.ts';
 import type { LsnKey } from './lsn.ts';
 import { ACQUIRE, FILL, RELEASE } from './scripts.ts';
+import { TickBatch } from './tick-batch.ts';
 
 /** Cache lifetimes, in ms. */
 export interface CacheTtls {
@@ -80,18 +81,46 @@ export type Filled =
   /** The caller's lease had lapsed and another reader holds it now. */
   | { readonly type: 'fenced'; readonly entry: CacheEntry | null };
 
+type Row = [number, string | null | undefined, string | null | undefined];
+
+interface AcquireReq {
+  k: RowKeys;
+  mode: 'miss' | 'refresh';
+}
+
+interface FillReq {
+  k: RowKeys;
+  w: EntryWrite;
+  token: string;
+}
+
+/** Rows per lease or fill script call: long enough to share the call's cost, short enough not to hold Redis (~3 µs a row). */
+export const DEFAULT_SCRIPT_BATCH = 64;
+
 /**
  * Redis side of the read cache: entries, leases and their scripts. Stateless
- * apart from its settings; the connection is the caller's (role `cache`,
- * auto-pipelined: concurrent GETs of many requests share round trips).
+ * apart from its settings and the calls gathered for the current turn; the
+ * connection is the caller's (role `cache`, auto-pipelined: concurrent GETs
+ * of many requests share round trips).
+ *
+ * Lease and fill calls made in the same turn run as one script call
+ * (tick-batch.ts). One call's keys must live on one Redis node: on Redis
+ * Cluster pass `batch` 1 (each row has its own hash tag).
  */
 export class CacheStore {
+  private readonly acquires: TickBatch<AcquireReq, Row>;
+  private readonly fills: TickBatch<FillReq, Row>;
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
     readonly ttls: CacheTtls,
     readonly leaseMs: number,
-  ) {}
+    batch = DEFAULT_SCRIPT_BATCH,
+  ) {
+    this.acquires = new TickBatch((reqs) => this.runAcquire(reqs), batch);
+    this.fills = new TickBatch((reqs) => this.runFill(reqs), batch);
+  }
 
   /** Redis keys of a row. */
   keys(table: string, key: readonly string[]): RowKeys {
@@ -116,20 +145,20 @@ export class CacheStore {
 
   /** Take the fill lease (see scripts.ts ACQUIRE). */
   async acquire(k: RowKeys, mode: 'miss' | 'refresh'): Promise<Acquired> {
-    const r = (await ACQUIRE.run(this.redis, [k.entry, k.lease], [this.leaseMs, mode])) as [number, string, string | null | undefined];
+    const r = await this.acquires.add({ k, mode });
     if (r[0] === 1) {
       const entry = decodeEntry(r[1]);
       if (entry !== null) return { type: 'entry', entry };
     }
     const entry = decodeEntry(r[2]);
-    if (r[0] === 2) return { type: 'lease', token: r[1], entry };
+    if (r[0] === 2) return { type: 'lease', token: r[1]!, entry };
     return { type: 'held', pttlMs: Number(r[1]), entry };
   }
 
   /** Store `row` (JSON text or null = no such row) as of `lsn`, compare-and-set; releases the lease `token`. */
   async fill(k: RowKeys, lsn: LsnKey, row: string | null, token = ''): Promise<Filled> {
     const w = entryFor(this.ttls, lsn, row);
-    const r = (await FILL.run(this.redis, [k.entry, k.lease], [w.value, w.ttlMs, token])) as [number, string | null | undefined];
+    const r = await this.fills.add({ k, w, token });
     if (r[0] === 1) return { type: 'stored', softUntil: w.softUntil };
     return { type: r[0] === 2 ? 'kept' : 'fenced', entry: decodeEntry(r[1]) };
   }
@@ -137,5 +166,25 @@ export class CacheStore {
   /** Give a lease back (the load failed), if still ours. */
   async release(k: RowKeys, token: string): Promise<void> {
     await RELEASE.run(this.redis, [k.lease], [token]);
+  }
+
+  private async runAcquire(reqs: AcquireReq[]): Promise<Row[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.leaseMs];
+    for (const r of reqs) {
+      keys.push(r.k.entry, r.k.lease);
+      args.push(r.mode);
+    }
+    return (await ACQUIRE.run(this.redis, keys, args)) as Row[];
+  }
+
+  private async runFill(reqs: FillReq[]): Promise<Row[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const r of reqs) {
+      keys.push(r.k.entry, r.k.lease);
+      args.push(r.w.value, r.w.ttlMs, r.token);
+    }
+    return (await FILL.run(this.redis, keys, args)) as Row[];
   }
 }
