@@ -101,13 +101,16 @@ for i = 1, #KEYS / 2 do
   local new, ttl, tok = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
   local r = nil
   local held = false
+  local cur
   if tok ~= '' then
-    local l = redis.call('GET', lk)
-    if l and l ~= tok then r = {0, redis.call('GET', ek)} end
-    held = (l == tok)
+    local v = redis.call('MGET', lk, ek)
+    cur = v[2]
+    if v[1] and v[1] ~= tok then r = {0, cur} end
+    held = (v[1] == tok)
+  else
+    cur = redis.call('GET', ek)
   end
   if not r then
-    local cur = redis.call('GET', ek)
     if newer_or_same(new, cur) then
       redis.call('SET', ek, new, 'PX', ttl)
       r = {1}
