@@ -29,3 +29,9 @@ export function postgresCpuMicros(postmasterPid: number): number {
   }
   return ticks * TICK_US;
 }
+
+/** CPU (µs) used so far by one process (its own user + system time); 0 once it is gone. */
+export function processCpuMicros(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) * TICK_US : 0;
+}

@@ -10,6 +10,7 @@
  */
 import pg from 'pg';
 import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '../../shared/src/servers/index.ts';
+import { postgresCpuMicros, processCpuMicros } from '../lib/pgcpu.ts';
 import { runTs, startTs, type Proc } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
 import type { LoadResult } from '../load/generator.ts';
@@ -32,11 +33,37 @@ const PATH = '/v1/tables/bench_kv/{key}';
 interface Measured {
   scenario: string;
   load: LoadResult;
+  /**
+   * CPU per request (µs) of the HTTP server processes (and the warmer), of
+   * Redis and of both Postgres servers over the run. Less noisy than req/s
+   * on a shared machine, and what a second gateway on a spare core scales by.
+   */
+  cpuUs: { http: number; redis: number; pg: number };
 }
 
 async function load(ports: number[], keys: KeyPattern, o: ReadBenchOptions, durationMs = o.durationS * 1000): Promise<LoadResult> {
   const spec: ReadLoadSpec = { ports, path: PATH, keys, connections: o.connections, durationMs };
   return JSON.parse(await runTs('bench/read/load.ts', [JSON.stringify(spec)])) as LoadResult;
+}
+
+/** CPU used so far (µs) by the running Sluice or baseline processes, Redis and Postgres. */
+function cpuNow(b: Bench): { http: number; redis: number; pg: number } {
+  return {
+    http: b.procs.reduce((n, p) => n + processCpuMicros(p.pid), 0),
+    redis: processCpuMicros(b.pids.redis),
+    pg: postgresCpuMicros(b.pids.primary) + postgresCpuMicros(b.pids.replica),
+  };
+}
+
+/** Run load against `ports` as `scenario`, with the CPU every server spent per request. */
+async function measure(b: Bench, scenario: string, ports: number[], keys: KeyPattern, durationMs = b.o.durationS * 1000): Promise<Measured> {
+  const c0 = cpuNow(b);
+  const r = await load(ports, keys, b.o, durationMs);
+  const c1 = cpuNow(b);
+  const per = (k: 'http' | 'redis' | 'pg') => (r.requests > 0 ? (c1[k] - c0[k]) / r.requests : NaN);
+  const m: Measured = { scenario, load: r, cpuUs: { http: per('http'), redis: per('redis'), pg: per('pg') } };
+  b.results.push(m);
+  return m;
 }
 
 /** Sum of a metric's samples (optionally only those whose labels contain `match`) over gateways. */
@@ -98,6 +125,8 @@ export async function runReadBench(o: ReadBenchOptions): Promise<void> {
 /** What every scenario shares. */
 interface Bench {
   o: ReadBenchOptions;
+  /** Postmaster and Redis pids, for CPU accounting. */
+  pids: { redis: number; primary: number; replica: number };
   redisUrl: string;
   replicaUrl: string;
   procs: Proc[];
@@ -119,7 +148,7 @@ async function measureAll(primary: LocalPostgres, replica: LocalPostgres, redis:
     SLUICE_LOG_LEVEL: 'warn', NODE_ENV: 'production', SLUICE_PORT: String(port), ...more,
   });
   const b: Bench = {
-    o, redisUrl: redis.url, replicaUrl: replica.url, procs, results, extra, env,
+    o, pids: { redis: redis.pid, primary: primary.pid, replica: replica.pid }, redisUrl: redis.url, replicaUrl: replica.url, procs, results, extra, env,
     gateway: (port, more = {}) => startTs('gateway/src/main.ts', { env: env(port, more), ready: /gateway listening/, name: `gateway-${port}` }),
   };
   const run = (group: string) => o.only.length === 0 || o.only.includes(group);
@@ -138,14 +167,14 @@ async function baselines(b: Bench): Promise<void> {
   const fixed: KeyPattern = { mode: 'fixed', key: '1' };
   b.procs.push(await startTs('bench/baselines/bare-redis-get.ts', { args: ['3111', b.redisUrl], ready: /listening/, name: 'bare-redis-1' }));
   await load([3111], fixed, b.o, 2000);
-  b.results.push({ scenario: 'a1. bare Hono + Redis GET, 1 proc', load: await load([3111], fixed, b.o) });
+  await measure(b, 'a1. bare Hono + Redis GET, 1 proc', [3111], fixed);
   b.procs.push(await startTs('bench/baselines/bare-redis-get.ts', { args: ['3113', b.redisUrl], ready: /listening/, name: 'bare-redis-2' }));
-  b.results.push({ scenario: 'a2. bare Hono + Redis GET, 2 procs', load: await load([3111, 3113], fixed, b.o) });
+  await measure(b, 'a2. bare Hono + Redis GET, 2 procs', [3111, 3113], fixed);
   await stopAll(b.procs.splice(0));
   // Fresh keys, like the misses of scenario d.
   b.procs.push(await startTs('bench/baselines/bare-pg-get.ts', { args: ['3112', b.replicaUrl, '4'], ready: /listening/, name: 'bare-pg' }));
   await load([3112], { mode: 'seq', start: 150_000 }, b.o, 2000);
-  b.results.push({ scenario: 'b. bare Hono + pg PK lookup (replica)', load: await load([3112], { mode: 'seq', start: 1 }, b.o) });
+  await measure(b, 'b. bare Hono + pg PK lookup (replica)', [3112], { mode: 'seq', start: 1 });
   await stopAll(b.procs.splice(0));
 }
 
@@ -154,15 +183,15 @@ async function sluiceThroughput(b: Bench): Promise<void> {
   const fixed: KeyPattern = { mode: 'fixed', key: '1' };
   b.procs.push(await b.gateway(3121));
   await load([3121], fixed, b.o, 2000);
-  b.results.push({ scenario: 'c1. Sluice cache hits, 1 gateway', load: await load([3121], fixed, b.o) });
+  await measure(b, 'c1. Sluice cache hits, 1 gateway', [3121], fixed);
   b.procs.push(await b.gateway(3122));
   await load([3122], fixed, b.o, 2000);
-  b.results.push({ scenario: 'c2. Sluice cache hits, 2 gateways', load: await load([3121, 3122], fixed, b.o) });
+  await measure(b, 'c2. Sluice cache hits, 2 gateways', [3121, 3122], fixed);
   await stopAll(b.procs.splice(1));
   await load([3121], { mode: 'seq', start: 150_000 }, b.o, 2000);
   await flushCache(b.redisUrl);
   const before = await metric([3121], 'sluice_read_db_queries_total', 'source="replica"');
-  b.results.push({ scenario: 'd. Sluice misses via replica, 1 gateway', load: await load([3121], { mode: 'seq', start: 1 }, b.o) });
+  await measure(b, 'd. Sluice misses via replica, 1 gateway', [3121], { mode: 'seq', start: 1 });
   b.extra.missReplicaQueries = (await metric([3121], 'sluice_read_db_queries_total', 'source="replica"')) - before;
   await stopAll(b.procs.splice(0));
 }
@@ -181,11 +210,10 @@ async function zipfRuns(b: Bench): Promise<void> {
     b.procs.push(await b.gateway(3131, zipfEnv));
     if (withWarmer) b.procs.push(await startTs('writer/src/warmer/main.ts', { env: b.env(3199, warmerEnv), ready: /warmer started/, name: 'warmer', timeoutMs: 120_000 }));
     const before = await lookups([3131]);
-    const r = await load([3131], zipf, b.o, b.o.zipfS * 1000);
+    await measure(b, `e. Zipf(1) ${ZIPF_KEYS / 1000}k keys, ${b.o.zipfS} s, ${withWarmer ? 'with' : 'no'} warmer`, [3131], zipf, b.o.zipfS * 1000);
     const after = await lookups([3131]);
     const d = Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - before[k]!]));
     const all = Object.values(d).reduce((x, y) => x + y, 0);
-    b.results.push({ scenario: `e. Zipf(1) ${ZIPF_KEYS / 1000}k keys, ${b.o.zipfS} s, ${withWarmer ? 'with' : 'no'} warmer`, load: r });
     b.extra[withWarmer ? 'zipfWithWarmer' : 'zipfNoWarmer'] = { lookups: d, freshHitRate: d.hit! / all, servedFromCacheRate: (d.hit! + d.stale!) / all };
     await stopAll(b.procs.splice(0));
   }
@@ -210,9 +238,17 @@ function report(results: Measured[], extra: Record<string, unknown>, o: ReadBenc
     'p95 ms': r.load.latencyMs.p95,
     'p99 ms': r.load.latencyMs.p99,
     non2xx: Object.entries(r.load.status).filter(([s]) => !s.startsWith('2')).reduce((n, [, c]) => n + c, 0) + r.load.errors,
+    'http µs/req': Math.round(r.cpuUs.http),
+    'redis µs/req': Math.round(r.cpuUs.redis),
+    'pg µs/req': Math.round(r.cpuUs.pg),
   }));
   printTable(`HTTP read path, ${o.connections} keep-alive connections, ${o.durationS} s per throughput run`, rows);
   const rps = (p: string) => results.find((r) => r.scenario.startsWith(p))?.load.rps ?? NaN;
+  // Server CPU per request (HTTP processes + Redis + Postgres); ratios below are baseline ÷ Sluice, like the req/s ones.
+  const cost = (p: string) => {
+    const c = results.find((r) => r.scenario.startsWith(p))?.cpuUs;
+    return c ? c.http + c.redis + c.pg : NaN;
+  };
   const z = (k: string) => extra[k] as { freshHitRate: number; servedFromCacheRate: number } | undefined;
   const st = extra.stampede as { databaseReads: number } | undefined;
   const ratios = {
@@ -225,7 +261,14 @@ function report(results: Measured[], extra: Record<string, unknown>, o: ReadBenc
     zipfCachedWithWarmer: z('zipfWithWarmer')?.servedFromCacheRate ?? null,
     stampedeDbReads: st?.databaseReads ?? null,
   };
+  const costs = {
+    hitsVsBareRedis: cost('a1.') / cost('c1.'),
+    twoGatewaysVsOne: cost('c1.') / cost('c2.'),
+    bareRedisTwoVsOne: cost('a1.') / cost('a2.'),
+    missesVsBarePg: cost('b.') / cost('d.'),
+  };
   printTable('Ratios (targets: hits/bare ≥ 0.85, 2 gw/1 ≥ 1.6, misses/bare pg ≥ 0.80, Zipf hit with warmer ≥ 0.98, stampede reads = 1)', [ratios as Row]);
-  const file = writeResults('read', { at: new Date().toISOString(), options: o, results, extra, ratios });
+  printTable('The same by server CPU per request (baseline ÷ Sluice; 2 gw: one ÷ two — 1.0 means a second gateway on a spare core adds a full one)', [costs as Row]);
+  const file = writeResults('read', { at: new Date().toISOString(), options: o, results, extra, ratios, cpuRatios: costs });
   process.stdout.write(`\nresults: ${file}\n`);
 }
