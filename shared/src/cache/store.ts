@@ -94,7 +94,7 @@ interface FillReq {
   token: string;
 }
 
-/** Rows per lease or fill script call: long enough to share the call's cost, short enough not to hold Redis (~3 µs a row). */
+/** Rows per lease or fill script call: enough to share the call's cost, few enough not to hold Redis up (~10 µs a row: under a millisecond). */
 export const DEFAULT_SCRIPT_BATCH = 64;
 
 /**
