@@ -26,9 +26,9 @@ const FLUSH_CHUNK = 1000;
 /**
  * Counts key reads in this process and adds them to the popularity set once
  * per `flushMs`, in one script call per 1,000 distinct keys. A Redis command
- * per read cost a cache hit about a fifth of its throughput (`pnpm bench
- * read`); a hot key read thousands of times a second is now one increment a
- * second. The warmer ranks keys over minutes: a second's delay costs it nothing.
+ * for every 4th read had cost cache hits about a fifth of their throughput
+ * (`pnpm bench read`); a hot key read thousands of times a second is now one
+ * increment a second. The warmer ranks keys over minutes: a second's delay costs it nothing.
  */
 export class PopularityCounter {
   private counts = new Map<string, number>();
