@@ -151,6 +151,42 @@ export async function waitExit(sc: ServerChild, ms: number, escalate: NodeJS.Sig
 /** Resolve after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How `waitReady` probes a starting server and gives up on it. */
+export interface ReadyProbe {
+  /** Does the server answer yet? */
+  ready(): Promise<boolean>;
+  pollMs: number;
+  /** Sent when the deadline passes; then the exit is awaited. */
+  timeoutSignal: NodeJS.Signals;
+  /** Added to the server's output tail when the deadline passed. */
+  timeoutNote: string;
+}
+
+/** Poll until the server answers (true), exits, or `deadline` passes (false; it is stopped first). */
+export async function waitReady(sc: ServerChild, deadline: number, p: ReadyProbe): Promise<boolean> {
+  for (;;) {
+    if (sc.exit) return false;
+    if (await p.ready()) return !sc.exit;
+    if (Date.now() > deadline) {
+      signalPid(sc.child.pid, p.timeoutSignal);
+      await waitExit(sc, 10_000);
+      sc.tail.push(p.timeoutNote);
+      return false;
+    }
+    await sleep(p.pollMs);
+  }
+}
+
+/**
+ * Stop a server: SIGCONT first (a frozen server never acts on the next
+ * signal), then `signal`; after `graceMs`, `escalate`. Resolves once it exited.
+ */
+export async function stopServer(sc: ServerChild, signal: NodeJS.Signals, graceMs: number, escalate: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  signalPid(sc.child.pid, 'SIGCONT');
+  signalPid(sc.child.pid, signal);
+  await waitExit(sc, graceMs, escalate);
+}
+
 // ---- nothing outlives us -------------------------------------------------
 
 const reapers = new Map<number, () => void>();

@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { postgresOsUser, reapOnExit, removeDirAfterExit, runTool, signalPid, sleep, spawnServer, waitExit, type LogFn, type RunAs, type ServerChild } from './child.ts';
+import { postgresOsUser, reapOnExit, removeDirAfterExit, runTool, signalPid, sleep, spawnServer, stopServer, waitExit, waitReady, type LogFn, type RunAs, type ServerChild } from './child.ts';
 import { freePort } from './free-port.ts';
 import { pgTool } from './pg-bin.ts';
 
@@ -132,7 +132,7 @@ class PostgresServer implements LocalPostgres {
         signalPid(sc.child.pid, 'SIGCONT');
         signalPid(sc.child.pid, 'SIGQUIT');
       });
-      if (await this.waitReady(sc, deadline)) {
+      if (await waitReady(sc, deadline, { ready: () => isReady(this.port), pollMs: 50, timeoutSignal: 'SIGQUIT', timeoutNote: '(timed out waiting for postgres to accept connections)' })) {
         this.started = true;
         return;
       }
@@ -151,28 +151,11 @@ class PostgresServer implements LocalPostgres {
     }
   }
 
-  private async waitReady(sc: ServerChild, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (sc.exit) return false;
-      if (await isReady(this.port)) return true;
-      if (sc.exit) return false;
-      if (Date.now() > deadline) {
-        signalPid(sc.child.pid, 'SIGQUIT');
-        await waitExit(sc, 10_000);
-        sc.tail.push('(timed out waiting for postgres to accept connections)');
-        return false;
-      }
-      await sleep(50);
-    }
-  }
-
   stop(): Promise<void> {
     const sc = this.current;
     if (!sc || sc.exit) return this.stopping ?? Promise.resolve();
     this.stopping ??= (async () => {
-      signalPid(sc.child.pid, 'SIGCONT'); // a frozen postmaster would never act on the next signal
-      signalPid(sc.child.pid, 'SIGINT');
-      await waitExit(sc, 30_000, 'SIGQUIT');
+      await stopServer(sc, 'SIGINT', 30_000, 'SIGQUIT'); // fast shutdown, then immediate
       this.unreap?.();
     })().finally(() => {
       this.stopping = undefined;

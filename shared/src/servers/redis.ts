@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { reapOnExit, removeDirAfterExit, signalPid, sleep, spawnServer, waitExit, type LogFn, type ServerChild } from './child.ts';
+import { reapOnExit, removeDirAfterExit, signalPid, spawnServer, stopServer, waitReady, type LogFn, type ServerChild } from './child.ts';
 import { freePort } from './free-port.ts';
 
 const FATAL = new Set<NodeJS.Signals>(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT']);
@@ -112,7 +112,7 @@ class RedisServer implements LocalRedis {
         signalPid(sc.child.pid, 'SIGCONT');
         signalPid(sc.child.pid, 'SIGTERM');
       });
-      if (await this.waitReady(sc, Date.now() + 60_000)) {
+      if (await waitReady(sc, Date.now() + 60_000, { ready: () => ping(this.port), pollMs: 25, timeoutSignal: 'SIGKILL', timeoutNote: '(timed out waiting for PING)' })) {
         this.started = true;
         return;
       }
@@ -125,27 +125,11 @@ class RedisServer implements LocalRedis {
     }
   }
 
-  private async waitReady(sc: ServerChild, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (sc.exit) return false;
-      if (await ping(this.port)) return !sc.exit;
-      if (Date.now() > deadline) {
-        signalPid(sc.child.pid, 'SIGKILL');
-        await sc.exited;
-        sc.tail.push('(timed out waiting for PING)');
-        return false;
-      }
-      await sleep(25);
-    }
-  }
-
   stop(): Promise<void> {
     const sc = this.current;
     if (!sc || sc.exit) return this.stopping ?? Promise.resolve();
     this.stopping ??= (async () => {
-      signalPid(sc.child.pid, 'SIGCONT'); // a frozen server would never act on SIGTERM
-      signalPid(sc.child.pid, 'SIGTERM');
-      await waitExit(sc, 15_000);
+      await stopServer(sc, 'SIGTERM', 15_000); // SIGTERM: Redis flushes its AOF
       this.unreap?.();
     })().finally(() => {
       this.stopping = undefined;
