@@ -4,9 +4,12 @@
  * consumer therefore gives the partition up (commits its open batch, hands
  * every later job back) and a new consumer hands the orphans back first.
  * Checked: the partition is consumed again by itself, every job commits
- * once, and per-key order holds, under a lease and without one.
+ * once, and per-key order holds, under a lease and without one; without one,
+ * a replacement that Redis refuses (out of memory) is tried again until it starts.
  */
 import { Queue, Worker } from 'bullmq';
+import { Redis } from '@sluice/shared';
+import { startRedis } from '@sluice/shared/servers/index.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queueName } from '@sluice/shared/queue/index.ts';
 import { AllPartitions, startWriter, type Writer } from '@sluice/writer';
@@ -26,10 +29,13 @@ const JOBS = 400;
 let env: TestEnv;
 let queue: Queue;
 let writer: Writer | undefined;
+/** The Redis the writer and `queue` use: the suite's, or a private one for a test that cripples it. */
+let redis: Redis;
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SQL });
-  queue = new Queue(queueName(0), { prefix: env.prefix, connection: env.redis });
+  redis = env.redis;
+  queue = new Queue(queueName(0), { prefix: env.prefix, connection: redis });
 });
 afterEach(async () => {
   await writer?.stop();
@@ -43,7 +49,7 @@ afterAll(async () => {
 /** Kill the connection of this test's writer's partition-0 worker (waiting for a restarted consumer to open one). */
 async function killWorkerConnections(): Promise<number> {
   const ids = await eventually(async () => {
-    const list = (await env.redis.client('LIST')) as string;
+    const list = (await redis.client('LIST')) as string;
     const found = list
       .split('\n')
       .filter((line) => line.includes(` name=sluice-writer:${env.prefix}:p0 `))
@@ -51,7 +57,7 @@ async function killWorkerConnections(): Promise<number> {
     expect(found.length).toBeGreaterThan(0);
     return found;
   }, 10_000);
-  for (const id of ids) await env.redis.client('KILL', 'ID', id);
+  for (const id of ids) await redis.client('KILL', 'ID', id);
   return ids.length;
 }
 
@@ -63,7 +69,7 @@ async function killWorkerConnections(): Promise<number> {
  * committed after them once its lock lapsed.
  */
 async function orphanTheHead(): Promise<string | undefined> {
-  const connection = env.redis.duplicate({ maxRetriesPerRequest: null });
+  const connection = redis.duplicate({ maxRetriesPerRequest: null });
   const thief = new Worker(queueName(0), null, { connection, prefix: env.prefix, autorun: false, lockDuration: 2000 });
   try {
     return (await thief.getNextJob('lost-reply', { block: false }))?.id;
@@ -118,7 +124,7 @@ async function expectAllCommittedInOrder(): Promise<void> {
   await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 0, active: 0, failed: 0 }), 20_000);
 }
 
-const config = () => testConfig(env, { SLUICE_TABLES: 'seqs', SLUICE_PARTITIONS: '1', SLUICE_BATCH_LINGER_MS: '5', SLUICE_LOCK_DURATION_MS: '2000', SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '200' });
+const config = (redisUrl = env.redisUrl) => testConfig({ ...env, redisUrl }, { SLUICE_TABLES: 'seqs', SLUICE_PARTITIONS: '1', SLUICE_BATCH_LINGER_MS: '5', SLUICE_LOCK_DURATION_MS: '2000', SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '200' });
 
 describe('writer whose worker connection drops', () => {
   it('under a lease: gives the partition up, takes it again, commits everything once and in order', async () => {
@@ -134,5 +140,39 @@ describe('writer whose worker connection drops', () => {
     writer = await startWriter(config(), { log: quiet, ownership: new AllPartitions(1) });
     expect(await loadWithDrops()).toEqual({ killed: 2, orphaned: 2 });
     await expectAllCommittedInOrder();
+  });
+
+  it('without a lease: a restart Redis refuses (out of memory) is tried again until it works', async () => {
+    await env.pool.query('TRUNCATE seqs, seqs_log');
+    // A private Redis: this test makes it refuse every write for a while.
+    const own = await startRedis();
+    const [suiteRedis, suiteQueue] = [redis, queue];
+    redis = new Redis(own.url);
+    queue = new Queue(queueName(0), { prefix: env.prefix, connection: redis });
+    try {
+      writer = await startWriter(config(own.url), { log: quiet, ownership: new AllPartitions(1) });
+      await queue.addBulk(bulkFrom(0));
+      await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: 10 }]), 20_000);
+      // The connection drops and a job is left active (see orphanTheHead); the replacement consumer must hand it back first.
+      await killWorkerConnections();
+      await queue.addBulk(bulkFrom(10));
+      expect(await orphanTheHead()).toBeDefined();
+      // Before the orphan's lock lapses (2 s), Redis starts refusing writes: handing it back fails.
+      await redis.config('SET', 'maxmemory', '1');
+      const failures = async () => (await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_consumer_restart_failures_total'));
+      await eventually(async () => expect(await failures()).toMatch(/\{partition="0"\} [2-9]/), 20_000);
+      await redis.config('SET', 'maxmemory', '0');
+      // Tried again, it works: everything commits once and in order.
+      await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: 20 }]), 40_000);
+      const log = await rows<{ k: string; v: number }>(env, 'SELECT k, v FROM seqs_log ORDER BY n');
+      expect(log.map((r) => r.v)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    } finally {
+      await writer?.stop();
+      writer = undefined;
+      await queue.close();
+      redis.disconnect();
+      [redis, queue] = [suiteRedis, suiteQueue];
+      await own.destroy();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Config } from '@sluice/shared/config/index.ts';
@@ -148,51 +149,85 @@ async function handBackOrphans(deps: ConsumerDeps, p: number, fenced: boolean): 
   }
 }
 
+/** Longest wait between two tries of a failed consumer restart. */
+const RESTART_RETRY_CAP_MS = 30_000;
+
 /**
  * Ownership callbacks: one PartitionConsumer per owned partition. Without a
  * lease (`AllPartitions`) an interrupted consumer is replaced here: stopped,
- * then acquired again, which hands its orphans back first. Under a lease the
- * grant's `lost` does the same through the ownership strategy.
+ * then started again, which hands its orphans back first. A start that fails
+ * (Redis refusing writes: out of memory, a read-only replica after a
+ * failover) is tried again with backoff for as long as the partition is
+ * ours: nobody else would ever consume it. Under a lease the grant's `lost`
+ * does the same through the ownership strategy, which frees the lease.
  */
 function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
   const consumers = new Map<number, PartitionConsumer>();
   const restarts = new Map<number, Promise<void>>();
+  /** Partitions handed to us by the ownership strategy and not taken back. */
+  const owned = new Set<number>();
+  const giveUp = new Map<number, AbortController>();
+
+  const start = async (p: number, grant?: PartitionGrant) => {
+    await handBackOrphans(deps, p, grant !== undefined);
+    const c: PartitionConsumer = new PartitionConsumer(p, deps, grant, () => restart(p, c));
+    try {
+      await c.start();
+    } catch (err) {
+      await c.stop().catch(() => {}); // close what start opened
+      throw err;
+    }
+    consumers.set(p, c);
+    deps.metrics.partitionsOwned.inc();
+  };
+
+  /** Stop `p`'s consumer (only if it is still `only`, when given). */
+  const stop = async (p: number, only?: PartitionConsumer) => {
+    const c = consumers.get(p);
+    if (!c || (only && c !== only)) return;
+    consumers.delete(p);
+    deps.metrics.partitionsOwned.dec();
+    await c.stop();
+  };
 
   const restart = (p: number, c: PartitionConsumer) => {
     if (restarts.has(p)) return;
+    const abort = new AbortController();
+    giveUp.set(p, abort);
     const run = (async () => {
-      await handlers.release(p, c);
-      await handlers.acquire(p);
+      await stop(p, c);
+      for (let attempt = 1; owned.has(p) && !abort.signal.aborted; attempt++) {
+        try {
+          await start(p);
+          return;
+        } catch (err) {
+          const delay = backoffMs(attempt, 500, RESTART_RETRY_CAP_MS);
+          deps.metrics.restartFailures.inc({ partition: String(p) });
+          deps.log.error({ err, partition: p, attempt, delay }, 'partition restart failed; trying again');
+          await sleep(delay, undefined, { signal: abort.signal }).catch(() => {});
+        }
+      }
     })()
       .catch((err: unknown) => deps.log.error({ err, partition: p }, 'partition restart failed'))
-      .finally(() => restarts.delete(p));
+      .finally(() => {
+        restarts.delete(p);
+        giveUp.delete(p);
+      });
     restarts.set(p, run);
   };
 
-  const handlers = {
+  return {
     async acquire(p: number, grant?: PartitionGrant) {
-      await handBackOrphans(deps, p, grant !== undefined);
-      const c: PartitionConsumer = new PartitionConsumer(p, deps, grant, () => restart(p, c));
-      try {
-        await c.start();
-      } catch (err) {
-        await c.stop().catch(() => {}); // close what start opened
-        throw err;
-      }
-      consumers.set(p, c);
-      deps.metrics.partitionsOwned.inc();
+      owned.add(p);
+      await start(p, grant);
     },
-    /** Stop `p`'s consumer (only if it is still `only`, when given). */
-    async release(p: number, only?: PartitionConsumer) {
-      if (!only) await restarts.get(p); // a restart in flight: stop what it starts
-      const c = consumers.get(p);
-      if (!c || (only && c !== only)) return;
-      consumers.delete(p);
-      deps.metrics.partitionsOwned.dec();
-      await c.stop();
+    async release(p: number) {
+      owned.delete(p);
+      giveUp.get(p)?.abort(); // a restart waiting to try again stops waiting
+      await restarts.get(p); // a restart in flight: stop what it starts
+      await stop(p);
     },
   };
-  return handlers;
 }
 
 /** Start a writer: pool, catalog, ack publisher, metrics, one consumer per owned partition. */

@@ -31,6 +31,7 @@ export class WriterMetrics {
   readonly bisections = new Counter({ name: 'sluice_writer_bisections_total', help: 'Batches that needed poison bisection', registers: [this.registry] });
   readonly jobsFailed = new Counter({ name: 'sluice_writer_jobs_failed_total', help: 'Jobs failed through BullMQ (unreadable payload, or a fatal error after bounded retries); alert on any increase', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly interruptions = new Counter({ name: 'sluice_writer_consumer_interruptions_total', help: "Partition consumers replaced because their Redis connection dropped (a job fetch's reply may have been lost)", labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly restartFailures = new Counter({ name: 'sluice_writer_consumer_restart_failures_total', help: 'Failed starts of a replacement partition consumer (tried again with backoff while the partition is ours)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
   readonly partitionsOwned = new Gauge({ name: 'sluice_writer_partitions_owned', help: 'Partitions this writer consumes', registers: [this.registry] });
   readonly config = new Gauge({ name: 'sluice_config', help: 'Numeric configuration knobs', labelNames: ['knob'] as const, registers: [this.registry] });
