@@ -199,6 +199,50 @@ describe('lease and fill calls of one turn', () => {
   });
 });
 
+describe('multi-get', () => {
+  it('looks all its keys up with one MGET, then treats each as a single read would', async () => {
+    const sent: string[] = [];
+    const cache = new Redis(env.redisUrl, { enableAutoPipelining: true });
+    const conn = cache as unknown as { sendCommand(cmd: { name: string }): unknown };
+    const send = conn.sendCommand.bind(cache);
+    conn.sendCommand = (cmd) => {
+      sent.push(cmd.name);
+      return send(cmd);
+    };
+    await cache.ping();
+    const config = testConfig(env, { SLUICE_TABLES: 'items', SLUICE_POPULARITY_SAMPLE: '0' });
+    const reads = new ReadCounter();
+    const own = await startReadService(config, env.pool, catalog, reads, cache);
+    try {
+      const t = own.tables.get('items')!;
+      const keys = ['41', '42', '43', '999999', '44'].map((k) => [k]);
+      const lookups = () => sent.filter((c) => c === 'get' || c === 'mget');
+
+      sent.length = 0;
+      const cold = await own.getRows(t, keys, undefined);
+      expect(cold.rows.map(nameOf)).toEqual(['v1', 'v1', 'v1', null, 'v1']);
+      expect(lookups()).toEqual(['mget']);
+      expect(reads.total).toBe(1); // the five misses share one query
+
+      sent.length = 0;
+      const warm = await own.getRows(t, keys, undefined);
+      expect(warm).toEqual({ rows: cold.rows, source: 'cache' }); // the missing key too: a negative entry
+      expect(sent.filter((c) => c !== 'mget')).toEqual([]);
+      expect(reads.total).toBe(1);
+
+      // With a token: the written key is a hit (written through at the token),
+      // the entries older than the token are read again, in one query.
+      const { token } = await committedWrite(env.pool, upsert, ['42', 'changed'], through());
+      const mixed = await own.getRows(t, keys, lsnKeyOf(token));
+      expect(mixed.rows.map(nameOf)).toEqual(['v1', 'changed', 'v1', null, 'v1']);
+      expect(reads.total).toBe(2);
+    } finally {
+      await own.stop();
+      cache.disconnect();
+    }
+  });
+});
+
 describe('read-your-writes against the cache', () => {
   it('serves an entry only when its LSN reaches the token', async () => {
     const id = '11';

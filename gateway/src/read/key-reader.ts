@@ -72,10 +72,7 @@ export class KeyReader {
 
   /** Read `key` of `table`; with `token`, never older than it. */
   async read(t: ReadTable, key: readonly string[], token: LsnKey | undefined): Promise<RowRead> {
-    if (!t.cacheable) {
-      this.d.metrics.lookups.inc({ result: 'bypass' });
-      return fromDb(await this.d.loader.load(t, key, token), 'bypass');
-    }
+    if (!t.cacheable) return this.bypass(t, key, token);
     const k = this.d.store.keys(t.name, key);
     this.d.popularity?.recordRead(k.id);
     let entry: CacheEntry | null;
@@ -84,6 +81,25 @@ export class KeyReader {
     } catch (err) {
       return this.uncached(t, key, token, err);
     }
+    return this.afterLookup(t, key, k, token, entry);
+  }
+
+  /** Read many keys of `table` (a multi-get): one Redis round trip and command for all their entries, then each as `read` would. */
+  async readMany(t: ReadTable, keys: readonly (readonly string[])[], token: LsnKey | undefined): Promise<RowRead[]> {
+    if (!t.cacheable) return Promise.all(keys.map((key) => this.bypass(t, key, token)));
+    const ks = keys.map((key) => this.d.store.keys(t.name, key));
+    for (const k of ks) this.d.popularity?.recordRead(k.id);
+    let entries: (CacheEntry | null)[];
+    try {
+      entries = await this.d.store.getMany(ks);
+    } catch (err) {
+      return Promise.all(keys.map((key) => this.uncached(t, key, token, err)));
+    }
+    return Promise.all(keys.map((key, i) => this.afterLookup(t, key, ks[i]!, token, entries[i]!)));
+  }
+
+  /** What to do with the entry a lookup found (see the class comment). */
+  private afterLookup(t: ReadTable, key: readonly string[], k: RowKeys, token: LsnKey | undefined, entry: CacheEntry | null): RowRead | Promise<RowRead> {
     if (entry !== null && entry.kind !== 'f' && (token === undefined || entry.lsn >= token)) {
       const now = Date.now();
       if (now < entry.softUntil) {
@@ -101,6 +117,12 @@ export class KeyReader {
     // reader's fill may not be: it reads on its own (single-flight per token).
     if (token !== undefined) return this.flights.do(`${k.entry}\u0000${token}`, () => this.direct(t, key, k, minLsn, status));
     return this.flights.do(k.entry, () => this.leased(t, key, k, minLsn));
+  }
+
+  /** A table the cache cannot key (keys.ts `isCacheable`): straight to the database. */
+  private async bypass(t: ReadTable, key: readonly string[], token: LsnKey | undefined): Promise<RowRead> {
+    this.d.metrics.lookups.inc({ result: 'bypass' });
+    return fromDb(await this.d.loader.load(t, key, token), 'bypass');
   }
 
   /** Redis failed: read the database, skip the cache. */

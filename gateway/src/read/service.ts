@@ -146,7 +146,7 @@ export class ReadService {
 
   /** Many rows by key, each through the cache; misses share queries. */
   async getRows(t: ReadTable, keys: readonly (readonly string[])[], token?: LsnKey): Promise<RowsRead> {
-    const reads = await this.guard(Promise.all(keys.map((k) => this.keys.read(t, k, token))));
+    const reads = await this.guard(this.keys.readMany(t, keys, token));
     let source: RowRead['source'] = 'cache';
     for (const r of reads) if (RANK[r.source] > RANK[source]) source = r.source;
     return { rows: reads.map((r) => r.row), source };
