@@ -1,7 +1,7 @@
 /**
  * Read baseline (a): a bare Hono GET doing one ioredis GET (auto-pipelined,
- * like Sluice's cache connection). The ceiling for a cached read; Sluice cache
- * hits are compared to it.
+ * like Sluice's cache connection), and a multi-get `?key=in.(…)` doing one
+ * MGET. The ceiling for a cached read; Sluice cache hits are compared to it.
  *
  *   tsx bench/baselines/bare-redis-get.ts <port> <redis-url>
  */
@@ -17,5 +17,12 @@ app.get('/v1/tables/:table/:key', async (c) => {
   if (v === null) return c.json({ error: 'missing' }, 404);
   c.header('Content-Type', 'application/json');
   return c.body(v);
+});
+app.get('/v1/tables/:table', async (c) => {
+  const list = /^in\.\((.*)\)$/.exec(c.req.query('key') ?? '');
+  if (list === null) return c.json({ error: 'key=in.(…) expected' }, 400);
+  const values = await redis.mget(list[1]!.split(',').map((k) => `bench:${c.req.param('table')}:${k}`));
+  c.header('Content-Type', 'application/json');
+  return c.body(`{"rows":[${values.map((v) => v ?? 'null').join(',')}]}`);
 });
 serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => process.stdout.write(`listening ${port}\n`));

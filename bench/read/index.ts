@@ -3,7 +3,8 @@
  * this machine (ratios are what compare):
  *   a. bare Hono + one ioredis GET (1 and 2 processes)
  *   b. bare Hono + one Postgres primary-key lookup on the replica
- *   c. Sluice cache hits (1 and 2 gateway processes)
+ *   c. Sluice cache hits (1 and 2 gateway processes), and a cached 50-key multi-get
+ *      against the bare endpoint doing one MGET
  *   d. Sluice misses served by the replica (a fresh key per request)
  *   e. Zipf(s = 1) over 100 k keys, soft TTL 30 s, without and with the warmer: hit rate
  *   f. stampede: 1,000 concurrent GETs of one cold key over 3 gateways: database reads
@@ -29,6 +30,9 @@ export interface ReadBenchOptions {
 const ROWS = 200_000;
 const ZIPF_KEYS = 100_000;
 const PATH = '/v1/tables/bench_kv/{key}';
+/** A multi-get of keys 1…50 (all cached in the scenarios that use it). */
+const MULTI_KEYS = 50;
+const MULTI_PATH = `/v1/tables/bench_kv?key=in.(${Array.from({ length: MULTI_KEYS }, (_, i) => i + 1).join(',')})`;
 
 interface Measured {
   scenario: string;
@@ -41,8 +45,8 @@ interface Measured {
   cpuUs: { http: number; redis: number; pg: number };
 }
 
-async function load(ports: number[], keys: KeyPattern, o: ReadBenchOptions, durationMs = o.durationS * 1000): Promise<LoadResult> {
-  const spec: ReadLoadSpec = { ports, path: PATH, keys, connections: o.connections, durationMs };
+async function load(ports: number[], keys: KeyPattern, o: ReadBenchOptions, durationMs = o.durationS * 1000, path = PATH): Promise<LoadResult> {
+  const spec: ReadLoadSpec = { ports, path, keys, connections: o.connections, durationMs };
   return JSON.parse(await runTs('bench/read/load.ts', [JSON.stringify(spec)])) as LoadResult;
 }
 
@@ -56,9 +60,9 @@ function cpuNow(b: Bench): { http: number; redis: number; pg: number } {
 }
 
 /** Run load against `ports` as `scenario`, with the CPU every server spent per request. */
-async function measure(b: Bench, scenario: string, ports: number[], keys: KeyPattern, durationMs = b.o.durationS * 1000): Promise<Measured> {
+async function measure(b: Bench, scenario: string, ports: number[], keys: KeyPattern, durationMs = b.o.durationS * 1000, path = PATH): Promise<Measured> {
   const c0 = cpuNow(b);
-  const r = await load(ports, keys, b.o, durationMs);
+  const r = await load(ports, keys, b.o, durationMs, path);
   const c1 = cpuNow(b);
   const per = (k: 'http' | 'redis' | 'pg') => (r.requests > 0 ? (c1[k] - c0[k]) / r.requests : NaN);
   const m: Measured = { scenario, load: r, cpuUs: { http: per('http'), redis: per('redis'), pg: per('pg') } };
@@ -162,7 +166,7 @@ async function measureAll(primary: LocalPostgres, replica: LocalPostgres, redis:
 async function baselines(b: Bench): Promise<void> {
   const { Redis } = await import('ioredis');
   const seed = new Redis(b.redisUrl);
-  await seed.set('bench:bench_kv:1', JSON.stringify({ id: 1, owner: 1, payload: 'x'.repeat(96) }));
+  for (let id = 1; id <= MULTI_KEYS; id++) await seed.set(`bench:bench_kv:${id}`, JSON.stringify({ id, owner: id, payload: 'x'.repeat(96) }));
   seed.disconnect();
   const fixed: KeyPattern = { mode: 'fixed', key: '1' };
   b.procs.push(await startTs('bench/baselines/bare-redis-get.ts', { args: ['3111', b.redisUrl], ready: /listening/, name: 'bare-redis-1' }));
@@ -170,6 +174,8 @@ async function baselines(b: Bench): Promise<void> {
   await measure(b, 'a1. bare Hono + Redis GET, 1 proc', [3111], fixed);
   b.procs.push(await startTs('bench/baselines/bare-redis-get.ts', { args: ['3113', b.redisUrl], ready: /listening/, name: 'bare-redis-2' }));
   await measure(b, 'a2. bare Hono + Redis GET, 2 procs', [3111, 3113], fixed);
+  await stopAll(b.procs.splice(1));
+  await measure(b, `a3. bare Hono + Redis MGET of ${MULTI_KEYS} keys`, [3111], fixed, b.o.durationS * 1000, MULTI_PATH);
   await stopAll(b.procs.splice(0));
   // Fresh keys, like the misses of scenario d.
   b.procs.push(await startTs('bench/baselines/bare-pg-get.ts', { args: ['3112', b.replicaUrl, '4'], ready: /listening/, name: 'bare-pg' }));
@@ -188,6 +194,8 @@ async function sluiceThroughput(b: Bench): Promise<void> {
   await load([3122], fixed, b.o, 2000);
   await measure(b, 'c2. Sluice cache hits, 2 gateways', [3121, 3122], fixed);
   await stopAll(b.procs.splice(1));
+  await load([3121], fixed, b.o, 2000, MULTI_PATH); // fills keys 1…50
+  await measure(b, `c3. Sluice cached multi-get of ${MULTI_KEYS} keys`, [3121], fixed, b.o.durationS * 1000, MULTI_PATH);
   await load([3121], { mode: 'seq', start: 150_000 }, b.o, 2000);
   await flushCache(b.redisUrl);
   const before = await metric([3121], 'sluice_read_db_queries_total', 'source="replica"');
@@ -253,6 +261,7 @@ function report(results: Measured[], extra: Record<string, unknown>, o: ReadBenc
   const st = extra.stampede as { databaseReads: number } | undefined;
   const ratios = {
     hitsVsBareRedis: rps('c1.') / rps('a1.'),
+    multiGetVsBareMget: rps('c3.') / rps('a3.'),
     twoGatewaysVsOne: rps('c2.') / rps('c1.'),
     bareRedisTwoVsOne: rps('a2.') / rps('a1.'),
     missesVsBarePg: rps('d.') / rps('b.'),
@@ -263,6 +272,7 @@ function report(results: Measured[], extra: Record<string, unknown>, o: ReadBenc
   };
   const costs = {
     hitsVsBareRedis: cost('a1.') / cost('c1.'),
+    multiGetVsBareMget: cost('a3.') / cost('c3.'),
     twoGatewaysVsOne: cost('c1.') / cost('c2.'),
     bareRedisTwoVsOne: cost('a1.') / cost('a2.'),
     missesVsBarePg: cost('b.') / cost('d.'),
