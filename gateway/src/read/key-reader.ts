@@ -36,6 +36,11 @@ function fromEntry(e: CacheEntry, status: LookupResult, now = Date.now()): RowRe
   return { row: e.kind === 'v' ? e.body : null, source: 'cache', lsn: e.lsn, status, ttlMs: e.softUntil - now };
 }
 
+/** May a read with `token` be answered from `e`? A row or tombstone at least as new as the token; a fence never. */
+function answers(e: CacheEntry, token: LsnKey | undefined): boolean {
+  return e.kind !== 'f' && (token === undefined || e.lsn >= token);
+}
+
 function fromDb(r: LoadedRow, status: LookupResult): RowRead {
   return { row: r.row, source: r.source, lsn: r.lsn, status };
 }
@@ -63,7 +68,7 @@ type Waited = { entry: CacheEntry } | { leaseFreed: true } | { timedOut: true };
 export class KeyReader {
   private readonly flights = new SingleFlight<RowRead>();
   private readonly refreshing = new Set<string>();
-  /** The hot path's counter, label set bound once. */
+  /** The hot path's counter (labels given once). */
   private readonly hits;
 
   constructor(private readonly d: KeyReaderDeps) {
@@ -79,7 +84,8 @@ export class KeyReader {
     try {
       entry = await this.d.store.get(k);
     } catch (err) {
-      return this.uncached(t, key, token, err);
+      this.warnUncached(err);
+      return this.uncached(t, key, token);
     }
     return this.afterLookup(t, key, k, token, entry);
   }
@@ -97,7 +103,8 @@ export class KeyReader {
     try {
       entries = await this.d.store.getMany(ks);
     } catch (err) {
-      return Promise.all(keys.map((key) => this.uncached(t, key, token, err)));
+      this.warnUncached(err);
+      return Promise.all(keys.map((key) => this.uncached(t, key, token)));
     }
     const now = Date.now();
     const out: (RowRead | Promise<RowRead>)[] = new Array(keys.length);
@@ -105,7 +112,7 @@ export class KeyReader {
     let pending = false;
     for (let i = 0; i < keys.length; i++) {
       const e = entries[i]!;
-      if (e !== null && e.kind !== 'f' && (token === undefined || e.lsn >= token) && now < e.softUntil) {
+      if (e !== null && answers(e, token) && now < e.softUntil) {
         out[i] = fromEntry(e, 'hit', now);
         hits++;
       } else {
@@ -119,7 +126,7 @@ export class KeyReader {
 
   /** What to do with the entry a lookup found (see the class comment). */
   private afterLookup(t: ReadTable, key: readonly string[], k: RowKeys, token: LsnKey | undefined, entry: CacheEntry | null): RowRead | Promise<RowRead> {
-    if (entry !== null && entry.kind !== 'f' && (token === undefined || entry.lsn >= token)) {
+    if (entry !== null && answers(entry, token)) {
       const now = Date.now();
       if (now < entry.softUntil) {
         this.hits.inc();
@@ -145,10 +152,13 @@ export class KeyReader {
   }
 
   /** Redis failed: read the database, skip the cache. */
-  private async uncached(t: ReadTable, key: readonly string[], token: LsnKey | undefined, err: unknown): Promise<RowRead> {
+  private async uncached(t: ReadTable, key: readonly string[], token: LsnKey | undefined): Promise<RowRead> {
     this.d.metrics.lookups.inc({ result: 'error' });
-    this.d.log.warn({ err: { message: (err as Error).message } }, 'cache unavailable; reading the database');
     return fromDb(await this.d.loader.load(t, key, token), 'error');
+  }
+
+  private warnUncached(err: unknown): void {
+    this.d.log.warn({ err: { message: (err as Error).message } }, 'cache unavailable; reading the database');
   }
 
   private async direct(t: ReadTable, key: readonly string[], k: RowKeys, minLsn: LsnKey | undefined, status: LookupResult): Promise<RowRead> {
@@ -164,7 +174,8 @@ export class KeyReader {
       try {
         a = await this.d.store.acquire(k, 'miss');
       } catch (err) {
-        return this.uncached(t, key, minLsn, err);
+        this.warnUncached(err);
+        return this.uncached(t, key, minLsn);
       }
       if (a.type === 'entry') return fromEntry(a.entry, 'hit');
       const min = maxLsn(minLsn, a.entry?.kind === 'f' ? a.entry.lsn : undefined);
