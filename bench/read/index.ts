@@ -252,31 +252,30 @@ function report(results: Measured[], extra: Record<string, unknown>, o: ReadBenc
   }));
   printTable(`HTTP read path, ${o.connections} keep-alive connections, ${o.durationS} s per throughput run`, rows);
   const rps = (p: string) => results.find((r) => r.scenario.startsWith(p))?.load.rps ?? NaN;
-  // Server CPU per request (HTTP processes + Redis + Postgres); ratios below are baseline ÷ Sluice, like the req/s ones.
+  // Server CPU per request (HTTP processes + Redis + Postgres).
   const cost = (p: string) => {
     const c = results.find((r) => r.scenario.startsWith(p))?.cpuUs;
     return c ? c.http + c.redis + c.pg : NaN;
   };
+  // [measured, compared with]: req/s measured ÷ compared, CPU per request compared ÷ measured (higher is better either way).
+  const pairs = {
+    hitsVsBareRedis: ['c1.', 'a1.'],
+    multiGetVsBareMget: ['c3.', 'a3.'],
+    twoGatewaysVsOne: ['c2.', 'c1.'],
+    bareRedisTwoVsOne: ['a2.', 'a1.'],
+    missesVsBarePg: ['d.', 'b.'],
+  } as const;
+  const by = (f: (m: string, c: string) => number) => Object.fromEntries(Object.entries(pairs).map(([name, [m, c]]) => [name, f(m, c)]));
   const z = (k: string) => extra[k] as { freshHitRate: number; servedFromCacheRate: number } | undefined;
   const st = extra.stampede as { databaseReads: number } | undefined;
   const ratios = {
-    hitsVsBareRedis: rps('c1.') / rps('a1.'),
-    multiGetVsBareMget: rps('c3.') / rps('a3.'),
-    twoGatewaysVsOne: rps('c2.') / rps('c1.'),
-    bareRedisTwoVsOne: rps('a2.') / rps('a1.'),
-    missesVsBarePg: rps('d.') / rps('b.'),
+    ...by((m, c) => rps(m) / rps(c)),
     zipfHitNoWarmer: z('zipfNoWarmer')?.freshHitRate ?? null,
     zipfHitWithWarmer: z('zipfWithWarmer')?.freshHitRate ?? null,
     zipfCachedWithWarmer: z('zipfWithWarmer')?.servedFromCacheRate ?? null,
     stampedeDbReads: st?.databaseReads ?? null,
   };
-  const costs = {
-    hitsVsBareRedis: cost('a1.') / cost('c1.'),
-    multiGetVsBareMget: cost('a3.') / cost('c3.'),
-    twoGatewaysVsOne: cost('c1.') / cost('c2.'),
-    bareRedisTwoVsOne: cost('a1.') / cost('a2.'),
-    missesVsBarePg: cost('b.') / cost('d.'),
-  };
+  const costs = by((m, c) => cost(c) / cost(m));
   printTable('Ratios (targets: hits/bare ≥ 0.85, 2 gw/1 ≥ 1.6, misses/bare pg ≥ 0.80, Zipf hit with warmer ≥ 0.98, stampede reads = 1)', [ratios as Row]);
   printTable('The same by server CPU per request (baseline ÷ Sluice; 2 gw: one ÷ two — 1.0 means a second gateway on a spare core adds a full one)', [costs as Row]);
   const file = writeResults('read', { at: new Date().toISOString(), options: o, results, extra, ratios, cpuRatios: costs });
