@@ -163,10 +163,8 @@ const RESTART_RETRY_CAP_MS = 30_000;
  */
 function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
   const consumers = new Map<number, PartitionConsumer>();
-  const restarts = new Map<number, Promise<void>>();
-  /** Partitions handed to us by the ownership strategy and not taken back. */
-  const owned = new Set<number>();
-  const giveUp = new Map<number, AbortController>();
+  /** Restarts in flight; `release` aborts one (it stops retrying) and waits for it. */
+  const restarts = new Map<number, { run: Promise<void>; abort: AbortController }>();
 
   const start = async (p: number, grant?: PartitionGrant) => {
     await handBackOrphans(deps, p, grant !== undefined);
@@ -193,10 +191,9 @@ function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
   const restart = (p: number, c: PartitionConsumer) => {
     if (restarts.has(p)) return;
     const abort = new AbortController();
-    giveUp.set(p, abort);
     const run = (async () => {
       await stop(p, c);
-      for (let attempt = 1; owned.has(p) && !abort.signal.aborted; attempt++) {
+      for (let attempt = 1; !abort.signal.aborted; attempt++) {
         try {
           await start(p);
           return;
@@ -209,22 +206,16 @@ function consumerHandlers(deps: ConsumerDeps): OwnershipHandlers {
       }
     })()
       .catch((err: unknown) => deps.log.error({ err, partition: p }, 'partition restart failed'))
-      .finally(() => {
-        restarts.delete(p);
-        giveUp.delete(p);
-      });
-    restarts.set(p, run);
+      .finally(() => restarts.delete(p));
+    restarts.set(p, { run, abort });
   };
 
   return {
-    async acquire(p: number, grant?: PartitionGrant) {
-      owned.add(p);
-      await start(p, grant);
-    },
+    acquire: start,
     async release(p: number) {
-      owned.delete(p);
-      giveUp.get(p)?.abort(); // a restart waiting to try again stops waiting
-      await restarts.get(p); // a restart in flight: stop what it starts
+      const r = restarts.get(p);
+      r?.abort.abort(); // a restart waiting to try again gives up
+      await r?.run; // one starting a consumer: stop what it starts
       await stop(p);
     },
   };

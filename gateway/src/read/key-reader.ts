@@ -1,5 +1,5 @@
 import { maxLsn, type CacheEntry, type CacheStore, type DbSource, type Filled, type LsnKey, type PopularityCounter, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
-import type { Logger } from '@sluice/shared';
+import { oncePer, type Logger } from '@sluice/shared';
 import type { BatchLoader, LoadedRow } from './batch-loader.ts';
 import type { LookupResult, ReadMetrics } from './metrics.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -41,6 +41,11 @@ function answers(e: CacheEntry, token: LsnKey | undefined): boolean {
   return e.kind !== 'f' && (token === undefined || e.lsn >= token);
 }
 
+/** The answer when `e` is fresh and may answer a read with `token`, else null. */
+function freshHit(e: CacheEntry | null, token: LsnKey | undefined, now = Date.now()): RowRead | null {
+  return e !== null && answers(e, token) && now < e.softUntil ? fromEntry(e, 'hit', now) : null;
+}
+
 function fromDb(r: LoadedRow, status: LookupResult): RowRead {
   return { row: r.row, source: r.source, lsn: r.lsn, status };
 }
@@ -70,6 +75,8 @@ export class KeyReader {
   private readonly refreshing = new Set<string>();
   /** The hot path's counter (labels given once). */
   private readonly hits;
+  /** With Redis down every read would warn: once a second is enough. */
+  private readonly warnDue = oncePer(1000);
 
   constructor(private readonly d: KeyReaderDeps) {
     this.hits = d.metrics.lookups.labels({ result: 'hit' });
@@ -87,7 +94,10 @@ export class KeyReader {
       this.warnUncached(err);
       return this.uncached(t, key, token);
     }
-    return this.afterLookup(t, key, k, token, entry);
+    const hit = freshHit(entry, token);
+    if (hit === null) return this.afterLookup(t, key, k, token, entry);
+    this.hits.inc();
+    return hit;
   }
 
   /**
@@ -112,26 +122,19 @@ export class KeyReader {
     let pending = false;
     for (let i = 0; i < keys.length; i++) {
       const e = entries[i]!;
-      if (e !== null && answers(e, token) && now < e.softUntil) {
-        out[i] = fromEntry(e, 'hit', now);
-        hits++;
-      } else {
-        out[i] = this.afterLookup(t, keys[i]!, ks[i]!, token, e);
-        pending = true;
-      }
+      const hit = freshHit(e, token, now);
+      if (hit !== null) hits++;
+      else pending = true;
+      out[i] = hit ?? this.afterLookup(t, keys[i]!, ks[i]!, token, e);
     }
     if (hits > 0) this.hits.inc(hits);
     return pending ? Promise.all(out) : (out as RowRead[]);
   }
 
-  /** What to do with the entry a lookup found (see the class comment). */
+  /** What to do with an entry that is not a fresh hit (see the class comment). */
   private afterLookup(t: ReadTable, key: readonly string[], k: RowKeys, token: LsnKey | undefined, entry: CacheEntry | null): RowRead | Promise<RowRead> {
     if (entry !== null && answers(entry, token)) {
       const now = Date.now();
-      if (now < entry.softUntil) {
-        this.hits.inc();
-        return fromEntry(entry, 'hit', now);
-      }
       this.d.metrics.lookups.inc({ result: 'stale' });
       this.refresh(t, key, k, entry);
       return fromEntry(entry, 'stale', now);
@@ -158,6 +161,7 @@ export class KeyReader {
   }
 
   private warnUncached(err: unknown): void {
+    if (!this.warnDue()) return;
     this.d.log.warn({ err: { message: (err as Error).message } }, 'cache unavailable; reading the database');
   }
 

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { AppError, closeRedis, createRedis, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
+import { AppError, closeRedis, createRedis, oncePer, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
 import {
   CacheStore,
   PopularityCounter,
@@ -192,10 +192,9 @@ export class ReadService {
   private openCache(): Redis {
     const c = this.d.config;
     const redis = createRedis({ url: c.SLUICE_CACHE_REDIS_URL ?? c.REDIS_URL, role: 'cache', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-read-${this.d.nodeId ?? 'node'}` });
-    let last = 0;
+    const due = oncePer(1000); // a down Redis errors on every reconnect attempt
     redis.on('error', (err: Error) => {
-      if (Date.now() - last < 1000) return; // a down Redis errors on every reconnect attempt
-      last = Date.now();
+      if (!due()) return;
       this.d.log.warn({ err: { message: err.message } }, 'cache redis connection error');
     });
     return redis;

@@ -19,3 +19,17 @@ export function createLogger(name: string, level: string): Logger {
 export function lifecycleLogger(log: Logger): Logger {
   return log.isLevelEnabled('info') || log.level === 'silent' ? log : log.child({}, { level: 'info' });
 }
+
+/**
+ * A gate that opens at most once per `ms`: for messages a broken dependency
+ * would otherwise log on every reconnect attempt or every request.
+ */
+export function oncePer(ms: number): () => boolean {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = Date.now();
+    if (now - last < ms) return false;
+    last = now;
+    return true;
+  };
+}

@@ -1,4 +1,4 @@
-import type { Logger } from '../log/index.ts';
+import { oncePer, type Logger } from '../log/index.ts';
 import { createRedis, type Redis, type RedisConnOptions } from './connections.ts';
 
 /**
@@ -10,10 +10,9 @@ import { createRedis, type Redis, type RedisConnOptions } from './connections.ts
 export async function connectRedis(o: RedisConnOptions, log: Logger, readyWithinMs: number): Promise<{ redis: Redis; close: () => Promise<void> }> {
   const redis = createRedis(o);
   const close = () => closeRedis(redis);
-  let lastLog = 0;
+  const due = oncePer(1000);
   redis.on('error', (err: Error) => {
-    if (Date.now() - lastLog < 1000) return;
-    lastLog = Date.now();
+    if (!due()) return;
     log.warn({ redis: o.name, err: { message: err.message } }, 'redis connection error');
   });
   if (!(await whenReady(redis, readyWithinMs))) {
