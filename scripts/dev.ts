@@ -8,7 +8,8 @@
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createLogger, createPool, freePort, loadConfigOrExit, migrate, Releasers, startPostgres, startRedis } from '@sluice/shared';
+import { createLogger, createPool, loadConfigOrExit, migrate, Releasers } from '@sluice/shared';
+import { freePort, startPostgres, startRedis } from '@sluice/local-servers';
 import { onSignals, ROOT, spawnService, type Service } from './lib/services.ts';
 
 const DATA = join(ROOT, '.sluice-data');

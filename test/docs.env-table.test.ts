@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configKeys } from '@sluice/shared';
-import { REPO_ROOT } from '@sluice/shared/lifecycle/processes.ts';
+import { REPO_ROOT } from '@sluice/local-servers';
 
 describe('README env table', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -8,7 +8,7 @@
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { jobIdOf, queueName, writeIdOf, type WriteJob } from '../../shared/src/queue/index.ts';
-import { startPostgres, startRedis } from '../../shared/src/servers/index.ts';
+import { startPostgres, startRedis } from '@sluice/local-servers';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 import { startTs } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';

@@ -10,7 +10,7 @@
  *   f. stampede: 1,000 concurrent GETs of one cold key over 3 gateways: database reads
  */
 import pg from 'pg';
-import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '../../shared/src/servers/index.ts';
+import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '@sluice/local-servers';
 import { postgresCpuMicros, processCpuMicros } from '../lib/pgcpu.ts';
 import { runTs, startTs, type Proc } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';

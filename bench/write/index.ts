@@ -8,7 +8,7 @@
  * when absolute numbers are not.
  */
 import pg from 'pg';
-import { startPostgres, startRedis } from '../../shared/src/servers/index.ts';
+import { startPostgres, startRedis } from '@sluice/local-servers';
 import { startTs, type Proc } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
 import type { LoadSpec } from '../load/generator.ts';

@@ -1,4 +1,4 @@
-import { reapOnExit, REPO_ROOT, spawnTs, type TsProcess } from '@sluice/shared';
+import { reapOnExit, REPO_ROOT, spawnTs, type TsProcess } from '@sluice/local-servers';
 
 /** Repository root. */
 export const ROOT = REPO_ROOT;

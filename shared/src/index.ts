@@ -8,4 +8,3 @@ export * from './lifecycle/index.ts';
 export * from './log/index.ts';
 export { migrate, listMigrations, MIGRATIONS_DIR } from './migrations/migrate.ts';
 export { quoteIdent } from './sql/ident.ts';
-export * from './servers/index.ts';

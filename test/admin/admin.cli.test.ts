@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '@sluice/shared/lifecycle/processes.ts';
+import { REPO_ROOT } from '@sluice/local-servers';
 import { closeServer, listen } from '../../gateway/src/server.ts';
 import { startGateway, type TestGateway } from '../gateway/support.ts';
 

@@ -8,8 +8,8 @@
  *   duplicates = rows applied more than once   must be empty
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/shared/lifecycle/processes.ts';
-import { freePort } from '@sluice/shared/servers/index.ts';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers';
+import { freePort } from '@sluice/local-servers';
 import { createTestEnv, eventually, type TestEnv } from '../harness/index.ts';
 
 const CLIENTS = 50;

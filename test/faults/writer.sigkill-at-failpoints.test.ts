@@ -10,7 +10,7 @@
  * committed exactly once, in per-key order.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@sluice/shared/servers/index.ts';
+import { freePort } from '@sluice/local-servers';
 import { drainAndCheck, eventually, expectSound, logged, startCluster, startLoad, type FaultCluster, type GatewayProc, type Verdict } from './support/index.ts';
 
 let cluster: FaultCluster;

@@ -3,7 +3,7 @@
  * behind → 503 with Retry-After, fast, and nothing acknowledged.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startRedis, type LocalRedis } from '@sluice/shared';
+import { freePort, startRedis, type LocalRedis } from '@sluice/local-servers';
 import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
 

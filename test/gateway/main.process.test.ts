@@ -4,8 +4,9 @@
  * SIGTERM drain that lets in-flight requests finish.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisDurability, freePort, Redis, startRedis, UnsafeRedisError, type LocalRedis } from '@sluice/shared';
-import { startTsProcess, type TsProcess } from '@sluice/shared/lifecycle/processes.ts';
+import { checkRedisDurability, Redis, UnsafeRedisError } from '@sluice/shared';
+import { freePort, startRedis, type LocalRedis } from '@sluice/local-servers';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers';
 import { createTestEnv, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { GATEWAY_SQL } from './support.ts';
 

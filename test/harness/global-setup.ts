@@ -7,7 +7,7 @@
  * Test files get the URLs with `inject()` (see `createTestEnv`).
  */
 import type { TestProject } from 'vitest/node';
-import { localServersAvailable, startPostgres, startRedis } from '@sluice/shared';
+import { localServersAvailable, startPostgres, startRedis } from '@sluice/local-servers';
 import { createTemplateDatabase, TEMPLATE_DB } from './template.ts';
 
 declare module 'vitest' {

@@ -3,7 +3,8 @@
  * restart on the same data, crash-stop, and replication.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis, readRedisDurability, startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis, type QueryResultRow } from '@sluice/shared';
+import { Redis, readRedisDurability, type QueryResultRow } from '@sluice/shared';
+import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '@sluice/local-servers';
 import { eventually } from './index.ts';
 import { adminPool } from './template.ts';
 

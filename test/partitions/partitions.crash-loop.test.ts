@@ -10,9 +10,9 @@
  * nothing ends in BullMQ's failed set; `sluice_writer_dead_letters_total` rises.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/shared/lifecycle/processes.ts';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers';
 import { partitionOf } from '@sluice/shared/queue/index.ts';
-import { freePort } from '@sluice/shared/servers/index.ts';
+import { freePort } from '@sluice/local-servers';
 import { CRASH_LOOP_SQLSTATE, MAX_SOLO_FLUSHES } from '@sluice/writer';
 import { createTestEnv, eventually, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { expectKvSound, keysCovering, KV_SQL, KvProducer, leases } from './support.ts';

@@ -7,7 +7,7 @@
  * to the queue head in their order before B takes anything newer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/shared/lifecycle/processes.ts';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers';
 import { startWriter, type Writer } from '@sluice/writer';
 import { createTestEnv, eventually, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { quiet } from '../writer/helpers.ts';

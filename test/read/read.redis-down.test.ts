@@ -5,7 +5,8 @@
  * hit the cache again without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, startRedis, type Catalog, type LocalRedis, type Redis } from '@sluice/shared';
+import { createRedis, type Catalog, type Redis } from '@sluice/shared';
+import { startRedis, type LocalRedis } from '@sluice/local-servers';
 import type { ReadService } from '@sluice/gateway/read/index.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, readApp, ReadCounter, startReadService } from './helpers.ts';

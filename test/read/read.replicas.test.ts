@@ -9,7 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPool, Redis, startPostgres, startReplica, type Catalog, type LocalPostgres, type Pool } from '@sluice/shared';
+import { createPool, Redis, type Catalog, type Pool } from '@sluice/shared';
+import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers';
 import { lsnKeyOf, type ReadTable } from '@sluice/shared/cache/index.ts';
 import type { ReadService } from '@sluice/gateway/read/index.ts';
 import { eventually, testConfig } from '../harness/index.ts';

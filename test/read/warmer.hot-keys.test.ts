@@ -4,7 +4,7 @@
  * the `writer/src/warmer/main.ts` entry point starting and draining.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess } from '@sluice/shared/lifecycle/processes.ts';
+import { startTsProcess } from '@sluice/local-servers';
 import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/cache/index.ts';
 import { Redis, type Catalog, type Config } from '@sluice/shared';
 import type { ReadService } from '@sluice/gateway/read/index.ts';

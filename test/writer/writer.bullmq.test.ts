@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ackChannel, queueName, type WriteOutcome } from '@sluice/shared/queue/index.ts';
-import { freePort } from '@sluice/shared/servers/index.ts';
+import { freePort } from '@sluice/local-servers';
 import { startWriter, type Writer } from '@sluice/writer';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { ins, nextJobId, payload, quiet, rows, SCHEMA, TABLES, ups, type Req } from './helpers.ts';

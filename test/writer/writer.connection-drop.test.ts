@@ -9,7 +9,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from '@sluice/shared';
-import { startRedis } from '@sluice/shared/servers/index.ts';
+import { startRedis } from '@sluice/local-servers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queueName } from '@sluice/shared/queue/index.ts';
 import { AllPartitions, startWriter, type Writer } from '@sluice/writer';

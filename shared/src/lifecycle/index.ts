@@ -1,4 +1,3 @@
 export * from './releasers.ts';
 export * from './signals.ts';
 export * from './failpoints.ts';
-export * from './processes.ts';

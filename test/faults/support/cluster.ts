@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { createLogger, createPool, migrate, queueName, Redis, type Pool } from '@sluice/shared';
-import { startTsProcess, type TsProcess } from '@sluice/shared/lifecycle/processes.ts';
-import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis, type StartRedisOptions } from '@sluice/shared/servers/index.ts';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers';
+import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers';
 
 /**
  * The checker's tables. `f_items` has no unique key on `op`, so a write

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pipeLines } from '../servers/child.ts';
+import { pipeLines } from './child.ts';
 
-/** Repository root (shared/src/lifecycle → ../../..). */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** Repository root (local-servers/src → ../..). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
  * The one way Sluice starts its own TypeScript processes (gateway, writer,
