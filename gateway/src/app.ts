@@ -31,9 +31,9 @@ import { openApiDocument } from './openapi/document.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metaRoutes } from './routes/meta.ts';
-import { tableRoutes } from './routes/tables.ts';
+import { tableRoutes } from './routes/tables/index.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
-import { createReadService, registerReadRoutes, type ReadService } from './read/index.ts';
+import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
 /** Everything the gateway app needs; connections are the caller's to open and close. */
@@ -125,10 +125,9 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS }));
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body };
-  tableRoutes(app, writes);
+  tableRoutes(app, { writes, reads: { service: reads } });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { db: deps.pool, queues: w.queues });
-  registerReadRoutes(app, { service: reads, body });
   const admin = adminRoutes(app, { config, db: deps.pool, redis: deps.producer, queues: w.queues, service: w.service, validators, registry: metrics.registry, log: deps.log });
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });

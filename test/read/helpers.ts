@@ -1,16 +1,18 @@
 /**
  * Helpers of the read-path suites: a read service and a tiny Hono app around
- * `registerReadRoutes` (the gateway's real auth and error middleware), a
+ * the table resource's read routes (the gateway's real auth and error middleware), a
  * committed write done the way the writer does it (commit, token, then
  * write-through), and a wrapper that counts or holds database reads.
  */
 import { Hono } from 'hono';
 import { createLogger, introspectCatalog, type Catalog, type Config, type Queryable, type QueryResultRow } from '@sluice/shared';
-import { writeThrough, type DbSource, type QueryWrapper } from '@sluice/shared/cache/index.ts';
+import { writeThrough, type DbSource, type QueryWrapper } from '@sluice/shared/read/index.ts';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
 import { apiKeyAuth } from '@sluice/gateway/middleware/auth/index.ts';
 import { problemErrors, problemNotFound } from '@sluice/gateway/middleware/errors/index.ts';
-import { createReadService, registerReadRoutes, type ReadService } from '@sluice/gateway/read/index.ts';
+import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
+import { readRoutes } from '@sluice/gateway/routes/tables/index.ts';
+import { jsonBody } from '@sluice/gateway/middleware/body/index.ts';
 import type { Redis } from 'ioredis';
 
 export const log = createLogger('test-read', 'silent');
@@ -68,7 +70,8 @@ export function catalogOf(db: Queryable, tables: string[]): Promise<Catalog> {
 export function readApp(service: ReadService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS }));
-  registerReadRoutes(app, { service });
+  const c = service.config;
+  readRoutes(app, { service }, jsonBody({ maxBytes: c.SLUICE_MAX_BODY_BYTES, maxDepth: c.SLUICE_MAX_JSON_DEPTH }));
   app.onError(problemErrors(log));
   app.notFound(problemNotFound());
   return app;

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis, type Catalog } from '@sluice/shared';
-import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
+import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable, type RowKeys } from '@sluice/shared/read/index.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, committedWrite, ReadCounter, startReadService } from './helpers.ts';
 
@@ -271,7 +271,7 @@ describe('read-your-writes against the cache', () => {
     const id = '13';
     await service.getRow(items, [id]);
     const { rows } = await env.pool.query<{ l: string }>("UPDATE items SET name = 'fenced' WHERE id = 13 RETURNING pg_current_wal_insert_lsn()::text AS l");
-    const { fenceKeys } = await import('@sluice/shared/cache/index.ts');
+    const { fenceKeys } = await import('@sluice/shared/read/index.ts');
     expect(await fenceKeys(env.redis, catalog, env.prefix, [{ table: 'items', key: [id] }], rows[0]!.l)).toBe(1);
     const r = await service.getRow(items, [id]);
     expect(r.source).toBe('primary');

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Catalog, type Redis } from '@sluice/shared';
 import { startRedis, type LocalRedis } from '@sluice/local-servers';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, readApp, ReadCounter, startReadService } from './helpers.ts';
 

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, Redis, type Catalog, type Pool } from '@sluice/shared';
 import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers';
-import { lsnKeyOf, type ReadTable } from '@sluice/shared/cache/index.ts';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
+import { lsnKeyOf, type ReadTable } from '@sluice/shared/read/index.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
 import { eventually, testConfig } from '../harness/index.ts';
 import { catalogOf, committedWrite, log, ReadCounter, startReadService } from './helpers.ts';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, ReadCounter, readApp, startReadService } from './helpers.ts';
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import type { Catalog, Config } from '@sluice/shared';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, committedWrite, ReadCounter, readApp, startReadService } from './helpers.ts';
 

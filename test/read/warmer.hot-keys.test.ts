@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess } from '@sluice/local-servers';
-import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/cache/index.ts';
+import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/read/index.ts';
 import { Redis, type Catalog, type Config } from '@sluice/shared';
-import type { ReadService } from '@sluice/gateway/read/index.ts';
-import { Warmer } from '@sluice/writer/warmer/warmer.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
+import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { createTestEnv, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { catalogOf, log, ReadCounter, startReadService } from './helpers.ts';
 

@@ -15,7 +15,7 @@ import { flushBatch, type FlushContext } from './flush/flush.ts';
 import { StatementCache } from './flush/sql.ts';
 import type { BatchJob } from './flush/types.ts';
 import { WriterMetrics } from './metrics/metrics.ts';
-import { startMetricsServer } from './metrics/server.ts';
+import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { FencedError, type Fence } from './partitions/fence.ts';
 import { LeasedPartitions } from './partitions/leased-partitions.ts';
 import { MAX_STALLED_COUNT, PartitionConsumer, type ConsumerDeps } from './partitions/partition-consumer.ts';

@@ -1,7 +1,8 @@
 import type { Hono } from 'hono';
 import { ForbiddenError, ValidationError, pointerToken, type FieldError, type OpKind, type TableValidator, type WriteOp } from '@sluice/shared';
 import type { Ctx, GatewayEnv } from '../context.ts';
-import { checkRowCount, sendResult, throwIfInvalid, type WriteRouteDeps } from './tables.ts';
+import { checkRowCount, sendResult, throwIfInvalid } from './respond.ts';
+import type { WriteRouteDeps } from './tables/write.ts';
 import { ackModeOf, idempotencyOf } from './write-headers.ts';
 
 type Json = Record<string, unknown>;

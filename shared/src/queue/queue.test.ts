@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, jobIdOf, newNodeId, parseWriteId, partitionOf, queueName, writeIdOf } from './index.ts';
+import { fnv1a32, partitionOf, queueName } from './partition.ts';
+import { jobIdOf, newNodeId, parseWriteId, writeIdOf } from './ids.ts';
 
 describe('key hashing', () => {
   it('is stable across processes and versions (FNV-1a reference values)', () => {

@@ -1,4 +1,4 @@
-import { cacheTtlsOf, fenceKeys, isCacheable, rowKeys, writeThrough } from '@sluice/shared/cache/index.ts';
+import { cacheTtlsOf, fenceKeys, isCacheable, rowKeys, writeThrough } from '@sluice/shared/read/index.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Config } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';

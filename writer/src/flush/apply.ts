@@ -1,4 +1,4 @@
-import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
+import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
 import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
 import type { Queryable } from '@sluice/shared/db/index.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';

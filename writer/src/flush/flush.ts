@@ -1,4 +1,4 @@
-import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
+import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { DatabaseError, isQueryReadTimeout, type Pool, type PoolClient } from '@sluice/shared/db/index.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';

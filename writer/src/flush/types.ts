@@ -1,4 +1,4 @@
-import type { WriteThroughRow } from '@sluice/shared/cache/index.ts';
+import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
 import type { WriteJob, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
 
 /** A BullMQ job as the batcher and the flush see it (no BullMQ types past `partitions/`). */

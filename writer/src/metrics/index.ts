@@ -1,2 +1,2 @@
 export { WriterMetrics } from './metrics.ts';
-export { startMetricsServer, type MetricsServer } from './server.ts';
+export { startMetricsServer, type MetricsServer } from '@sluice/shared/metrics/server.ts';

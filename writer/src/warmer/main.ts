@@ -12,8 +12,8 @@ import {
   type Config,
   type Redis,
 } from '@sluice/shared';
-import { startMetricsServer } from '../metrics/server.ts';
-import { Warmer } from './warmer.ts';
+import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
+import { Warmer } from '@sluice/shared/read/warmer.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger('warmer', config.SLUICE_LOG_LEVEL);

@@ -3,7 +3,7 @@ import { AppError, NotFoundError, ValidationError, type TableValidator, type Wri
 import type { Ctx, GatewayEnv } from '../../context.ts';
 import { requestHash } from '../../enqueue/idempotency.ts';
 import type { WriteService } from '../../enqueue/service.ts';
-import { sendResult } from '../tables.ts';
+import { sendResult } from '../respond.ts';
 import { ackModeOf } from '../write-headers.ts';
 import type { DeadLetterState, DeadLetterStore } from './dead-letter-store.ts';
 

@@ -1,4 +1,6 @@
-import type { DbSource, LsnKey, ReadTable, RowLoader } from '@sluice/shared/cache/index.ts';
+import type { DbSource, RowLoader } from './loader.ts';
+import type { LsnKey } from './cache/lsn.ts';
+import type { ReadTable } from './tables.ts';
 
 /** One row as loaded, with the stamp and source of the query that read it. */
 export interface LoadedRow {

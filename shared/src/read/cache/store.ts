@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/index.ts';
+import type { Config } from '../../config/schema.ts';
 import { decodeEntry, encodeEntry, type CacheEntry } from './entry.ts';
 import { keysOfId, rowKeys, type RowKeys } from './keys.ts';
 import type { LsnKey } from './lsn.ts';

@@ -1,23 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Catalog, Config, Logger, Queryable, Redis } from '@sluice/shared';
-import {
-  CacheStore,
-  ReplicaSet,
-  RowLoader,
-  cacheTtlsOf,
-  decayPopularity,
-  hottest,
-  maxLsn,
-  parseRowId,
-  prepareReadTables,
-  restorePopularity,
-  type CacheEntry,
-  type LsnKey,
-  type QueryWrapper,
-  type ReadTable,
-  type RowKeys,
-  replicaReadTimeoutMs,
-} from '@sluice/shared/cache/index.ts';
+import type { Catalog } from '../catalog/types.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log/index.ts';
+import type { Queryable } from '../db/pool.ts';
+import type { Redis } from '../redis/connections.ts';
+import { CacheStore, cacheTtlsOf } from './cache/store.ts';
+import { ReplicaSet } from './replicas/set.ts';
+import { RowLoader, type QueryWrapper, replicaReadTimeoutMs } from './loader.ts';
+import { decayPopularity, hottest, restorePopularity } from './cache/popularity.ts';
+import { maxLsn, type LsnKey } from './cache/lsn.ts';
+import { parseRowId, type RowKeys } from './cache/keys.ts';
+import { prepareReadTables, type ReadTable } from './tables.ts';
+import { type CacheEntry } from './cache/entry.ts';
 
 /** What the warmer needs; it opens (and closes) its replica pools itself. */
 export interface WarmerDeps {

@@ -1,8 +1,8 @@
 import type { ColumnInfo } from '../catalog/types.ts';
-import type { Config } from '../config/index.ts';
+import type { Config } from '../config/schema.ts';
 import { sqlstateOf, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
-import { lsnKeyOf, type LsnKey } from './lsn.ts';
+import { lsnKeyOf, type LsnKey } from './cache/lsn.ts';
 import type { ReplicaSet } from './replicas/set.ts';
 import type { RowStatements } from './rows.ts';
 

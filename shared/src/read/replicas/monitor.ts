@@ -1,7 +1,7 @@
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../../db/pool.ts';
 import type { Logger } from '../../log/index.ts';
-import { lsnDistance, lsnKey, type LsnKey } from '../lsn.ts';
+import { lsnDistance, lsnKey, type LsnKey } from '../cache/lsn.ts';
 import { REPLICA_STATES, type Replica, type ReplicaState } from './replica.ts';
 
 /**

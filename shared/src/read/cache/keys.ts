@@ -1,4 +1,4 @@
-import type { TableInfo } from '../catalog/types.ts';
+import type { TableInfo } from '../../catalog/types.ts';
 
 /**
  * Redis key names of the read cache. A row's entry and its fill lease share

@@ -1,5 +1,11 @@
-import { maxLsn, type CacheEntry, type CacheStore, type DbSource, type Filled, type LsnKey, type PopularityCounter, type ReadTable, type RowKeys } from '@sluice/shared/cache/index.ts';
-import { oncePer, type Logger } from '@sluice/shared';
+import { maxLsn, type LsnKey } from './cache/lsn.ts';
+import { type CacheEntry } from './cache/entry.ts';
+import { type CacheStore, type Filled } from './cache/store.ts';
+import { type DbSource } from './loader.ts';
+import { type PopularityCounter } from './cache/popularity.ts';
+import { type ReadTable } from './tables.ts';
+import { type RowKeys } from './cache/keys.ts';
+import { oncePer, type Logger } from '../log/index.ts';
 import type { BatchLoader, LoadedRow } from './batch-loader.ts';
 import type { LookupResult, ReadMetrics } from './metrics.ts';
 import { SingleFlight } from './single-flight.ts';

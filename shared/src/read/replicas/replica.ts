@@ -1,5 +1,5 @@
 import type { Pool } from '../../db/pool.ts';
-import { lsnKey, type LsnKey } from '../lsn.ts';
+import { lsnKey, type LsnKey } from '../cache/lsn.ts';
 
 /**
  * One read replica: its pool and what the monitor last saw of it.

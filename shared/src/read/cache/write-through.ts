@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Catalog } from '../catalog/types.ts';
+import type { Catalog } from '../../catalog/types.ts';
 import { isCacheable, rowKeys } from './keys.ts';
 import { lsnKeyOf } from './lsn.ts';
 import { WRITE_THROUGH } from './scripts.ts';

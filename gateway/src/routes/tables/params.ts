@@ -1,20 +1,11 @@
-import { ValidationError, type FieldError } from '@sluice/shared';
-import { lsnKey, type LsnKey, type ReadTable } from '@sluice/shared/cache/index.ts';
+import { ValidationError, type FieldError } from '@sluice/shared/index.ts';
+import { lsnKey, type LsnKey, type ReadTable } from '@sluice/shared/read/index.ts';
 
 /**
  * Parsing of the read routes' inputs: the consistency token header, keys in
  * `?key=in.(…)` and in a JSON body, list filters (`col=eq.value`), `limit`
  * and the opaque keyset cursor `after`.
  */
-
-/** At most this many field errors in one problem document. */
-const MAX_REPORTED = 100;
-
-/** 400 listing the field errors (capped), or nothing. */
-export function throwIfInvalid(errors: readonly FieldError[]): void {
-  if (errors.length === 0) return;
-  throw new ValidationError(`${errors.length} invalid key value(s)`, errors.slice(0, MAX_REPORTED));
-}
 
 /** `Sluice-Consistency-Token` (an LSN as `pg_current_wal_insert_lsn()` prints it) → LsnKey; 400 when malformed. */
 export function parseToken(raw: string | undefined): LsnKey | undefined {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '@sluice/shared';
+import { ValidationError } from '@sluice/shared/index.ts';
 import { parseInList, parseLimit, parseToken, encodeCursor } from './params.ts';
-import { SingleFlight } from './single-flight.ts';
+import { SingleFlight } from '@sluice/shared/read/single-flight.ts';
 
 describe('parseInList (PostgREST in.(…))', () => {
   it('splits on commas, honours quotes and escapes', () => {

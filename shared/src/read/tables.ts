@@ -1,7 +1,7 @@
 import { compileValidator, type TableValidator } from '../catalog/validate.ts';
 import type { Catalog, ColumnInfo, TableInfo } from '../catalog/types.ts';
 import type { Queryable } from '../db/pool.ts';
-import { isCacheable } from './keys.ts';
+import { isCacheable } from './cache/keys.ts';
 import { indexedColumns, rowStatements, type RowStatements } from './rows.ts';
 
 /** A column a list may filter on, with the converter of its values. */

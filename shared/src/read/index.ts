@@ -4,13 +4,13 @@
  * compare-and-set scripts, LSN helpers, row statements, replicas and the
  * source-choosing row loader.
  */
-export * from './lsn.ts';
-export * from './keys.ts';
-export * from './entry.ts';
-export { LuaScript } from './scripts.ts';
-export * from './store.ts';
-export * from './write-through.ts';
-export * from './popularity.ts';
+export * from './cache/lsn.ts';
+export * from './cache/keys.ts';
+export * from './cache/entry.ts';
+export { LuaScript } from './cache/scripts.ts';
+export * from './cache/store.ts';
+export * from './cache/write-through.ts';
+export * from './cache/popularity.ts';
 export * from './rows.ts';
 export * from './tables.ts';
 export * from './loader.ts';

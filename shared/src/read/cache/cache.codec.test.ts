@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ColumnInfo, ColumnKind, TableInfo } from '../catalog/types.ts';
+import type { ColumnInfo, ColumnKind, TableInfo } from '../../catalog/types.ts';
 import { decodeEntry, encodeEntry, ENTRY_HEADER } from './entry.ts';
 import { isCacheable, keysOfId, parseRowId, rowId, rowKeys } from './keys.ts';
 import { isLsn, lsnBefore, lsnDistance, lsnKey, lsnText, maxLsn, LSN_ZERO } from './lsn.ts';

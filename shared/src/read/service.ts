@@ -1,17 +1,17 @@
 import { Registry } from 'prom-client';
-import { AppError, closeRedis, createRedis, oncePer, UnavailableError, type Catalog, type ColumnInfo, type Config, type Logger, type Queryable, type Redis } from '@sluice/shared';
-import {
-  CacheStore,
-  PopularityCounter,
-  ReplicaSet,
-  RowLoader,
-  cacheTtlsOf,
-  prepareReadTables,
-  type LsnKey,
-  type QueryWrapper,
-  type ReadTable,
-  replicaReadTimeoutMs,
-} from '@sluice/shared/cache/index.ts';
+import { AppError, UnavailableError } from '../errors/index.ts';
+import { closeRedis } from '../redis/connect.ts';
+import { createRedis, type Redis } from '../redis/connections.ts';
+import { oncePer, type Logger } from '../log/index.ts';
+import { type Catalog, type ColumnInfo } from '../catalog/types.ts';
+import { type Config } from '../config/schema.ts';
+import { type Queryable } from '../db/pool.ts';
+import { CacheStore, cacheTtlsOf } from './cache/store.ts';
+import { PopularityCounter } from './cache/popularity.ts';
+import { ReplicaSet } from './replicas/set.ts';
+import { RowLoader, type QueryWrapper, replicaReadTimeoutMs } from './loader.ts';
+import { prepareReadTables, type ReadTable } from './tables.ts';
+import { type LsnKey } from './cache/lsn.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { KeyReader, type RowRead } from './key-reader.ts';
 import { ReadMetrics } from './metrics.ts';

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { createPool, type Queryable } from '../../db/pool.ts';
 import type { Logger } from '../../log/index.ts';
-import type { LsnKey } from '../lsn.ts';
+import type { LsnKey } from '../cache/lsn.ts';
 import { ReplicaMonitor } from './monitor.ts';
 import { Replica, replicaName } from './replica.ts';
 
