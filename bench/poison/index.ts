@@ -7,7 +7,9 @@
  */
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { jobIdOf, queueName, writeIdOf, type WriteJob } from '../../shared/src/queue/index.ts';
+import { queueName } from '@sluice/shared/partition-log/names.ts';
+import { jobIdOf, writeIdOf, type WriteJob } from '@sluice/shared/queue/index.ts';
+import { partitionRef } from '@sluice/shared/topology/partitions.ts';
 import { startPostgres, startRedis } from '@sluice/local-servers';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 import { startTs } from '../lib/procs.ts';
@@ -31,14 +33,14 @@ const PER_JOB = 100;
 
 /** Queue `writes` insert requests, PER_JOB per job as the gateway packs them; every `badEvery`-th is refused by the CHECK. */
 async function prefill(redisUrl: string, o: PoisonBenchOptions, badEvery: number, tag: string): Promise<number> {
-  const queues = Array.from({ length: o.partitions }, (_, p) => new Queue<WriteJob>(queueName(p), { prefix: 'sluice', connection: { url: redisUrl } as never }));
+  const queues = Array.from({ length: o.partitions }, (_, p) => new Queue<WriteJob>(queueName(partitionRef('main', 1, p)), { prefix: 'sluice', connection: { url: redisUrl } as never }));
   let made = 0;
   let bad = 0;
   for (let seq = 0; made < o.writes; ) {
     const byPartition: { name: string; data: WriteJob; opts: { jobId: string; removeOnComplete: boolean } }[][] = queues.map(() => []);
     for (let j = 0; j < 50 && made < o.writes; j++, seq++) {
       const p = seq % o.partitions;
-      const jobId = jobIdOf(p, tag, seq);
+      const jobId = jobIdOf(partitionRef('main', 1, p).name, tag, seq);
       const n = Math.min(PER_JOB, o.writes - made);
       const reqs = Array.from({ length: n }, (_, i) => {
         const poison = badEvery > 0 && (made + i + 1) % badEvery === 0;

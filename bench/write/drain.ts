@@ -3,7 +3,9 @@ import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jobIdOf, queueName, writeIdOf, type WriteJob } from '../../shared/src/queue/index.ts';
+import { queueName } from '@sluice/shared/partition-log/names.ts';
+import { jobIdOf, writeIdOf, type WriteJob } from '@sluice/shared/queue/index.ts';
+import { partitionRef } from '@sluice/shared/topology/partitions.ts';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 
 const PAYLOAD = JSON.stringify({ user: 'u_1234567', path: '/products/widgets/blue-widget-2000', ref: 'https://example.com/search?q=widgets&page=2' });
@@ -13,14 +15,14 @@ const PAYLOAD = JSON.stringify({ user: 'u_1234567', path: '/products/widgets/blu
  * `perJob` requests per job, exactly as the gateway would encode them.
  */
 export async function prefillBacklog(redisUrl: string, prefix: string, partitions: number, writes: number, perJob: number): Promise<void> {
-  const queues = Array.from({ length: partitions }, (_, p) => new Queue<WriteJob>(queueName(p), { prefix, connection: { url: redisUrl } as never }));
+  const queues = Array.from({ length: partitions }, (_, p) => new Queue<WriteJob>(queueName(partitionRef('main', 1, p)), { prefix, connection: { url: redisUrl } as never }));
   let seq = 0;
   let made = 0;
   while (made < writes) {
     const p = seq % partitions;
     const jobs = [];
     for (let j = 0; j < 50 && made < writes; j++) {
-      const jobId = jobIdOf(p, 'benchfill', seq++);
+      const jobId = jobIdOf(partitionRef('main', 1, p).name, 'benchfill', seq++);
       const n = Math.min(perJob, writes - made);
       const reqs = Array.from({ length: n }, (_, i) => ({
         id: writeIdOf(jobId, i),

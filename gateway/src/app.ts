@@ -1,22 +1,19 @@
 import { Hono } from 'hono';
 import { RegExpRouter } from 'hono/router/reg-exp-router';
-import { Queue, type JobsOptions } from 'bullmq';
-import {
-  ackChannel,
-  compileValidator,
-  queueName,
-  type Catalog,
-  type Config,
-  type Logger,
-  type Pool,
-  type Redis,
-  type TableValidator,
-  type WriteJob,
-} from '@sluice/shared';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
+import type { Config } from '@sluice/shared/config/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import { ackChannel } from '@sluice/shared/queue/contract.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
+import { GatewayBeat } from '@sluice/shared/topology/fleet.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { AckWaiters } from './acks/waiters.ts';
 import type { GatewayEnv } from './context.ts';
 import { BacklogMonitor } from './enqueue/backlog.ts';
 import { Coalescer } from './enqueue/coalescer.ts';
+import { MapFollower } from './enqueue/map-follower.ts';
 import { IdempotencyStore } from './enqueue/idempotency.ts';
 import { WriteService } from './enqueue/service.ts';
 import { GatewayMetrics } from './metrics/index.ts';
@@ -40,8 +37,8 @@ import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 export interface GatewayDeps {
   config: Readonly<Config>;
   log: Logger;
-  /** Postgres pool (shared/src/db `createPool`): status lookups, Idempotency-Key authority, readiness. */
-  pool: Pool;
+  /** Shards (primary pools) and the shard map, started: routing, status lookups, Idempotency-Key authority, readiness. */
+  topology: Topology;
   /** Introspected allowlisted tables (`introspectCatalog`). */
   catalog: Catalog;
   /** Random per process start (`newNodeId`): names jobs and this node's ack channel. */
@@ -60,23 +57,20 @@ export interface GatewayDeps {
 export interface Gateway {
   app: Hono<GatewayEnv>;
   metrics: GatewayMetrics;
-  /** One BullMQ queue per partition, index = partition. */
-  queues: readonly Queue<WriteJob>[];
-  /** Subscribe to the ack channel and start the backlog poll; call before serving. */
+  /** The partitions' logs (queues). */
+  logs: PartitionLogs;
+  /** Subscribe to the ack channel, join the fleet registry, start the backlog poll; call before serving. */
   start(): Promise<void>;
   /** Send what the coalescer holds, stop the poll, release waiters, close the queues. Idempotent. */
   close(): Promise<void>;
 }
 
-// One attempt: the writer already retries transient failures itself, in
-// order. A BullMQ retry would come back after newer jobs and break per-key
-// order, so a job the writer gives up on stays in the failed set for an operator.
-const JOB_OPTIONS: JobsOptions = { removeOnComplete: true, attempts: 1 };
 const BACKLOG_POLL_MS = 250;
 const READY_CACHE_MS = 1000;
 
 interface WritePath {
-  queues: Queue<WriteJob>[];
+  logs: PartitionLogs;
+  follower: MapFollower;
   backlog: BacklogMonitor;
   coalescer: Coalescer;
   acks: AckWaiters;
@@ -87,16 +81,13 @@ interface WritePath {
 function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   const { config, log, nodeId } = deps;
   const prefix = config.SLUICE_QUEUE_PREFIX;
-  const queues = Array.from({ length: config.SLUICE_PARTITIONS }, (_, p) => {
-    const q = new Queue<WriteJob>(queueName(p), { connection: deps.producer, prefix });
-    // The shared connection's errors surface here too; its owner logs them.
-    q.on('error', () => {});
-    return q;
-  });
-  const backlog = new BacklogMonitor(queues, BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
-  const coalescer = new Coalescer(queues, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, jobOptions: JOB_OPTIONS, metrics, log });
+  const topology = deps.topology;
+  const logs = new PartitionLogs(deps.producer, prefix);
+  const backlog = new BacklogMonitor(logs, () => topology.map.live(), BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
+  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, metrics, log });
+  const follower = new MapFollower(topology, coalescer, new GatewayBeat(deps.producer, prefix, nodeId, config.SLUICE_LEASE_TTL_MS), config.SLUICE_LEASE_RENEW_MS, log);
   const acks = new AckWaiters(deps.subscriber, ackChannel(prefix, nodeId), config.SLUICE_COMMIT_WAIT_MS, log);
-  const idempotency = new IdempotencyStore(deps.producer, deps.pool, {
+  const idempotency = new IdempotencyStore(deps.producer, topology.metaDb, {
     prefix,
     ttlS: config.SLUICE_IDEMPOTENCY_TTL_S,
     // Long enough to cover an enqueue and a committed wait; a crashed claim frees itself after it.
@@ -104,11 +95,11 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
     log,
   });
   const service = new WriteService({
-    nodeId, partitions: config.SLUICE_PARTITIONS, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
-    producer: deps.producer, db: deps.pool, queues, coalescer, backlog, acks, idempotency, metrics, log,
+    nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
+    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, coalescer, backlog, acks, idempotency, metrics, log,
   });
   metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
-  return { queues, backlog, coalescer, acks, service };
+  return { logs, follower, backlog, coalescer, acks, service };
 }
 
 /** Middleware, routes and error mapping. */
@@ -127,9 +118,10 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body };
   tableRoutes(app, { writes, reads: { service: reads } });
   batchRoutes(app, writes);
-  writeStatusRoutes(app, { db: deps.pool, queues: w.queues });
-  const admin = adminRoutes(app, { config, db: deps.pool, redis: deps.producer, queues: w.queues, service: w.service, validators, registry: metrics.registry, log: deps.log });
-  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
+  writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
+  const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
+  const admin = adminRoutes(app, { partitions, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
   app.onError(problemErrors(deps.log));
@@ -141,17 +133,18 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
 export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
-  const reads = createReadService({ config: deps.config, log: deps.log, catalog: deps.catalog, primary: deps.pool, registry: metrics.registry, nodeId: deps.nodeId, ...(deps.cache ? { cache: deps.cache } : {}) });
+  const reads = createReadService({ config: deps.config, log: deps.log, catalog: deps.catalog, primary: deps.topology.metaDb, registry: metrics.registry, nodeId: deps.nodeId, ...(deps.cache ? { cache: deps.cache } : {}) });
   const app = buildHttp(deps, metrics, w, reads);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
     app,
     metrics,
-    queues: w.queues,
+    logs: w.logs,
     async start() {
       // Subscribed before the first request can ask for a committed ack.
       await w.acks.start();
+      await w.follower.start();
       await w.backlog.start();
       await reads.start();
     },
@@ -160,8 +153,9 @@ export function createApp(deps: GatewayDeps): Gateway {
         w.backlog.stop();
         // Every step runs even if one fails (BullMQ's close() rule).
         await w.coalescer.flush().catch(warn('coalescer flush'));
+        await w.follower.stop().catch(warn('fleet registry leave'));
         await w.acks.stop().catch(warn('ack subscriber stop'));
-        await Promise.allSettled(w.queues.map((q) => q.close()));
+        await w.logs.close();
         await reads.stop().catch(warn('read service stop'));
       })();
       return closing;

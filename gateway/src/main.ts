@@ -1,20 +1,13 @@
 // `pnpm start:gateway`: one gateway process. The only place that reads process.env.
-import {
-  Releasers,
-  UnsafeRedisError,
-  checkRedisDurability,
-  createLogger,
-  createPool,
-  connectRedis,
-  introspectCatalog,
-  lifecycleLogger,
-  loadConfigOrExit,
-  newNodeId,
-  onShutdownSignals,
-  type Config,
-  type Logger,
-  type Redis,
-} from '@sluice/shared';
+import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
+import { loadConfigOrExit, type Config } from '@sluice/shared/config/index.ts';
+import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
+import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
+import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
+import { legacyBacklog } from '@sluice/shared/partition-log/legacy.ts';
+import { newNodeId } from '@sluice/shared/queue/ids.ts';
+import { checkRedisDurability, UnsafeRedisError } from '@sluice/shared/redis/startup-check.ts';
+import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
 import { createApp } from './app.ts';
 import { closeServer, listen } from './server.ts';
 
@@ -22,38 +15,41 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 
-/** A connection for `role`, closed on shutdown (LIFO with the rest). */
-async function openRedis(cfg: Readonly<Config>, role: 'producer' | 'subscriber', nodeId: string): Promise<Redis> {
-  const name = `sluice-gateway-${role}-${nodeId}`;
-  const { redis, close } = await connectRedis({ url: cfg.REDIS_URL, role, timeoutMs: cfg.SLUICE_REDIS_TIMEOUT_MS, name }, log, cfg.SLUICE_REDIS_TIMEOUT_MS * 5);
-  releasers.add(`redis ${role}`, close);
-  return redis;
-}
-
 async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const nodeId = newNodeId();
-  const pool = createPool({ url: cfg.DATABASE_URL, max: cfg.SLUICE_PG_POOL_MAX, connectTimeoutMs: cfg.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.SLUICE_STATEMENT_TIMEOUT_MS, applicationName: `sluice-gateway-${nodeId}`, log: logger });
-  releasers.add('postgres pool', () => pool.end());
-  const producer = await openRedis(cfg, 'producer', nodeId);
+  // Connections are opened here, once, and closed on shutdown (LIFO with the rest).
+  const redis = redisFactoryOf(cfg, logger);
+  releasers.add('redis connections', () => redis.close());
+  const producer = await redis.connectReady('producer', `sluice-gateway-producer-${nodeId}`);
   const { durability, warnings } = await checkRedisDurability(producer, cfg.SLUICE_ALLOW_VOLATILE_REDIS);
   // Loud on purpose: running without AOF (SLUICE_ALLOW_VOLATILE_REDIS) can lose acknowledged writes.
   for (const w of warnings) (durability.aofEnabled ? logger.warn : logger.error).call(logger, { durability }, `REDIS DURABILITY: ${w}`);
-  const subscriber = await openRedis(cfg, 'subscriber', nodeId);
-  const catalog = await introspectCatalog(pool, cfg.SLUICE_TABLES);
+  const subscriber = await redis.connectReady('subscriber', `sluice-gateway-subscriber-${nodeId}`);
+  const cache = redis.connect('cache', `sluice-gateway-cache-${nodeId}`);
+  const topology = topologyOf(cfg, logger, `sluice-gateway-${nodeId}`);
+  releasers.add('topology', () => topology.close());
+  await topology.start({ beforeFirstMap: () => refuseLegacyQueues(producer, cfg.SLUICE_QUEUE_PREFIX) });
+  const catalog = await introspectCatalog(topology.metaDb, cfg.SLUICE_TABLES);
   if (catalog.size === 0) logger.warn('SLUICE_TABLES is empty: no table accepts writes');
   if (cfg.SLUICE_API_KEYS === undefined) logger.warn('SLUICE_API_KEYS is not set: authentication is OFF, every caller may write every exposed table');
 
-  const gateway = createApp({ config: cfg, log: logger, pool, catalog, nodeId, producer, subscriber });
+  const gateway = createApp({ config: cfg, log: logger, topology, catalog, nodeId, producer, subscriber, cache });
   releasers.add('gateway', () => gateway.close());
   await gateway.start();
 
   const { server, port } = await listen(gateway.app, { host: cfg.SLUICE_HOST, port: cfg.SLUICE_PORT, requestTimeoutMs: cfg.SLUICE_REQUEST_TIMEOUT_MS });
   // In-flight committed waits may take SLUICE_COMMIT_WAIT_MS; give them that and a little more.
   releasers.add('http server', () => closeServer(server, cfg.SLUICE_COMMIT_WAIT_MS + 5_000));
-  lifecycleLogger(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], partitions: cfg.SLUICE_PARTITIONS }, 'gateway listening');
+  lifecycleLogger(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], map: topology.map.version, partitions: topology.map.routable(topology.map.metaShard).length }, 'gateway listening');
 }
 
-/** Run every release, newest first (server → app → connections → pool), logging failures. */
+/** First start over a Redis that still holds jobs queued by a Sluice before named partitions: refuse (partition-log/legacy.ts). */
+async function refuseLegacyQueues(producer: Parameters<typeof legacyBacklog>[0], prefix: string): Promise<void> {
+  const jobs = await legacyBacklog(producer, prefix);
+  if (jobs > 0) throw new Error(`${jobs} jobs are still queued under the old partition naming ({p0}…) of prefix ${prefix}: drain them with the previous Sluice version first`);
+}
+
+/** Run every release, newest first (server → app → topology → connections), logging failures. */
 function releaseAll(): Promise<Error[]> {
   return releasers.releaseAll((name, err) => log.warn({ err, name }, 'release failed'));
 }

@@ -53,7 +53,7 @@ describe('pnpm deadletters', () => {
     expect(JSON.parse(show.out)).toMatchObject({ id, payload: { ops: [{ t: 'events' }] } });
 
     const first = await cli(['replay', String(id)]);
-    expect(first.out).toMatch(/^replayed as p\d+\.\S+ \(queued\)$/m);
+    expect(first.out).toMatch(/^replayed as main\.1\.\d+\.\S+ \(queued\)$/m);
     const second = await cli(['replay', String(id)]);
     expect(second.out).toBe(first.out.replace('replayed as', 'already replayed as'));
     expect(await t.backlog()).toBe(1);

@@ -5,7 +5,7 @@
  * taking jobs from it while writes keep being queued.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '@sluice/shared';
+import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
 import { startWriter, type Writer } from '@sluice/writer';
 import { eventually, testConfig } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 interface View {
-  partition: number;
+  partition: string;
   owner: string | null;
   token: number | null;
   leaseExpiresAt: string | null;
@@ -40,7 +40,7 @@ const overview = async () => json(await t.request('/v1/admin/partitions'));
 const post = async (path: string) => t.request(path, { method: 'POST' });
 /** A pairs key routed to partition `p`. */
 function keyOn(p: number): string {
-  for (let i = 0; ; i++) if (partitionOf('pairs', ['acme', String(i)], 4) === p) return String(i);
+  for (let i = 0; ; i++) if (partitionIndexOf('pairs', ['acme', String(i)], 4) === p) return String(i);
 }
 const pairs = async (seq: string) => (await t.env.pool.query('SELECT v FROM pairs WHERE tenant = $1 AND seq = $2', ['acme', Number(seq)])).rows;
 
@@ -49,17 +49,17 @@ describe('partition admin', () => {
     await eventually(() => expect(writers.map((w) => w.partitions().length)).toEqual([2, 2]), 5000);
     const body = await overview();
     const views = body.partitions as View[];
-    expect(views.map((v) => v.partition)).toEqual([0, 1, 2, 3]);
+    expect(views.map((v) => v.partition)).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     for (const v of views) {
       expect(v.owner).toMatch(/^.+:\d+:[0-9a-f]{6}$/);
       expect(v.token).toBeGreaterThan(0);
       expect(v.fencedToken).toBe(v.token);
       expect(Date.parse(v.leaseExpiresAt!) - Date.now()).toBeLessThanOrEqual(1500);
-      expect(v).toMatchObject({ paused: false, backlog: 0, jobs: { wait: 0, active: 0, failed: 0 } });
+      expect(v).toMatchObject({ paused: false, backlog: 0, jobs: { waiting: 0, active: 0, failed: 0 } });
     }
-    const live = body.writers as { id: string; partitions: number[] }[];
+    const live = body.writers as { id: string; partitions: string[] }[];
     expect(live).toHaveLength(2);
-    expect(live.flatMap((w) => w.partitions).sort()).toEqual([0, 1, 2, 3]);
+    expect(live.flatMap((w) => w.partitions).sort()).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     expect(live.every((w) => w.partitions.length === 2)).toBe(true);
     expect(body.lease).toEqual({ ttlMs: 1000, renewMs: 200, takeoverBoundMs: 1200 });
   });
@@ -69,7 +69,7 @@ describe('partition admin', () => {
     const free = keyOn(2);
     const paused = await post('/v1/admin/partitions/1/pause');
     expect(paused.status).toBe(200);
-    expect((await json(paused)).partitions).toMatchObject([{ partition: 1, paused: true }]);
+    expect((await json(paused)).partitions).toMatchObject([{ partition: 'main.1.1', paused: true }]);
 
     expect((await t.post('/v1/tables/pairs', { tenant: 'acme', seq: Number(held), v: 'held' })).status).toBe(202);
     expect((await t.post('/v1/tables/pairs', { tenant: 'acme', seq: Number(free), v: 'free' })).status).toBe(202);
@@ -79,7 +79,7 @@ describe('partition admin', () => {
     expect(await pairs(held)).toEqual([]);
 
     const resumed = await post('/v1/admin/partitions/1/resume');
-    expect((await json(resumed)).partitions).toMatchObject([{ partition: 1, paused: false }]);
+    expect((await json(resumed)).partitions).toMatchObject([{ partition: 'main.1.1', paused: false }]);
     await eventually(async () => expect(await pairs(held)).toEqual([{ v: 'held' }]));
   });
 

@@ -71,7 +71,7 @@ describe('write path end to end', () => {
           const body = (await res.json()) as { writeId?: string; keys?: unknown };
           const ok = mode === 'queued' ? res.status === 202 : res.status === 201;
           log.set(id, ok ? 'ok' : res.status >= 500 ? 'unknown' : 'failed');
-          if (ok) expect(body.writeId).toMatch(/^p\d+\./);
+          if (ok) expect(body.writeId).toMatch(/^main\.1\.\d+\./);
         } catch {
           log.set(id, 'unknown');
         }

@@ -24,7 +24,7 @@ afterAll(async () => cluster?.stop());
 
 /** Writer sessions inside a transaction (a fail point holds each batch before COMMIT). */
 async function writerInTransaction(): Promise<void> {
-  const { rows } = await cluster.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice-writer' AND xact_start IS NOT NULL`);
+  const { rows } = await cluster.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice-writer-main' AND xact_start IS NOT NULL`);
   expect(rows[0]!.n).toBeGreaterThan(0);
 }
 

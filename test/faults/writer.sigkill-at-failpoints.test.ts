@@ -31,7 +31,7 @@ async function count(sql: string): Promise<number> {
 }
 
 /** Writer transactions open right now (the held one shows as idle in transaction). */
-const openWriterTransactions = () => count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sluice-writer' AND xact_start IS NOT NULL`);
+const openWriterTransactions = () => count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sluice-writer-main' AND xact_start IS NOT NULL`);
 const appliedRows = () => count('SELECT (SELECT count(*) FROM f_items) + (SELECT count(*) FROM f_key_history) AS n');
 
 interface Run {

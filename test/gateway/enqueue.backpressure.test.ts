@@ -81,7 +81,7 @@ describe('enqueue: backpressure and Redis failures', () => {
     expect(await t.backlog()).toBe(4);
     expect(await (await t.request('/metrics')).text()).toMatch(/sluice_writes_rejected_total\{reason="backlog"\} 1/);
     // A writer drains the queue: accepted again.
-    for (const q of t.gw.queues) await q.obliterate({ force: true });
+    for (const r of t.topology.map.live()) await t.gw.logs.get(r).destroy();
     await eventually(async () => expect((await t.post('/v1/tables/events', row(10))).status).toBe(202));
   });
 

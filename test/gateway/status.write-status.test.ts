@@ -1,6 +1,13 @@
 /** GET /v1/writes/{writeId}: queued (in BullMQ), committed (applied_jobs), dead (dead_letters), unknown (404). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWriteId } from '@sluice/shared/queue/ids.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
+
+/** What the writer's completion does to a job: remove it from its partition's log. */
+async function removeJob(t: TestGateway, writeId: string): Promise<void> {
+  const id = parseWriteId(writeId)!;
+  await t.gw.logs.get(t.topology.map.partition(id.partition)!).remove(id.jobId);
+}
 
 describe('status: GET /v1/writes/{writeId}', () => {
   let t: TestGateway;
@@ -27,7 +34,7 @@ describe('status: GET /v1/writes/{writeId}', () => {
   it('committed with a token (current WAL insert LSN) and time once its job is in sluice.applied_jobs', async () => {
     const { writeId, jobId } = await write('s2');
     await t.env.pool.query('INSERT INTO sluice.applied_jobs (job_id, requests) VALUES ($1, 1)', [jobId]);
-    await t.gw.queues.find((_, p) => writeId.startsWith(`p${p}.`))!.remove(jobId); // removeOnComplete
+    await removeJob(t, writeId); // removeOnComplete
     const res = await t.request(`/v1/writes/${writeId}`);
     expect(res.status).toBe(200);
     const body = await json(res);
@@ -48,7 +55,7 @@ describe('status: GET /v1/writes/{writeId}', () => {
   });
 
   it('404 for ids that are not ours, not in any queue, or name a partition that does not exist', async () => {
-    for (const id of ['nope', 'p0.zzzz.1.0', 'p99.abc.1.0', "p0.a';--.1.0", 'p1.abc.1.0.0']) {
+    for (const id of ['nope', 'main.1.0.zzzz.1.0', 'main.1.99.abc.1.0', 'other.1.0.abc.1.0', 'main.7.0.abc.1.0', "main.1.0.a';--.1.0", 'main.1.1.abc.1.0.0', 'p0.zzzz.1.0']) {
       const res = await t.request(`/v1/writes/${encodeURIComponent(id)}`);
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toBe('application/problem+json');

@@ -4,7 +4,9 @@
  * `app.request()` for in-process HTTP, and helpers to look into the queues.
  */
 import { createLogger, createRedis, introspectCatalog, newNodeId, type Config, type Redis, type WriteJob } from '@sluice/shared';
-import { createApp, type Gateway } from '../../gateway/src/app.ts';
+import { topologyOf } from '@sluice/shared/topology/from-config.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
+import { createApp, type Gateway } from '@sluice/gateway/app.ts';
 import { createTestEnv, testConfig, type TestEnv } from '../harness/index.ts';
 
 /** Tables every gateway suite can use. */
@@ -27,12 +29,13 @@ export interface TestGateway {
   nodeId: string;
   producer: Redis;
   subscriber: Redis;
+  topology: Topology;
   /** In-process request through the whole app (middleware, routes, onError). */
   request(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON with the given extra headers. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
-  /** Every job in every partition queue, with its partition. */
-  jobs(): Promise<{ partition: number; id: string; data: WriteJob; opts: Record<string, unknown> }[]>;
+  /** Every job in every live partition's log, with its partition's name. */
+  jobs(): Promise<{ partition: string; id: string; state: string; data: WriteJob }[]>;
   /** Jobs in all partition queues that still need a writer. */
   backlog(): Promise<number>;
   /** Close the app, its connections and (unless `keepEnv`) the env. */
@@ -66,8 +69,10 @@ export async function startGateway(o: TestGatewayOptions = {}): Promise<TestGate
   subscriber.on('error', () => {});
   if (o.producerUrl === undefined) await waitReady(producer);
   await waitReady(subscriber);
+  const topology = topologyOf(config, log, `test-gateway-${nodeId}`);
+  await topology.start();
   const catalog = await introspectCatalog(env.pool, config.SLUICE_TABLES);
-  const gw = createApp({ config, log, pool: env.pool, catalog, nodeId, producer, subscriber, processMetrics: false });
+  const gw = createApp({ config, log, topology, catalog, nodeId, producer, subscriber, processMetrics: false });
   await gw.start();
 
   const request = async (path: string, init?: RequestInit) => gw.app.request(path, init);
@@ -78,28 +83,22 @@ export async function startGateway(o: TestGatewayOptions = {}): Promise<TestGate
     nodeId,
     producer,
     subscriber,
+    topology,
     request,
     post: (path, body, headers = {}) =>
       request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
     async jobs() {
       const out = [];
-      for (const [partition, q] of gw.queues.entries()) {
-        for (const j of await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'])) {
-          out.push({ partition, id: j.id!, data: j.data, opts: j.opts as Record<string, unknown> });
-        }
-      }
+      for (const ref of topology.map.live()) for (const j of await gw.logs.get(ref).entries()) out.push({ partition: ref.name, id: j.id, state: j.state, data: j.data });
       return out;
     },
     async backlog() {
-      let n = 0;
-      for (const q of gw.queues) {
-        const c = await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused');
-        n += Object.values(c).reduce((a, b) => a + b, 0);
-      }
-      return n;
+      const counts = await Promise.all(topology.map.live().map((r) => gw.logs.get(r).counts()));
+      return counts.reduce((n, c) => n + c.backlog, 0);
     },
     async close(keepEnv = false) {
       await gw.close();
+      await topology.close();
       producer.disconnect();
       subscriber.disconnect();
       if (!keepEnv) await env.cleanup();

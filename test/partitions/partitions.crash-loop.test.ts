@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess, type TsProcess } from '@sluice/local-servers';
-import { partitionOf } from '@sluice/shared/queue/index.ts';
+import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
 import { freePort } from '@sluice/local-servers';
 import { CRASH_LOOP_SQLSTATE, MAX_SOLO_FLUSHES } from '@sluice/writer';
 import { createTestEnv, eventually, testEnvVars, type TestEnv } from '../harness/index.ts';
@@ -85,7 +85,7 @@ describe('RELIABILITY 4: a job that crashes the writer every time', () => {
     await startWriterProcess();
     await startWriterProcess();
     const keys = keysCovering(PARTITIONS, 2);
-    const otherKeys = keys.filter((k) => partitionOf('kv', [k], PARTITIONS) !== BOMB_PARTITION);
+    const otherKeys = keys.filter((k) => partitionIndexOf('kv', [k], PARTITIONS) !== BOMB_PARTITION);
     await producer.run(keys, 5);
     const bombId = await producer.request(BOMB_PARTITION, [{ t: 'bomb', op: 'insert', row: { note: 'boom' } }]);
     await producer.run(keys, 5, 0, 6);

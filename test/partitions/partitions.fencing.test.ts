@@ -8,24 +8,31 @@
  * When the thief leaves, and even when Redis "forgot" the token counter, the
  * writer takes the partition again with a newer token and applies each job once.
  */
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueName } from '@sluice/shared/queue/index.ts';
+import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
 import { formatLease, leaseKey, leaseTokenKey } from '@sluice/shared/queue/leases.ts';
-import { claimFence, startWriter, type Writer } from '@sluice/writer';
+import { claimFence } from '@sluice/shared/sql/partition-fences.ts';
+import { startWriter, type Writer } from '@sluice/writer';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
+import { logsOf, part } from '../harness/partitions.ts';
 import { quiet } from '../writer/helpers.ts';
 import { KV_SQL, KvProducer, leases } from './support.ts';
 
 let env: TestEnv;
 let producer: KvProducer;
 let writer: Writer | undefined;
-let queue: Queue;
+let queue: PartitionLog;
+const P0 = part(0).name;
+/** Waiting, active and failed jobs of the one partition. */
+const states = async () => {
+  const c = await queue.counts();
+  return { wait: c.waiting, active: c.active, failed: c.failed };
+};
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: KV_SQL });
   producer = new KvProducer(env, 1);
-  queue = new Queue(queueName(0), { prefix: env.prefix, connection: env.redis });
+  queue = logsOf(env).get(part(0));
 });
 afterAll(async () => {
   await writer?.stop();
@@ -48,36 +55,36 @@ describe('fencing tokens', () => {
       SLUICE_FAILPOINTS: 'before-begin=1500',
     });
     writer = await startWriter(config, { log: quiet });
-    expect(writer.partitions()).toEqual([0]);
+    expect(writer.partitions()).toEqual([P0]);
     const before = (await leases(env, 1))[0]!;
 
     await producer.upsert('x', 1);
     // The writer holds the job, paused just before its transaction.
-    await eventually(async () => expect(await queue.getJobCounts('active')).toEqual({ active: 1 }));
+    await eventually(async () => expect((await states()).active).toBe(1));
 
     // The thief: a newer token in Redis and in Postgres, as a takeover would set them.
-    const stolen = await env.redis.incr(leaseTokenKey(env.prefix, 0));
-    await env.redis.set(leaseKey(env.prefix, 0), formatLease('thief', stolen), 'PX', 60_000);
-    expect(await claimFence(env.pool, 0, stolen, 'thief')).toBeNull();
+    const stolen = await env.redis.incr(leaseTokenKey(env.prefix, P0));
+    await env.redis.set(leaseKey(env.prefix, P0), formatLease('thief', stolen), 'PX', 60_000);
+    expect(await claimFence(env.pool, P0, stolen, 'thief')).toBeNull();
 
     // The writer gives the partition up; its job is back in the queue, not failed, not applied.
     await eventually(() => expect(writer!.partitions()).toEqual([]), 5000);
-    await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 1, active: 0, failed: 0 }), 5000);
+    await eventually(async () => expect(await states()).toEqual({ wait: 1, active: 0, failed: 0 }), 5000);
     expect(await rows('SELECT k, v FROM kv_history')).toEqual([]);
     const lost = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_partitions_lost_total');
     expect(lost).toMatch(/ 1$/m);
 
     // The thief leaves, and Redis forgets the counter (a Redis without AOF that restarted).
-    await env.redis.del(leaseKey(env.prefix, 0));
-    await env.redis.set(leaseTokenKey(env.prefix, 0), '0');
+    await env.redis.del(leaseKey(env.prefix, P0));
+    await env.redis.set(leaseTokenKey(env.prefix, P0), '0');
     // The writer's first try gets token 1, finds Postgres at `stolen`, raises the counter and tries again.
-    await eventually(() => expect(writer!.partitions()).toEqual([0]), 5000);
+    await eventually(() => expect(writer!.partitions()).toEqual([P0]), 5000);
     const after = (await leases(env, 1))[0]!;
     expect(after.token).toBeGreaterThan(stolen);
     expect(after.owner).toBe(before.owner);
 
     await eventually(async () => expect(await rows('SELECT k, v FROM kv_history')).toEqual([{ k: 'x', v: 1 }]), 10_000);
-    await eventually(async () => expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 0, active: 0, failed: 0 }));
-    expect(await rows('SELECT token::int AS token, owner FROM sluice.partition_leases')).toEqual([{ token: after.token, owner: after.owner }]);
+    await eventually(async () => expect(await states()).toEqual({ wait: 0, active: 0, failed: 0 }));
+    expect(await rows('SELECT token::int AS token, owner FROM sluice.partition_fences')).toEqual([{ token: after.token, owner: after.owner }]);
   });
 });

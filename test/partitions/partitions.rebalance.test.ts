@@ -50,7 +50,7 @@ async function writer(): Promise<Writer> {
 describe('partition leases', () => {
   it('two writers split the partitions 2/2; a stopping writer hands over, and order and exactly-once hold', { timeout: 60_000 }, async () => {
     const a = await writer();
-    expect(a.partitions()).toEqual([0, 1, 2, 3]);
+    expect(a.partitions()).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     const keys = keysCovering(PARTITIONS);
     // Load until a few rounds after the handover, however long that takes.
     let stopAt = Number.POSITIVE_INFINITY;
@@ -63,11 +63,11 @@ describe('partition leases', () => {
       expect(a.partitions()).toHaveLength(2);
       expect(b.partitions()).toHaveLength(2);
     }, 5000);
-    expect([...a.partitions(), ...b.partitions()].sort()).toEqual([0, 1, 2, 3]);
+    expect([...a.partitions(), ...b.partitions()].sort()).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     const owners = await leases(env, PARTITIONS);
     expect(owners.every((l) => l !== null)).toBe(true);
     // Every acquisition took a fresh token, and Postgres holds the current ones.
-    const { rows } = await env.pool.query<{ partition: number; token: string }>('SELECT partition, token FROM sluice.partition_leases ORDER BY partition');
+    const { rows } = await env.pool.query<{ partition: string; token: string }>('SELECT partition, token FROM sluice.partition_fences ORDER BY partition');
     expect(rows.map((r) => Number(r.token))).toEqual(owners.map((l) => l!.token));
 
     // Graceful stop, under load: a's leases are deleted after its batches commit; b takes them at its next check.
@@ -76,7 +76,7 @@ describe('partition leases', () => {
     await stopped;
     writers.splice(writers.indexOf(a), 1);
     const t0 = performance.now();
-    await eventually(() => expect(b.partitions()).toEqual([0, 1, 2, 3]), 5000, 10);
+    await eventually(() => expect(b.partitions()).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']), 5000, 10);
     const handoverMs = performance.now() - t0;
     expect(handoverMs).toBeLessThan(RENEW * 2 + 500);
 

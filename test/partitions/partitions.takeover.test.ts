@@ -63,7 +63,7 @@ describe('takeover after SIGKILL', () => {
     a.kill('SIGKILL');
     await a.exited;
     const killedAt = performance.now();
-    await eventually(() => expect(b!.partitions()).toEqual([0, 1, 2, 3]), 10_000, 10);
+    await eventually(() => expect(b!.partitions()).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']), 10_000, 10);
     const takeoverMs = performance.now() - killedAt;
     // Lease expiry + one check, plus the fence and the hand-back of A's jobs.
     expect(takeoverMs).toBeLessThan(TTL + RENEW + 1500);

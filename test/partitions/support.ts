@@ -4,11 +4,13 @@
  * order and exactly-once checker), a producer that enqueues upserts the way
  * the gateway does, and a look at the lease keys.
  */
-import { Queue } from 'bullmq';
 import { expect } from 'vitest';
-import { jobIdOf, partitionOf, queueName, writeIdOf, type WriteJob, type WriteOp } from '@sluice/shared/queue/index.ts';
+import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import { jobIdOf, writeIdOf, type WriteJob, type WriteOp } from '@sluice/shared/queue/index.ts';
 import { leaseKey, parseLease, type LeaseValue } from '@sluice/shared/queue/leases.ts';
+import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
 import type { TestEnv } from '../harness/index.ts';
+import { logsOf, part } from '../harness/partitions.ts';
 
 /** `kv` and its application log `kv_history` (one row per applied upsert, in commit order). */
 export const KV_SQL = `
@@ -23,7 +25,7 @@ CREATE TRIGGER kv_log AFTER INSERT OR UPDATE ON kv FOR EACH ROW EXECUTE FUNCTION
 
 /** Enqueues upserts of `kv` into the partition queues, one job per request, like a gateway. */
 export class KvProducer {
-  private readonly queues: Queue<WriteJob>[];
+  private readonly logs: PartitionLogs;
   private readonly node = `t${Math.random().toString(36).slice(2, 10)}`;
   private seq = 0;
   /** Last value enqueued per key. */
@@ -33,23 +35,25 @@ export class KvProducer {
     private readonly env: TestEnv,
     private readonly partitions: number,
   ) {
-    this.queues = Array.from({ length: partitions }, (_, p) => new Queue<WriteJob>(queueName(p), { prefix: env.prefix, connection: env.redis }));
+    this.logs = logsOf(env);
+  }
+
+  private async append(p: number, data: (jobId: string) => WriteJob): Promise<string> {
+    const ref = part(p);
+    const jobId = jobIdOf(ref.name, this.node, this.seq++);
+    await this.logs.get(ref).append([{ id: jobId, data: data(jobId) }]);
+    return jobId;
   }
 
   /** Enqueue `k := v` (acknowledged once this resolves: the job is in Redis). */
   async upsert(k: string, v: number): Promise<void> {
-    const p = partitionOf('kv', [k], this.partitions);
-    const jobId = jobIdOf(p, this.node, this.seq++);
-    const data: WriteJob = { v: 1, reqs: [{ id: writeIdOf(jobId, 0), ops: [{ t: 'kv', op: 'upsert', row: { k, v: String(v) } }] }] };
-    await this.queues[p]!.add('w', data, { jobId, removeOnComplete: true, attempts: 1 });
+    await this.append(partitionIndexOf('kv', [k], this.partitions), (jobId) => ({ v: 1, reqs: [{ id: writeIdOf(jobId, 0), ops: [{ t: 'kv', op: 'upsert', row: { k, v: String(v) } }] }] }));
     this.last.set(k, v);
   }
 
   /** Enqueue one job holding `ops` as one request on partition `p`. */
   async request(p: number, ops: WriteOp[]): Promise<string> {
-    const jobId = jobIdOf(p, this.node, this.seq++);
-    await this.queues[p]!.add('w', { v: 1, reqs: [{ id: writeIdOf(jobId, 0), ops }] }, { jobId, removeOnComplete: true, attempts: 1 });
-    return writeIdOf(jobId, 0);
+    return writeIdOf(await this.append(p, (jobId) => ({ v: 1, reqs: [{ id: writeIdOf(jobId, 0), ops }] })), 0);
   }
 
   /** Enqueue `rounds` rounds of one upsert per key (values 1…rounds, in order per key), `pace` ms apart. */
@@ -76,30 +80,25 @@ export class KvProducer {
 
   /** Jobs not yet done in any partition queue. */
   async backlog(): Promise<number> {
-    let n = 0;
-    for (const q of this.queues) {
-      const c = await q.getJobCounts('wait', 'active', 'delayed', 'paused', 'prioritized');
-      n += Object.values(c).reduce((a, b) => a + b, 0);
-    }
-    return n;
+    return (await this.counts()).reduce((n, c) => n + c.backlog, 0);
   }
 
   /** Jobs active (taken by a writer, not done). */
   async active(): Promise<number> {
-    let n = 0;
-    for (const q of this.queues) n += await q.getActiveCount();
-    return n;
+    return (await this.counts()).reduce((n, c) => n + c.active, 0);
   }
 
-  /** Jobs BullMQ failed. */
+  /** Jobs the log failed. */
   async failed(): Promise<number> {
-    let n = 0;
-    for (const q of this.queues) n += await q.getFailedCount();
-    return n;
+    return (await this.counts()).reduce((n, c) => n + c.failed, 0);
+  }
+
+  private counts() {
+    return Promise.all(Array.from({ length: this.partitions }, (_, p) => this.logs.get(part(p)).counts()));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.queues.map((q) => q.close()));
+    await this.logs.close();
   }
 }
 
@@ -121,7 +120,7 @@ export async function expectKvSound(env: TestEnv, producer: KvProducer): Promise
 
 /** The lease holder of each partition, from Redis. */
 export async function leases(env: TestEnv, partitions: number): Promise<(LeaseValue | null)[]> {
-  return Promise.all(Array.from({ length: partitions }, async (_, p) => parseLease(await env.redis.get(leaseKey(env.prefix, p)))));
+  return Promise.all(Array.from({ length: partitions }, async (_, p) => parseLease(await env.redis.get(leaseKey(env.prefix, part(p).name)))));
 }
 
 /** Keys spread so that every one of `partitions` partitions gets at least two. */
@@ -130,7 +129,7 @@ export function keysCovering(partitions: number, perPartition = 2): string[] {
   const count = new Array<number>(partitions).fill(0);
   for (let i = 0; out.length < partitions * perPartition; i++) {
     const k = `key-${i}`;
-    const p = partitionOf('kv', [k], partitions);
+    const p = partitionIndexOf('kv', [k], partitions);
     if (count[p]! < perPartition) {
       count[p]!++;
       out.push(k);

@@ -8,6 +8,7 @@ import { createLogger } from '@sluice/shared/log/index.ts';
 import { jobIdOf, writeIdOf, type WriteJob, type WriteOp, type WriteRequest } from '@sluice/shared/queue/index.ts';
 import { StatementCache, type BatchJob, type FlushContext } from '@sluice/writer';
 import type { TestEnv } from '../harness/index.ts';
+import { part } from '../harness/partitions.ts';
 
 /** Tables the writer suites write to. */
 export const SCHEMA = `
@@ -37,9 +38,9 @@ const node = `t${Math.random().toString(36).slice(2, 10)}`;
 /** A request without its id (the job assigns writeIds). */
 export type Req = Omit<WriteRequest, 'id'>;
 
-/** A job id as the gateway makes them (`p{partition}.{node}.{seq36}`). */
+/** A job id as the gateway makes them (`<partition name>.{node}.{seq36}`) for partition `partition` of epoch 1 of `main`. */
 export function nextJobId(partition = 0): string {
-  return jobIdOf(partition, node, seq++);
+  return jobIdOf(part(partition).name, node, seq++);
 }
 
 /** The payload of a job carrying `reqs`, with writeIds derived from the job id. */
@@ -62,7 +63,7 @@ export const op = (t: string, kind: WriteOp['op'], fields: Omit<WriteOp, 't' | '
 
 /** A flush context on the env's database (the writer's own catalog introspection); `returnRows` as SLUICE_CACHE_WRITE_THROUGH=values. */
 export async function flushContext(env: TestEnv, failpoints: string[] = [], returnRows = false): Promise<FlushContext> {
-  return { pool: env.pool, catalog: await introspectCatalog(env.pool, TABLES), cache: new StatementCache({ returnRows }), failpoints: new FailPoints(failpoints), log: quiet };
+  return { pool: env.pool, catalog: await introspectCatalog(env.pool, TABLES), cache: new StatementCache({ returnRows }), failpoints: new FailPoints(failpoints), log: quiet, inTransaction: [] };
 }
 
 /** Rows of a query, typed loosely for assertions. */

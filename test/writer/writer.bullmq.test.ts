@@ -4,17 +4,17 @@
  * published on the ack channel, unreadable payloads fail through BullMQ, and
  * stop() commits the open batch before returning.
  */
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ackChannel, queueName, type WriteOutcome } from '@sluice/shared/queue/index.ts';
+import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
+import { ackChannel, type WriteJob, type WriteOutcome } from '@sluice/shared/queue/index.ts';
 import { freePort } from '@sluice/local-servers';
 import { startWriter, type Writer } from '@sluice/writer';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
+import { logsOf, part } from '../harness/partitions.ts';
 import { ins, nextJobId, payload, quiet, rows, SCHEMA, TABLES, ups, type Req } from './helpers.ts';
 
 let env: TestEnv;
-const queues: Queue[] = [];
 let writer: Writer | undefined;
 
 beforeAll(async () => {
@@ -23,21 +23,23 @@ beforeAll(async () => {
 afterEach(async () => {
   await writer?.stop();
   writer = undefined;
-  await Promise.all(queues.splice(0).map((q) => q.close()));
 });
 afterAll(async () => env?.cleanup());
 
-function queue(p: number): Queue {
-  // The env's connection is shared: Queue.close() leaves it open (whoever creates a connection closes it).
-  const q = new Queue(queueName(p), { prefix: env.prefix, connection: env.redis });
-  queues.push(q);
-  return q;
+function queue(p: number): PartitionLog {
+  return logsOf(env).get(part(p));
+}
+
+/** Waiting, active and failed jobs of partition `p`. */
+async function states(p: number): Promise<{ wait: number; active: number; failed: number }> {
+  const c = await queue(p).counts();
+  return { wait: c.waiting, active: c.active, failed: c.failed };
 }
 
 /** Add jobs the way the gateway does: explicit job ids, removeOnComplete. */
 async function addJobs(p: number, jobs: Req[][]): Promise<string[]> {
   const ids = jobs.map(() => nextJobId(p));
-  await queue(p).addBulk(jobs.map((reqs, i) => ({ name: 'w', data: payload(ids[i]!, reqs), opts: { jobId: ids[i]!, removeOnComplete: true } })));
+  await queue(p).append(jobs.map((reqs, i) => ({ id: ids[i]!, data: payload(ids[i]!, reqs) })));
   return ids;
 }
 
@@ -57,7 +59,7 @@ describe('writer with BullMQ', () => {
     const { outcomes, sub } = await subscribe('gw-1');
     const port = await freePort();
     writer = await startWriter(config({ SLUICE_WRITER_METRICS_PORT: String(port) }), { log: quiet });
-    expect(writer.partitions()).toEqual([0, 1]);
+    expect(writer.partitions()).toEqual(['main.1.0', 'main.1.1']);
 
     const perPartition = (p: number) => Array.from({ length: 20 }, (_, j) => Array.from({ length: 10 }, (_, r) => ins('events', { kind: `rt-${p}-${j}-${r}` }, { ack: 'gw-1', ret: true })));
     await Promise.all([addJobs(0, perPartition(0)), addJobs(1, perPartition(1))]);
@@ -70,37 +72,36 @@ describe('writer with BullMQ', () => {
     expect(await rows(env, `SELECT value FROM counters WHERE name = 'rt'`)).toEqual([{ value: '2' }]);
 
     // Jobs are done (and removed), none failed; far fewer transactions than requests.
-    for (const p of [0, 1]) await eventually(async () => expect(await queue(p).getJobCounts('wait', 'active', 'completed', 'failed')).toEqual({ wait: 0, active: 0, completed: 0, failed: 0 }));
+    for (const p of [0, 1]) await eventually(async () => expect(await states(p)).toEqual({ wait: 0, active: 0, failed: 0 }));
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/^sluice_writer_rows_committed_total 402$/m);
-    const batches = [...metrics.matchAll(/^sluice_writer_batches_total\{partition="\d"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const batches = [...metrics.matchAll(/^sluice_writer_batches_total\{partition="main\.1\.\d"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     expect(batches).toBeGreaterThan(0);
     expect(batches).toBeLessThan(42);
     await sub.quit();
   });
 
-  it('fails a job with an unknown payload version through BullMQ, and keeps it', async () => {
+  it('fails a job with an unknown payload version through the log, and keeps it', async () => {
     writer = await startWriter(config(), { log: quiet });
     const id = nextJobId(1);
-    await queue(1).add('w', { v: 2, reqs: [] }, { jobId: id, removeOnComplete: true });
-    await eventually(async () => expect(await queue(1).getFailedCount()).toBe(1));
-    const failed = await queue(1).getJob(id);
-    expect(failed?.failedReason).toMatch(/unsupported payload version 2/);
-    expect(failed?.attemptsMade).toBe(1);
+    await queue(1).append([{ id, data: { v: 2, reqs: [] } as unknown as WriteJob }]);
+    await eventually(async () => expect((await states(1)).failed).toBe(1));
+    const [failed] = await queue(1).entries(['failed']);
+    expect(failed).toMatchObject({ id, failedReason: expect.stringMatching(/unsupported payload version 2/), attempts: 1 });
   });
 
   it('stop() commits the open batch before it returns', async () => {
     // Linger far longer than the test: only stop() can flush these jobs.
-    writer = await startWriter(config({ SLUICE_BATCH_LINGER_MS: '10000', SLUICE_PARTITIONS: '1' }), { log: quiet });
+    writer = await startWriter(config({ SLUICE_BATCH_LINGER_MS: '10000' }), { log: quiet });
     await addJobs(0, [[ins('events', { kind: 'stop-1' })], [ins('events', { kind: 'stop-2' })], [ins('events', { kind: 'stop-3' })]]);
-    await eventually(async () => expect(await queue(0).getActiveCount()).toBe(3));
+    await eventually(async () => expect((await states(0)).active).toBe(3));
     expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'stop-%'`)).toEqual([{ n: 0 }]);
 
     const w = writer;
     writer = undefined;
     await w.stop();
     expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'stop-%'`)).toEqual([{ n: 3 }]);
-    expect(await queue(0).getJobCounts('wait', 'active', 'completed', 'failed')).toEqual({ wait: 0, active: 0, completed: 0, failed: 0 });
+    expect(await states(0)).toEqual({ wait: 0, active: 0, failed: 0 });
     expect(w.stop()).toBe(w.stop());
   });
 });

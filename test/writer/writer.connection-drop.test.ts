@@ -11,8 +11,9 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from '@sluice/shared';
 import { startRedis } from '@sluice/local-servers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { queueName } from '@sluice/shared/queue/index.ts';
-import { AllPartitions, startWriter, type Writer } from '@sluice/writer';
+import { queueName } from '@sluice/shared/partition-log/names.ts';
+import { startWriter, type Writer } from '@sluice/writer';
+import { part } from '../harness/partitions.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { nextJobId, payload, quiet, rows, ups } from './helpers.ts';
 
@@ -35,7 +36,7 @@ let redis: Redis;
 beforeAll(async () => {
   env = await createTestEnv({ sql: SQL });
   redis = env.redis;
-  queue = new Queue(queueName(0), { prefix: env.prefix, connection: redis });
+  queue = new Queue(queueName(part(0)), { prefix: env.prefix, connection: redis });
 });
 afterEach(async () => {
   await writer?.stop();
@@ -52,7 +53,7 @@ async function killWorkerConnections(): Promise<number> {
     const list = (await redis.client('LIST')) as string;
     const found = list
       .split('\n')
-      .filter((line) => line.includes(` name=sluice-writer:${env.prefix}:p0 `))
+      .filter((line) => line.includes(` name=sluice-writer:${env.prefix}:main.1.0 `))
       .map((line) => /id=(\d+)/.exec(line)![1]!);
     expect(found.length).toBeGreaterThan(0);
     return found;
@@ -70,7 +71,7 @@ async function killWorkerConnections(): Promise<number> {
  */
 async function orphanTheHead(): Promise<string | undefined> {
   const connection = redis.duplicate({ maxRetriesPerRequest: null });
-  const thief = new Worker(queueName(0), null, { connection, prefix: env.prefix, autorun: false, lockDuration: 2000 });
+  const thief = new Worker(queueName(part(0)), null, { connection, prefix: env.prefix, autorun: false, lockDuration: 2000 });
   try {
     return (await thief.getNextJob('lost-reply', { block: false }))?.id;
   } finally {
@@ -110,7 +111,7 @@ async function loadWithDrops(): Promise<{ killed: number; orphaned: number }> {
 }
 
 async function expectAllCommittedInOrder(): Promise<void> {
-  await eventually(async () => expect(await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_consumer_interruptions_total')).toMatch(/^sluice_writer_consumer_interruptions_total\{partition="0"\} 2$/m));
+  await eventually(async () => expect(await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_consumer_interruptions_total')).toMatch(/^sluice_writer_consumer_interruptions_total\{partition="main\.1\.0"\} 2$/m));
   await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: JOBS }]), 40_000);
   const log = await rows<{ k: string; v: number }>(env, 'SELECT k, v FROM seqs_log ORDER BY n');
   const last = new Map<string, number>();
@@ -132,12 +133,12 @@ describe('writer whose worker connection drops', () => {
     writer = await startWriter(config(), { log: quiet });
     expect(await loadWithDrops()).toEqual({ killed: 2, orphaned: 2 });
     await expectAllCommittedInOrder();
-    await eventually(() => expect(writer!.partitions()).toEqual([0]), 10_000);
+    await eventually(() => expect(writer!.partitions()).toEqual(['main.1.0']), 10_000);
   });
 
   it('without a lease (AllPartitions): restarts its consumer, commits everything once and in order', async () => {
     await env.pool.query('TRUNCATE seqs, seqs_log');
-    writer = await startWriter(config(), { log: quiet, ownership: new AllPartitions(1) });
+    writer = await startWriter(config(), { log: quiet, ownership: 'all' });
     expect(await loadWithDrops()).toEqual({ killed: 2, orphaned: 2 });
     await expectAllCommittedInOrder();
   });
@@ -148,9 +149,9 @@ describe('writer whose worker connection drops', () => {
     const own = await startRedis();
     const [suiteRedis, suiteQueue] = [redis, queue];
     redis = new Redis(own.url);
-    queue = new Queue(queueName(0), { prefix: env.prefix, connection: redis });
+    queue = new Queue(queueName(part(0)), { prefix: env.prefix, connection: redis });
     try {
-      writer = await startWriter(config(own.url), { log: quiet, ownership: new AllPartitions(1) });
+      writer = await startWriter(config(own.url), { log: quiet, ownership: 'all' });
       await queue.addBulk(bulkFrom(0));
       await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: 10 }]), 20_000);
       // The connection drops and a job is left active (see orphanTheHead); the replacement consumer must hand it back first.
@@ -160,7 +161,7 @@ describe('writer whose worker connection drops', () => {
       // Before the orphan's lock lapses (2 s), Redis starts refusing writes: handing it back fails.
       await redis.config('SET', 'maxmemory', '1');
       const failures = async () => (await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_consumer_restart_failures_total'));
-      await eventually(async () => expect(await failures()).toMatch(/\{partition="0"\} [2-9]/), 20_000);
+      await eventually(async () => expect(await failures()).toMatch(/\{partition="main\.1\.0"\} [2-9]/), 20_000);
       await redis.config('SET', 'maxmemory', '0');
       // Tried again, it works: everything commits once and in order.
       await eventually(async () => expect(await rows(env, 'SELECT count(*)::int AS n FROM seqs_log')).toEqual([{ n: 20 }]), 40_000);

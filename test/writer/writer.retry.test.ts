@@ -4,12 +4,12 @@
  * nor the data's fault is retried a bounded number of times, then the batch
  * is bisected and the request that fails alone is dead-lettered.
  */
-import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { queueName } from '@sluice/shared/queue/index.ts';
+import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { createPool } from '@sluice/shared/db/index.ts';
 import { FATAL_ATTEMPTS, flushBatch, startWriter, type Writer } from '@sluice/writer';
+import { logsOf, part } from '../harness/partitions.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { flushContext, ins, job, nextJobId, payload, quiet, rows, SCHEMA, TABLES, type Req } from './helpers.ts';
 
@@ -33,24 +33,28 @@ CREATE TRIGGER sluggish_guard BEFORE INSERT ON sluggish FOR EACH ROW EXECUTE FUN
 
 let env: TestEnv;
 let writer: Writer | undefined;
-let q: Queue;
+let q: PartitionLog;
+/** Active, failed and (always 0: completed jobs are removed) completed jobs. */
+const counts = async () => {
+  const c = await q.counts();
+  return { active: c.active, failed: c.failed, completed: 0 };
+};
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SCHEMA + FRAGILE });
-  q = new Queue(queueName(0), { prefix: env.prefix, connection: env.redis });
+  q = logsOf(env).get(part(0));
 });
 afterEach(async () => {
   await writer?.stop();
   writer = undefined;
 });
 afterAll(async () => {
-  await q?.close();
   await env?.cleanup();
 });
 
 async function add(reqs: Req[]): Promise<string> {
   const id = nextJobId(0);
-  await q.add('w', payload(id, reqs), { jobId: id, removeOnComplete: true });
+  await q.append([{ id, data: payload(id, reqs) }]);
   return id;
 }
 
@@ -65,13 +69,13 @@ describe('batch failures', () => {
     const killed = await eventually(async () => {
       const r = await rows<{ killed: boolean }>(env, `
         SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'sluice-writer' AND state = 'idle in transaction'`);
+         WHERE datname = current_database() AND application_name = 'sluice-writer-main' AND state = 'idle in transaction'`);
       expect(r).toHaveLength(1);
       return r[0]!.killed;
     });
     expect(killed).toBe(true);
     await eventually(async () => expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind = 'survivor'`)).toEqual([{ n: 1 }]), 10_000);
-    await eventually(async () => expect(await q.getJobCounts('active', 'failed', 'completed')).toEqual({ active: 0, failed: 0, completed: 0 }));
+    await eventually(async () => expect(await counts()).toEqual({ active: 0, failed: 0, completed: 0 }));
     const metrics = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_retries_total');
     expect(metrics).toMatch(/kind="retry"/);
   });
@@ -83,8 +87,8 @@ describe('batch failures', () => {
     await eventually(async () => expect(await rows(env, 'SELECT sqlstate, table_name, message FROM sluice.dead_letters')).toEqual([{ sqlstate: 'XX000', table_name: 'fragile', message: 'simulated internal failure' }]), 15_000);
     expect(await rows(env, 'SELECT kind FROM fragile ORDER BY id')).toEqual([{ kind: 'before' }, { kind: 'after' }]);
     // The job completed (its requests are committed or dead-lettered): nothing sits in BullMQ's failed set.
-    await eventually(async () => expect(await q.getJobCounts('active', 'failed', 'completed')).toEqual({ active: 0, failed: 0, completed: 0 }));
-    expect(await q.getJob(id)).toBeUndefined();
+    await eventually(async () => expect(await counts()).toEqual({ active: 0, failed: 0, completed: 0 }));
+    expect(await q.find(id)).toBeNull();
     const retries = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_retries_total');
     expect(retries).toMatch(new RegExp(`sqlstate="XX000",kind="fatal"} ${FATAL_ATTEMPTS}`));
     const dead = await writer.metrics.registry.getSingleMetricAsString('sluice_writer_dead_letters_total');

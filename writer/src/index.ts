@@ -4,19 +4,16 @@ export { flushBatch, CommitRolledBackError, type FlushContext } from './flush/fl
 export { planStatements, keyOf, type StatementGroup, type PlannedRow } from './flush/plan.ts';
 export { StatementCache, statementText } from './flush/sql.ts';
 export { classify, classifySqlstate, type FailureKind } from './flush/classify.ts';
+export type { AfterCommitHook, InTransactionHook, AppliedBatch, CommittedBatch } from './flush/hooks.ts';
 export type { BatchJob, WorkItem, FlushResult, FlushStats, RequestResult, Rejection, AddressedOutcome } from './flush/types.ts';
 export { Batcher, backoffMs, type BatcherOptions } from './batcher/index.ts';
 export { AckPublisher } from './acks/index.ts';
-export { WriterMetrics, startMetricsServer } from './metrics/index.ts';
+export { WriterMetrics } from './metrics/index.ts';
 export {
   PartitionConsumer,
-  OrderedWorker,
   AllPartitions,
   LeasedPartitions,
   LeaseStore,
-  FencedError,
-  fenceOf,
-  claimFence,
   MAX_STALLED_COUNT,
   toBatchJob,
   UnsupportedJobError,

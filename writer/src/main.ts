@@ -1,26 +1,40 @@
-// `pnpm start:writer`: one writer process. Config once, signals here only.
+// `pnpm start:writer`: one writer process. Config once, connections once, signals here only.
 import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger } from '@sluice/shared/log/index.ts';
-import { startWriter } from './writer.ts';
+import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
+import { startWriter, type Writer } from './writer.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger('sluice-writer', config.SLUICE_LOG_LEVEL);
+const releasers = new Releasers();
 
 process.on('unhandledRejection', (err) => {
   log.fatal({ err }, 'unhandled rejection');
   process.exit(1);
 });
 
-const started = startWriter(config, { log });
+async function start(): Promise<Writer> {
+  const redis = redisFactoryOf(config, log);
+  releasers.add('redis connections', () => redis.close());
+  const topology = topologyOf(config, log, 'sluice-writer');
+  releasers.add('topology', () => topology.close());
+  await topology.start();
+  const writer = await startWriter(config, { log, topology, redis });
+  // First signal: stop taking jobs, commit open batches, release partitions, then the connections (LIFO).
+  releasers.add('writer', () => writer.stop());
+  return writer;
+}
+
 // Registered before the writer is up, so a SIGTERM during start still drains.
-// First signal: stop taking jobs, commit open batches, close workers, then
-// Redis and Postgres (LIFO). Second signal, or a drain past the bound: exit now.
-onShutdownSignals(log, async () => (await started).stop(), Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS));
+// Second signal, or a drain past the bound: exit now.
+onShutdownSignals(log, () => releasers.releaseAll((name, err) => log.warn({ err, name }, 'close step failed')), Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS));
 
 try {
-  await started;
+  await start();
 } catch (err) {
   log.fatal({ err }, 'writer failed to start');
+  await releasers.releaseAll();
   process.exit(1);
 }

@@ -1,8 +1,6 @@
-import type { Queue } from 'bullmq';
-import type { Logger } from '@sluice/shared';
-
-/** Job states that still need a writer. */
-const BACKLOG_STATES = ['wait', 'active', 'delayed', 'prioritized', 'paused'] as const;
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 
 /**
  * The queue backlog, polled on a timer so admission control reads a number
@@ -13,21 +11,19 @@ const BACKLOG_STATES = ['wait', 'active', 'delayed', 'prioritized', 'paused'] as
 export class BacklogMonitor {
   /** Jobs over all partitions at the last successful poll. */
   depth = 0;
-  /** Jobs per partition at the last successful poll. */
-  readonly perPartition: number[];
   private lastOkAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
 
   constructor(
-    private readonly queues: readonly Queue[],
+    private readonly logs: PartitionLogs,
+    /** The partitions that may hold jobs now (every open epoch's: the shard map's `live()`). */
+    private readonly partitions: () => readonly PartitionRef[],
     private readonly intervalMs: number,
-    /** Is the Redis connection up? BullMQ would otherwise park the poll until it is. */
+    /** Is the Redis connection up? The poll would otherwise park until it is. */
     private readonly connected: () => boolean,
     private readonly log: Logger,
-  ) {
-    this.perPartition = queues.map(() => 0);
-  }
+  ) {}
 
   /** Poll once now (so the first requests see a real figure), then every `intervalMs`. */
   async start(): Promise<void> {
@@ -61,14 +57,8 @@ export class BacklogMonitor {
   private async pollOnce(): Promise<void> {
     if (!this.connected()) return;
     try {
-      const counts = await Promise.all(this.queues.map((q) => q.getJobCounts(...BACKLOG_STATES)));
-      let total = 0;
-      counts.forEach((c, p) => {
-        const n = BACKLOG_STATES.reduce((sum, s) => sum + (c[s] ?? 0), 0);
-        this.perPartition[p] = n;
-        total += n;
-      });
-      this.depth = total;
+      const counts = await Promise.all(this.partitions().map((r) => this.logs.get(r).counts()));
+      this.depth = counts.reduce((sum, c) => sum + c.backlog, 0);
       this.lastOkAt = Date.now();
     } catch (err) {
       this.log.debug({ err: { message: (err as Error).message } }, 'backlog poll failed');

@@ -1,5 +1,9 @@
-import type { JobsOptions, Queue } from 'bullmq';
-import { UnavailableError, jobIdOf, writeIdOf, type Logger, type WriteJob, type WriteRequest } from '@sluice/shared';
+import { UnavailableError } from '@sluice/shared/errors/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 
 // One instance: a Redis outage fails many requests, and each would otherwise pay for a stack trace.
@@ -32,15 +36,13 @@ export interface CoalescerOptions {
   lingerMs: number;
   /** SLUICE_ENQUEUE_MAX_REQUESTS: a partition's batch is sent at once when it holds this many. */
   maxRequests: number;
-  /** Options of every job (attempts, backoff, removeOnComplete). */
-  jobOptions: JobsOptions;
   metrics: GatewayMetrics;
   log: Logger;
 }
 
 /** Requests bound for one job. All of them share one promise: settled when the job is in Redis or failed. */
 interface Batch {
-  partition: number;
+  partition: PartitionRef;
   jobId: string;
   reqs: WriteRequest[];
   /** Linger timer; absent with linger 0 (an immediate that `send` tolerates firing late). */
@@ -65,16 +67,18 @@ interface Batch {
  * queued, and the 503 says so (`EnqueueUnconfirmed`).
  */
 export class Coalescer {
-  private readonly open: (Batch | undefined)[] = [];
+  /** The open batch of each partition, by name. */
+  private readonly open = new Map<string, Batch>();
   private readonly sending = new Set<Promise<void>>();
   private seq = 0;
-  /** Partition that requests without a key join (see `keylessPartition`). */
+  /** Rotates over the partitions that requests without a key join (see `keylessPartition`). */
   private keyless = 0;
+  private lastKeyless: PartitionRef | undefined;
   /** Requests held in memory or being sent. */
   pending = 0;
 
   constructor(
-    private readonly queues: readonly Queue<WriteJob>[],
+    private readonly logs: PartitionLogs,
     private readonly o: CoalescerOptions,
   ) {}
 
@@ -82,8 +86,8 @@ export class Coalescer {
    * Add `req` to the open batch of `partition`, assigning `req.id` (its
    * writeId) at once; returns the batch's promise, resolved when its job is in Redis.
    */
-  add(partition: number, req: WriteRequest): Promise<void> {
-    const batch = this.open[partition] ?? this.openBatch(partition);
+  add(partition: PartitionRef, req: WriteRequest): Promise<void> {
+    const batch = this.open.get(partition.name) ?? this.openBatch(partition);
     req.id = writeIdOf(batch.jobId, batch.reqs.length);
     batch.reqs.push(req);
     this.pending++;
@@ -97,18 +101,21 @@ export class Coalescer {
    * rather than per request spreads the load just as evenly and keeps
    * concurrent requests together (N partitions would otherwise cut each job by N).
    */
-  keylessPartition(): number {
-    if (this.open[this.keyless] === undefined) this.keyless = (this.keyless + 1) % this.queues.length;
-    return this.keyless;
+  keylessPartition(candidates: readonly PartitionRef[]): PartitionRef {
+    const last = this.lastKeyless;
+    if (last !== undefined && this.open.has(last.name) && candidates.some((c) => c.name === last.name)) return last;
+    this.keyless = (this.keyless + 1) % candidates.length;
+    this.lastKeyless = candidates[this.keyless]!;
+    return this.lastKeyless;
   }
 
   /** Send every open batch now and wait until all sends settled (shutdown). */
   async flush(): Promise<void> {
-    for (const b of this.open) if (b !== undefined) this.send(b);
+    for (const b of [...this.open.values()]) this.send(b);
     await Promise.allSettled([...this.sending]);
   }
 
-  private openBatch(partition: number): Batch {
+  private openBatch(partition: PartitionRef): Batch {
     let resolve!: () => void;
     let reject!: (err: Error) => void;
     const added = new Promise<void>((res, rej) => {
@@ -117,23 +124,23 @@ export class Coalescer {
     });
     // Every request awaits `added`; this guard only keeps a rejection with no request left from going unhandled.
     added.catch(() => {});
-    const batch: Batch = { partition, jobId: jobIdOf(partition, this.o.nodeId, this.seq++), reqs: [], timer: undefined, added, resolve, reject };
+    const batch: Batch = { partition, jobId: jobIdOf(partition.name, this.o.nodeId, this.seq++), reqs: [], timer: undefined, added, resolve, reject };
     // Linger 0 still coalesces what arrived in the same turn of the event loop.
     if (this.o.lingerMs === 0) setImmediate(() => this.send(batch));
     else batch.timer = setTimeout(() => this.send(batch), this.o.lingerMs);
-    this.open[partition] = batch;
+    this.open.set(partition.name, batch);
     return batch;
   }
 
   private send(batch: Batch): void {
-    if (this.open[batch.partition] !== batch) return; // already sent
-    this.open[batch.partition] = undefined;
+    if (this.open.get(batch.partition.name) !== batch) return; // already sent
+    this.open.delete(batch.partition.name);
     clearTimeout(batch.timer);
     const n = batch.reqs.length;
     const stopTimer = this.o.metrics.enqueueSeconds.startTimer();
-    const job = { name: 'w', data: { v: 1 as const, reqs: batch.reqs }, opts: { ...this.o.jobOptions, jobId: batch.jobId } };
-    const sending = this.queues[batch.partition]!
-      .addBulk([job])
+    const sending = this.logs
+      .get(batch.partition)
+      .append([{ id: batch.jobId, data: { v: 1, reqs: batch.reqs } }])
       .then(
         () => {
           stopTimer();

@@ -1,22 +1,10 @@
-import type { Queue } from 'bullmq';
-import {
-  AppError,
-  CommitTimeoutError,
-  DeadLetteredError,
-  UnavailableError,
-  partitionOf,
-  type IdempotencyRef,
-  type Logger,
-  type Queryable,
-  type Redis,
-  type WriteJob,
-  type WriteOp,
-  type WriteOutcome,
-  type WriteRequest,
-} from '@sluice/shared';
+import { AppError, CommitTimeoutError, DeadLetteredError, UnavailableError } from '@sluice/shared/errors/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { IdempotencyRef, WriteOp, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
 import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
-import { lookupWriteStatus } from '../status/lookup.ts';
+import { lookupWriteStatus, type StatusSources } from '../status/lookup.ts';
 import type { BacklogMonitor } from './backlog.ts';
 import { EnqueueUnconfirmed, type Coalescer } from './coalescer.ts';
 import type { Claim, IdempotencyStore } from './idempotency.ts';
@@ -47,12 +35,13 @@ export interface WriteResult {
 /** The parts the service drives. */
 export interface WriteServiceDeps {
   nodeId: string;
-  partitions: number;
   maxQueueDepth: number;
   maxPending: number;
   producer: Redis;
-  db: Queryable;
-  queues: readonly Queue<WriteJob>[];
+  /** The shard map (routing) and the status sources (replays of committed Idempotency-Keys). */
+  status: StatusSources;
+  /** This gateway is in the fleet registry with the map it routes by (map-follower.ts). */
+  registered(): boolean;
   coalescer: Coalescer;
   backlog: BacklogMonitor;
   acks: AckWaiters;
@@ -103,7 +92,7 @@ export class WriteService {
 
   /** Refuse fast (503) when the write could not be queued or the system is behind. */
   admit(): void {
-    if (this.d.producer.status !== 'ready') return this.refuse('redis', this.redisDown);
+    if (this.d.producer.status !== 'ready' || !this.d.registered()) return this.refuse('redis', this.redisDown);
     if (this.d.backlog.depth > this.d.maxQueueDepth) return this.refuse('backlog', this.backlogFull);
     if (this.inFlight >= this.d.maxPending) return this.refuse('pending', this.tooManyPending);
   }
@@ -134,7 +123,12 @@ export class WriteService {
       req.ack = this.d.nodeId;
       if (spec.ret) req.ret = true;
     }
-    const p = spec.route === undefined ? this.d.coalescer.keylessPartition() : partitionOf(spec.route.table, spec.route.key, this.d.partitions);
+    // Routed with the map in force now; the coalescer adds in this same turn, so a map
+    // change cannot slip in between (the gateway flushes before it reports a new map).
+    const map = this.d.status.topology.map;
+    const route = spec.route;
+    const shard = map.shardOf(route?.table ?? '', route?.key);
+    const p = route === undefined ? this.d.coalescer.keylessPartition(map.routable(shard)) : map.partitionOf(shard, route.table, route.key);
     const added = this.d.coalescer.add(p, req);
     // Registered in the same synchronous turn as `add` (which named the writeId):
     // no outcome can arrive before the job is even sent.
@@ -199,7 +193,7 @@ export class WriteService {
     if (spec.ack === 'queued') return { status: 202, body: { writeId }, headers: replayed };
     const deadline = Date.now() + this.d.acks.waitMs;
     for (;;) {
-      const s = await lookupWriteStatus(this.d.db, this.d.queues, writeId);
+      const s = await lookupWriteStatus(this.d.status, writeId);
       if (s?.status === 'committed') {
         return {
           status: spec.committedStatus,

@@ -1,14 +1,10 @@
 import type { Hono } from 'hono';
-import type { Queue } from 'bullmq';
-import { ForbiddenError, NotFoundError, type Queryable, type WriteJob } from '@sluice/shared';
+import { ForbiddenError, NotFoundError } from '@sluice/shared/errors/index.ts';
 import { setHeader, type Ctx, type GatewayEnv } from '../context.ts';
-import { lookupWriteStatus } from '../status/lookup.ts';
+import { lookupWriteStatus, type StatusSources } from '../status/lookup.ts';
 
 /** What the status route needs. */
-export interface WritesRouteDeps {
-  db: Queryable;
-  queues: readonly Queue<WriteJob>[];
-}
+export type WritesRouteDeps = StatusSources;
 
 const NO_SCOPE = new ForbiddenError('reading write statuses needs a read or write scope');
 
@@ -18,7 +14,7 @@ function getWrite(d: WritesRouteDeps) {
     const p = c.get('principal');
     if (!p.hasDataScope && !p.admin) throw NO_SCOPE;
     const writeId = c.req.param('writeId') ?? '';
-    const status = await lookupWriteStatus(d.db, d.queues, writeId);
+    const status = await lookupWriteStatus(d, writeId);
     if (status === null) throw new NotFoundError('no such write (unknown id, or finished long ago and no longer tracked)');
     if (status.status === 'committed') setHeader(c, 'Sluice-Consistency-Token', status.token);
     return c.json(status, 200);

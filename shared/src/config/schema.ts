@@ -34,6 +34,8 @@ export const configSchema = z.object({
   SLUICE_TABLES: csv.default([]),
   SLUICE_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('sluice'),
   SLUICE_PARTITIONS: posInt.max(1024).default(4),
+  /** How often every process checks the stored shard map for a new version (partition layout changes, later shard moves). */
+  SLUICE_TOPOLOGY_POLL_MS: posInt.min(50).max(60_000).default(1000),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),

@@ -1,3 +1,2 @@
 export * from './contract.ts';
 export * from './ids.ts';
-export * from './partition.ts';

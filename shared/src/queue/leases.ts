@@ -1,4 +1,4 @@
-import { queueName } from './partition.ts';
+import { partitionKeyPrefix } from '../partition-log/names.ts';
 
 /**
  * Redis keys of partition ownership: written by the writers (which take,
@@ -8,14 +8,14 @@ import { queueName } from './partition.ts';
  * names cannot collide with BullMQ's per-job keys under the same tag.
  */
 
-/** The lease of partition `p`: value `"<writerId> <token>"`, expiring after SLUICE_LEASE_TTL_MS. */
-export function leaseKey(prefix: string, p: number): string {
-  return `${prefix}:${queueName(p)}:sluice:lease`;
+/** The lease of partition `name`: value `"<writerId> <token>"`, expiring after SLUICE_LEASE_TTL_MS. */
+export function leaseKey(prefix: string, name: string): string {
+  return `${partitionKeyPrefix(prefix, { name })}:lease`;
 }
 
-/** Counter behind the fencing tokens of partition `p` (INCR per acquisition, never reset). */
-export function leaseTokenKey(prefix: string, p: number): string {
-  return `${prefix}:${queueName(p)}:sluice:lease-token`;
+/** Counter behind the fencing tokens of partition `name` (INCR per acquisition, never reset). */
+export function leaseTokenKey(prefix: string, name: string): string {
+  return `${partitionKeyPrefix(prefix, { name })}:lease-token`;
 }
 
 /** Sorted set of live writers: member = writer id, score = heartbeat expiry (Redis time, ms). */

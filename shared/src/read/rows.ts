@@ -1,6 +1,6 @@
 import type { ColumnInfo, TableInfo } from '../catalog/types.ts';
 import type { Queryable } from '../db/pool.ts';
-import { fnv1a32 } from '../queue/partition.ts';
+import { fnv1a32 } from '../topology/partitions.ts';
 
 /**
  * The read path's SQL, fixed text per table built once from the catalog

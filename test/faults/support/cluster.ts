@@ -5,8 +5,9 @@
  * with `startTsProcess` (so the test may SIGKILL or SIGSTOP them).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
-import { createLogger, createPool, migrate, queueName, Redis, type Pool } from '@sluice/shared';
+import { createLogger, createPool, migrate, Redis, type Pool } from '@sluice/shared';
+import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import { part } from '../../harness/partitions.ts';
 import { startTsProcess, type TsProcess } from '@sluice/local-servers';
 import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers';
 
@@ -77,7 +78,8 @@ function childrenOf(ppid: number): number[] {
 /** One test file's private Postgres, Redis and Sluice processes. */
 export class FaultCluster {
   readonly procs: TsProcess[] = [];
-  private readonly queues: Queue[] = [];
+  private logs: PartitionLogs | undefined;
+  private logsConnection: Redis | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -149,41 +151,32 @@ export class FaultCluster {
     if (sig === 'SIGCONT') signal(pid, sig);
   }
 
-  /** BullMQ job counts summed over the partition queues (fresh connection: Redis may have restarted). */
-  async jobCounts(partitions = Number(this.baseEnv.SLUICE_PARTITIONS)): Promise<Record<string, number>> {
-    while (this.queues.length < partitions) {
-      const connection = new Redis(this.redis.url, { maxRetriesPerRequest: null });
-      const q = new Queue(queueName(this.queues.length), { connection, prefix: this.baseEnv.SLUICE_QUEUE_PREFIX! });
-      q.on('error', () => {});
-      this.queues.push(q);
+  /** The partition logs of epoch 1 (fresh connection: Redis may have restarted), and run `fn` over each. */
+  private async eachLog<T>(fn: (log: ReturnType<PartitionLogs['get']>) => Promise<T>): Promise<T[]> {
+    if (this.logs === undefined) {
+      this.logsConnection = new Redis(this.redis.url, { maxRetriesPerRequest: null });
+      this.logsConnection.on('error', () => {});
+      this.logs = new PartitionLogs(this.logsConnection, this.baseEnv.SLUICE_QUEUE_PREFIX!);
     }
+    const logs = this.logs;
+    return Promise.all(Array.from({ length: Number(this.baseEnv.SLUICE_PARTITIONS) }, (_, i) => fn(logs.get(part(i)))));
+  }
+
+  /** Job counts summed over the partitions. */
+  async jobCounts(): Promise<Record<string, number>> {
     const total: Record<string, number> = {};
-    for (const q of this.queues) {
-      const c = await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed');
-      for (const [k, v] of Object.entries(c)) total[k] = (total[k] ?? 0) + v;
-    }
+    for (const c of await this.eachLog((l) => l.counts())) for (const [k, v] of Object.entries(c)) total[k] = (total[k] ?? 0) + v;
     return total;
   }
 
   /** Jobs that still need a writer (waiting, active, delayed…). */
   async backlog(): Promise<number> {
-    const c = await this.jobCounts();
-    return (c.wait ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
+    return (await this.jobCounts()).backlog ?? 0;
   }
 
-  /** Redis entries of the partition queues' event streams whose event is `name` (e.g. "stalled"). */
+  /** Events named `name` (e.g. "stalled") in the partitions' logs. */
   async queueEvents(name: string): Promise<number> {
-    const r = new Redis(this.redis.url);
-    try {
-      let n = 0;
-      for (let p = 0; p < Number(this.baseEnv.SLUICE_PARTITIONS); p++) {
-        const entries = await r.xrange(`${this.baseEnv.SLUICE_QUEUE_PREFIX}:${queueName(p)}:events`, '-', '+');
-        n += entries.filter(([, fields]) => fields[0] === 'event' && fields[1] === name).length;
-      }
-      return n;
-    } finally {
-      r.disconnect();
-    }
+    return (await this.eachLog((l) => l.countEvents(name))).reduce((a, b) => a + b, 0);
   }
 
   /** Empty the checker's tables and the dedupe records between two runs in one file. */
@@ -197,11 +190,8 @@ export class FaultCluster {
       this.signalPostgres('SIGCONT');
       this.redis.kill('SIGCONT');
       await Promise.allSettled(this.procs.map((p) => p.stop(5000)));
-      await Promise.allSettled(this.queues.map(async (q) => {
-        const c = await q.client;
-        await q.close();
-        c.disconnect();
-      }));
+      await this.logs?.close();
+      this.logsConnection?.disconnect();
       await this.pool.end().catch(() => {});
       await Promise.allSettled([this.pg.destroy(), this.redis.destroy()]);
     })();

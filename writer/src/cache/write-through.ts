@@ -1,6 +1,7 @@
-import { cacheTtlsOf, fenceKeys, isCacheable, rowKeys, writeThrough } from '@sluice/shared/read/index.ts';
+import { isCacheable, rowKeys } from '@sluice/shared/read/cache/keys.ts';
+import type { CacheTtls } from '@sluice/shared/read/cache/store.ts';
+import { fenceKeys, writeThrough } from '@sluice/shared/read/cache/write-through.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import type { Config } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/index.ts';
@@ -29,19 +30,19 @@ import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts'
  * it: its LSN is older).
  */
 export class CacheWriteThrough {
-  private readonly ttls;
   constructor(
+    /** A `cache`-role connection. */
     private readonly redis: Redis,
     private readonly catalog: Catalog,
-    private readonly config: Readonly<Config>,
+    /** SLUICE_QUEUE_PREFIX: the cache's keys live under it too. */
+    private readonly prefix: string,
+    private readonly ttls: CacheTtls,
     private readonly log: Logger,
-  ) {
-    this.ttls = cacheTtlsOf(config);
-  }
+  ) {}
 
   /** Store or fence what `jobs` wrote (`res`). Never throws: a failure is logged (RYW reads do not depend on it). */
   async apply(jobs: readonly BatchJob[], res: Pick<FlushResult, 'acks' | 'lsn' | 'written'>): Promise<void> {
-    const prefix = this.config.SLUICE_QUEUE_PREFIX;
+    const prefix = this.prefix;
     const named = keysWritten(this.catalog, jobs, res.acks);
     // Keys stored with their value are not fenced as well (a fence at the same LSN would replace the value).
     const stored = new Set(res.written.map((r) => rowKeys(prefix, r.table, r.key).entry));

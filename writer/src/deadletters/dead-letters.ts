@@ -1,5 +1,6 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { DatabaseError, type Queryable } from '@sluice/shared/db/index.ts';
+import { insertDeadLetters as insertRows, payloadJson } from '@sluice/shared/sql/dead-letters.ts';
 import type { WriteOutcome } from '@sluice/shared/queue/contract.ts';
 import type { Rejection, WorkItem } from '../flush/types.ts';
 
@@ -14,17 +15,6 @@ import type { Rejection, WorkItem } from '../flush/types.ts';
 export interface DeadLetter {
   item: WorkItem;
   why: Rejection;
-}
-
-// Postgres text and jsonb cannot hold NUL (22021 / 22P05): a request dead-lettered
-// for a NUL byte would fail its own dead-letter insert. Store the six characters
-// "\u0000" instead; such a payload can never be applied anyway.
-const NUL = /\u0000/g;
-const clean = (s: string | undefined): string | null => (s === undefined ? null : s.replace(NUL, '\\u0000'));
-
-/** The request as JSON text for the jsonb `payload` column, NUL-free. */
-export function payloadJson(item: WorkItem): string {
-  return JSON.stringify(item.req, (_k, v: unknown) => (typeof v === 'string' ? v.replace(NUL, '\\u0000') : v));
 }
 
 /** The API table a database error is about: the op's table whose relation the error names, else the first op's. */
@@ -50,29 +40,9 @@ export function rejectionFromError(catalog: Catalog, item: WorkItem, err: unknow
   return r;
 }
 
-const INSERT = `INSERT INTO sluice.dead_letters
-  (write_id, job_id, table_name, sqlstate, message, constraint_name, column_name, detail, payload, attempts)
-SELECT u.w, u.j, u.t, u.s, u.m, u.c, u.col, u.d, u.p::jsonb, u.a
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
-       AS u(w, j, t, s, m, c, col, d, p, a)
-ON CONFLICT (write_id) DO NOTHING`;
-
-/** Insert dead letters (one statement). A writeId already dead-lettered is left as it was. */
+/** Insert dead letters in the batch transaction (shared/src/sql/dead-letters.ts). */
 export async function insertDeadLetters(db: Queryable, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  const col = (f: (d: DeadLetter) => string | undefined) => letters.map((d) => clean(f(d)));
-  await db.query(INSERT, [
-    letters.map((d) => d.item.req.id),
-    letters.map((d) => d.item.job.id),
-    col((d) => d.why.table),
-    col((d) => d.why.sqlstate),
-    col((d) => d.why.message),
-    col((d) => d.why.constraint),
-    col((d) => d.why.column),
-    col((d) => d.why.detail),
-    letters.map((d) => payloadJson(d.item)),
-    letters.map((d) => Math.max(1, d.item.job.attempts)),
-  ]);
+  await insertRows(db, letters.map((d) => ({ writeId: d.item.req.id, jobId: d.item.job.id, why: d.why, payload: payloadJson(d.item.req), attempts: d.item.job.attempts })));
 }
 
 /** The `dead` outcome a waiting client gets (422 at the gateway). */

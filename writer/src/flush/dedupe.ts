@@ -1,9 +1,12 @@
-import type { Queryable } from '@sluice/shared/db/index.ts';
+import type { Queryable } from '@sluice/shared/db/pool.ts';
+import { claimJobIds } from '@sluice/shared/sql/applied-jobs.ts';
+import { claimKeys, readKeys } from '@sluice/shared/sql/idempotency-keys.ts';
 import type { BatchJob, WorkItem } from './types.ts';
 
 /**
- * Exactly-once bookkeeping, written in the batch's own transaction so it
- * commits or rolls back with the data.
+ * Exactly-once bookkeeping of a batch, written in the batch's own
+ * transaction so it commits or rolls back with the data (the SQL is in
+ * shared/src/sql: applied-jobs.ts, idempotency-keys.ts).
  */
 
 /** Jobs of a batch split into those to apply now and those applied before. */
@@ -12,24 +15,11 @@ export interface ClaimedJobs {
   skipped: BatchJob[];
 }
 
-const CLAIM_JOBS = `INSERT INTO sluice.applied_jobs (job_id, requests)
-SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING RETURNING job_id`;
-
-/**
- * Record the batch's job ids in `sluice.applied_jobs`. A job not returned was
- * applied already: BullMQ redelivered it (at-least-once: a writer died after
- * COMMIT, a lock expired), or another transaction committed it first — ON
- * CONFLICT waits for a concurrent inserter of the same id and skips only if
- * that one commits. Ids go in sorted so two writers claiming overlapping sets
- * lock them in one order (fewer 40P01 deadlocks). A job id repeated inside
- * the batch counts once.
- */
+/** Record the batch's job ids; a job not recorded now was applied before (see `claimJobIds`). */
 export async function claimJobs(db: Queryable, jobs: readonly BatchJob[]): Promise<ClaimedJobs> {
   const { unique, repeats } = firstOccurrences(jobs);
   if (unique.length === 0) return { fresh: [], skipped: repeats };
-  const sorted = [...unique].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const { rows } = await db.query<{ job_id: string }>(CLAIM_JOBS, [sorted.map((j) => j.id), sorted.map((j) => j.data.reqs.length)]);
-  const won = new Set(rows.map((r) => r.job_id));
+  const won = await claimJobIds(db, unique.map((j) => ({ id: j.id, requests: j.data.reqs.length })));
   return {
     fresh: unique.filter((j) => won.has(j.id)),
     skipped: [...unique.filter((j) => !won.has(j.id)), ...repeats],
@@ -39,7 +29,7 @@ export async function claimJobs(db: Queryable, jobs: readonly BatchJob[]): Promi
 /**
  * Split a batch's jobs into first occurrences and repeats of a job id. A job
  * can be in one batch twice when its lock lapsed (a long Redis stall) and
- * BullMQ handed it out again while the first copy was still waiting.
+ * the log handed it out again while the first copy was still waiting.
  */
 export function firstOccurrences(jobs: readonly BatchJob[]): { unique: BatchJob[]; repeats: BatchJob[] } {
   const seen = new Set<string>();
@@ -64,40 +54,28 @@ export interface IdempotencyHit {
   mismatch: boolean;
 }
 
-const CLAIM_KEYS = `INSERT INTO sluice.idempotency_keys (scope, key, request_hash, write_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING RETURNING write_id`;
-
-const READ_KEYS = `SELECT k.scope, k.key, k.request_hash, k.write_id FROM sluice.idempotency_keys k
-JOIN unnest($1::text[], $2::text[]) AS u(scope, key) ON k.scope = u.scope AND k.key = u.key`;
+const keyText = (w: WorkItem) => `${w.req.idem!.scope}\u0000${w.req.idem!.key}`;
 
 /**
  * Record the Idempotency-Keys of the requests that carry one. Conflicting
  * requests are repeats of the stored write: the caller skips them. Within one
- * batch the first request in queue order wins (DO NOTHING keeps the first of
- * two equal keys in one statement; the stable sort keeps their order).
+ * batch the first request in queue order wins (the stable sort keeps the
+ * order of equal keys; the insert keeps the first).
  */
 export async function claimIdempotencyKeys(db: Queryable, items: readonly WorkItem[]): Promise<Map<WorkItem, IdempotencyHit>> {
   const hits = new Map<WorkItem, IdempotencyHit>();
   const keyed = items.filter((w) => w.req.idem !== undefined);
   if (keyed.length === 0) return hits;
-  keyed.sort((a, b) => cmp(a, b));
-  const idem = keyed.map((w) => w.req.idem!);
-  const { rows } = await db.query<{ write_id: string }>(CLAIM_KEYS, [idem.map((k) => k.scope), idem.map((k) => k.key), idem.map((k) => k.hash), keyed.map((w) => w.req.id)]);
-  const won = new Set(rows.map((r) => r.write_id));
+  // Sorted: two writers claiming overlapping keys lock them in one order.
+  keyed.sort((a, b) => (keyText(a) < keyText(b) ? -1 : keyText(a) > keyText(b) ? 1 : 0));
+  const won = await claimKeys(db, keyed.map((w) => ({ scope: w.req.idem!.scope, key: w.req.idem!.key, requestHash: w.req.idem!.hash, writeId: w.req.id })));
   const lost = keyed.filter((w) => !won.has(w.req.id));
   if (lost.length === 0) return hits;
-  const stored = await db.query<{ scope: string; key: string; request_hash: string; write_id: string }>(READ_KEYS, [lost.map((w) => w.req.idem!.scope), lost.map((w) => w.req.idem!.key)]);
-  const byKey = new Map(stored.rows.map((r) => [`${r.scope}\u0000${r.key}`, r]));
+  const stored = await readKeys(db, lost.map((w) => w.req.idem!));
   for (const w of lost) {
-    const s = byKey.get(`${w.req.idem!.scope}\u0000${w.req.idem!.key}`);
+    const s = stored.get(keyText(w));
     // The row must exist (we conflicted with it, in this snapshot or a committed one).
-    if (s) hits.set(w, { of: s.write_id, mismatch: s.request_hash !== w.req.idem!.hash });
+    if (s) hits.set(w, { of: s.writeId, mismatch: s.requestHash !== w.req.idem!.hash });
   }
   return hits;
-}
-
-function cmp(a: WorkItem, b: WorkItem): number {
-  const x = `${a.req.idem!.scope}\u0000${a.req.idem!.key}`;
-  const y = `${b.req.idem!.scope}\u0000${b.req.idem!.key}`;
-  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -1,14 +1,15 @@
 import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
 import type { WriteJob, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
+import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 
-/** A BullMQ job as the batcher and the flush see it (no BullMQ types past `partitions/`). */
+/** A job of a partition's log as the batcher and the flush see it. */
 export interface BatchJob {
-  /** BullMQ job id: the dedupe key in `sluice.applied_jobs`. */
+  /** Job id: the dedupe key in `sluice.applied_jobs`. */
   id: string;
   data: WriteJob;
   /** Rows the job carries (sum of its requests' ops): the batcher's unit of size. */
   rows: number;
-  /** Times BullMQ has started this job (`attemptsStarted`), recorded with dead letters. */
+  /** Times the log has started this job, recorded with dead letters. */
   attempts: number;
   /**
    * Set by the partition consumer for a job whose solo flushes kept crashing
@@ -33,15 +34,7 @@ export interface RequestResult {
 }
 
 /** A request the database (or the contract check) refused: it goes to `sluice.dead_letters`. */
-export interface Rejection {
-  sqlstate: string;
-  message: string;
-  /** API table name the failure is about, when known. */
-  table?: string;
-  constraint?: string;
-  column?: string;
-  detail?: string;
-}
+export type Rejection = Refusal;
 
 /** An outcome addressed to the gateway node waiting for it. */
 export interface AddressedOutcome {

@@ -1,2 +1,1 @@
 export { WriterMetrics } from './metrics.ts';
-export { startMetricsServer, type MetricsServer } from '@sluice/shared/metrics/server.ts';

@@ -29,7 +29,7 @@ export class WriterMetrics {
   readonly deadLetters = new Counter({ name: 'sluice_writer_dead_letters_total', help: 'Requests dead-lettered (alert on any increase)', labelNames: ['table', 'sqlstate'] as const, registers: [this.registry] });
   readonly duplicates = new Counter({ name: 'sluice_writer_duplicates_skipped_total', help: 'Writes skipped as already applied', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly bisections = new Counter({ name: 'sluice_writer_bisections_total', help: 'Batches that needed poison bisection', registers: [this.registry] });
-  readonly jobsFailed = new Counter({ name: 'sluice_writer_jobs_failed_total', help: 'Jobs failed through BullMQ (unreadable payload, or a fatal error after bounded retries); alert on any increase', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly jobsFailed = new Counter({ name: 'sluice_writer_jobs_failed_total', help: 'Jobs failed through the partition log (unreadable payload, or a fatal error after bounded retries); alert on any increase', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly interruptions = new Counter({ name: 'sluice_writer_consumer_interruptions_total', help: "Partition consumers replaced because their Redis connection dropped (a job fetch's reply may have been lost)", labelNames: ['partition'] as const, registers: [this.registry] });
   readonly restartFailures = new Counter({ name: 'sluice_writer_consumer_restart_failures_total', help: 'Failed starts of a replacement partition consumer (tried again with backoff while the partition is ours)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
@@ -41,8 +41,8 @@ export class WriterMetrics {
   }
 
   /** Record a committed batch. */
-  committed(partition: number, stats: FlushStats, seconds: number): void {
-    this.batches.inc({ partition: String(partition) });
+  committed(partition: string, stats: FlushStats, seconds: number): void {
+    this.batches.inc({ partition });
     this.rowsCommitted.inc(stats.rows);
     this.requestsCommitted.inc(stats.requests);
     this.rowsPerTransaction.observe(stats.rows);

@@ -67,23 +67,23 @@ export class LeaseStore {
     this.r = redis as Scripted;
   }
 
-  /** Take the lease of `p` if free: the new fencing token, or 0 when someone holds it. */
-  async acquire(p: number, owner: string): Promise<number> {
+  /** Take the lease of partition `p` if free: the new fencing token, or 0 when someone holds it. */
+  async acquire(p: string, owner: string): Promise<number> {
     return Number(await this.r.sluiceLeaseAcquire(leaseKey(this.prefix, p), leaseTokenKey(this.prefix, p), owner, this.ttlMs));
   }
 
   /** Extend our lease; false when it is no longer ours (expired, or someone else's now). */
-  async renew(p: number, owner: string, token: number): Promise<boolean> {
+  async renew(p: string, owner: string, token: number): Promise<boolean> {
     return Number(await this.r.sluiceLeaseRenew(leaseKey(this.prefix, p), formatLease(owner, token), this.ttlMs)) === 1;
   }
 
   /** Delete our lease (no-op when it is not ours any more). */
-  async release(p: number, owner: string, token: number): Promise<void> {
+  async release(p: string, owner: string, token: number): Promise<void> {
     await this.r.sluiceLeaseRelease(leaseKey(this.prefix, p), formatLease(owner, token));
   }
 
   /** Make the next token of `p` greater than `token`. */
-  async raiseFloor(p: number, token: number): Promise<void> {
+  async raiseFloor(p: string, token: number): Promise<void> {
     await this.r.sluiceLeaseFloor(leaseTokenKey(this.prefix, p), token);
   }
 
@@ -93,9 +93,9 @@ export class LeaseStore {
     return [...live].sort();
   }
 
-  /** Current holder of every partition's lease (null: free). */
-  async owners(partitions: number): Promise<(LeaseValue | null)[]> {
-    const values = await Promise.all(Array.from({ length: partitions }, (_, p) => this.r.get(leaseKey(this.prefix, p))));
+  /** Current holder of each partition's lease (null: free), aligned with `partitions`. */
+  async owners(partitions: readonly string[]): Promise<(LeaseValue | null)[]> {
+    const values = await Promise.all(partitions.map((p) => this.r.get(leaseKey(this.prefix, p))));
     return values.map(parseLease);
   }
 }

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
-import type { Config } from '@sluice/shared/config/index.ts';
-import type { Queryable } from '@sluice/shared/db/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
-import { closeRedis, createRedis, whenReady, type Redis } from '@sluice/shared/redis/index.ts';
+import { whenReady } from '@sluice/shared/redis/connect.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
+import { claimFence, fenceOf } from '@sluice/shared/sql/partition-fences.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { planShare } from './fair-share.ts';
-import { claimFence, fenceOf } from './fence.ts';
 import { LeaseStore } from './lease-store.ts';
 import type { OwnershipHandlers, PartitionGrant, PartitionOwnership } from './ownership.ts';
 
@@ -38,7 +39,7 @@ import type { OwnershipHandlers, PartitionGrant, PartitionOwnership } from './ow
 type State = 'acquiring' | 'owned' | 'releasing' | 'lost';
 
 interface Held {
-  p: number;
+  p: PartitionRef;
   token: number;
   state: State;
   /** performance.now() before which the lease is surely still ours. */
@@ -49,11 +50,21 @@ interface Held {
   chain: Promise<void>;
 }
 
+/** Lease timing (SLUICE_LEASE_TTL_MS, SLUICE_LEASE_RENEW_MS: renew ≤ TTL/2, checked by the config). */
+export interface LeaseSettings {
+  /** SLUICE_QUEUE_PREFIX */
+  prefix: string;
+  ttlMs: number;
+  renewMs: number;
+}
+
 /** What `LeasedPartitions` needs. */
 export interface LeasedPartitionsDeps {
-  config: Readonly<Config>;
-  /** Postgres, for the fencing tokens. */
-  db: Queryable;
+  settings: LeaseSettings;
+  /** The partitions to share (the map's consumable ones) and each shard's pool, for the fencing tokens. */
+  topology: Topology;
+  /** A `producer`-role connection (fails fast); the caller's to close. */
+  redis: Redis;
   log: Logger;
   /** Registry to add the ownership counters to (the writer's). */
   registry?: Registry;
@@ -68,14 +79,14 @@ export function newWriterId(): string {
 export class LeasedPartitions implements PartitionOwnership {
   /** This writer's id in the writer set and in lease values. */
   readonly id = newWriterId();
-  private readonly held = new Map<number, Held>();
-  private readonly freeChecks: number[];
+  private readonly held = new Map<string, Held>();
+  /** Consecutive checks each partition has been seen free, by name. */
+  private readonly freeChecks = new Map<string, number>();
   private readonly ttl: number;
   private readonly margin: number;
   private readonly log: Logger;
   private readonly counters: { acquired: Counter; lost: Counter; released: Counter };
-  private redis: Redis | undefined;
-  private store: LeaseStore | undefined;
+  private readonly store: LeaseStore;
   private handlers: OwnershipHandlers | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -84,14 +95,10 @@ export class LeasedPartitions implements PartitionOwnership {
   private lastTickError = 0;
 
   constructor(private readonly d: LeasedPartitionsDeps) {
-    const c = d.config;
-    if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) {
-      throw new Error(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
-    }
-    this.ttl = c.SLUICE_LEASE_TTL_MS;
+    this.ttl = d.settings.ttlMs;
     // Renewals are timed from before they were sent; the margin covers clock-rate drift.
     this.margin = Math.max(20, Math.floor(this.ttl / 10));
-    this.freeChecks = new Array<number>(c.SLUICE_PARTITIONS).fill(0);
+    this.store = new LeaseStore(d.redis, d.settings.prefix, this.ttl);
     this.log = d.log.child({ writer: this.id });
     const registers = d.registry ? [d.registry] : [];
     this.counters = {
@@ -103,20 +110,16 @@ export class LeasedPartitions implements PartitionOwnership {
 
   /** Join the writer set, take this writer's first share, then check every SLUICE_LEASE_RENEW_MS. */
   async start(handlers: OwnershipHandlers): Promise<void> {
-    const c = this.d.config;
     this.handlers = handlers;
-    this.redis = createRedis({ url: c.REDIS_URL, role: 'producer', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-writer-leases-${this.id}` });
-    this.redis.on('error', () => {}); // failures surface as failed checks, logged there
     // Not fatal: a writer started before Redis simply owns nothing until a check succeeds.
-    if (!(await whenReady(this.redis, c.SLUICE_REDIS_TIMEOUT_MS * 5))) this.log.warn('Redis not ready; ownership checks will keep trying');
-    this.store = new LeaseStore(this.redis, c.SLUICE_QUEUE_PREFIX, this.ttl);
+    if (!(await whenReady(this.d.redis, this.ttl))) this.log.warn('Redis not ready; ownership checks will keep trying');
     await this.tick();
     await this.action;
-    this.timer = setInterval(() => void this.tick(), c.SLUICE_LEASE_RENEW_MS);
+    this.timer = setInterval(() => void this.tick(), this.d.settings.renewMs);
   }
 
-  owned(): readonly number[] {
-    return [...this.held.values()].filter((h) => h.state === 'owned').map((h) => h.p).sort((a, b) => a - b);
+  owned(): readonly string[] {
+    return [...this.held.values()].filter((h) => h.state === 'owned').map((h) => h.p.name).sort();
   }
 
   /** Release every partition (each drains first), leave the writer set, close. Idempotent. */
@@ -126,8 +129,7 @@ export class LeasedPartitions implements PartitionOwnership {
       // Renewals go on (the timer runs) while the partitions drain.
       await Promise.allSettled([...this.held.values()].map((h) => this.release(h, 'shutdown')));
       clearInterval(this.timer);
-      await this.store?.heartbeat(this.id, false).catch(() => {});
-      if (this.redis) await closeRedis(this.redis);
+      await this.store.heartbeat(this.id, false).catch(() => {});
     })();
     return this.stopping;
   }
@@ -137,15 +139,18 @@ export class LeasedPartitions implements PartitionOwnership {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      const [beat] = await Promise.allSettled([this.store!.heartbeat(this.id), this.renewAll()]);
+      const [beat] = await Promise.allSettled([this.store.heartbeat(this.id), this.renewAll()]);
       if (beat.status === 'rejected') throw beat.reason;
       const live = beat.value;
       if (this.stopping || this.action) return;
-      const owners = (await this.store!.owners(this.d.config.SLUICE_PARTITIONS)).map((l) => l?.owner ?? null);
-      owners.forEach((o, p) => (this.freeChecks[p] = o === null ? this.freeChecks[p]! + 1 : 0));
-      const plan = planShare({ me: this.id, live, owners, freeChecks: this.freeChecks, held: new Set(this.held.keys()) });
-      if (plan.kind === 'acquire') this.action = this.acquireAll(plan.partitions);
-      else if (plan.kind === 'release') this.action = Promise.all(plan.partitions.map((p) => this.release(this.held.get(p)!, 'rebalance'))).then(() => {});
+      const parts = this.d.topology.map.consumable();
+      const retired = [...this.held.values()].filter((h) => !parts.some((r) => r.name === h.p.name));
+      if (retired.length > 0) {
+        // The map moved on (an epoch drained and closed): give those up, their queues are empty.
+        this.action = Promise.all(retired.map((h) => this.release(h, 'no longer consumable'))).then(() => {});
+      } else {
+        this.action = this.rebalance(parts, live);
+      }
       void this.action?.finally(() => (this.action = undefined));
     } catch (err) {
       // Once per lease period at most: a Redis outage would otherwise log every check.
@@ -158,6 +163,21 @@ export class LeasedPartitions implements PartitionOwnership {
     }
   }
 
+  /** One step toward the fair share of `parts` (fair-share.ts works on positions in that list). */
+  private async rebalance(parts: readonly PartitionRef[], live: string[]): Promise<void> {
+    const names = parts.map((r) => r.name);
+    const owners = (await this.store.owners(names)).map((l) => l?.owner ?? null);
+    const freeChecks = names.map((n, i) => {
+      const checks = owners[i] === null ? (this.freeChecks.get(n) ?? 0) + 1 : 0;
+      this.freeChecks.set(n, checks);
+      return checks;
+    });
+    const held = new Set(names.flatMap((n, i) => (this.held.has(n) ? [i] : [])));
+    const plan = planShare({ me: this.id, live, owners, freeChecks, held });
+    if (plan.kind === 'acquire') await this.acquireAll(plan.partitions.map((i) => parts[i]!));
+    else if (plan.kind === 'release') await Promise.all(plan.partitions.map((i) => this.release(this.held.get(names[i]!)!, 'rebalance')));
+  }
+
   /** Renew every held lease; a lease not renewed by its local deadline is lost. */
   private async renewAll(): Promise<void> {
     await Promise.all(
@@ -165,7 +185,7 @@ export class LeasedPartitions implements PartitionOwnership {
         if (h.state === 'lost') return;
         const sentAt = performance.now();
         try {
-          if (await this.store!.renew(h.p, this.id, h.token)) h.validUntil = sentAt + this.ttl - this.margin;
+          if (await this.store.renew(h.p.name, this.id, h.token)) h.validUntil = sentAt + this.ttl - this.margin;
           else this.lose(h, 'lease no longer ours (expired or taken)');
         } catch (err) {
           if (performance.now() >= h.validUntil) this.lose(h, `lease not renewed in time: ${(err as Error).message}`);
@@ -174,25 +194,25 @@ export class LeasedPartitions implements PartitionOwnership {
     );
   }
 
-  private async acquireAll(partitions: readonly number[]): Promise<void> {
+  private async acquireAll(partitions: readonly PartitionRef[]): Promise<void> {
     for (const p of partitions) if (!this.stopping) await this.acquire(p);
   }
 
   /** Win partition `p` and start its consumer (see the states above). */
-  private async acquire(p: number): Promise<void> {
+  private async acquire(p: PartitionRef): Promise<void> {
     const sentAt = performance.now();
-    const token = await this.store!.acquire(p, this.id).catch((err: unknown) => {
-      this.log.warn({ err, partition: p }, 'lease acquire failed');
+    const token = await this.store.acquire(p.name, this.id).catch((err: unknown) => {
+      this.log.warn({ err, partition: p.name }, 'lease acquire failed');
       return 0;
     });
     if (token === 0) return; // someone was faster
     const h: Held = { p, token, state: 'acquiring', validUntil: sentAt + this.ttl - this.margin, started: false, chain: Promise.resolve() };
-    this.held.set(p, h);
+    this.held.set(p.name, h);
     await this.enqueue(h, 'takeover', async () => {
-      const newer = await claimFence(this.d.db, p, token, this.id);
+      const newer = await claimFence(this.d.topology.db(p.shard), p.name, token, this.id);
       if (newer !== null) {
         // Redis's counter is behind Postgres (Redis lost data): the next acquisition gets a higher token.
-        await this.store!.raiseFloor(p, newer);
+        await this.store.raiseFloor(p.name, newer);
         throw new Error(`token ${token} is older than Postgres's ${newer}`);
       }
       if (h.state !== 'acquiring') return;
@@ -200,7 +220,7 @@ export class LeasedPartitions implements PartitionOwnership {
       h.started = true;
       if (h.state === 'acquiring') h.state = 'owned';
       this.counters.acquired.inc();
-      this.log.info({ partition: p, token }, 'partition acquired');
+      this.log.info({ partition: p.name, token }, 'partition acquired');
     });
     if (!h.started && h.state === 'acquiring') await this.release(h, 'takeover failed');
   }
@@ -208,7 +228,7 @@ export class LeasedPartitions implements PartitionOwnership {
   private grant(h: Held): PartitionGrant {
     return {
       token: h.token,
-      fence: fenceOf(h.p, h.token),
+      fence: fenceOf(h.p.name, h.token),
       valid: () => h.state !== 'lost' && performance.now() < h.validUntil,
       lost: (reason) => this.lose(h, reason),
     };
@@ -216,8 +236,8 @@ export class LeasedPartitions implements PartitionOwnership {
 
   /** The lease is gone (or useless): stop the consumer, forget the partition. */
   private lose(h: Held, reason: string): void {
-    if (h.state === 'lost' || this.held.get(h.p) !== h) return;
-    this.log.warn({ partition: h.p, token: h.token, reason }, 'partition lost');
+    if (h.state === 'lost' || this.held.get(h.p.name) !== h) return;
+    this.log.warn({ partition: h.p.name, token: h.token, reason }, 'partition lost');
     this.counters.lost.inc();
     void this.release(h, reason, true);
   }
@@ -230,18 +250,18 @@ export class LeasedPartitions implements PartitionOwnership {
       try {
         if (h.started) await this.handlers!.release(h.p);
       } finally {
-        await this.store!.release(h.p, this.id, h.token).catch(() => {}); // expires on its own otherwise
-        if (this.held.get(h.p) === h) this.held.delete(h.p);
+        await this.store.release(h.p.name, this.id, h.token).catch(() => {}); // expires on its own otherwise
+        if (this.held.get(h.p.name) === h) this.held.delete(h.p.name);
         if (!lost && h.started) {
           this.counters.released.inc();
-          this.log.info({ partition: h.p, token: h.token, why }, 'partition released');
+          this.log.info({ partition: h.p.name, token: h.token, why }, 'partition released');
         }
       }
     });
   }
 
   private enqueue(h: Held, what: string, fn: () => Promise<void>): Promise<void> {
-    h.chain = h.chain.then(fn).catch((err: unknown) => this.log.warn({ err, partition: h.p }, `partition ${what} failed`));
+    h.chain = h.chain.then(fn).catch((err: unknown) => this.log.warn({ err, partition: h.p.name }, `partition ${what} failed`));
     return h.chain;
   }
 }

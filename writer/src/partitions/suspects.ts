@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { crashLoopRejection, MAX_SOLO_FLUSHES, SOLO_FLUSHES_FIELD } from '../deadletters/quarantine.ts';
 import type { BatchJob } from '../flush/types.ts';
 
@@ -26,17 +25,12 @@ export function splitSuspects<T>(jobs: readonly T[], isSuspect: (j: T) => boolea
   return runs;
 }
 
-// Only while the job exists: a job finished meanwhile must not get its hash back.
-const COUNT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
-return 0`;
-
 /**
- * Count one solo flush of `job` in its BullMQ hash (`jobKey`) before it
- * starts, so a crash during the flush leaves the count behind; past
- * MAX_SOLO_FLUSHES the job is marked for quarantine instead.
+ * Count one solo flush of `job` (in the job's own log entry, through `count`)
+ * before it starts, so a crash during the flush leaves the count behind;
+ * past MAX_SOLO_FLUSHES the job is marked for quarantine instead.
  */
-export async function countSoloFlush(redis: Redis, jobKey: string, job: BatchJob): Promise<void> {
-  const n = Number(await redis.eval(COUNT, 1, jobKey, SOLO_FLUSHES_FIELD));
+export async function countSoloFlush(count: (field: string) => Promise<number>, job: BatchJob): Promise<void> {
+  const n = await count(SOLO_FLUSHES_FIELD);
   if (n > MAX_SOLO_FLUSHES) job.quarantine = crashLoopRejection(n - 1, job.attempts);
 }

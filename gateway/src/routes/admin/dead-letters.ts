@@ -5,7 +5,7 @@ import { requestHash } from '../../enqueue/idempotency.ts';
 import type { WriteService } from '../../enqueue/service.ts';
 import { sendResult } from '../respond.ts';
 import { ackModeOf } from '../write-headers.ts';
-import type { DeadLetterState, DeadLetterStore } from './dead-letter-store.ts';
+import type { DeadLetterState, DeadLetterStore } from '@sluice/shared/sql/dead-letter-admin.ts';
 
 /** What the dead-letter routes need. */
 export interface DeadLetterRouteDeps {

@@ -1,19 +1,18 @@
 import type { Hono, MiddlewareHandler } from 'hono';
-import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
-import { ForbiddenError, type Config, type Logger, type Queryable, type Redis, type TableValidator, type WriteJob } from '@sluice/shared';
+import type { TableValidator } from '@sluice/shared/catalog/validate.ts';
+import { ForbiddenError } from '@sluice/shared/errors/index.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
 import type { GatewayEnv } from '../../context.ts';
 import type { WriteService } from '../../enqueue/service.ts';
-import { DeadLetterStore } from './dead-letter-store.ts';
+import { DeadLetterStore } from '@sluice/shared/sql/dead-letter-admin.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
-import { partitionRoutes } from './partitions.ts';
+import { partitionRoutes, type PartitionRouteDeps } from './partitions.ts';
 
 /** What the admin routes need. */
 export interface AdminDeps {
-  config: Readonly<Config>;
-  db: Queryable;
-  redis: Redis;
-  queues: readonly Queue<WriteJob>[];
+  /** Partitions: the topology, the logs, the lease settings (dead letters live on the first shard). */
+  partitions: PartitionRouteDeps;
   service: WriteService;
   validators: ReadonlyMap<string, TableValidator>;
   /** The gateway's metrics registry: `sluice_dead_letters` is added to it. */
@@ -72,7 +71,7 @@ function cachedCount(store: DeadLetterStore, log: Logger): () => Promise<number 
  * `sluice_dead_letters` gauge.
  */
 export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
-  const store = new DeadLetterStore(d.db);
+  const store = new DeadLetterStore(d.partitions.topology.metaDb);
   const deadLetters = cachedCount(store, d.log);
   new Gauge({
     name: 'sluice_dead_letters',
@@ -85,6 +84,6 @@ export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
   });
   app.use('/v1/admin/*', requireAdmin());
   deadLetterRoutes(app, { store, service: d.service, validators: d.validators });
-  partitionRoutes(app, { config: d.config, redis: d.redis, db: d.db, queues: d.queues });
+  partitionRoutes(app, d.partitions);
   return { deadLetters };
 }

@@ -1,22 +1,31 @@
 import type { Hono } from 'hono';
-import type { Queue } from 'bullmq';
-import { NotFoundError, UnavailableError, type Config, type Queryable, type Redis, type WriteJob } from '@sluice/shared';
+import { NotFoundError, UnavailableError } from '@sluice/shared/errors/index.ts';
+import type { PartitionLogs, LogCounts } from '@sluice/shared/partition-log/partition-log.ts';
 import { leaseKey, parseLease, writersKey } from '@sluice/shared/queue/leases.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
+import { fenceTokens } from '@sluice/shared/sql/partition-fences.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
 import type { Ctx, GatewayEnv } from '../../context.ts';
 
 /** What the partition routes need. */
 export interface PartitionRouteDeps {
-  config: Readonly<Config>;
+  topology: Topology;
+  logs: PartitionLogs;
   /** The gateway's producer connection (leases and the writer set are read with it). */
   redis: Redis;
-  db: Queryable;
-  /** One queue per partition, index = partition. */
-  queues: readonly Queue<WriteJob>[];
+  prefix: string;
+  lease: { ttlMs: number; renewMs: number };
 }
 
 /** One partition as `GET /v1/admin/partitions` shows it. */
 export interface PartitionView {
-  partition: number;
+  /** `<shard>.<epoch>.<index>` */
+  partition: string;
+  shard: string;
+  epoch: number;
+  /** Writers consume it now (its shard's oldest open epoch); else it waits for an older epoch to drain. */
+  consumable: boolean;
   /** Writer id holding the lease (`host:pid:random`), or null when free. */
   owner: string | null;
   /** Fencing token of the current lease. */
@@ -25,49 +34,50 @@ export interface PartitionView {
   leaseExpiresAt: string | null;
   /** The token Postgres checks in every batch transaction (the last owner's). */
   fencedToken: number | null;
-  /** BullMQ queue paused (no writer takes jobs from it). */
+  /** Paused by an operator (no writer takes jobs from it). */
   paused: boolean;
   /** Jobs by state; `backlog` is what still needs a writer. */
-  jobs: Record<string, number>;
+  jobs: Omit<LogCounts, 'backlog'>;
   backlog: number;
 }
-
-const COUNTED = ['wait', 'active', 'delayed', 'prioritized', 'paused', 'failed'] as const;
-const PENDING = ['wait', 'active', 'delayed', 'prioritized', 'paused'] as const;
 
 async function redisNow(redis: Redis): Promise<number> {
   const [s, us] = await redis.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
-async function viewOf(d: PartitionRouteDeps, p: number, now: number, fenced: Map<number, number>): Promise<PartitionView> {
-  const q = d.queues[p]!;
-  const key = leaseKey(d.config.SLUICE_QUEUE_PREFIX, p);
-  const [value, pttl, jobs, paused] = await Promise.all([d.redis.get(key), d.redis.pttl(key), q.getJobCounts(...COUNTED), q.isPaused()]);
+async function viewOf(d: PartitionRouteDeps, r: PartitionRef, now: number, fenced: Map<string, number>, consumable: Set<string>): Promise<PartitionView> {
+  const log = d.logs.get(r);
+  const key = leaseKey(d.prefix, r.name);
+  const [value, pttl, counts, paused] = await Promise.all([d.redis.get(key), d.redis.pttl(key), log.counts(), log.isPaused()]);
   const lease = parseLease(value);
+  const { backlog, ...jobs } = counts;
   return {
-    partition: p,
+    partition: r.name,
+    shard: r.shard,
+    epoch: r.epoch,
+    consumable: consumable.has(r.name),
     owner: lease?.owner ?? null,
     token: lease?.token ?? null,
     leaseExpiresAt: lease && pttl > 0 ? new Date(now + pttl).toISOString() : null,
-    fencedToken: fenced.get(p) ?? null,
+    fencedToken: fenced.get(r.name) ?? null,
     paused,
     jobs,
-    backlog: PENDING.reduce((n, s) => n + (jobs[s] ?? 0), 0),
+    backlog,
   };
 }
 
-/** Every partition, the live writers and the lease settings. */
-async function overview(d: PartitionRouteDeps, only?: readonly number[]): Promise<Record<string, unknown>> {
-  const parts = only ?? d.queues.map((_, p) => p);
+/** Every partition that may hold jobs, the live writers, the lease settings and the layout. */
+async function overview(d: PartitionRouteDeps, only?: readonly PartitionRef[]): Promise<Record<string, unknown>> {
+  const map = d.topology.map;
+  const parts = only ?? map.live();
   // The producer fails fast while disconnected; say so instead of a 500.
   if (d.redis.status !== 'ready') throw new UnavailableError('Redis is not reachable; partition state unknown', 1);
-  const [now, beats, fenced] = await Promise.all([
-    redisNow(d.redis),
-    d.redis.zrange(writersKey(d.config.SLUICE_QUEUE_PREFIX), 0, -1, 'WITHSCORES'),
-    d.db.query<{ partition: number; token: string }>('SELECT partition, token FROM sluice.partition_leases').then((r) => new Map(r.rows.map((x) => [x.partition, Number(x.token)]))),
-  ]);
-  const partitions = await Promise.all(parts.map((p) => viewOf(d, p, now, fenced)));
+  const fences = await Promise.all(map.shardNames.map((s) => fenceTokens(d.topology.db(s))));
+  const fenced = new Map(fences.flatMap((m) => [...m]));
+  const consumable = new Set(map.consumable().map((r) => r.name));
+  const [now, beats] = await Promise.all([redisNow(d.redis), d.redis.zrange(writersKey(d.prefix), 0, -1, 'WITHSCORES')]);
+  const partitions = await Promise.all(parts.map((r) => viewOf(d, r, now, fenced, consumable)));
   const writers = [];
   for (let i = 0; i + 1 < beats.length; i += 2) {
     const id = beats[i]!;
@@ -75,33 +85,36 @@ async function overview(d: PartitionRouteDeps, only?: readonly number[]): Promis
     if (expires <= now) continue; // dead, not yet swept by a live writer
     writers.push({ id, heartbeatExpiresAt: new Date(expires).toISOString(), partitions: partitions.filter((v) => v.owner === id).map((v) => v.partition) });
   }
-  const c = d.config;
   return {
     partitions,
     writers,
-    lease: { ttlMs: c.SLUICE_LEASE_TTL_MS, renewMs: c.SLUICE_LEASE_RENEW_MS, takeoverBoundMs: c.SLUICE_LEASE_TTL_MS + c.SLUICE_LEASE_RENEW_MS },
+    lease: { ttlMs: d.lease.ttlMs, renewMs: d.lease.renewMs, takeoverBoundMs: d.lease.ttlMs + d.lease.renewMs },
+    layout: { version: map.version, shards: map.doc.shards },
   };
 }
 
-function partitionParam(c: Ctx, d: PartitionRouteDeps): number {
+/** `:p` names a partition (`main.1.3`), or is a bare index into the current epoch of the first shard. */
+function partitionParam(c: Ctx, d: PartitionRouteDeps): PartitionRef {
   const v = c.req.param('p') ?? '';
-  if (!/^\d{1,4}$/.test(v) || Number(v) >= d.queues.length) throw new NotFoundError(`no partition ${JSON.stringify(v.slice(0, 10))} (there are ${d.queues.length})`);
-  return Number(v);
+  const map = d.topology.map;
+  const ref = /^\d{1,4}$/.test(v) ? (map.routable(map.metaShard)[Number(v)] ?? null) : map.partition(v);
+  if (ref === null) throw new NotFoundError(`no partition ${JSON.stringify(v.slice(0, 40))} (see GET /v1/admin/partitions)`);
+  return ref;
 }
 
 /**
- * POST …/pause|resume for one partition (`:p`) or all: BullMQ's queue pause,
- * seen by every writer. The action is a parameter, not a literal segment:
- * literal `pause` beside `:p` at the same depth would push Hono onto its
- * slower trie router for every request (app.ts).
+ * POST …/pause|resume for one partition (`:p`) or all live ones: seen by
+ * every writer. The action is a parameter, not a literal segment: literal
+ * `pause` beside `:p` at the same depth would push Hono onto its slower trie
+ * router for every request (app.ts).
  */
 function pauseOrResume(d: PartitionRouteDeps) {
   return async function pauseOrResume(c: Ctx): Promise<Response> {
     const action = c.req.param('action');
     if (action !== 'pause' && action !== 'resume') throw new NotFoundError(`no partition action ${JSON.stringify((action ?? '').slice(0, 20))} (pause or resume)`);
-    const parts = c.req.param('p') === undefined ? d.queues.map((_, p) => p) : [partitionParam(c, d)];
+    const parts = c.req.param('p') === undefined ? d.topology.map.live() : [partitionParam(c, d)];
     // Pausing stops writers from taking jobs; active ones finish. Writes still queue (backpressure applies).
-    await Promise.all(parts.map((p) => (action === 'pause' ? d.queues[p]!.pause() : d.queues[p]!.resume())));
+    await Promise.all(parts.map((r) => (action === 'pause' ? d.logs.get(r).pause() : d.logs.get(r).resume())));
     return c.json(await overview(d, parts));
   };
 }

@@ -1,7 +1,8 @@
 import { Job, Queue } from 'bullmq';
-import type { Logger } from '@sluice/shared/log/index.ts';
-import { queueName } from '@sluice/shared/queue/partition.ts';
-import type { Redis } from '@sluice/shared/redis/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Redis } from 'ioredis';
+import type { PartitionRef } from '../topology/partitions.ts';
+import { queueName } from './names.ts';
 
 /**
  * Orphaned jobs: jobs a dead writer left in a partition's BullMQ `active`
@@ -24,7 +25,7 @@ export interface RecoverOptions {
   /** A connection the caller owns (offline queue on: used before the worker starts). */
   connection: Redis;
   prefix: string;
-  partition: number;
+  partition: PartitionRef;
   /** SLUICE_LOCK_DURATION_MS: a dead owner's locks lapse within this. */
   lockDurationMs: number;
   /** Stalls after which BullMQ fails a job (a job that crashes every writer must not loop forever). */
@@ -49,7 +50,7 @@ const POLL_MS = 100;
  * lapse; a lock still held after that belongs to a live consumer and its job
  * is left alone. Returns how many jobs were moved.
  */
-export async function recoverOrphans(o: RecoverOptions): Promise<number> {
+export async function handBackOrphans(o: RecoverOptions): Promise<number> {
   const queue = new Queue(queueName(o.partition), { connection: o.connection, prefix: o.prefix });
   queue.on('error', () => {}); // the connection's owner logs its errors
   try {
@@ -63,10 +64,10 @@ export async function recoverOrphans(o: RecoverOptions): Promise<number> {
         await new Promise((r) => setTimeout(r, POLL_MS));
         continue;
       }
-      if (locked.size > 0) o.log.warn({ partition: o.partition, held: locked.size }, 'active jobs still locked by a live consumer; recovering only the orphans');
+      if (locked.size > 0) o.log.warn({ partition: o.partition.name, held: locked.size }, 'active jobs still locked by a live consumer; recovering only the orphans');
       const orphans = active.filter((id) => !locked.has(id));
       for (const id of orphans) await handBack(o, queue, id);
-      if (orphans.length > 0) o.log.warn({ partition: o.partition, jobs: orphans.length }, 'handed a dead writer\'s jobs back to the queue, in order');
+      if (orphans.length > 0) o.log.warn({ partition: o.partition.name, jobs: orphans.length }, 'handed a dead writer\'s jobs back to the queue, in order');
       return orphans.length;
     }
   } finally {

@@ -1,4 +1,4 @@
-import type { Queryable } from '@sluice/shared';
+import type { Queryable } from '../db/pool.ts';
 
 /**
  * `sluice.dead_letters` for the admin API: filtered keyset pages (newest

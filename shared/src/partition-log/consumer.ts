@@ -1,0 +1,166 @@
+import { WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log/index.ts';
+import { whenReady } from '../redis/connect.ts';
+import type { PartitionRef } from '../topology/partitions.ts';
+import { queueName } from './names.ts';
+
+/**
+ * The consumer side of one partition's log: a BullMQ Worker, bent in the few
+ * places Sluice's guarantees need, all of them here.
+ *
+ * - Order: the processor is called in the order entries left the queue.
+ *   BullMQ also takes the next job inside the call that completes one ("fetch
+ *   next"), concurrently with its main loop, and calls the processor in the
+ *   order those promises settle: under load a job overtook up to ten earlier
+ *   ones (the contract test shows it with a plain Worker). Here only the main
+ *   loop fetches, one fetch at a time, so calls follow the queue.
+ * - Leaving an entry taken: a processor that rejects with {@link LeftInLog}
+ *   leaves it in `active`, neither done nor failed (BullMQ's WaitingError),
+ *   for `moveBack` or for the next consumer's `handBackOrphans`.
+ * - Moving entries back to the head of the queue, in order.
+ * - A counter kept in an entry's own hash (gone with the entry).
+ * - Close: BullMQ's close waits for its blocking connection's 'end', which
+ *   ioredis never emits for a client disconnected while it waits to
+ *   reconnect; close waits (bounded) for Redis first, then force-closes.
+ * Entries are removed when they complete (`sluice.applied_jobs` remembers
+ * them); failed ones stay in the failed set for inspection.
+ */
+
+/** One entry (job) of a partition's log as the consumer hands it out. */
+export interface LogEntry {
+  readonly id: string;
+  readonly data: unknown;
+  /** Times the log started this entry: above 1, its last holder died or froze holding it (or it was handed back). */
+  readonly attempts: number;
+}
+
+/** Reject a processor's promise with this to leave the entry taken: neither done nor failed. */
+export class LeftInLog extends Error {
+  override readonly name = 'LeftInLog';
+}
+
+/** Settings of a consumer. */
+export interface LogConsumerOptions {
+  /** A `worker`-role connection (no command timeout, retries forever); the caller closes it after `close()`. */
+  connection: Redis;
+  prefix: string;
+  /** Entries held (taken, not yet done) at once. */
+  concurrency: number;
+  /** Lock of a taken entry; renewed every half of it while held. */
+  lockDurationMs: number;
+  /** Stalls after which the log fails an entry by itself (a backstop: see the writer's quarantine). */
+  maxStalledCount: number;
+  log: Logger;
+  /** An entry failed for good (its processor threw something else than LeftInLog). */
+  onFailed?(id: string | undefined, err: Error): void;
+}
+
+/** BullMQ's Worker with fetch-next turned off (see the module comment). */
+class OrderedWorker extends Worker {
+  override processJob(job: Job, token: string): ReturnType<Worker['processJob']> {
+    return super.processJob(job, token, () => false);
+  }
+}
+
+/** Consumes one partition's log (see the module comment). */
+export class LogConsumer {
+  private worker: OrderedWorker | undefined;
+  /** The BullMQ job and lock token behind each entry handed out. */
+  private readonly taken = new WeakMap<LogEntry, { job: Job; token: string | undefined }>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly ref: PartitionRef,
+    private readonly o: LogConsumerOptions,
+    private readonly processor: (entry: LogEntry) => Promise<void>,
+  ) {}
+
+  /** Start taking entries; resolves once the worker is connected. */
+  async start(): Promise<void> {
+    const o = this.o;
+    this.worker = new OrderedWorker(queueName(this.ref), (job: Job, token?: string) => this.process(job, token), {
+      connection: o.connection,
+      prefix: o.prefix,
+      concurrency: o.concurrency,
+      lockDuration: o.lockDurationMs,
+      // Check for stalled jobs (a dead consumer's) twice per lock period.
+      stalledInterval: Math.max(500, Math.floor(o.lockDurationMs / 2)),
+      maxStalledCount: o.maxStalledCount,
+      // Producers set removeOnComplete per job; this is only the fallback. Failed jobs stay.
+      removeOnComplete: { count: 0 },
+      autorun: true,
+    });
+    this.worker.on('error', (err) => o.log.warn({ err }, 'partition log consumer error'));
+    this.worker.on('failed', (job, err) => o.onFailed?.(job?.id, err));
+    await this.worker.waitUntilReady();
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<void> {
+    if (job.id === undefined) throw new Error('a log entry without an id');
+    const entry: LogEntry = { id: job.id, data: job.data, attempts: job.attemptsStarted ?? 1 };
+    this.taken.set(entry, { job, token });
+    try {
+      await this.processor(entry);
+    } catch (err) {
+      if (err instanceof LeftInLog) throw new WaitingError();
+      throw err;
+    }
+  }
+
+  /**
+   * Take no more entries from now on (entries held stay held). A fetch that
+   * is already waiting on Redis may still hand out one more: callers that
+   * must not act on later entries check their own flag in the processor.
+   */
+  pauseFetching(): void {
+    void this.worker?.pause(true).catch(() => {});
+  }
+
+  /**
+   * Move taken entries (given oldest first) back to the head of the queue,
+   * keeping their order: each move pushes to the head, so they are moved
+   * newest first, which leaves the oldest at the head.
+   * Issued in order on one connection, so Redis runs them in order; an entry
+   * whose lock lapsed meanwhile belongs to its next taker and is skipped.
+   */
+  async moveBack(oldestFirst: readonly LogEntry[]): Promise<void> {
+    await Promise.all(
+      [...oldestFirst].reverse().map((e) => {
+        const t = this.taken.get(e);
+        return t?.job.moveToWait(t.token).catch((err: unknown) => this.o.log.debug({ err, jobId: e.id }, 'entry not moved back (its lock lapsed)'));
+      }),
+    );
+  }
+
+  /** Add 1 to counter `field` kept in the entry's own hash; 0 when the entry is gone. */
+  async countIn(entry: LogEntry, field: string): Promise<number> {
+    const key = `${this.o.prefix}:${queueName(this.ref)}:${entry.id}`;
+    return Number(await this.o.connection.eval(COUNT_IN_ENTRY, 1, key, field));
+  }
+
+  /** Stop taking entries, let held ones settle, release the worker (see the module comment). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.closeWorker();
+    return this.closing;
+  }
+
+  private async closeWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const bound = this.o.lockDurationMs;
+    // BullMQ keeps its blocking connection (a duplicate of ours) private; its
+    // `client` resolves once it first connected, which may never happen.
+    const blockingClient = (worker as unknown as { blockingConnection: { client: Promise<Redis> } }).blockingConnection.client;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const blocking = await Promise.race([blockingClient, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), bound)))]).finally(() => clearTimeout(timer));
+    const up = blocking !== undefined && (await whenReady(this.o.connection, bound)) && (await whenReady(blocking, bound));
+    if (!up) this.o.log.warn({ ms: bound }, 'Redis still down: force-closing the partition log consumer');
+    await worker.close(!up);
+  }
+}
+
+// Only while the entry exists: one finished meanwhile must not get its hash back.
+const COUNT_IN_ENTRY = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
+return 0`;

@@ -1,0 +1,24 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Jobs still queued under the partition naming of Sluice before named
+ * partitions (`{p3}` instead of `{main.1.3}`). Writers of this version never
+ * consume those queues, so a deployment must not start over them: the first
+ * start (no shard map stored yet) refuses while any of them holds a job.
+ */
+const STATES: Readonly<Record<string, 'list' | 'zset'>> = { wait: 'list', active: 'list', paused: 'list', prioritized: 'zset', delayed: 'zset' };
+
+/** Jobs waiting, active, paused, prioritized or delayed in old-style partition queues under `prefix`. */
+export async function legacyBacklog(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let jobs = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{p[0-9]*}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const kind = STATES[key.slice(key.lastIndexOf(':') + 1)];
+      if (kind !== undefined) jobs += kind === 'list' ? await redis.llen(key) : await redis.zcard(key);
+    }
+  } while (cursor !== '0');
+  return jobs;
+}

@@ -1,0 +1,158 @@
+import { partitionIndexOf, partitionRef, parsePartitionName, SHARD_NAME, type PartitionRef } from './partitions.ts';
+
+/**
+ * The shard map: which shard holds a key and how each shard's keys spread
+ * over partitions. Stored in Postgres with a version (sql/topology.ts) and
+ * changed only by writing a new version; every process follows the latest.
+ *
+ * Each shard has a list of layout epochs. The last epoch is where gateways
+ * route new writes. A partition count is changed online by opening a new
+ * epoch with the new count: from then on gateways route to it, and writers
+ * consume a shard's OLDEST open epoch only, so every write queued under the
+ * old layout commits before any write of the new one (per-key order holds
+ * although the key may land in another partition). An epoch is closed once
+ * its queues are empty and no live gateway routes with a map older than the
+ * one that replaced it (topology/epochs.ts); then the writers move on.
+ *
+ * Today every key lives on the one shard; key ranges per shard come with
+ * sharding (SLUICE_SHARD_MAP), which plugs into `shardOf`.
+ */
+
+/** One layout epoch of a shard. */
+export interface EpochDoc {
+  epoch: number;
+  partitions: number;
+  /** `open`: may hold jobs; `closed`: drained, never written again. */
+  state: 'open' | 'closed';
+  /** Map version that opened it. */
+  since: number;
+}
+
+/** One shard's entry. */
+export interface ShardDoc {
+  epochs: EpochDoc[];
+}
+
+/** The stored document (JSON in `sluice.topology.map`). */
+export interface MapDoc {
+  /** Shards in order; the first holds Sluice's own metadata. */
+  shards: Record<string, ShardDoc>;
+}
+
+/** Raised for a document that breaks the rules above (a bug, or a hand-edited row). */
+export class ShardMapError extends Error {
+  override readonly name = 'ShardMapError';
+}
+
+/** The map at one version (immutable). */
+export class ShardMap {
+  readonly shardNames: readonly string[];
+  private readonly current = new Map<string, EpochDoc>();
+
+  constructor(
+    readonly version: number,
+    readonly doc: MapDoc,
+  ) {
+    this.shardNames = Object.keys(doc.shards);
+    if (this.shardNames.length === 0) throw new ShardMapError('a shard map needs at least one shard');
+    for (const name of this.shardNames) {
+      if (!SHARD_NAME.test(name)) throw new ShardMapError(`bad shard name ${JSON.stringify(name)}`);
+      const epochs = doc.shards[name]!.epochs;
+      const last = epochs[epochs.length - 1];
+      if (last === undefined || last.state !== 'open') throw new ShardMapError(`shard ${name}: the last epoch must be open`);
+      epochs.forEach((e, i) => {
+        if (i > 0 && e.epoch <= epochs[i - 1]!.epoch) throw new ShardMapError(`shard ${name}: epochs must increase`);
+        if (!Number.isInteger(e.partitions) || e.partitions < 1 || e.partitions > 1024) throw new ShardMapError(`shard ${name}: bad partition count`);
+      });
+      this.current.set(name, last);
+    }
+  }
+
+  /** The first shard: holds the map itself, and tables that are not sharded. */
+  get metaShard(): string {
+    return this.shardNames[0]!;
+  }
+
+  /** The shard holding a row of `table` with `key` (today: the one shard). */
+  shardOf(_table: string, _key?: readonly string[]): string {
+    return this.metaShard;
+  }
+
+  /** The epoch new writes of `shard` go to. */
+  currentEpoch(shard: string): EpochDoc {
+    const e = this.current.get(shard);
+    if (e === undefined) throw new ShardMapError(`no shard ${shard}`);
+    return e;
+  }
+
+  /** The partition a keyed row of `shard` is routed to now. */
+  partitionOf(shard: string, table: string, key: readonly string[]): PartitionRef {
+    const e = this.currentEpoch(shard);
+    return partitionRef(shard, e.epoch, partitionIndexOf(table, key, e.partitions));
+  }
+
+  /** Every partition of the current epoch of `shard` (keyless writes rotate over them). */
+  routable(shard: string): PartitionRef[] {
+    return refsOf(shard, this.currentEpoch(shard));
+  }
+
+  /** Open epochs of `shard`, oldest first. */
+  openEpochs(shard: string): EpochDoc[] {
+    return this.shardDoc(shard).epochs.filter((e) => e.state === 'open');
+  }
+
+  /** Partitions writers consume now: for each shard, those of its oldest open epoch. */
+  consumable(): PartitionRef[] {
+    return this.shardNames.flatMap((s) => refsOf(s, this.openEpochs(s)[0]!));
+  }
+
+  /** Every partition that may hold jobs: all open epochs of all shards. */
+  live(): PartitionRef[] {
+    return this.shardNames.flatMap((s) => this.openEpochs(s).flatMap((e) => refsOf(s, e)));
+  }
+
+  /** The partition named `name`, if the map has (or had) it. */
+  partition(name: string): PartitionRef | null {
+    const ref = parsePartitionName(name);
+    if (ref === null || !(ref.shard in this.doc.shards)) return null;
+    const e = this.shardDoc(ref.shard).epochs.find((x) => x.epoch === ref.epoch);
+    return e !== undefined && ref.index < e.partitions ? ref : null;
+  }
+
+  /** A document with a new open epoch of `partitions` for `shard` (opened by version `version`). */
+  withPartitions(shard: string, partitions: number, version: number): MapDoc {
+    const doc = clone(this.doc);
+    const epochs = doc.shards[shard]!.epochs;
+    epochs.push({ epoch: epochs[epochs.length - 1]!.epoch + 1, partitions, state: 'open', since: version });
+    return doc;
+  }
+
+  /** A document with `epoch` of `shard` closed (it must be open and not the current one). */
+  withClosed(shard: string, epoch: number): MapDoc {
+    const doc = clone(this.doc);
+    const epochs = doc.shards[shard]!.epochs;
+    const e = epochs.find((x) => x.epoch === epoch);
+    if (e === undefined || e === epochs[epochs.length - 1]) throw new ShardMapError(`shard ${shard}: epoch ${epoch} cannot be closed`);
+    e.state = 'closed';
+    return doc;
+  }
+
+  private shardDoc(shard: string): ShardDoc {
+    const d = this.doc.shards[shard];
+    if (d === undefined) throw new ShardMapError(`no shard ${shard}`);
+    return d;
+  }
+}
+
+/** The first document of a deployment: one epoch per shard with `partitions` partitions. */
+export function initialDoc(shards: readonly string[], partitions: number): MapDoc {
+  return { shards: Object.fromEntries(shards.map((s) => [s, { epochs: [{ epoch: 1, partitions, state: 'open' as const, since: 1 }] }])) };
+}
+
+function refsOf(shard: string, e: EpochDoc): PartitionRef[] {
+  return Array.from({ length: e.partitions }, (_, i) => partitionRef(shard, e.epoch, i));
+}
+
+function clone(doc: MapDoc): MapDoc {
+  return JSON.parse(JSON.stringify(doc)) as MapDoc;
+}

@@ -1,0 +1,41 @@
+import type { PoolClient } from '@sluice/shared/db/pool.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import type { BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts';
+
+/**
+ * Where other features join a batch, registered once at wiring time
+ * (writer.ts), never by editing the flush:
+ *
+ * - in the transaction (`InTransactionHook`): work that must commit
+ *   atomically with the batch (a read model kept exact). It runs after the
+ *   batch's statements (after poison bisection, once, over what was applied),
+ *   before COMMIT, on the batch's connection. A hook that throws fails the
+ *   attempt; the batch is retried like any other failure.
+ * - after the commit (`AfterCommitHook`): work that follows a durable commit
+ *   and must finish before the batch's jobs are marked done (cache
+ *   write-through, acks to waiting gateways, …). Hooks run in registration
+ *   order, each awaited: the cache is updated before the ack goes out, so a
+ *   client that reads right after its committed ack sees its write.
+ */
+
+/** The applied part of a batch, as the in-transaction hooks see it. */
+export interface AppliedBatch {
+  partition: PartitionRef | undefined;
+  /** Each applied request with what its statements did (dead-lettered and duplicate requests are absent). */
+  applied: ReadonlyMap<WorkItem, RequestResult>;
+}
+
+/** Work inside the batch transaction (see the module comment). */
+export type InTransactionHook = (batch: AppliedBatch, client: PoolClient) => Promise<void>;
+
+/** A committed batch, as the after-commit hooks see it. */
+export interface CommittedBatch {
+  partition: PartitionRef;
+  jobs: readonly BatchJob[];
+  result: FlushResult;
+  /** Seconds from BEGIN to COMMIT. */
+  seconds: number;
+}
+
+/** Work after COMMIT, before the jobs are done (see the module comment). */
+export type AfterCommitHook = (batch: CommittedBatch) => Promise<void> | void;

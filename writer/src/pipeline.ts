@@ -1,0 +1,63 @@
+import type { Logger } from '@sluice/shared/log/index.ts';
+import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import { backoffMs } from './batcher/backoff.ts';
+import { classify, errorCode } from './flush/classify.ts';
+import { flushBatch, type FlushContext } from './flush/flush.ts';
+import type { AfterCommitHook } from './flush/hooks.ts';
+import type { BatchJob } from './flush/types.ts';
+import type { WriterMetrics } from './metrics/metrics.ts';
+import type { ConsumerDeps } from './partitions/partition-consumer.ts';
+
+/**
+ * Attempts of a batch failing with an error that is neither retryable nor
+ * poison (a writer bug, 58xxx I/O, XX000) before the next attempt isolates:
+ * it bisects the batch and dead-letters the requests that fail alone
+ * (RELIABILITY row 4). Only if that attempt fails too do the jobs fail
+ * through the log (an error no single request explains, e.g. disk I/O).
+ */
+export const FATAL_ATTEMPTS = 5;
+
+/** What the pipeline runs with. */
+export interface PipelineDeps {
+  /** The flush context of the shard a partition commits to. */
+  contextOf(partition: PartitionRef): FlushContext;
+  /** After COMMIT, in order, before the jobs are done (flush/hooks.ts). */
+  afterCommit: readonly AfterCommitHook[];
+  metrics: WriterMetrics;
+  log: Logger;
+  /** A flush slower than this is logged (a quarter of the lock duration: locks are renewed every half). */
+  slowMs: number;
+}
+
+/** The flush and retry policy every partition consumer runs. */
+export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
+  const { log, metrics } = d;
+  return {
+    async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence) {
+      const t0 = performance.now();
+      const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS });
+      const ms = performance.now() - t0;
+      for (const hook of d.afterCommit) await hook({ partition, jobs, result, seconds: ms / 1000 });
+      if (result.stats.dead.length > 0) log.warn({ partition: partition.name, dead: result.stats.dead }, 'requests dead-lettered');
+      // Locks are renewed every lockDuration/2 while we wait; a flush near that is a sign of trouble.
+      if (ms > d.slowMs) log.warn({ partition: partition.name, ms: Math.round(ms), rows: result.stats.rows }, 'slow flush: keep flushes well under SLUICE_LOCK_DURATION_MS/2 (lower SLUICE_BATCH_MAX_ROWS?)');
+      else log.debug({ partition: partition.name, ms: Math.round(ms), ...result.stats, dead: result.stats.dead.length }, 'batch committed');
+    },
+    retryDelay(partition: PartitionRef, err: unknown, attempt: number) {
+      // A newer owner holds the partition: nothing to retry, the consumer hands its jobs back.
+      if (err instanceof FencedError) return null;
+      const kind = classify(err);
+      const sqlstate = errorCode(err);
+      if (kind === 'retry' || attempt <= FATAL_ATTEMPTS) {
+        const delay = backoffMs(attempt);
+        metrics.retries.inc({ sqlstate, kind });
+        const next = kind !== 'retry' && attempt === FATAL_ATTEMPTS ? 'isolating the guilty requests next' : 'retrying the same batch';
+        log.warn({ partition: partition.name, err, sqlstate, kind, attempt, delay }, `batch failed; ${next}`);
+        return delay;
+      }
+      log.error({ partition: partition.name, err, sqlstate, kind, attempt }, 'batch failed for good, even isolated; failing its jobs through the log');
+      return null;
+    },
+  };
+}
