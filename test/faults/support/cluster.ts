@@ -7,6 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createLogger, createPool, migrate, Redis, type Pool } from '@sluice/shared';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import { latestMap } from '@sluice/shared/sql/topology.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import { ShardMap } from '@sluice/shared/topology/shard-map.ts';
 import { part } from '../../harness/partitions.ts';
 import { startTsProcess, type TsProcess } from '@sluice/local-servers';
 import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers';
@@ -151,7 +154,11 @@ export class FaultCluster {
     if (sig === 'SIGCONT') signal(pid, sig);
   }
 
-  /** The partition logs of epoch 1 (fresh connection: Redis may have restarted), and run `fn` over each. */
+  /**
+   * Run `fn` over the log of every partition that may hold jobs: each open
+   * epoch's, per the stored shard map (epoch 1 of SLUICE_PARTITIONS before any
+   * process stored one). Own connection: Redis may have restarted.
+   */
   private async eachLog<T>(fn: (log: ReturnType<PartitionLogs['get']>) => Promise<T>): Promise<T[]> {
     if (this.logs === undefined) {
       this.logsConnection = new Redis(this.redis.url, { maxRetriesPerRequest: null });
@@ -159,7 +166,20 @@ export class FaultCluster {
       this.logs = new PartitionLogs(this.logsConnection, this.baseEnv.SLUICE_QUEUE_PREFIX!);
     }
     const logs = this.logs;
-    return Promise.all(Array.from({ length: Number(this.baseEnv.SLUICE_PARTITIONS) }, (_, i) => fn(logs.get(part(i)))));
+    return Promise.all((await this.livePartitions()).map((r) => fn(logs.get(r))));
+  }
+
+  /** Every partition that may hold jobs (see `eachLog`). */
+  async livePartitions(): Promise<PartitionRef[]> {
+    const stored = await latestMap(this.pool);
+    if (stored === null) return Array.from({ length: Number(this.baseEnv.SLUICE_PARTITIONS) }, (_, i) => part(i));
+    return new ShardMap(stored.version, stored.doc).live();
+  }
+
+  /** The stored shard map (null before any process started). */
+  async shardMap(): Promise<ShardMap | null> {
+    const stored = await latestMap(this.pool);
+    return stored === null ? null : new ShardMap(stored.version, stored.doc);
   }
 
   /** Job counts summed over the partitions. */

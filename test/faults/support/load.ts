@@ -25,6 +25,8 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Extra bytes of `note` per insert (to fill Redis faster). */
   noteBytes?: number;
+  /** Upserted values start after this (a second run over the keys of a first one continues their sequence). */
+  valuesFrom?: number;
 }
 
 /** A running load: its history, and how to stop it. */
@@ -33,6 +35,7 @@ export class LoadDriver {
   private stopped = false;
   private readonly running: Promise<void>;
   private readonly o: Required<Omit<LoadOptions, 'opsPerClient'>> & { opsPerClient: number };
+  private urls: readonly string[];
 
   constructor(o: LoadOptions) {
     this.o = {
@@ -43,8 +46,10 @@ export class LoadDriver {
       paceMs: 0,
       timeoutMs: 15_000,
       noteBytes: 0,
+      valuesFrom: 0,
       ...o,
     };
+    this.urls = o.urls;
     this.running = Promise.all(Array.from({ length: this.o.clients }, (_, c) => this.client(c))).then(() => {});
   }
 
@@ -61,20 +66,25 @@ export class LoadDriver {
     return this.history;
   }
 
+  /** Send the next ops to these gateways (client i to urls[i % n]). */
+  retarget(urls: readonly string[]): void {
+    this.urls = urls;
+  }
+
   /** Acknowledged ops so far. */
   get acknowledged(): number {
     return this.history.count('ok');
   }
 
   private async client(c: number): Promise<void> {
-    const url = this.o.urls[c % this.o.urls.length]!;
     const ack = this.o.ackOf(c);
-    const nextV = new Array<number>(this.o.keysPerClient).fill(0);
+    const nextV = new Array<number>(this.o.keysPerClient).fill(this.o.valuesFrom);
     const note = 'x'.repeat(this.o.noteBytes);
     // A per-client accumulator picks upserts at the requested share, deterministically.
     let share = 0;
     let upserts = 0;
     for (let s = 0; s < this.o.opsPerClient && !this.stopped; s++) {
+      const url = this.urls[c % this.urls.length]!;
       share += this.o.upsertShare;
       const upsert = share >= 1;
       if (upsert) share -= 1;
