@@ -31,6 +31,7 @@ import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables/index.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
+import { readSettingsOf } from '@sluice/shared/read/settings.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
 /** Everything the gateway app needs; connections are the caller's to open and close. */
@@ -49,8 +50,8 @@ export interface GatewayDeps {
   subscriber: Redis;
   /** Node process metrics in /metrics (default true; tests creating many apps may turn them off). */
   processMetrics?: boolean;
-  /** `createRedis({ role: 'cache' })` for reads; default: the read service opens (and closes) its own. */
-  cache?: Redis;
+  /** A `cache`-role connection for reads. */
+  cache: Redis;
 }
 
 /** A built gateway: the Hono app plus the parts that run beside it. */
@@ -133,7 +134,8 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
 export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
-  const reads = createReadService({ config: deps.config, log: deps.log, catalog: deps.catalog, primary: deps.topology.metaDb, registry: metrics.registry, nodeId: deps.nodeId, ...(deps.cache ? { cache: deps.cache } : {}) });
+  const primary = deps.topology.shards[0]!;
+  const reads = createReadService({ settings: readSettingsOf(deps.config, primary.replicas), log: deps.log, catalog: deps.catalog, primary: deps.topology.db(primary.name), cache: deps.cache, registry: metrics.registry, nodeId: deps.nodeId });
   const app = buildHttp(deps, metrics, w, reads);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;

@@ -72,7 +72,9 @@ export async function startGateway(o: TestGatewayOptions = {}): Promise<TestGate
   const topology = topologyOf(config, log, `test-gateway-${nodeId}`);
   await topology.start();
   const catalog = await introspectCatalog(env.pool, config.SLUICE_TABLES);
-  const gw = createApp({ config, log, topology, catalog, nodeId, producer, subscriber, processMetrics: false });
+  const cache = createRedis({ url: env.redisUrl, role: 'cache', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: `test-cache-${nodeId}` });
+  cache.on('error', () => {});
+  const gw = createApp({ config, log, topology, catalog, nodeId, producer, subscriber, cache, processMetrics: false });
   await gw.start();
 
   const request = async (path: string, init?: RequestInit) => gw.app.request(path, init);
@@ -101,6 +103,7 @@ export async function startGateway(o: TestGatewayOptions = {}): Promise<TestGate
       await topology.close();
       producer.disconnect();
       subscriber.disconnect();
+      cache.disconnect();
       if (!keepEnv) await env.cleanup();
     },
   };

@@ -11,6 +11,8 @@ import type { GatewayEnv } from '@sluice/gateway/context.ts';
 import { apiKeyAuth } from '@sluice/gateway/middleware/auth/index.ts';
 import { problemErrors, problemNotFound } from '@sluice/gateway/middleware/errors/index.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
+import { readSettingsOf } from '@sluice/shared/read/settings.ts';
+import { closeRedis, createRedis } from '@sluice/shared/redis/index.ts';
 import { readRoutes } from '@sluice/gateway/routes/tables/index.ts';
 import { jsonBody } from '@sluice/gateway/middleware/body/index.ts';
 import type { Redis } from 'ioredis';
@@ -55,10 +57,19 @@ export class ReadCounter {
 }
 
 /** A started read service over `primary` with `config`. */
-export async function startReadService(config: Readonly<Config>, primary: Queryable, catalog: Catalog, counter?: ReadCounter, cache?: Redis): Promise<ReadService> {
-  const service = createReadService({ config, log, catalog, primary, ...(counter ? { wrapQuery: counter.wrap } : {}), ...(cache ? { cache } : {}) });
+/** A read service as tests use it: with the config it was built from. */
+export type TestReadService = ReadService & { config: Readonly<Config> };
+
+export async function startReadService(config: Readonly<Config>, primary: Queryable, catalog: Catalog, counter?: ReadCounter, cache?: Redis): Promise<TestReadService> {
+  // The service never closes its cache connection; one made here is closed when the service stops.
+  const own = cache === undefined ? createRedis({ url: config.SLUICE_CACHE_REDIS_URL ?? config.REDIS_URL, role: 'cache', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: 'test-read' }) : undefined;
+  own?.on('error', () => {});
+  const service = createReadService({ settings: readSettingsOf(config), log, catalog, primary, cache: cache ?? own!, ...(counter ? { wrapQuery: counter.wrap } : {}) });
+  const stop = service.stop.bind(service);
+  let stopping: Promise<void> | undefined;
+  service.stop = () => (stopping ??= stop().finally(() => own && closeRedis(own)));
   await service.start();
-  return service;
+  return Object.assign(service, { config });
 }
 
 /** The catalog of `tables` on `db`. */
@@ -67,7 +78,7 @@ export function catalogOf(db: Queryable, tables: string[]): Promise<Catalog> {
 }
 
 /** A Hono app with the gateway's auth and problem+json handling, serving only the read routes. */
-export function readApp(service: ReadService): Hono<GatewayEnv> {
+export function readApp(service: TestReadService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS }));
   const c = service.config;

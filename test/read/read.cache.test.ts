@@ -7,13 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis, type Catalog } from '@sluice/shared';
 import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable, type RowKeys } from '@sluice/shared/read/index.ts';
-import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
-import { catalogOf, committedWrite, ReadCounter, startReadService } from './helpers.ts';
+import { catalogOf, committedWrite, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 
 let env: TestEnv;
 let catalog: Catalog;
-let service: ReadService;
+let service: TestReadService;
 let items: ReadTable;
 const counter = new ReadCounter();
 let nextId = 1000;

@@ -7,15 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Catalog, type Redis } from '@sluice/shared';
 import { startRedis, type LocalRedis } from '@sluice/local-servers';
-import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
-import { catalogOf, readApp, ReadCounter, startReadService } from './helpers.ts';
+import { catalogOf, readApp, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 
 let env: TestEnv;
 let catalog: Catalog;
 let redis: LocalRedis;
 let cache: Redis;
-let service: ReadService;
+let service: TestReadService;
 const reads = new ReadCounter();
 const nameOf = (row: string | null) => (row === null ? null : (JSON.parse(row) as { name: string }).name);
 

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
-import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, testConfig, type TestEnv } from '../harness/index.ts';
-import { catalogOf, ReadCounter, readApp, startReadService } from './helpers.ts';
+import { catalogOf, ReadCounter, readApp, startReadService , type TestReadService } from './helpers.ts';
 
 const SQL = `
 CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, team int, note text);
@@ -26,7 +25,7 @@ const KEYS = JSON.stringify([
 ]);
 
 let env: TestEnv;
-let service: ReadService;
+let service: TestReadService;
 let app: Hono<GatewayEnv>;
 const counter = new ReadCounter();
 const auth = (key = 'k-reader-all') => ({ authorization: `Bearer ${key}` });

@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import type { Catalog, Config } from '@sluice/shared';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
-import type { ReadService } from '@sluice/shared/read/service.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
-import { catalogOf, committedWrite, ReadCounter, readApp, startReadService } from './helpers.ts';
+import { catalogOf, committedWrite, ReadCounter, readApp, startReadService , type TestReadService } from './helpers.ts';
 
 let env: TestEnv;
 let catalog: Catalog;
 let config: Readonly<Config>;
-const services: ReadService[] = [];
+const services: TestReadService[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: "CREATE TABLE hot (id int PRIMARY KEY, v text); INSERT INTO hot SELECT i, 'v1' FROM generate_series(1, 10) i" });
@@ -29,7 +28,7 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-async function node(counter: ReadCounter): Promise<{ service: ReadService; app: Hono<GatewayEnv> }> {
+async function node(counter: ReadCounter): Promise<{ service: TestReadService; app: Hono<GatewayEnv> }> {
   const service = await startReadService(config, env.pool, catalog, counter);
   services.push(service);
   return { service, app: readApp(service) };

@@ -7,15 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess } from '@sluice/local-servers';
 import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/read/index.ts';
 import { Redis, type Catalog, type Config } from '@sluice/shared';
-import type { ReadService } from '@sluice/shared/read/service.ts';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { createTestEnv, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
-import { catalogOf, log, ReadCounter, startReadService } from './helpers.ts';
+import { readSettingsOf, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
+import { catalogOf, log, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 
 let env: TestEnv;
 let catalog: Catalog;
 let config: Readonly<Config>;
-let service: ReadService;
+let service: TestReadService;
 let warmer: Warmer;
 let items: ReadTable;
 const reads = new ReadCounter();
@@ -52,7 +52,7 @@ beforeAll(async () => {
   service = await startReadService(config, env.pool, catalog, reads);
   items = service.tables.get('items')!;
   warmerRedis = countingRedis(env.redisUrl);
-  warmer = new Warmer({ config, log, catalog, primary: env.pool, cache: warmerRedis, wrapQuery: warms.wrap });
+  warmer = new Warmer({ settings: readSettingsOf(config), warmer: warmerSettingsOf(config), log, catalog, primary: env.pool, cache: warmerRedis, wrapQuery: warms.wrap });
   await warmer.start(); // its first cycle finds nothing hot yet
 });
 

@@ -1,4 +1,6 @@
+import pTimeout from 'p-timeout';
 import type { Config, Queryable, Redis } from '@sluice/shared';
+import { memoizeFor } from '@sluice/shared/lifecycle/memo.ts';
 import type { BacklogMonitor } from '../enqueue/backlog.ts';
 
 /** One readiness verdict, with what was checked. */
@@ -27,8 +29,8 @@ export function publicKnobs(config: Readonly<Config>): Record<string, unknown> {
  * concurrent probes, so a probe storm costs one check.
  */
 export class ReadinessCheck {
-  private last: { at: number; value: Readiness } | undefined;
-  private running: Promise<Readiness> | undefined;
+  /** The cached verdict, or a fresh one. */
+  readonly get: () => Promise<Readiness>;
 
   constructor(
     private readonly d: {
@@ -41,15 +43,8 @@ export class ReadinessCheck {
       /** Extra figures for the verdict; must bound its own time and not throw. */
       details?: () => Promise<Record<string, unknown>>;
     },
-  ) {}
-
-  /** The cached verdict, or a fresh one. */
-  get(): Promise<Readiness> {
-    if (this.last !== undefined && Date.now() - this.last.at < this.d.cacheMs) return Promise.resolve(this.last.value);
-    this.running ??= this.check().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  ) {
+    this.get = memoizeFor(() => this.check(), d.cacheMs);
   }
 
   private async check(): Promise<Readiness> {
@@ -63,23 +58,17 @@ export class ReadinessCheck {
     ]);
     const depth = this.d.backlog.depth;
     const backlog = depth > this.d.maxQueueDepth ? `${depth} jobs > SLUICE_MAX_QUEUE_DEPTH ${this.d.maxQueueDepth}` : 'ok';
-    const value: Readiness = { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, ...(details ? { details } : {}), checkedAt: new Date().toISOString() };
-    this.last = { at: Date.now(), value };
-    return value;
+    return { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, ...(details ? { details } : {}), checkedAt: new Date().toISOString() };
   }
 
   /** 'ok', or why not (bounded by `timeoutMs`). */
   private async probe(fn: () => Promise<unknown>): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`no answer within ${this.d.timeoutMs} ms`), this.d.timeoutMs);
-    });
+    const ms = this.d.timeoutMs;
     try {
-      return await Promise.race([fn().then(() => 'ok'), timeout]);
+      await pTimeout(fn(), { milliseconds: ms, message: `no answer within ${ms} ms` });
+      return 'ok';
     } catch (err) {
       return (err as Error).message || 'failed';
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { WaitingError, Worker, type Job } from 'bullmq';
+import pTimeout from 'p-timeout';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/index.ts';
 import { whenReady } from '../redis/connect.ts';
@@ -152,8 +153,7 @@ export class LogConsumer {
     // BullMQ keeps its blocking connection (a duplicate of ours) private; its
     // `client` resolves once it first connected, which may never happen.
     const blockingClient = (worker as unknown as { blockingConnection: { client: Promise<Redis> } }).blockingConnection.client;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const blocking = await Promise.race([blockingClient, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), bound)))]).finally(() => clearTimeout(timer));
+    const blocking = await pTimeout(blockingClient, { milliseconds: bound }).catch(() => undefined);
     const up = blocking !== undefined && (await whenReady(this.o.connection, bound)) && (await whenReady(blocking, bound));
     if (!up) this.o.log.warn({ ms: bound }, 'Redis still down: force-closing the partition log consumer');
     await worker.close(!up);

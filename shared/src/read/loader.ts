@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import type { ColumnInfo } from '../catalog/types.ts';
 import type { Config } from '../config/schema.ts';
 import { sqlstateOf, type Queryable } from '../db/pool.ts';
@@ -79,18 +80,6 @@ function connectionLost(err: unknown): boolean {
   return code === undefined || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
-class ReplicaTimeout extends Error {
-  override readonly name = 'ReplicaTimeout';
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, replica: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ReplicaTimeout(`replica ${replica} did not answer within ${ms} ms`)), ms);
-  });
-  p.catch(() => {}); // a late failure after the timeout is not unhandled
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /** Reads rows by key and pages of rows (see the module comment). */
 export class RowLoader {
@@ -136,7 +125,8 @@ export class RowLoader {
     const picked = await this.o.replicas.pick(minLsn, this.o.rywWaitMs);
     if (picked !== null) {
       try {
-        const value = await this.wrap('replica', table, () => withTimeout(fn(picked.replica.pool), this.o.replicaTimeoutMs ?? 1000, picked.replica.name));
+        const ms = this.o.replicaTimeoutMs ?? 1000;
+        const value = await this.wrap('replica', table, () => pTimeout(fn(picked.replica.pool), { milliseconds: ms, message: `replica ${picked.replica.name} did not answer within ${ms} ms` }));
         return { value, lsn: picked.stamp, source: 'replica' };
       } catch (err) {
         // 40001 here is a recovery conflict (the standby cancelled us): the primary answers instead.

@@ -1,15 +1,14 @@
 import { Registry } from 'prom-client';
+import type { Catalog, ColumnInfo } from '../catalog/types.ts';
+import type { Queryable } from '../db/pool.ts';
 import { AppError, UnavailableError } from '../errors/index.ts';
-import { closeRedis } from '../redis/connect.ts';
-import { createRedis, type Redis } from '../redis/connections.ts';
-import { oncePer, type Logger } from '../log/index.ts';
-import { type Catalog, type ColumnInfo } from '../catalog/types.ts';
-import { type Config } from '../config/schema.ts';
-import { type Queryable } from '../db/pool.ts';
-import { CacheStore, cacheTtlsOf } from './cache/store.ts';
+import type { Logger } from '../log/index.ts';
+import type { Redis } from '../redis/connections.ts';
+import { CacheStore } from './cache/store.ts';
 import { PopularityCounter } from './cache/popularity.ts';
-import { ReplicaSet } from './replicas/set.ts';
-import { RowLoader, type QueryWrapper, replicaReadTimeoutMs } from './loader.ts';
+import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';
+import { RowLoader, type QueryWrapper } from './loader.ts';
+import type { ReadSettings } from './settings.ts';
 import { prepareReadTables, type ReadTable } from './tables.ts';
 import { type LsnKey } from './cache/lsn.ts';
 import { BatchLoader } from './batch-loader.ts';
@@ -18,18 +17,14 @@ import { ReadMetrics } from './metrics.ts';
 
 /** What the read service needs; it opens (and closes) the replica pools itself. */
 export interface ReadServiceDeps {
-  config: Readonly<Config>;
+  settings: ReadSettings;
   log: Logger;
   /** Introspected allowlisted tables. */
   catalog: Catalog;
   /** The primary (the gateway's pool): fallback reads, the monitor's WAL position, index introspection. */
   primary: Queryable;
-  /**
-   * A `cache`-role connection (createRedis role 'cache': auto-pipelined, no
-   * offline queue). Default: the service opens one on SLUICE_CACHE_REDIS_URL
-   * (else REDIS_URL) and closes it in stop(); a given one stays the caller's.
-   */
-  cache?: Redis;
+  /** A `cache`-role connection (auto-pipelined, no offline queue); the caller's to close. */
+  cache: Redis;
   /** Registry for the read and replica metrics (the gateway's); default: one of its own. */
   registry?: Registry;
   /** Wraps every database read (tests count or pause reads). */
@@ -66,7 +61,6 @@ export class ReadService {
   readonly store: CacheStore;
   readonly metrics: ReadMetrics;
   private readonly cache: Redis;
-  private readonly ownsCache: boolean;
   private readonly loader: RowLoader;
   private readonly keys: KeyReader;
   private readonly popularity: PopularityCounter | undefined;
@@ -75,30 +69,25 @@ export class ReadService {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly d: ReadServiceDeps) {
-    const c = d.config;
+    const s = d.settings;
     this.registry = d.registry ?? new Registry();
     this.metrics = new ReadMetrics(this.registry);
-    this.ownsCache = d.cache === undefined;
-    this.cache = d.cache ?? this.openCache();
-    this.store = new CacheStore(this.cache, c.SLUICE_QUEUE_PREFIX, cacheTtlsOf(c), c.SLUICE_CACHE_LEASE_MS);
-    this.replicas = new ReplicaSet({
-      urls: c.SLUICE_REPLICA_URLS, primary: d.primary, checkMs: c.SLUICE_REPLICA_CHECK_MS, maxLagMs: c.SLUICE_MAX_REPLICA_LAG_MS,
-      poolMax: c.SLUICE_PG_POOL_MAX, connectTimeoutMs: c.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: c.SLUICE_STATEMENT_TIMEOUT_MS,
-      applicationName: `sluice-read-${d.nodeId ?? 'node'}`, log: d.log, registry: this.registry,
-    });
+    this.cache = d.cache;
+    this.store = new CacheStore(this.cache, s.prefix, s.ttls, s.leaseMs);
+    this.replicas = replicaSetOf(s, d.primary, `sluice-read-${d.nodeId ?? 'node'}`, d.log, this.registry);
     const wrap = d.wrapQuery;
     const count: QueryWrapper = (source, table, run) => {
       this.metrics.dbQueries.inc({ source });
       return wrap ? wrap(source, table, run) : run();
     };
-    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, replicaTimeoutMs: replicaReadTimeoutMs(c), log: d.log, wrap: count });
-    this.popularity = c.SLUICE_POPULARITY_SAMPLE > 0 ? new PopularityCounter(this.cache, c.SLUICE_QUEUE_PREFIX, { sample: c.SLUICE_POPULARITY_SAMPLE, flushMs: c.SLUICE_POPULARITY_FLUSH_MS }) : undefined;
-    this.keys = new KeyReader({ store: this.store, loader: new BatchLoader(this.loader), metrics: this.metrics, log: d.log, stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS, popularity: this.popularity });
+    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: s.rywWaitMs, replicaTimeoutMs: s.replicas.readTimeoutMs, log: d.log, wrap: count });
+    this.popularity = s.popularity.sample > 0 ? new PopularityCounter(this.cache, s.prefix, s.popularity) : undefined;
+    this.keys = new KeyReader({ store: this.store, loader: new BatchLoader(this.loader), metrics: this.metrics, log: d.log, stampedeWaitMs: s.stampedeWaitMs, popularity: this.popularity });
   }
 
-  /** The config the service runs with. */
-  get config(): Readonly<Config> {
-    return this.d.config;
+  /** The settings the service runs with. */
+  get settings(): ReadSettings {
+    return this.d.settings;
   }
 
   /** Readable tables by API name (filled by start()). */
@@ -118,13 +107,12 @@ export class ReadService {
     return this.starting;
   }
 
-  /** Stop the monitor, close the replica pools and the cache connection if ours. Idempotent. */
+  /** Stop the monitor and close the replica pools. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.starting?.catch(() => {});
       await this.popularity?.stop();
       await this.replicas.stop().catch((err: unknown) => this.d.log.warn({ err }, 'closing replicas failed'));
-      if (this.ownsCache) await closeRedis(this.cache);
     })();
     return this.stopping;
   }
@@ -178,7 +166,7 @@ export class ReadService {
    */
   private async cacheReady(): Promise<void> {
     if (this.cache.status === 'ready') return;
-    const waitMs = this.d.config.SLUICE_REDIS_TIMEOUT_MS * 5;
+    const waitMs = this.d.settings.cacheReadyWaitMs;
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), waitMs);
       this.cache.once('ready', () => {
@@ -189,16 +177,6 @@ export class ReadService {
     if (!ready) this.d.log.warn({ waitMs }, 'cache Redis not ready: reads go to the database until it is');
   }
 
-  private openCache(): Redis {
-    const c = this.d.config;
-    const redis = createRedis({ url: c.SLUICE_CACHE_REDIS_URL ?? c.REDIS_URL, role: 'cache', timeoutMs: c.SLUICE_REDIS_TIMEOUT_MS, name: `sluice-read-${this.d.nodeId ?? 'node'}` });
-    const due = oncePer(1000); // a down Redis errors on every reconnect attempt
-    redis.on('error', (err: Error) => {
-      if (!due()) return;
-      this.d.log.warn({ err: { message: err.message } }, 'cache redis connection error');
-    });
-    return redis;
-  }
 }
 
 /** Build the read service (call start() before serving, stop() on shutdown). */

@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Catalog } from '../catalog/types.ts';
-import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Redis } from '../redis/connections.ts';
-import { CacheStore, cacheTtlsOf } from './cache/store.ts';
-import { ReplicaSet } from './replicas/set.ts';
-import { RowLoader, type QueryWrapper, replicaReadTimeoutMs } from './loader.ts';
+import { CacheStore } from './cache/store.ts';
+import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';
+import { RowLoader, type QueryWrapper } from './loader.ts';
+import type { ReadSettings, WarmerSettings } from './settings.ts';
 import { decayPopularity, hottest, restorePopularity } from './cache/popularity.ts';
 import { maxLsn, type LsnKey } from './cache/lsn.ts';
 import { parseRowId, type RowKeys } from './cache/keys.ts';
@@ -15,7 +15,8 @@ import { type CacheEntry } from './cache/entry.ts';
 
 /** What the warmer needs; it opens (and closes) its replica pools itself. */
 export interface WarmerDeps {
-  config: Readonly<Config>;
+  settings: ReadSettings;
+  warmer: WarmerSettings;
   log: Logger;
   catalog: Catalog;
   /** The primary: fallback reads and the replica monitor's WAL position. */
@@ -87,19 +88,15 @@ export class Warmer {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly d: WarmerDeps) {
-    const c = d.config;
+    const s = d.settings;
     this.registry = d.registry ?? new Registry();
-    this.replicas = new ReplicaSet({
-      urls: c.SLUICE_REPLICA_URLS, primary: d.primary, checkMs: c.SLUICE_REPLICA_CHECK_MS, maxLagMs: c.SLUICE_MAX_REPLICA_LAG_MS,
-      poolMax: c.SLUICE_PG_POOL_MAX, connectTimeoutMs: c.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: c.SLUICE_STATEMENT_TIMEOUT_MS,
-      applicationName: 'sluice-warmer', log: d.log, registry: this.registry,
-    });
+    this.replicas = replicaSetOf(s, d.primary, 'sluice-warmer', d.log, this.registry);
     // Refreshes may wait for a replica as long as a read-your-writes read would.
-    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: c.SLUICE_RYW_WAIT_MS, replicaTimeoutMs: replicaReadTimeoutMs(c), log: d.log, ...(d.wrapQuery ? { wrap: d.wrapQuery } : {}) });
-    this.store = new CacheStore(d.cache, c.SLUICE_QUEUE_PREFIX, cacheTtlsOf(c), c.SLUICE_CACHE_LEASE_MS);
+    this.loader = new RowLoader({ primary: d.primary, replicas: this.replicas, rywWaitMs: s.rywWaitMs, replicaTimeoutMs: s.replicas.readTimeoutMs, log: d.log, ...(d.wrapQuery ? { wrap: d.wrapQuery } : {}) });
+    this.store = new CacheStore(d.cache, s.prefix, s.ttls, s.leaseMs);
     // Two cycles ahead (one may run late), at least a tenth of the soft TTL, at most half of it.
-    const soft = c.SLUICE_CACHE_SOFT_TTL_S * 1000;
-    this.lookaheadMs = Math.min(soft / 2, Math.max(2 * c.SLUICE_WARMER_INTERVAL_MS, soft / 10));
+    const soft = s.ttls.softTtlMs;
+    this.lookaheadMs = Math.min(soft / 2, Math.max(2 * d.warmer.intervalMs, soft / 10));
     const registers = [this.registry];
     this.metrics = {
       cycles: new Histogram({ name: 'sluice_warmer_cycle_seconds', help: 'Duration of one warmer cycle', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
@@ -159,7 +156,7 @@ export class Warmer {
       this.cycleNow()
         .catch((err: unknown) => this.d.log.warn({ err }, 'warmer cycle failed'))
         .finally(() => this.schedule());
-    }, this.d.config.SLUICE_WARMER_INTERVAL_MS);
+    }, this.d.warmer.intervalMs);
   }
 
   private async cycle(): Promise<CycleStats> {
@@ -177,12 +174,12 @@ export class Warmer {
 
   /** Step 1 of the class comment. Resolves true when the set had to be restored. */
   private async readHot(): Promise<boolean> {
-    const c = this.d.config;
-    const prefix = c.SLUICE_QUEUE_PREFIX;
-    const period = Math.max(HOT_REFRESH_MS, c.SLUICE_WARMER_INTERVAL_MS);
+    const w = this.d.warmer;
+    const prefix = this.d.settings.prefix;
+    const period = Math.max(HOT_REFRESH_MS, w.intervalMs);
     this.nextHotRead = Date.now() + period;
-    await decayPopularity(this.d.cache, prefix, 0.5 ** (period / (c.SLUICE_WARMER_HALF_LIFE_S * 1000)), c.SLUICE_WARMER_TOP_KEYS * 2, period);
-    let hot = await hottest(this.d.cache, prefix, c.SLUICE_WARMER_TOP_KEYS);
+    await decayPopularity(this.d.cache, prefix, 0.5 ** (period / (w.halfLifeS * 1000)), w.topKeys * 2, period);
+    let hot = await hottest(this.d.cache, prefix, w.topKeys);
     let restored = false;
     if (hot.length === 0 && this.snapshot.length > 0) {
       this.d.log.warn({ keys: this.snapshot.length }, 'popularity set is gone (Redis flushed or replaced): restoring it from the last snapshot and preloading');

@@ -7,6 +7,7 @@ import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger } from '@sluice/shared/log/index.ts';
 import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
+import { readSettingsOf, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
 
@@ -22,7 +23,8 @@ async function start(): Promise<void> {
   releasers.add('topology', () => topology.close());
   // Not started: the warmer reads rows from the shards' pools and never routes by the map.
   const catalog = await introspectCatalog(topology.metaDb, config.SLUICE_TABLES);
-  const warmer = new Warmer({ config, log, catalog, primary: topology.metaDb, cache });
+  const shard = topology.shards[0]!;
+  const warmer = new Warmer({ settings: readSettingsOf(config, shard.replicas), warmer: warmerSettingsOf(config), log, catalog, primary: topology.db(shard.name), cache });
   releasers.add('warmer', () => warmer.stop());
   await warmer.start();
   if (config.SLUICE_WARMER_METRICS_PORT > 0) {

@@ -1,5 +1,7 @@
 import type { Hono, MiddlewareHandler } from 'hono';
+import pTimeout from 'p-timeout';
 import { Gauge, type Registry } from 'prom-client';
+import { memoizeFor } from '@sluice/shared/lifecycle/memo.ts';
 import type { TableValidator } from '@sluice/shared/catalog/validate.ts';
 import { ForbiddenError } from '@sluice/shared/errors/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
@@ -41,28 +43,18 @@ const COUNT_TIMEOUT_MS = 1000;
 
 /**
  * The pending dead-letter count, shared by /metrics and /readyz: at most one
- * query per second however often they are scraped, bounded in time.
+ * query per second however often they are scraped, bounded in time; null
+ * when Postgres did not answer.
  */
 function cachedCount(store: DeadLetterStore, log: Logger): () => Promise<number | null> {
-  let last: { at: number; n: number | null } | undefined;
-  let running: Promise<number | null> | undefined;
-  const query = async (): Promise<number | null> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), COUNT_TIMEOUT_MS)));
-    const n = await Promise.race([store.pendingCount(), timeout])
-      .catch((err: unknown) => {
+  return memoizeFor(
+    () =>
+      pTimeout(store.pendingCount(), { milliseconds: COUNT_TIMEOUT_MS }).catch((err: unknown) => {
         log.debug({ err }, 'dead-letter count failed');
         return null;
-      })
-      .finally(() => clearTimeout(timer));
-    last = { at: Date.now(), n };
-    return n;
-  };
-  return () => {
-    if (last !== undefined && Date.now() - last.at < COUNT_CACHE_MS) return Promise.resolve(last.n);
-    running ??= query().finally(() => (running = undefined));
-    return running;
-  };
+      }),
+    COUNT_CACHE_MS,
+  );
 }
 
 /**

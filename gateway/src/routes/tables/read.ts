@@ -46,7 +46,7 @@ function sendJson(c: Ctx, body: string, source: string): Response {
 
 async function multiGet(c: Ctx, d: ReadRouteDeps, t: ReadTable, keys: string[][]): Promise<Response> {
   if (keys.length === 0) throw new ValidationError('no keys given');
-  checkRowCount(keys.length, d.service.config.SLUICE_MAX_ROWS_PER_REQUEST, 'keys');
+  checkRowCount(keys.length, d.service.settings.maxKeysPerRequest, 'keys');
   const r = await d.service.getRows(t, keys, parseToken(header(c, 'sluice-consistency-token')));
   return sendJson(c, `{"rows":[${r.rows.map((x) => x ?? 'null').join(',')}]}`, r.source);
 }
@@ -74,7 +74,7 @@ export async function listRows(c: Ctx, d: ReadRouteDeps, t: ReadTable): Promise<
     }
   }
   throwIfInvalid(errors, 'key value');
-  const limit = parseLimit(url.searchParams.get('limit') ?? undefined, DEFAULT_LIMIT, d.service.config.SLUICE_MAX_ROWS_PER_REQUEST);
+  const limit = parseLimit(url.searchParams.get('limit') ?? undefined, DEFAULT_LIMIT, d.service.settings.maxKeysPerRequest);
   const page = await d.service.list(t, filter, after, limit, parseToken(header(c, 'sluice-consistency-token')));
   const next = page.lastKey === null ? null : encodeCursor(page.lastKey);
   if (next !== null) {

@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../../db/pool.ts';
 import type { Logger } from '../../log/index.ts';
@@ -51,11 +52,7 @@ const CHECK_SQL = `SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::
 
 /** Reject after `ms`: a frozen server never answers, and a check must not hang the loop. */
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  return pTimeout(p, { milliseconds: ms, message: `${what}: no answer within ${ms} ms` });
 }
 
 /** The replica health and lag checker (see the module comment). */

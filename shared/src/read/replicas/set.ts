@@ -1,7 +1,9 @@
+import pTimeout from 'p-timeout';
 import type { Registry } from 'prom-client';
 import { createPool, type Queryable } from '../../db/pool.ts';
 import type { Logger } from '../../log/index.ts';
 import type { LsnKey } from '../cache/lsn.ts';
+import type { ReadSettings } from '../settings.ts';
 import { ReplicaMonitor } from './monitor.ts';
 import { Replica, replicaName } from './replica.ts';
 
@@ -85,7 +87,7 @@ export class ReplicaSet {
       const healthy = this.healthy();
       if (healthy.length === 0) return null;
       // Bounded: a frozen replica must not hold the read (it is ejected by the monitor soon).
-      await Promise.race([Promise.allSettled(healthy.map((r) => r.refreshReplay())), sleep(Math.max(deadline - Date.now(), MIN_ASK_MS))]);
+      await pTimeout(Promise.allSettled(healthy.map((r) => r.refreshReplay())), { milliseconds: Math.max(deadline - Date.now(), MIN_ASK_MS) }).catch(() => {});
       const got = this.choose(minLsn);
       if (got !== null) return got;
       const left = deadline - Date.now();
@@ -105,4 +107,13 @@ export class ReplicaSet {
     }
     return null;
   }
+}
+
+/** The replica set the read settings name, on `primary` (its pools and monitor are the set's: `stop()` closes them). */
+export function replicaSetOf(s: ReadSettings, primary: Queryable, applicationName: string, log: Logger, registry?: Registry): ReplicaSet {
+  const r = s.replicas;
+  return new ReplicaSet({
+    urls: r.urls, primary, checkMs: r.checkMs, maxLagMs: r.maxLagMs, poolMax: r.pool.max, connectTimeoutMs: r.pool.connectTimeoutMs, statementTimeoutMs: r.pool.statementTimeoutMs,
+    applicationName, log, ...(registry ? { registry } : {}),
+  });
 }

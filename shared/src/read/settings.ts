@@ -1,0 +1,67 @@
+import type { Config } from '../config/index.ts';
+import { cacheTtlsOf, type CacheTtls } from './cache/store.ts';
+import { replicaReadTimeoutMs } from './loader.ts';
+
+/** What the read path runs with (built once from the config by `readSettingsOf`). */
+export interface ReadSettings {
+  /** SLUICE_QUEUE_PREFIX: the cache's keys live under it. */
+  prefix: string;
+  ttls: CacheTtls;
+  /** SLUICE_CACHE_LEASE_MS */
+  leaseMs: number;
+  /** SLUICE_STAMPEDE_WAIT_MS */
+  stampedeWaitMs: number;
+  /** SLUICE_RYW_WAIT_MS */
+  rywWaitMs: number;
+  replicas: {
+    /** The shard's replica URLs (SLUICE_REPLICA_URLS today). */
+    urls: readonly string[];
+    checkMs: number;
+    maxLagMs: number;
+    /** A replica read slower than this goes to the primary instead. */
+    readTimeoutMs: number;
+    pool: { max: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  };
+  /** SLUICE_POPULARITY_SAMPLE (0 = off), SLUICE_POPULARITY_FLUSH_MS */
+  popularity: { sample: number; flushMs: number };
+  /** SLUICE_MAX_ROWS_PER_REQUEST: keys of one multi-get, rows of one page. */
+  maxKeysPerRequest: number;
+  /** How long start waits for the cache connection before serving from the database. */
+  cacheReadyWaitMs: number;
+}
+
+/** The warmer's own knobs. */
+export interface WarmerSettings {
+  /** SLUICE_WARMER_INTERVAL_MS */
+  intervalMs: number;
+  /** SLUICE_WARMER_TOP_KEYS */
+  topKeys: number;
+  /** SLUICE_WARMER_HALF_LIFE_S */
+  halfLifeS: number;
+}
+
+/** The read path's settings from the config. */
+export function readSettingsOf(c: Readonly<Config>, replicaUrls: readonly string[] = c.SLUICE_REPLICA_URLS): ReadSettings {
+  return {
+    prefix: c.SLUICE_QUEUE_PREFIX,
+    ttls: cacheTtlsOf(c),
+    leaseMs: c.SLUICE_CACHE_LEASE_MS,
+    stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS,
+    rywWaitMs: c.SLUICE_RYW_WAIT_MS,
+    replicas: {
+      urls: replicaUrls,
+      checkMs: c.SLUICE_REPLICA_CHECK_MS,
+      maxLagMs: c.SLUICE_MAX_REPLICA_LAG_MS,
+      readTimeoutMs: replicaReadTimeoutMs(c),
+      pool: { max: c.SLUICE_PG_POOL_MAX, connectTimeoutMs: c.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: c.SLUICE_STATEMENT_TIMEOUT_MS },
+    },
+    popularity: { sample: c.SLUICE_POPULARITY_SAMPLE, flushMs: c.SLUICE_POPULARITY_FLUSH_MS },
+    maxKeysPerRequest: c.SLUICE_MAX_ROWS_PER_REQUEST,
+    cacheReadyWaitMs: c.SLUICE_REDIS_TIMEOUT_MS * 5,
+  };
+}
+
+/** The warmer's settings from the config. */
+export function warmerSettingsOf(c: Readonly<Config>): WarmerSettings {
+  return { intervalMs: c.SLUICE_WARMER_INTERVAL_MS, topKeys: c.SLUICE_WARMER_TOP_KEYS, halfLifeS: c.SLUICE_WARMER_HALF_LIFE_S };
+}
