@@ -8,8 +8,14 @@
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createLogger, createPool, loadConfigOrExit, migrate, Releasers } from '@sluice/shared';
-import { freePort, startPostgres, startRedis } from '@sluice/local-servers';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool } from '@sluice/shared/db/pool.ts';
+import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { migrate } from '@sluice/shared/migrations/migrate.ts';
+import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { startPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis } from '@sluice/local-servers/redis.ts';
 import { onSignals, ROOT, spawnService, type Service } from './lib/services.ts';
 
 const DATA = join(ROOT, '.sluice-data');

@@ -8,7 +8,10 @@
  * Under systemd use KillMode=mixed: the default (control-group) signals the
  * children directly as well, and they would see two signals.
  */
-import { createLogger, createPool, loadConfigOrExit, migrate } from '@sluice/shared';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool } from '@sluice/shared/db/pool.ts';
+import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { migrate } from '@sluice/shared/migrations/migrate.ts';
 import { onSignals, spawnService, type Service } from './lib/services.ts';
 
 const config = loadConfigOrExit(process.env);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configKeys } from '@sluice/shared';
+import { configKeys } from '@sluice/shared/config/schema.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');

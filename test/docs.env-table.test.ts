@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configKeys } from '@sluice/shared';
-import { REPO_ROOT } from '@sluice/local-servers';
+import { configKeys } from '@sluice/shared/config/schema.ts';
+import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
 
 describe('README env table', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

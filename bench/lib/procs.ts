@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { REPO_ROOT, startTsProcess, type TsProcess } from '@sluice/local-servers';
+import { REPO_ROOT, startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 
 export const ROOT = REPO_ROOT;
 export type Proc = TsProcess;

@@ -8,9 +8,11 @@
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { queueName } from '@sluice/shared/partition-log/names.ts';
-import { jobIdOf, writeIdOf, type WriteJob } from '@sluice/shared/queue/index.ts';
+import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import { type WriteJob } from '@sluice/shared/queue/contract.ts';
 import { partitionRef } from '@sluice/shared/topology/partitions.ts';
-import { startPostgres, startRedis } from '@sluice/local-servers';
+import { startPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis } from '@sluice/local-servers/redis.ts';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 import { startTs } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
@@ -87,7 +89,7 @@ export async function runPoisonBench(o: PoisonBenchOptions): Promise<void> {
   const redis = await startRedis();
   const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
   try {
-    const { migrate, createPool, createLogger } = await import('../../shared/src/index.ts');
+    const [{ migrate }, { createPool }, { createLogger }] = await Promise.all([import('@sluice/shared/migrations/migrate.ts'), import('@sluice/shared/db/pool.ts'), import('@sluice/shared/log/index.ts')]);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
     await migrate(mpool);
     await mpool.end();

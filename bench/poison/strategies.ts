@@ -7,11 +7,11 @@
  * the clean fast path (one statement for 1,000 good requests) as baseline.
  */
 import pg from 'pg';
-import { introspectCatalog } from '../../shared/src/catalog/introspect.ts';
-import type { WriteRequest } from '../../shared/src/queue/index.ts';
-import { applyRequests } from '../../writer/src/flush/apply.ts';
-import { bisectRequests, type Isolation } from '../../writer/src/flush/poison.ts';
-import { StatementCache } from '../../writer/src/flush/sql.ts';
+import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
+import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { applyRequests } from '@sluice/writer/flush/apply.ts';
+import { bisectRequests, type Isolation } from '@sluice/writer/flush/poison.ts';
+import { StatementCache } from '@sluice/writer/flush/sql.ts';
 import type { Row } from '../lib/report.ts';
 
 const N = 1000;

@@ -10,7 +10,8 @@
  *   f. stampede: 1,000 concurrent GETs of one cold key over 3 gateways: database reads
  */
 import pg from 'pg';
-import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '@sluice/local-servers';
+import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 import { postgresCpuMicros, processCpuMicros } from '../lib/pgcpu.ts';
 import { runTs, startTs, type Proc } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
@@ -143,7 +144,7 @@ interface Bench {
 }
 
 async function measureAll(primary: LocalPostgres, replica: LocalPostgres, redis: LocalRedis, o: ReadBenchOptions, procs: Proc[], results: Measured[], extra: Record<string, unknown>): Promise<void> {
-  const { migrate, createPool, createLogger } = await import('../../shared/src/index.ts');
+  const [{ migrate }, { createPool }, { createLogger }] = await Promise.all([import('@sluice/shared/migrations/migrate.ts'), import('@sluice/shared/db/pool.ts'), import('@sluice/shared/log/index.ts')]);
   const mpool = createPool({ url: primary.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
   await migrate(mpool);
   await mpool.end();

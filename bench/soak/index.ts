@@ -7,7 +7,7 @@
  * the fault suite's set checker reads the database back. Not a test: it
  * prints the figures and writes JSON to bench/results/.
  */
-import type { TsProcess } from '@sluice/local-servers';
+import type { TsProcess } from '@sluice/local-servers/processes.ts';
 import { startCluster, type FaultCluster } from '../../test/faults/support/cluster.ts';
 import { check, type Op, type Verdict } from '../../test/faults/support/history.ts';
 import { startLoad, type LoadDriver } from '../../test/faults/support/load.ts';

@@ -4,7 +4,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { queueName } from '@sluice/shared/partition-log/names.ts';
-import { jobIdOf, writeIdOf, type WriteJob } from '@sluice/shared/queue/index.ts';
+import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import { type WriteJob } from '@sluice/shared/queue/contract.ts';
 import { partitionRef } from '@sluice/shared/topology/partitions.ts';
 import { postgresCpuMicros } from '../lib/pgcpu.ts';
 

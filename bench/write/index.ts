@@ -8,7 +8,8 @@
  * when absolute numbers are not.
  */
 import pg from 'pg';
-import { startPostgres, startRedis } from '@sluice/local-servers';
+import { startPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis } from '@sluice/local-servers/redis.ts';
 import { startTs, type Proc } from '../lib/procs.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
 import type { LoadSpec } from '../load/generator.ts';
@@ -65,7 +66,7 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
 
     // (c, d) Sluice: one gateway, one writer, migrations first
     await reset();
-    const { migrate, createPool, createLogger } = await import('../../shared/src/index.ts');
+    const [{ migrate }, { createPool }, { createLogger }] = await Promise.all([import('@sluice/shared/migrations/migrate.ts'), import('@sluice/shared/db/pool.ts'), import('@sluice/shared/log/index.ts')]);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
     await migrate(mpool);
     await mpool.end();

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { RegExpRouter } from 'hono/router/reg-exp-router';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
-import type { Config } from '@sluice/shared/config/index.ts';
+import type { Config } from '@sluice/shared/config/schema.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
-import type { TableValidator } from '@sluice/shared';
+import type { TableValidator } from '@sluice/shared/catalog/validate.ts';
 import type { Principal } from './middleware/auth/principal.ts';
 
 /**

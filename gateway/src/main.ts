@@ -1,6 +1,7 @@
 // `pnpm start:gateway`: one gateway process. The only place that reads process.env.
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { loadConfigOrExit, type Config } from '@sluice/shared/config/index.ts';
+import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { type Config } from '@sluice/shared/config/schema.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';

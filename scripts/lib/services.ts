@@ -1,4 +1,5 @@
-import { reapOnExit, REPO_ROOT, spawnTs, type TsProcess } from '@sluice/local-servers';
+import { reapOnExit } from '@sluice/local-servers/child.ts';
+import { REPO_ROOT, spawnTs, type TsProcess } from '@sluice/local-servers/processes.ts';
 
 /** Repository root. */
 export const ROOT = REPO_ROOT;

@@ -4,8 +4,8 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '@sluice/local-servers';
-import { closeServer, listen } from '../../gateway/src/server.ts';
+import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
+import { closeServer, listen } from '@sluice/gateway/server.ts';
 import { startGateway, type TestGateway } from '../gateway/support.ts';
 
 const KEYS = [{ key: 'admin-key-for-cli', scopes: ['admin'] }];

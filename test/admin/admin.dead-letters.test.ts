@@ -6,7 +6,7 @@
  * once however often it is called, even after Redis forgot the replay's key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
 import { quiet } from '../writer/helpers.ts';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { eventually, testConfig } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
 import { quiet } from '../writer/helpers.ts';

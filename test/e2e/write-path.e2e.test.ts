@@ -8,8 +8,8 @@
  *   duplicates = rows applied more than once   must be empty
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers';
-import { freePort } from '@sluice/local-servers';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
 import { createTestEnv, eventually, type TestEnv } from '../harness/index.ts';
 
 const CLIENTS = 50;

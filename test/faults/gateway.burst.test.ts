@@ -6,7 +6,10 @@
  * accepted requests stay fast; nothing crashes; nothing accepted is lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, expectSound, percentile, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { percentile } from './support/history.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

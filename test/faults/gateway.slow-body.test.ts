@@ -5,7 +5,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, expectSound, percentile, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { percentile } from './support/history.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 const REQUEST_TIMEOUT_MS = 2000;
 

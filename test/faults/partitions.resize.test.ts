@@ -11,7 +11,11 @@
  * value is sent only after its previous one was acknowledged).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { drainAndCheck, eventually, expectSound, startCluster, startLoad, type FaultCluster, type History } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
+import { type History } from './support/history.ts';
 
 let cluster: FaultCluster | undefined;
 afterEach(async () => {

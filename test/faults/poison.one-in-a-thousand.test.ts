@@ -8,7 +8,7 @@
  * own dead-lettering of those is in test/writer/writer.poison.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

@@ -6,7 +6,11 @@
  * without restarting anything; and nothing acknowledged is lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, eventually, expectSound, startCluster, startLoad, type FaultCluster, type GatewayProc, type Op } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
+import { type Op } from './support/history.ts';
 
 const REDIS_TIMEOUT_MS = 1000;
 // Scheduling slack on a busy 2-core machine; the bound under test is REDIS_TIMEOUT_MS.

@@ -6,8 +6,11 @@
  * every acknowledged write, and none of the refused ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from '@sluice/shared';
-import { drainAndCheck, eventually, expectSound, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

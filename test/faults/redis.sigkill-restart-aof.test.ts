@@ -7,7 +7,10 @@
  * under live mixed load with a writer running.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, eventually, expectSound, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

@@ -10,8 +10,12 @@
  * committed exactly once, in per-key order.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@sluice/local-servers';
-import { drainAndCheck, eventually, expectSound, logged, startCluster, startLoad, type FaultCluster, type GatewayProc, type Verdict } from './support/index.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { drainAndCheck, expectSound, logged } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
+import { type Verdict } from './support/history.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

@@ -6,7 +6,10 @@
  * the set checker finds every acknowledged write exactly once, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, eventually, expectSound, logged, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { drainAndCheck, expectSound, logged } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 let cluster: FaultCluster;
 let gateway: GatewayProc;

@@ -4,7 +4,10 @@
  * partition), and per-key order holds across the handover.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAndCheck, eventually, expectSound, startCluster, startLoad, type FaultCluster, type GatewayProc } from './support/index.ts';
+import { drainAndCheck, expectSound } from './support/index.ts';
+import { eventually } from '../harness/index.ts';
+import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import { startLoad } from './support/load.ts';
 
 /** Takeover bound this suite holds the writers to (README, "What can fail"); lock 2 s in these tests. */
 const TAKEOVER_BOUND_MS = 10_000;

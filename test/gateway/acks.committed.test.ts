@@ -3,7 +3,8 @@
  * BullMQ and publishes a `WriteOutcome` on the gateway's ack channel by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ackChannel, parseWriteId, type WriteOutcome, type WriteRequest } from '@sluice/shared';
+import { ackChannel, type WriteOutcome, type WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { parseWriteId } from '@sluice/shared/queue/ids.ts';
 import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
 

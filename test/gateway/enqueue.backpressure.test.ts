@@ -3,7 +3,8 @@
  * behind → 503 with Retry-After, fast, and nothing acknowledged.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startRedis, type LocalRedis } from '@sluice/local-servers';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
 

@@ -1,6 +1,6 @@
 /** RELIABILITY rows 13 and 14: Idempotency-Key replay, mismatch, in-flight, and the Postgres authority. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestHash } from '../../gateway/src/enqueue/idempotency.ts';
+import { requestHash } from '@sluice/gateway/enqueue/idempotency.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
 
 describe('enqueue: Idempotency-Key', () => {

@@ -4,9 +4,11 @@
  * SIGTERM drain that lets in-flight requests finish.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisDurability, Redis, UnsafeRedisError } from '@sluice/shared';
-import { freePort, startRedis, type LocalRedis } from '@sluice/local-servers';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers';
+import { checkRedisDurability, UnsafeRedisError } from '@sluice/shared/redis/startup-check.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 import { createTestEnv, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { GATEWAY_SQL } from './support.ts';
 

@@ -8,7 +8,7 @@
 import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, listen } from '../../gateway/src/server.ts';
+import { closeServer, listen } from '@sluice/gateway/server.ts';
 import { startGateway, type TestGateway } from './support.ts';
 
 const LIMIT = 4096;

@@ -3,7 +3,12 @@
  * fresh database and queue prefix from the harness, real Redis connections,
  * `app.request()` for in-process HTTP, and helpers to look into the queues.
  */
-import { createLogger, createRedis, introspectCatalog, newNodeId, type Config, type Redis, type WriteJob } from '@sluice/shared';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
+import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
+import { newNodeId } from '@sluice/shared/queue/ids.ts';
+import { type Config } from '@sluice/shared/config/schema.ts';
+import { type WriteJob } from '@sluice/shared/queue/contract.ts';
 import { topologyOf } from '@sluice/shared/topology/from-config.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { createApp, type Gateway } from '@sluice/gateway/app.ts';

@@ -7,7 +7,9 @@
  * Test files get the URLs with `inject()` (see `createTestEnv`).
  */
 import type { TestProject } from 'vitest/node';
-import { localServersAvailable, startPostgres, startRedis } from '@sluice/local-servers';
+import { localServersAvailable } from '@sluice/local-servers/pg-bin.ts';
+import { startPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis } from '@sluice/local-servers/redis.ts';
 import { createTemplateDatabase, TEMPLATE_DB } from './template.ts';
 
 declare module 'vitest' {

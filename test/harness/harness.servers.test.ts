@@ -3,8 +3,11 @@
  * restart on the same data, crash-stop, and replication.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis, readRedisDurability, type QueryResultRow } from '@sluice/shared';
-import { startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '@sluice/local-servers';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { readRedisDurability } from '@sluice/shared/redis/startup-check.ts';
+import { type QueryResultRow } from '@sluice/shared/db/pool.ts';
+import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 import { eventually } from './index.ts';
 import { adminPool } from './template.ts';
 

@@ -5,7 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createLogger, createPool, loadConfig, quoteIdent, Redis, type Config, type Pool } from '@sluice/shared';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
+import { loadConfig } from '@sluice/shared/config/index.ts';
+import { quoteIdent } from '@sluice/shared/sql/ident.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { type Config } from '@sluice/shared/config/schema.ts';
 import { adminPool, withDatabase } from './template.ts';
 
 /** One test's private slice of the shared servers. */

@@ -1,4 +1,7 @@
-import { createLogger, createPool, migrate, quoteIdent, type Pool } from '@sluice/shared';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
+import { migrate } from '@sluice/shared/migrations/migrate.ts';
+import { quoteIdent } from '@sluice/shared/sql/ident.ts';
 
 /** Name of the migrated database every test database is cloned from. */
 export const TEMPLATE_DB = 'sluice_template';

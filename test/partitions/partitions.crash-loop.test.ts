@@ -10,10 +10,10 @@
  * nothing ends in BullMQ's failed set; `sluice_writer_dead_letters_total` rises.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
-import { freePort } from '@sluice/local-servers';
-import { CRASH_LOOP_SQLSTATE, MAX_SOLO_FLUSHES } from '@sluice/writer';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { CRASH_LOOP_SQLSTATE, MAX_SOLO_FLUSHES } from '@sluice/writer/deadletters/quarantine.ts';
 import { createTestEnv, eventually, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { expectKvSound, keysCovering, KV_SQL, KvProducer, leases } from './support.ts';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
 import { formatLease, leaseKey, leaseTokenKey } from '@sluice/shared/queue/leases.ts';
 import { claimFence } from '@sluice/shared/sql/partition-fences.ts';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { logsOf, part } from '../harness/partitions.ts';
 import { quiet } from '../writer/helpers.ts';

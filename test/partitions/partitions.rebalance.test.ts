@@ -6,7 +6,7 @@
  * both handovers while upserts keep coming.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { quiet } from '../writer/helpers.ts';
 import { expectKvSound, keysCovering, KvProducer, leases } from './support.ts';

@@ -7,8 +7,8 @@
  * to the queue head in their order before B takes anything newer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { createTestEnv, eventually, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { quiet } from '../writer/helpers.ts';
 import { expectKvSound, keysCovering, KV_SQL, KvProducer, leases } from './support.ts';

@@ -6,7 +6,8 @@
  */
 import { expect } from 'vitest';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
-import { jobIdOf, writeIdOf, type WriteJob, type WriteOp } from '@sluice/shared/queue/index.ts';
+import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import { type WriteJob, type WriteOp } from '@sluice/shared/queue/contract.ts';
 import { leaseKey, parseLease, type LeaseValue } from '@sluice/shared/queue/leases.ts';
 import { partitionIndexOf } from '@sluice/shared/topology/partitions.ts';
 import type { TestEnv } from '../harness/index.ts';

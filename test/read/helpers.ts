@@ -5,14 +5,20 @@
  * write-through), and a wrapper that counts or holds database reads.
  */
 import { Hono } from 'hono';
-import { createLogger, introspectCatalog, type Catalog, type Config, type Queryable, type QueryResultRow } from '@sluice/shared';
-import { writeThrough, type DbSource, type QueryWrapper } from '@sluice/shared/read/index.ts';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
+import { type Catalog } from '@sluice/shared/catalog/types.ts';
+import { type Config } from '@sluice/shared/config/schema.ts';
+import { type Queryable, type QueryResultRow } from '@sluice/shared/db/pool.ts';
+import { writeThrough } from '@sluice/shared/read/cache/write-through.ts';
+import { type DbSource, type QueryWrapper } from '@sluice/shared/read/loader.ts';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
 import { apiKeyAuth } from '@sluice/gateway/middleware/auth/index.ts';
 import { problemErrors, problemNotFound } from '@sluice/gateway/middleware/errors/index.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { readSettingsOf } from '@sluice/shared/read/settings.ts';
-import { closeRedis, createRedis } from '@sluice/shared/redis/index.ts';
+import { closeRedis } from '@sluice/shared/redis/connect.ts';
+import { createRedis } from '@sluice/shared/redis/connections.ts';
 import { readRoutes } from '@sluice/gateway/routes/tables/index.ts';
 import { jsonBody } from '@sluice/gateway/middleware/body/index.ts';
 import type { Redis } from 'ioredis';

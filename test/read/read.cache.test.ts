@@ -5,8 +5,13 @@
  * read-your-writes against cached entries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis, type Catalog } from '@sluice/shared';
-import { CacheStore, DEFAULT_TTLS, lsnKeyOf, writeThrough, type ReadTable, type RowKeys } from '@sluice/shared/read/index.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { type Catalog } from '@sluice/shared/catalog/types.ts';
+import { CacheStore, DEFAULT_TTLS } from '@sluice/shared/read/cache/store.ts';
+import { lsnKeyOf } from '@sluice/shared/read/cache/lsn.ts';
+import { writeThrough } from '@sluice/shared/read/cache/write-through.ts';
+import { type ReadTable } from '@sluice/shared/read/tables.ts';
+import { type RowKeys } from '@sluice/shared/read/cache/keys.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, committedWrite, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 
@@ -270,7 +275,7 @@ describe('read-your-writes against the cache', () => {
     const id = '13';
     await service.getRow(items, [id]);
     const { rows } = await env.pool.query<{ l: string }>("UPDATE items SET name = 'fenced' WHERE id = 13 RETURNING pg_current_wal_insert_lsn()::text AS l");
-    const { fenceKeys } = await import('@sluice/shared/read/index.ts');
+    const { fenceKeys } = await import('@sluice/shared/read/cache/write-through.ts');
     expect(await fenceKeys(env.redis, catalog, env.prefix, [{ table: 'items', key: [id] }], rows[0]!.l)).toBe(1);
     const r = await service.getRow(items, [id]);
     expect(r.source).toBe('primary');

@@ -5,8 +5,9 @@
  * hit the cache again without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, type Catalog, type Redis } from '@sluice/shared';
-import { startRedis, type LocalRedis } from '@sluice/local-servers';
+import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
+import { type Catalog } from '@sluice/shared/catalog/types.ts';
+import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, readApp, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 

@@ -9,9 +9,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPool, Redis, type Catalog, type Pool } from '@sluice/shared';
-import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers';
-import { lsnKeyOf, type ReadTable } from '@sluice/shared/read/index.ts';
+import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { type Catalog } from '@sluice/shared/catalog/types.ts';
+import { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
+import { lsnKeyOf } from '@sluice/shared/read/cache/lsn.ts';
+import { type ReadTable } from '@sluice/shared/read/tables.ts';
 import { eventually, testConfig } from '../harness/index.ts';
 import { catalogOf, committedWrite, log, ReadCounter, startReadService , type TestReadService } from './helpers.ts';
 

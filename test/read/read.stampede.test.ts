@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
-import type { Catalog, Config } from '@sluice/shared';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import type { Config } from '@sluice/shared/config/schema.ts';
 import type { GatewayEnv } from '@sluice/gateway/context.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { catalogOf, committedWrite, ReadCounter, readApp, startReadService , type TestReadService } from './helpers.ts';

@@ -4,9 +4,14 @@
  * the `writer/src/warmer/main.ts` entry point starting and draining.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTsProcess } from '@sluice/local-servers';
-import { encodeEntry, hotKeysKey, PopularityCounter, type ReadTable } from '@sluice/shared/read/index.ts';
-import { Redis, type Catalog, type Config } from '@sluice/shared';
+import { startTsProcess } from '@sluice/local-servers/processes.ts';
+import { encodeEntry } from '@sluice/shared/read/cache/entry.ts';
+import { hotKeysKey } from '@sluice/shared/read/cache/keys.ts';
+import { PopularityCounter } from '@sluice/shared/read/cache/popularity.ts';
+import { type ReadTable } from '@sluice/shared/read/tables.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { type Catalog } from '@sluice/shared/catalog/types.ts';
+import { type Config } from '@sluice/shared/config/schema.ts';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { createTestEnv, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { readSettingsOf, warmerSettingsOf } from '@sluice/shared/read/settings.ts';

@@ -5,8 +5,11 @@
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { createLogger } from '@sluice/shared/log/index.ts';
-import { jobIdOf, writeIdOf, type WriteJob, type WriteOp, type WriteRequest } from '@sluice/shared/queue/index.ts';
-import { StatementCache, type BatchJob, type FlushContext } from '@sluice/writer';
+import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import { type WriteJob, type WriteOp, type WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { StatementCache } from '@sluice/writer/flush/sql.ts';
+import { type BatchJob } from '@sluice/writer/flush/types.ts';
+import { type FlushContext } from '@sluice/writer/flush/flush.ts';
 import type { TestEnv } from '../harness/index.ts';
 import { part } from '../harness/partitions.ts';
 

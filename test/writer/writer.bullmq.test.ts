@@ -7,9 +7,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
-import { ackChannel, type WriteJob, type WriteOutcome } from '@sluice/shared/queue/index.ts';
-import { freePort } from '@sluice/local-servers';
-import { startWriter, type Writer } from '@sluice/writer';
+import { ackChannel, type WriteJob, type WriteOutcome } from '@sluice/shared/queue/contract.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { logsOf, part } from '../harness/partitions.ts';
 import { ins, nextJobId, payload, quiet, rows, SCHEMA, TABLES, ups, type Req } from './helpers.ts';

@@ -8,11 +8,11 @@
  * a replacement that Redis refuses (out of memory) is tried again until it starts.
  */
 import { Queue, Worker } from 'bullmq';
-import { Redis } from '@sluice/shared';
-import { startRedis } from '@sluice/local-servers';
+import { Redis } from '@sluice/shared/redis/connections.ts';
+import { startRedis } from '@sluice/local-servers/redis.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queueName } from '@sluice/shared/partition-log/names.ts';
-import { startWriter, type Writer } from '@sluice/writer';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { part } from '../harness/partitions.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { nextJobId, payload, quiet, rows, ups } from './helpers.ts';

@@ -4,7 +4,7 @@
  * exactly-once on redelivery, Idempotency-Keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flushBatch, type FlushContext } from '@sluice/writer';
+import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
 import { createTestEnv, type TestEnv } from '../harness/index.ts';
 import { del, flushContext, ins, job, op, rows, SCHEMA, upd, ups } from './helpers.ts';
 

@@ -4,7 +4,7 @@
  * and payload; everything else in the batch commits in the same transaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flushBatch, type FlushContext } from '@sluice/writer';
+import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
 import { createTestEnv, type TestEnv } from '../harness/index.ts';
 import { flushContext, ins, job, op, rows, SCHEMA, ups, type Req } from './helpers.ts';
 

@@ -7,8 +7,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { createPool } from '@sluice/shared/db/index.ts';
-import { FATAL_ATTEMPTS, flushBatch, startWriter, type Writer } from '@sluice/writer';
+import { createPool } from '@sluice/shared/db/pool.ts';
+import { FATAL_ATTEMPTS } from '@sluice/writer/pipeline.ts';
+import { flushBatch } from '@sluice/writer/flush/flush.ts';
+import { startWriter, type Writer } from '@sluice/writer/writer.ts';
 import { logsOf, part } from '../harness/partitions.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
 import { flushContext, ins, job, nextJobId, payload, quiet, rows, SCHEMA, TABLES, type Req } from './helpers.ts';

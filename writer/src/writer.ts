@@ -1,6 +1,6 @@
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import type { Config } from '@sluice/shared/config/index.ts';
+import type { Config } from '@sluice/shared/config/schema.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';

@@ -1,4 +1,6 @@
-import type { Logger, Redis, WriteOutcome } from '@sluice/shared';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { WriteOutcome } from '@sluice/shared/queue/contract.ts';
 
 interface Waiter {
   resolve: (o: WriteOutcome | null) => void;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Config } from '@sluice/shared';
+import type { Config } from '@sluice/shared/config/schema.ts';
 
 /** Live values the gauges read at scrape time (no per-request cost). */
 export interface GaugeSources {

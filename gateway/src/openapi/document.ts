@@ -1,4 +1,4 @@
-import type { Catalog, ColumnKind, TableInfo } from '@sluice/shared';
+import type { Catalog, ColumnKind, TableInfo } from '@sluice/shared/catalog/types.ts';
 
 type Schema = Record<string, unknown>;
 

@@ -1,5 +1,7 @@
 import type { Hono } from 'hono';
-import { ForbiddenError, ValidationError, pointerToken, type FieldError, type OpKind, type TableValidator, type WriteOp } from '@sluice/shared';
+import { ForbiddenError, ValidationError, type FieldError } from '@sluice/shared/errors/index.ts';
+import { pointerToken, type TableValidator } from '@sluice/shared/catalog/validate.ts';
+import { type OpKind, type WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Ctx, GatewayEnv } from '../context.ts';
 import { checkRowCount, sendResult, throwIfInvalid } from './respond.ts';
 import type { WriteRouteDeps } from './tables/write.ts';

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { AppError } from '@sluice/shared';
+import { AppError } from '@sluice/shared/errors/index.ts';
 import type { GatewayEnv } from '../context.ts';
 import { problemResponse } from '../middleware/errors/index.ts';
 import type { ReadinessCheck } from '../status/readiness.ts';

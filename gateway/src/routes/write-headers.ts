@@ -1,4 +1,5 @@
-import { ValidationError, type IdempotencyRef } from '@sluice/shared';
+import { ValidationError } from '@sluice/shared/errors/index.ts';
+import { type IdempotencyRef } from '@sluice/shared/queue/contract.ts';
 import { header, type Ctx } from '../context.ts';
 import type { AckMode } from '../enqueue/service.ts';
 import { parseIdempotencyKey, requestHash } from '../enqueue/idempotency.ts';

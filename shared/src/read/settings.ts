@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.ts';
+import type { Config } from '../config/schema.ts';
 import { cacheTtlsOf, type CacheTtls } from './cache/store.ts';
 import { replicaReadTimeoutMs } from './loader.ts';
 

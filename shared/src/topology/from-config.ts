@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.ts';
+import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/index.ts';
 import { RedisFactory } from '../redis/factory.ts';
 import { Topology, type ShardSpec } from './topology.ts';

@@ -5,14 +5,19 @@
  * with `startTsProcess` (so the test may SIGKILL or SIGSTOP them).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createLogger, createPool, migrate, Redis, type Pool } from '@sluice/shared';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
+import { migrate } from '@sluice/shared/migrations/migrate.ts';
+import { Redis } from '@sluice/shared/redis/connections.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { latestMap } from '@sluice/shared/sql/topology.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { ShardMap } from '@sluice/shared/topology/shard-map.ts';
 import { part } from '../../harness/partitions.ts';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers';
-import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers';
+import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
+import { freePort } from '@sluice/local-servers/free-port.ts';
+import { startPostgres, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
+import { startRedis, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers/redis.ts';
 
 /**
  * The checker's tables. `f_items` has no unique key on `op`, so a write

@@ -12,7 +12,7 @@
  *   order       = per key, applied values strictly increase (each client
  *                 sends a key's next value only after the previous answer)
  */
-import type { Queryable } from '@sluice/shared';
+import type { Queryable } from '@sluice/shared/db/pool.ts';
 
 /** How one client operation ended. */
 export type Outcome = 'ok' | 'failed' | 'unknown';

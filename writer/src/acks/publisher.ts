@@ -1,4 +1,4 @@
-import type { Redis } from '@sluice/shared/redis/index.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { ackChannel, type WriteOutcome } from '@sluice/shared/queue/contract.ts';
 import type { AddressedOutcome } from '../flush/types.ts';

@@ -1,5 +1,5 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import { DatabaseError, type Queryable } from '@sluice/shared/db/index.ts';
+import { DatabaseError, type Queryable } from '@sluice/shared/db/pool.ts';
 import { insertDeadLetters as insertRows, payloadJson } from '@sluice/shared/sql/dead-letters.ts';
 import type { WriteOutcome } from '@sluice/shared/queue/contract.ts';
 import type { Rejection, WorkItem } from '../flush/types.ts';

@@ -1,6 +1,6 @@
-import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
+import type { WriteThroughRow } from '@sluice/shared/read/cache/write-through.ts';
 import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
-import type { Queryable } from '@sluice/shared/db/index.ts';
+import type { Queryable } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import { planStatements, type StatementGroup } from './plan.ts';
 import { returningFor, type StatementCache, type Statement } from './sql.ts';

@@ -1,4 +1,4 @@
-import { DatabaseError } from '@sluice/shared/db/index.ts';
+import { DatabaseError } from '@sluice/shared/db/pool.ts';
 
 /**
  * What to do when a flush fails, by SQLSTATE (PostgreSQL Appendix A):

@@ -1,5 +1,5 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import type { Queryable } from '@sluice/shared/db/index.ts';
+import type { Queryable } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import { applyRequests } from './apply.ts';
 import { classify } from './classify.ts';

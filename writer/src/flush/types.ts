@@ -1,4 +1,4 @@
-import type { WriteThroughRow } from '@sluice/shared/read/index.ts';
+import type { WriteThroughRow } from '@sluice/shared/read/cache/write-through.ts';
 import type { WriteJob, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 

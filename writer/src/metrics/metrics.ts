@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Config } from '@sluice/shared/config/index.ts';
+import type { Config } from '@sluice/shared/config/schema.ts';
 import type { FlushStats } from '../flush/types.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
-import { UnauthorizedError, type ApiKeyConfig } from '@sluice/shared';
+import { UnauthorizedError } from '@sluice/shared/errors/index.ts';
+import { type ApiKeyConfig } from '@sluice/shared/config/schema.ts';
 import { header, type GatewayEnv } from '../../context.ts';
 import { ANONYMOUS, principalsByDigest, sha256Hex } from './principal.ts';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ApiKeyConfig } from '@sluice/shared';
+import type { ApiKeyConfig } from '@sluice/shared/config/schema.ts';
 
 /**
  * Who is calling, and what they may do. Scopes: `write:<table>`, `write:*`,

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { UnsupportedMediaTypeError } from '@sluice/shared';
+import { UnsupportedMediaTypeError } from '@sluice/shared/errors/index.ts';
 import { header, setHeader, type GatewayEnv } from '../../context.ts';
 import { parseJson } from './json.ts';
 import { readIncoming, readStream, tooLarge } from './read.ts';

@@ -1,4 +1,4 @@
-import { MalformedBodyError } from '@sluice/shared';
+import { MalformedBodyError } from '@sluice/shared/errors/index.ts';
 
 const OPEN_OBJ = 0x7b; // {
 const OPEN_ARR = 0x5b; // [

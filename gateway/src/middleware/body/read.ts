@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { MalformedBodyError, PayloadTooLargeError } from '@sluice/shared';
+import { MalformedBodyError, PayloadTooLargeError } from '@sluice/shared/errors/index.ts';
 
 // Reading a request body into memory, never holding more than `max` bytes:
 // the count is kept while reading, so a chunked body (no length) and a

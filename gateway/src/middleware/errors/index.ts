@@ -1,6 +1,7 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { AppError, NotFoundError, type Logger } from '@sluice/shared';
+import { AppError, NotFoundError } from '@sluice/shared/errors/index.ts';
+import { type Logger } from '@sluice/shared/log/index.ts';
 import type { Ctx, GatewayEnv } from '../../context.ts';
 
 /** RFC 9457 media type of every error response. */

@@ -1,5 +1,7 @@
 import type { Hono } from 'hono';
-import { AppError, NotFoundError, ValidationError, type TableValidator, type WriteOp } from '@sluice/shared';
+import { AppError, NotFoundError, ValidationError } from '@sluice/shared/errors/index.ts';
+import { type TableValidator } from '@sluice/shared/catalog/validate.ts';
+import { type WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Ctx, GatewayEnv } from '../../context.ts';
 import { requestHash } from '../../enqueue/idempotency.ts';
 import type { WriteService } from '../../enqueue/service.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '@sluice/shared/index.ts';
+import { ValidationError } from '@sluice/shared/errors/index.ts';
 import { parseInList, parseLimit, parseToken, encodeCursor } from './params.ts';
 import { SingleFlight } from '@sluice/shared/read/single-flight.ts';
 

@@ -1,5 +1,6 @@
-import { ValidationError, type FieldError } from '@sluice/shared/index.ts';
-import { lsnKey, type LsnKey, type ReadTable } from '@sluice/shared/read/index.ts';
+import { ValidationError, type FieldError } from '@sluice/shared/errors/index.ts';
+import { lsnKey, type LsnKey } from '@sluice/shared/read/cache/lsn.ts';
+import { type ReadTable } from '@sluice/shared/read/tables.ts';
 
 /**
  * Parsing of the read routes' inputs: the consistency token header, keys in

@@ -1,3 +1,0 @@
-export * from './types.ts';
-export * from './introspect.ts';
-export * from './validate.ts';

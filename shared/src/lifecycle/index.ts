@@ -1,3 +1,0 @@
-export * from './releasers.ts';
-export * from './signals.ts';
-export * from './failpoints.ts';

@@ -1,1 +1,0 @@
-export { AckPublisher } from './publisher.ts';

@@ -1,2 +1,0 @@
-export { Batcher, type BatcherOptions } from './batcher.ts';
-export { backoffMs } from './backoff.ts';

@@ -1,1 +1,0 @@
-export { WriterMetrics } from './metrics.ts';
