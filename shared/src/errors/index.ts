@@ -37,30 +37,28 @@ export class ValidationError extends AppError {
     super(400, T('validation'), 'Invalid request', detail, errors.length > 0 ? { errors } : {});
   }
 }
-export class MalformedBodyError extends AppError {
-  override name = 'MalformedBodyError';
-  constructor(detail: string) {
-    super(400, T('malformed-body'), 'Malformed request body', detail);
-  }
+/**
+ * A problem type whose instances differ only in their detail: the shape of
+ * most of the classes below (a stable `name` to branch on, one status, one
+ * type URI, one title).
+ */
+function problemType(name: string, status: number, slug: string, title: string) {
+  return class extends AppError {
+    override name = name;
+    constructor(detail: string) {
+      super(status, T(slug), title, detail);
+    }
+  };
 }
-export class UnsupportedMediaTypeError extends AppError {
-  override name = 'UnsupportedMediaTypeError';
+
+export class MalformedBodyError extends problemType('MalformedBodyError', 400, 'malformed-body', 'Malformed request body') {}
+export class UnsupportedMediaTypeError extends problemType('UnsupportedMediaTypeError', 415, 'unsupported-media-type', 'Unsupported media type') {
   constructor(detail = 'request body must be application/json') {
-    super(415, T('unsupported-media-type'), 'Unsupported media type', detail);
+    super(detail);
   }
 }
-export class PayloadTooLargeError extends AppError {
-  override name = 'PayloadTooLargeError';
-  constructor(detail: string) {
-    super(413, T('payload-too-large'), 'Payload too large', detail);
-  }
-}
-export class NotFoundError extends AppError {
-  override name = 'NotFoundError';
-  constructor(detail: string) {
-    super(404, T('not-found'), 'Not found', detail);
-  }
-}
+export class PayloadTooLargeError extends problemType('PayloadTooLargeError', 413, 'payload-too-large', 'Payload too large') {}
+export class NotFoundError extends problemType('NotFoundError', 404, 'not-found', 'Not found') {}
 export class UnauthorizedError extends AppError {
   override name = 'UnauthorizedError';
   constructor(detail = 'missing or invalid API key') {
@@ -68,12 +66,7 @@ export class UnauthorizedError extends AppError {
     super(401, T('unauthorized'), 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="sluice"' });
   }
 }
-export class ForbiddenError extends AppError {
-  override name = 'ForbiddenError';
-  constructor(detail: string) {
-    super(403, T('forbidden'), 'Forbidden', detail);
-  }
-}
+export class ForbiddenError extends problemType('ForbiddenError', 403, 'forbidden', 'Forbidden') {}
 export class IdempotencyMismatchError extends AppError {
   override name = 'IdempotencyMismatchError';
   constructor() {

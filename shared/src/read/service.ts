@@ -8,27 +8,15 @@ import { CacheStore } from './cache/store.ts';
 import { PopularityCounter } from './cache/popularity.ts';
 import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';
 import { RowLoader, type QueryWrapper } from './loader.ts';
-import type { ReadSettings } from './settings.ts';
+import type { ReadPathDeps, ReadSettings } from './settings.ts';
 import { prepareReadTables, type ReadTable } from './tables.ts';
 import { type LsnKey } from './cache/lsn.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { KeyReader, type RowRead } from './key-reader.ts';
 import { ReadMetrics } from './metrics.ts';
 
-/** What the read service needs; it opens (and closes) the replica pools itself. */
-export interface ReadServiceDeps {
-  settings: ReadSettings;
-  log: Logger;
-  /** Introspected allowlisted tables. */
-  catalog: Catalog;
-  /** The primary (the gateway's pool): fallback reads, the monitor's WAL position, index introspection. */
-  primary: Queryable;
-  /** A `cache`-role connection (auto-pipelined, no offline queue); the caller's to close. */
-  cache: Redis;
-  /** Registry for the read and replica metrics (the gateway's); default: one of its own. */
-  registry?: Registry;
-  /** Wraps every database read (tests count or pause reads). */
-  wrapQuery?: QueryWrapper;
+/** What the read service needs (its replica pools it opens and closes itself). */
+export interface ReadServiceDeps extends ReadPathDeps {
   /** Name for connections and logs. */
   nodeId?: string;
 }

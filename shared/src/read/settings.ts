@@ -1,6 +1,11 @@
+import type { Registry } from 'prom-client';
+import type { Catalog } from '../catalog/types.ts';
 import type { Config } from '../config/schema.ts';
+import type { Queryable } from '../db/pool.ts';
+import type { Logger } from '../log/index.ts';
+import type { Redis } from '../redis/connections.ts';
 import { cacheTtlsOf, type CacheTtls } from './cache/store.ts';
-import { replicaReadTimeoutMs } from './loader.ts';
+import { replicaReadTimeoutMs, type QueryWrapper } from './loader.ts';
 
 /** What the read path runs with (built once from the config by `readSettingsOf`). */
 export interface ReadSettings {
@@ -28,6 +33,22 @@ export interface ReadSettings {
   maxKeysPerRequest: number;
   /** How long start waits for the cache connection before serving from the database. */
   cacheReadyWaitMs: number;
+}
+
+/** What every part of the read path (the read service, the warmer) is built from; each opens and closes its own replica pools. */
+export interface ReadPathDeps {
+  settings: ReadSettings;
+  log: Logger;
+  /** Introspected allowlisted tables. */
+  catalog: Catalog;
+  /** The shard's primary: fallback reads, the replica monitor's WAL position, index introspection. */
+  primary: Queryable;
+  /** A `cache`-role connection (auto-pipelined, no offline queue); the caller's to close. */
+  cache: Redis;
+  /** Registry for the read and replica metrics; default: one of its own. */
+  registry?: Registry;
+  /** Wraps every database read (tests count or pause reads). */
+  wrapQuery?: QueryWrapper;
 }
 
 /** The warmer's own knobs. */

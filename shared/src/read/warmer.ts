@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { every } from '../lifecycle/every.ts';
 import type { Catalog } from '../catalog/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -6,26 +7,16 @@ import type { Redis } from '../redis/connections.ts';
 import { CacheStore } from './cache/store.ts';
 import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';
 import { RowLoader, type QueryWrapper } from './loader.ts';
-import type { ReadSettings, WarmerSettings } from './settings.ts';
+import type { ReadPathDeps, WarmerSettings } from './settings.ts';
 import { decayPopularity, hottest, restorePopularity } from './cache/popularity.ts';
 import { maxLsn, type LsnKey } from './cache/lsn.ts';
 import { parseRowId, type RowKeys } from './cache/keys.ts';
 import { prepareReadTables, type ReadTable } from './tables.ts';
 import { type CacheEntry } from './cache/entry.ts';
 
-/** What the warmer needs; it opens (and closes) its replica pools itself. */
-export interface WarmerDeps {
-  settings: ReadSettings;
+/** What the warmer needs: the read path's parts and its own knobs. */
+export interface WarmerDeps extends ReadPathDeps {
   warmer: WarmerSettings;
-  log: Logger;
-  catalog: Catalog;
-  /** The primary: fallback reads and the replica monitor's WAL position. */
-  primary: Queryable;
-  /** A `cache`-role Redis connection (the caller's: it closes it). */
-  cache: Redis;
-  registry?: Registry;
-  /** Wraps every database read (tests count them). */
-  wrapQuery?: QueryWrapper;
 }
 
 /** What one cycle did. */
@@ -82,7 +73,7 @@ export class Warmer {
   private nextHotRead = 0;
   /** Soft expiry of hot entries as last seen or set (ms since the epoch); absent = look at it. */
   private readonly softUntil = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private loop: { stop(): void } | undefined;
   private running: Promise<CycleStats> | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -112,7 +103,7 @@ export class Warmer {
       this.d.cache.on('ready', this.onReconnect);
       await this.replicas.start();
       await this.cycleNow().catch((err: unknown) => this.d.log.warn({ err }, 'first warmer cycle failed'));
-      this.schedule();
+      if (!this.stopping) this.loop = every(this.d.warmer.intervalMs, () => this.cycleNow(), (err) => this.d.log.warn({ err }, 'warmer cycle failed'));
     })();
     return this.starting;
   }
@@ -120,10 +111,9 @@ export class Warmer {
   /** Stop cycling (waits for a cycle in flight) and close the replica pools. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearTimeout(this.timer);
       this.d.cache.off('ready', this.onReconnect);
       await this.starting?.catch(() => {});
-      clearTimeout(this.timer);
+      this.loop?.stop();
       await this.running?.catch(() => {});
       await this.replicas.stop();
     })();
@@ -150,14 +140,6 @@ export class Warmer {
 
   private readonly onReconnect = (): void => this.forget();
 
-  private schedule(): void {
-    if (this.stopping) return;
-    this.timer = setTimeout(() => {
-      this.cycleNow()
-        .catch((err: unknown) => this.d.log.warn({ err }, 'warmer cycle failed'))
-        .finally(() => this.schedule());
-    }, this.d.warmer.intervalMs);
-  }
 
   private async cycle(): Promise<CycleStats> {
     const end = this.metrics.cycles.startTimer();

@@ -60,7 +60,7 @@ async function runChunks(redis: Redis, keys: string[], writes: EntryWrite[], chu
  * writer logs it: the commit stands, readers with the token go to the database
  * because the entry's LSN is older than their token).
  */
-export async function writeThrough(
+export function writeThrough(
   redis: Redis,
   catalog: Catalog,
   prefix: string,
@@ -70,18 +70,9 @@ export async function writeThrough(
   options: WriteThroughOptions = {},
 ): Promise<number> {
   const stamp = lsnKeyOf(lsn);
-  const byEntry = new Map<string, EntryWrite>();
   const now = Date.now();
-  for (const r of rows) {
-    const table = catalog.get(r.table);
-    if (table === undefined || !isCacheable(table)) continue;
-    const body = r.row === null ? null : typeof r.row === 'string' ? r.row : JSON.stringify(r.row);
-    const k = rowKeys(prefix, r.table, r.key);
-    byEntry.delete(k.entry); // keep insertion order = last write's position
-    byEntry.set(k.entry, entryFor(ttls, stamp, body, true, now));
-  }
-  if (byEntry.size === 0) return 0;
-  return runChunks(redis, [...byEntry.keys()], [...byEntry.values()], Math.max(1, options.chunk ?? DEFAULT_CHUNK));
+  const bodyOf = (r: WriteThroughRow) => (r.row === null ? null : typeof r.row === 'string' ? r.row : JSON.stringify(r.row));
+  return storeEntries(redis, catalog, prefix, rows, (r) => entryFor(ttls, stamp, bodyOf(r), true, now), options);
 }
 
 /**
@@ -90,7 +81,7 @@ export async function writeThrough(
  * like a miss that needs a source at least as new as `lsn`; a fill from an
  * older replica cannot replace it.
  */
-export async function fenceKeys(
+export function fenceKeys(
   redis: Redis,
   catalog: Catalog,
   prefix: string,
@@ -100,11 +91,25 @@ export async function fenceKeys(
   options: WriteThroughOptions = {},
 ): Promise<number> {
   const stamp = lsnKeyOf(lsn);
+  return storeEntries(redis, catalog, prefix, rows, () => fenceFor(ttls, stamp), options);
+}
+
+/** One entry per cacheable row (the later of two rows of one key wins, in its position), stored compare-and-set in chunks. */
+async function storeEntries<R extends { table: string; key: readonly string[] }>(
+  redis: Redis,
+  catalog: Catalog,
+  prefix: string,
+  rows: readonly R[],
+  entryOf: (row: R) => EntryWrite,
+  options: WriteThroughOptions,
+): Promise<number> {
   const byEntry = new Map<string, EntryWrite>();
   for (const r of rows) {
     const table = catalog.get(r.table);
     if (table === undefined || !isCacheable(table)) continue;
-    byEntry.set(rowKeys(prefix, r.table, r.key).entry, fenceFor(ttls, stamp));
+    const k = rowKeys(prefix, r.table, r.key).entry;
+    byEntry.delete(k); // keep insertion order = last write's position
+    byEntry.set(k, entryOf(r));
   }
   if (byEntry.size === 0) return 0;
   return runChunks(redis, [...byEntry.keys()], [...byEntry.values()], Math.max(1, options.chunk ?? DEFAULT_CHUNK));

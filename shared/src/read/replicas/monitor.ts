@@ -1,5 +1,6 @@
 import pTimeout from 'p-timeout';
 import { Gauge, Registry } from 'prom-client';
+import { every } from '../../lifecycle/every.ts';
 import type { Queryable } from '../../db/pool.ts';
 import type { Logger } from '../../log/index.ts';
 import { lsnDistance, lsnKey, type LsnKey } from '../cache/lsn.ts';
@@ -61,9 +62,9 @@ export class ReplicaMonitor {
   private readonly samples: Sample[] = [];
   private readonly windowMs: number;
   private readonly timeoutMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private loop: { stop(): void } | undefined;
   private stopped = false;
+  private running: Promise<void> | undefined;
   private started = false;
 
   constructor(private readonly o: ReplicaMonitorOptions) {
@@ -78,13 +79,14 @@ export class ReplicaMonitor {
     if (this.started) return;
     this.started = true;
     await this.checkNow();
-    this.schedule();
+    if (this.stopped) return;
+    this.loop = every(this.o.checkMs, () => this.checkNow(), (err) => this.o.log.warn({ err }, 'replica check failed'));
   }
 
   /** Stop checking; waits for a check in flight. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.loop?.stop();
     await this.running;
   }
 
@@ -99,16 +101,6 @@ export class ReplicaMonitor {
   /** A read on `replica` failed at the connection level: eject it until the next good check. */
   markDown(replica: Replica, why: string): void {
     this.transition(replica, 'down', why);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.checkNow()
-        .catch((err: unknown) => this.o.log.warn({ err }, 'replica check failed'))
-        .finally(() => this.schedule());
-    }, this.o.checkMs);
-    this.timer.unref();
   }
 
   private async check(): Promise<void> {
