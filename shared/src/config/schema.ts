@@ -24,7 +24,7 @@ const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter
 
 /**
  * Every operator knob of Sluice, its default and its meaning. The README's env
- * table mirrors this list; `test/config.env-table.test.ts` keeps them in sync.
+ * table mirrors this list; `test/docs.env-table.test.ts` keeps them in sync.
  */
 export const configSchema = z.object({
   SLUICE_PORT: posInt.max(65535).default(3000),

@@ -8,7 +8,7 @@ import { type ReadTable } from '@sluice/shared/read/tables.ts';
  * and the opaque keyset cursor `after`.
  */
 
-/** `Sluice-Consistency-Token` (an LSN as `pg_current_wal_insert_lsn()` prints it) → LsnKey; 400 when malformed. */
+/** `Sluice-Consistency-Token` (an LSN as Postgres prints it, from a committed write or a read) → LsnKey; 400 when malformed. */
 export function parseToken(raw: string | undefined): LsnKey | undefined {
   if (raw === undefined || raw === '') return undefined;
   const k = lsnKey(raw.trim());

@@ -50,9 +50,10 @@ async function runChunks(redis: Redis, keys: string[], writes: EntryWrite[], chu
  * with `lsn`, compare-and-set in Lua, so an older fill (a slow read from a
  * lagging replica) never replaces it and it never replaces a newer entry.
  *
- * `lsn` is the batch's consistency token: `pg_current_wal_insert_lsn()` read
- * right after COMMIT (≥ the commit record's end, so a replica whose replay
- * position reached it has the commit). Call it for one partition's batches in
+ * `lsn` is the batch's consistency token: the end of a WAL message emitted
+ * right after COMMIT returned (writer/src/flush/flush.ts `commit`; ≥ the
+ * commit record's end, so a replica whose replay position reached it has the
+ * commit). Call it for one partition's batches in
  * commit order (the batcher's one flush in flight per partition does that).
  * Rows of tables whose keys the cache cannot canonicalise (`isCacheable`) and
  * of unknown tables are skipped. When a key appears twice, the later row wins.
