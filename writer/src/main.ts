@@ -29,7 +29,15 @@ async function start(): Promise<Writer> {
 
 // Registered before the writer is up, so a SIGTERM during start still drains.
 // Second signal, or a drain past the bound: exit now.
-onShutdownSignals(log, () => releasers.releaseAll((name, err) => log.warn({ err, name }, 'close step failed')), Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS));
+// A step that failed (a drain that overran: DrainTimeoutError) makes the exit code 1.
+onShutdownSignals(
+  log,
+  async () => {
+    const errors = await releasers.releaseAll((name, err) => log.warn({ err, name }, 'close step failed'));
+    if (errors.length > 0) throw errors[0];
+  },
+  Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS),
+);
 
 try {
   await start();

@@ -42,13 +42,13 @@ describe('loadConfig', () => {
   it('checks rules between knobs before anything connects, listing every broken one', () => {
     let err: unknown;
     try {
-      loadConfig({ SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '600', SLUICE_LOCK_DURATION_MS: '2000', SLUICE_BATCH_LINGER_MS: '1000', SLUICE_CACHE_TTL_S: '10', SLUICE_CACHE_SOFT_TTL_S: '20' });
+      loadConfig({ SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '600', SLUICE_CACHE_TTL_S: '10', SLUICE_CACHE_SOFT_TTL_S: '20' });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const key of ['SLUICE_LEASE_RENEW_MS', 'SLUICE_BATCH_LINGER_MS', 'SLUICE_CACHE_SOFT_TTL_S']) expect(problems).toContain(key);
+    for (const key of ['SLUICE_LEASE_RENEW_MS', 'SLUICE_CACHE_SOFT_TTL_S']) expect(problems).toContain(key);
     expect(loadConfig({ SLUICE_LEASE_TTL_MS: '1000', SLUICE_LEASE_RENEW_MS: '500' }).SLUICE_LEASE_RENEW_MS).toBe(500);
   });
 

@@ -40,8 +40,6 @@ function crossChecks(c: Config): string[] {
   if (c.SLUICE_FAILPOINTS.length > 0 && c.NODE_ENV !== 'test') out.push('SLUICE_FAILPOINTS: fail points are test-only (set NODE_ENV=test)');
   // A lease renewed less often than twice per TTL lapses between two renewals on the first hiccup.
   if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) out.push(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
-  // Job locks are renewed every half lock duration; a batch that lingers longer than that makes its first jobs stall.
-  if (c.SLUICE_BATCH_LINGER_MS * 2 >= c.SLUICE_LOCK_DURATION_MS) out.push(`SLUICE_BATCH_LINGER_MS (${c.SLUICE_BATCH_LINGER_MS}) must be under half of SLUICE_LOCK_DURATION_MS (${c.SLUICE_LOCK_DURATION_MS})`);
   if (c.SLUICE_CACHE_SOFT_TTL_S > c.SLUICE_CACHE_TTL_S) out.push(`SLUICE_CACHE_SOFT_TTL_S (${c.SLUICE_CACHE_SOFT_TTL_S}) must not exceed SLUICE_CACHE_TTL_S (${c.SLUICE_CACHE_TTL_S})`);
   return out;
 }
