@@ -34,6 +34,7 @@ import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, registerReadRoutes, type ReadService } from './read/index.ts';
+import { Liveness } from './status/liveness.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
 /** Everything the gateway app needs; connections are the caller's to open and close. */
@@ -64,6 +65,8 @@ export interface Gateway {
   queues: readonly Queue<WriteJob>[];
   /** Subscribe to the ack channel and start the backlog poll; call before serving. */
   start(): Promise<void>;
+  /** SIGTERM's first step: /livez and /readyz answer 503 "draining" from now on; requests are still served. */
+  drain(): void;
   /** Send what the coalescer holds, stop the poll, release waiters, close the queues. Idempotent. */
   close(): Promise<void>;
 }
@@ -112,7 +115,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService, liveness: Liveness): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -131,7 +134,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   registerReadRoutes(app, { service: reads, body });
   const admin = adminRoutes(app, { config, db: deps.pool, redis: deps.producer, queues: w.queues, service: w.service, validators, registry: metrics.registry, log: deps.log });
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.pool, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
-  healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
+  healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
@@ -143,7 +146,8 @@ export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
   const reads = createReadService({ config: deps.config, log: deps.log, catalog: deps.catalog, primary: deps.pool, registry: metrics.registry, nodeId: deps.nodeId, ...(deps.cache ? { cache: deps.cache } : {}) });
-  const app = buildHttp(deps, metrics, w, reads);
+  const liveness = new Liveness(deps.producer);
+  const app = buildHttp(deps, metrics, w, reads, liveness);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
@@ -156,6 +160,7 @@ export function createApp(deps: GatewayDeps): Gateway {
       await w.backlog.start();
       await reads.start();
     },
+    drain: () => liveness.drain(),
     close() {
       closing ??= (async () => {
         w.backlog.stop();
