@@ -111,13 +111,13 @@ describe('deploy/haproxy.cfg', () => {
 
   it('keeps a weight set on the runtime API across a reload (the server-state file, as deploy/haproxy/reload.sh saves it)', async () => {
     expect(await lb.admin('set weight gateways/gateway1 7')).toBe('\n');
-    expect(await lb.admin('get weight gateways/gateway1')).toMatch(/^7 \(initial 1\)/);
+    expect(await lb.admin('get weight gateways/gateway1')).toMatch(/^7 \(initial 100\)/);
     writeFileSync(join(lb.layout.dir, 'server-state'), await lb.admin('show servers state'));
     const old = lb;
     lb = await old.reload();
     await old.exited; // soft-stopped by the new process, as in a reload
-    expect(await lb.admin('get weight gateways/gateway1')).toMatch(/^7 \(initial 1\)/);
-    expect(await lb.admin('get weight gateways/gateway2')).toMatch(/^1 \(initial 1\)/);
+    expect(await lb.admin('get weight gateways/gateway1')).toMatch(/^7 \(initial 100\)/);
+    expect(await lb.admin('get weight gateways/gateway2')).toMatch(/^100 \(initial 100\)/);
   });
 
   it("answers with its own 503 as problem+json with Retry-After when no gateway is up", async () => {
