@@ -53,7 +53,7 @@ describe('docker-compose.yml', () => {
     await run(cmd!, config, { env: { ...process.env, HAPROXY_STATS_PASSWORD: 'check-only' } });
     const refused = await run(cmd!, config, { env: { ...process.env, HAPROXY_STATS_PASSWORD: '' } }).then(() => undefined, (e: { stderr: string }) => e);
     expect(refused?.stderr).toMatch(/HAPROXY_STATS_PASSWORD/);
-  });
+  }, 90_000); // two runs of the (Python) compose tool: seconds each, much more on a busy machine
 
   it('gives every service a restart policy', () => {
     expect(services.filter(([, s]) => s.restart === undefined).map(([name]) => name)).toEqual([]);
