@@ -117,7 +117,14 @@ onSignals((_sig, first) => {
 
 async function main(): Promise<void> {
   const port = process.env.SLUICE_PORT ?? String(await freePort(3000));
-  const base = { ...process.env, SLUICE_PORT: port, SLUICE_TABLES: process.env.SLUICE_TABLES ?? 'events', NODE_ENV: process.env.NODE_ENV ?? 'development' };
+  const base = {
+    ...process.env,
+    SLUICE_PORT: port,
+    SLUICE_TABLES: process.env.SLUICE_TABLES ?? 'events',
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    // No load balancer in front of `pnpm dev`: Ctrl-C need not wait for one to notice the drain.
+    SLUICE_DRAIN_GRACE_MS: process.env.SLUICE_DRAIN_GRACE_MS ?? '0',
+  };
   // The services' own validation, once, before any server starts: a bad knob
   // exits here with every problem listed.
   loadConfigOrExit(base);

@@ -1,6 +1,9 @@
 /**
- * `pnpm start`: production, one host. Applies migrations to DATABASE_URL, then
- * runs one gateway and one writer as child processes. SIGTERM/SIGINT are
+ * `pnpm start`: production, one host, from the compiled output (`pnpm build`;
+ * this file runs as scripts/dist/start.js). Applies migrations to
+ * DATABASE_URL, then runs one gateway, one writer and the cache warmer as
+ * child processes, each `node --conditions=sluice-dist <package>/dist/….js`
+ * (no tsx, production dependencies only). SIGTERM/SIGINT are
  * forwarded once to each (a second, later signal is forwarded too: the
  * services treat it as "exit now"). If one service dies, the other is stopped
  * and we exit non-zero so the supervisor restarts the pair.
@@ -36,9 +39,9 @@ try {
 }
 
 const services: Service[] = [
-  spawnService('writer', 'writer/src/main.ts', { env: process.env }),
-  spawnService('gateway', 'gateway/src/main.ts', { env: process.env }),
-  spawnService('warmer', 'writer/src/warmer/main.ts', { env: process.env }),
+  spawnService('writer', 'writer/dist/main.js', { env: process.env }),
+  spawnService('gateway', 'gateway/dist/main.js', { env: process.env }),
+  spawnService('warmer', 'writer/dist/warmer/main.js', { env: process.env }),
 ];
 let stopping = false;
 let died = false;

@@ -38,16 +38,21 @@ describe('docker-compose.yml env names', () => {
     expect(configKeys).toEqual(expect.arrayContaining(['DATABASE_URL', 'REDIS_URL']));
   });
 
-  it('runs Redis with the durability settings the gateway requires', () => {
-    const redisCommand = /redis-server[^\n]*/.exec(compose)?.[0] ?? '';
-    expect(redisCommand).toMatch(/--appendonly, "yes"/);
-    expect(redisCommand).toMatch(/--appendfsync, always/);
-    expect(redisCommand).toMatch(/--maxmemory-policy, noeviction/);
+  it('runs the queue Redis with the durability settings the gateway requires and a memory bound, the cache Redis evicting', () => {
+    const [queue, cache] = [...compose.matchAll(/redis-server[^\n]*/g)].map((m) => m[0]);
+    expect(queue).toMatch(/--appendonly, "yes"/);
+    expect(queue).toMatch(/--appendfsync, always/);
+    expect(queue).toMatch(/--maxmemory-policy, noeviction/);
+    expect(queue).toMatch(/--maxmemory, \d+[kmg]b/);
+    expect(cache).toMatch(/--maxmemory-policy, allkeys-lru/);
+    expect(cache).toMatch(/--maxmemory, \d+[kmg]b/);
+    expect(compose).toMatch(/^ {2}SLUICE_CACHE_REDIS_URL: redis:\/\/cache-redis:6379$/m);
   });
 
-  it('health-checks gateways on /readyz behind HAProxy', () => {
+  it('health-checks gateways on /livez behind HAProxy (never on /readyz, which judges Postgres)', () => {
     const haproxy = readFileSync(join(ROOT, 'deploy', 'haproxy.cfg'), 'utf8');
-    expect(haproxy).toMatch(/option httpchk GET \/readyz/);
+    expect(haproxy).toMatch(/option httpchk GET \/livez/);
+    expect(haproxy).not.toMatch(/httpchk[^\n]*readyz/);
     for (const g of ['gateway1', 'gateway2', 'gateway3']) expect(haproxy).toContain(`server ${g} ${g}:3000`);
   });
 });

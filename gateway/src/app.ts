@@ -32,6 +32,7 @@ import { tableRoutes } from './routes/tables/index.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { readSettingsOf } from '@sluice/shared/read/settings.ts';
+import { Liveness } from './status/liveness.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
 /** Everything the gateway app needs; connections are the caller's to open and close. */
@@ -62,6 +63,8 @@ export interface Gateway {
   logs: PartitionLogs;
   /** Subscribe to the ack channel, join the fleet registry, start the backlog poll; call before serving. */
   start(): Promise<void>;
+  /** SIGTERM's first step: /livez and /readyz answer 503 "draining" from now on; requests are still served. */
+  drain(): void;
   /** Send what the coalescer holds, stop the poll, release waiters, close the queues. Idempotent. */
   close(): Promise<void>;
 }
@@ -104,7 +107,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService, liveness: Liveness): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -123,7 +126,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const admin = adminRoutes(app, { partitions, service: w.service, validators, registry: metrics.registry, log: deps.log });
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
-  healthRoutes(app, { readiness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
+  healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
@@ -136,7 +139,8 @@ export function createApp(deps: GatewayDeps): Gateway {
   const w = buildWritePath(deps, metrics);
   const primary = deps.topology.shards[0]!;
   const reads = createReadService({ settings: readSettingsOf(deps.config, primary.replicas), log: deps.log, catalog: deps.catalog, primary: deps.topology.db(primary.name), cache: deps.cache, registry: metrics.registry, nodeId: deps.nodeId });
-  const app = buildHttp(deps, metrics, w, reads);
+  const liveness = new Liveness(deps.producer);
+  const app = buildHttp(deps, metrics, w, reads, liveness);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
@@ -150,6 +154,7 @@ export function createApp(deps: GatewayDeps): Gateway {
       await w.backlog.start();
       await reads.start();
     },
+    drain: () => liveness.drain(),
     close() {
       closing ??= (async () => {
         w.backlog.stop();

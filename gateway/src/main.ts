@@ -1,4 +1,6 @@
-// `pnpm start:gateway`: one gateway process. The only place that reads process.env.
+// `pnpm start:gateway` (compiled: `node --conditions=sluice-dist gateway/dist/main.js`):
+// one gateway process. The only place that reads process.env.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
@@ -9,12 +11,14 @@ import { legacyBacklog } from '@sluice/shared/partition-log/legacy.ts';
 import { newNodeId } from '@sluice/shared/queue/ids.ts';
 import { checkRedisDurability, UnsafeRedisError } from '@sluice/shared/redis/startup-check.ts';
 import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
-import { createApp } from './app.ts';
+import { createApp, type Gateway } from './app.ts';
 import { closeServer, listen } from './server.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
+/** Set once the app exists: a SIGTERM before that has nothing to drain. */
+let running: Gateway | undefined;
 
 async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const nodeId = newNodeId();
@@ -35,6 +39,7 @@ async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   if (cfg.SLUICE_API_KEYS === undefined) logger.warn('SLUICE_API_KEYS is not set: authentication is OFF, every caller may write every exposed table');
 
   const gateway = createApp({ config: cfg, log: logger, topology, catalog, nodeId, producer, subscriber, cache });
+  running = gateway;
   releasers.add('gateway', () => gateway.close());
   await gateway.start();
 
@@ -55,7 +60,21 @@ function releaseAll(): Promise<Error[]> {
   return releasers.releaseAll((name, err) => log.warn({ err, name }, 'release failed'));
 }
 
-onShutdownSignals(log, releaseAll, config.SLUICE_COMMIT_WAIT_MS + 15_000);
+/**
+ * Drain for a load balancer: fail /livez and /readyz at once, keep serving
+ * (in-flight and LB-retried requests) for SLUICE_DRAIN_GRACE_MS while the LB
+ * notices, then close as before (in-flight requests finish).
+ */
+async function drainAndRelease(): Promise<Error[]> {
+  if (running !== undefined) {
+    running.drain();
+    log.info({ graceMs: config.SLUICE_DRAIN_GRACE_MS }, 'draining: /livez and /readyz answer 503; still serving until the grace period ends');
+    await sleep(config.SLUICE_DRAIN_GRACE_MS);
+  }
+  return releaseAll();
+}
+
+onShutdownSignals(log, drainAndRelease, config.SLUICE_DRAIN_GRACE_MS + config.SLUICE_COMMIT_WAIT_MS + 15_000);
 
 try {
   await start(config, log);

@@ -3,16 +3,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeLines } from './child.ts';
 
-/** Repository root (local-servers/src → ../..). */
+/** Repository root (local-servers/src, or local-servers/dist when compiled → ../..). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * The one way Sluice starts its own TypeScript processes (gateway, writer,
- * warmer, bench baselines): `node --import tsx <file>` from the repository
- * root. Tests, the bench and the fault suite use `startTsProcess` (wait for a
- * ready line); `pnpm dev` / `pnpm start` use `spawnTs` through
- * scripts/lib/services.ts. Postgres and Redis have their own starter
- * (shared/src/servers/child.ts: other OS user, no tsx).
+ * The package.json `exports` condition under which `@sluice/*` resolves to
+ * the compiled `dist/*.js` (`pnpm build`) instead of the `src/*.ts` sources.
+ */
+export const DIST_CONDITION = 'sluice-dist';
+
+/**
+ * The one way Sluice starts its own processes (gateway, writer, warmer,
+ * bench baselines): `node --import tsx <file.ts>` from the repository root,
+ * or, for a compiled `….js` file, `node --conditions=sluice-dist <file.js>`
+ * (what production runs: no tsx). Tests, the bench and the fault suite use
+ * `startTsProcess` (wait for a ready line); `pnpm dev` / `pnpm start` use
+ * `spawnTs` through scripts/lib/services.ts. Postgres and Redis have their own starter
+ * (child.ts: other OS user, no tsx).
  */
 
 /** A running Sluice process. */
@@ -63,7 +70,8 @@ const TAIL_LINES = 2000;
 /** Start `file` (see the module comment); does not wait for it to be ready. */
 export function spawnTs(file: string, o: SpawnTsOptions): TsProcess {
   const output = o.output ?? 'tail';
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, file), ...(o.args ?? [])], {
+  const runner = file.endsWith('.js') ? [`--conditions=${DIST_CONDITION}`] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...runner, join(REPO_ROOT, file), ...(o.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...o.env },
     stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],

@@ -28,7 +28,7 @@ export interface SpawnServiceOptions {
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
 /**
- * Run a service (shared/src/lifecycle/processes.ts `spawnTs`) in its own
+ * Run a service (local-servers/src/processes.ts `spawnTs`) in its own
  * process group, so a terminal Ctrl-C reaches only us and we send exactly one
  * SIGTERM: the services treat a second signal as "exit now", which would skip
  * the writer's final commit. If we exit without stopping it, it still gets a

@@ -130,6 +130,8 @@ export function testEnvVars(env: TestEnvUrls, overrides: Record<string, string |
     SLUICE_QUEUE_PREFIX: env.prefix,
     SLUICE_HOST: '127.0.0.1',
     SLUICE_LOG_LEVEL: 'warn',
+    // No load balancer to wait for: a stopping gateway closes at once (tests of the drain set their own).
+    SLUICE_DRAIN_GRACE_MS: '0',
     ...overrides,
   };
   return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));

@@ -88,7 +88,8 @@ function paths(tables: string[]): Schema {
       },
     },
     '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'alive' } } } },
-    '/readyz': { get: { summary: 'Redis and Postgres answer and the backlog is under the limit; shows non-secret knobs', security: [], responses: { '200': { description: 'ready' }, '503': problem('not ready') } } },
+    '/livez': { get: { summary: 'Load balancer check: this node can accept writes (its Redis connection is up, it is not draining); never judges Postgres or the backlog', security: [], responses: { '200': { description: 'live' }, '503': problem('draining or Redis unreachable') } } },
+    '/readyz': { get: { summary: 'Deep check for humans: Redis and Postgres answer and the backlog is under the limit; shows non-secret knobs; 503 while draining', security: [], responses: { '200': { description: 'ready' }, '503': problem('not ready') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } } } } },
     '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
   };

@@ -59,6 +59,13 @@ export const configSchema = z.object({
   SLUICE_MAX_ROWS_PER_REQUEST: posInt.default(1000),
   SLUICE_MAX_JSON_DEPTH: posInt.max(1000).default(32),
   SLUICE_REQUEST_TIMEOUT_MS: posInt.default(30_000),
+  /**
+   * After SIGTERM the gateway fails /livez and /readyz but keeps serving for
+   * this long, so the load balancer takes it out of rotation before its
+   * listener closes. Must exceed the LB's time to notice (HAProxy: inter +
+   * (fall - 1) x fastinter + timeout check). 0 = close at once (no LB).
+   */
+  SLUICE_DRAIN_GRACE_MS: nonNegInt.max(120_000).default(3000),
   SLUICE_IDEMPOTENCY_TTL_S: posInt.default(86_400),
   // Read path (gateway/src/read, shared/src/cache) and the cache warmer (writer/src/warmer).
   SLUICE_REPLICA_URLS: csv.pipe(z.array(z.string().url())).default([]),

@@ -120,6 +120,8 @@ export class FaultCluster {
       SLUICE_STATEMENT_TIMEOUT_MS: '5000',
       SLUICE_PG_CONNECT_TIMEOUT_MS: '2000',
       SLUICE_REDIS_TIMEOUT_MS: '1000',
+      // No load balancer unless a test brings one (and sets its own grace).
+      SLUICE_DRAIN_GRACE_MS: '0',
       ...o.env,
     };
     return new FaultCluster(pg, redis, pool, env);
