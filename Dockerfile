@@ -5,6 +5,7 @@ RUN npm install -g pnpm@12.4.2
 WORKDIR /app
 # Manifests first: the dependency layer is rebuilt only when they change.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY client/package.json client/
 COPY shared/package.json shared/
 COPY gateway/package.json gateway/
 COPY writer/package.json writer/
