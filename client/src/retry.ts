@@ -13,8 +13,13 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
-/** Defaults: 30 s per operation, 50 ms doubling to 2 s. */
-export const DEFAULT_RETRY: RetryPolicy = { deadlineMs: 30_000, baseMs: 50, maxMs: 2_000 };
+/**
+ * Defaults: 40 s per operation, 50 ms doubling to 2 s. 40 s outlasts the
+ * gateway's claim on an Idempotency-Key whose request died with Redis
+ * (max(30 s, 2 × SLUICE_COMMIT_WAIT_MS) with the defaults): retries answered
+ * 409 "in flight" until then still end with a known outcome.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { deadlineMs: 40_000, baseMs: 50, maxMs: 2_000 };
 
 /**
  * `Retry-After` in ms: delay-seconds or an HTTP-date (past dates → 0);

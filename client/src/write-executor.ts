@@ -42,7 +42,7 @@ interface Attempts {
   last: unknown;
 }
 
-type Step = { done: WriteResult } | { retryAfterMs: number | undefined } | { poll: string };
+type Step = { done: WriteResult } | { retryAfterMs: number | undefined } | { poll: string } | { check: string; retryAfterMs: number | undefined };
 
 const IN_FLIGHT = 'https://sluice.dev/problems/idempotency-key-in-flight';
 
@@ -68,7 +68,10 @@ export async function executeWrite(core: Core, w: WireWrite): Promise<WriteResul
       step = { retryAfterMs: undefined };
     }
     if ('done' in step) return step.done;
-    if ('poll' in step) {
+    if ('check' in step) {
+      const settled = await checkStatus(core, w.ack, step.check, deadline, st);
+      if (settled !== null) return settled;
+    } else if ('poll' in step) {
       const polled = await awaitCommit(core, step.poll, deadline, st);
       if (polled !== null) return polled;
       step = { retryAfterMs: undefined }; // the gateway forgot the id: resend with the same key
@@ -102,7 +105,10 @@ function judge(res: WireResponse, st: Attempts): Step {
       if (problem.type !== IN_FLIGHT) throw final(problem, st);
       st.ambiguous = true; // only an earlier attempt of ours can hold our key
       st.last = problemError(problem, 'unknown');
-      return { retryAfterMs };
+      // That attempt named its write (503 unconfirmed): its status may settle it. A key whose
+      // claim outlived its request (Redis died before the gateway released it) answers 409
+      // until the claim expires, whatever became of the write.
+      return st.writeId === undefined ? { retryAfterMs } : { check: st.writeId, retryAfterMs };
   }
   if (res.status >= 500) {
     st.ambiguous = true;
@@ -148,6 +154,26 @@ function parseResult(res: WireResponse): WriteResult {
     ...(b.committedAt !== undefined ? { committedAt: b.committedAt } : {}),
     replayed: res.header('idempotent-replayed') === 'true' || b.affected === undefined,
   };
+}
+
+/**
+ * One look at the status of a write an earlier attempt named: queued counts
+ * as done for a `queued` ack (as a 202 would have), committed as done,
+ * dead as failed; null when it settles nothing (unknown id, status route down).
+ */
+async function checkStatus(core: Core, ack: Ack, writeId: string, deadline: Deadline, st: Attempts): Promise<WriteResult | null> {
+  let found;
+  try {
+    found = await lookWriteStatus(core, writeId, Math.min(core.timeoutMs, Math.max(1, deadline.remaining())));
+  } catch (err) {
+    if (err instanceof SluiceError) return null;
+    throw err;
+  }
+  if (found === null) return null;
+  const s = found.status;
+  if (s.status === 'committed') return committedFromStatus(s);
+  if (s.status === 'dead') throw deadLetteredFromStatus(s);
+  return ack === 'queued' ? { writeId, status: 'queued' } : awaitCommit(core, writeId, deadline, st);
 }
 
 /**

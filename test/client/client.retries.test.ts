@@ -139,6 +139,16 @@ describe('retry rules', () => {
     expect([...keysOf(s.seen)]).toEqual(['mine']);
   });
 
+  it('settles a write stuck behind its own key (409) by the status of the writeId an earlier attempt named', async () => {
+    const s = await scripted([
+      { status: 503, body: problem(503, 'enqueue-unconfirmed', { writeId: 'p2.w.1.0', writeStatus: 'unknown' }), headers: { 'retry-after': '0' } },
+      { status: 409, body: problem(409, 'idempotency-key-in-flight'), headers: { 'retry-after': '0' } },
+      { status: 200, body: { writeId: 'p2.w.1.0', status: 'queued', state: 'waiting' } },
+    ]);
+    expect(await clientFor(s.url).insert('t', { a: 1 })).toEqual({ writeId: 'p2.w.1.0', status: 'queued' });
+    expect(s.seen.map((x) => x.method)).toEqual(['POST', 'POST', 'GET']);
+  });
+
   it('polls the write status after a 504 until committed', async () => {
     const s = await scripted([
       { status: 504, body: problem(504, 'commit-timeout', { writeId: 'p3.y.1.0', writeStatus: 'queued' }) },
