@@ -51,16 +51,16 @@ export interface ClientStack {
   stop(): Promise<void>;
 }
 
-/** Start a writer and a gateway (env overrides for both) on a fresh env with CLIENT_SQL. */
-export async function startStack(overrides: Record<string, string> = {}): Promise<ClientStack> {
-  const env = await createTestEnv({ sql: CLIENT_SQL });
+/** Start a writer and a gateway (env overrides for both) on a fresh env with CLIENT_SQL, or other tables. */
+export async function startStack(overrides: Record<string, string> = {}, tables: { sql: string; names: string } = { sql: CLIENT_SQL, names: 'c_events,c_pairs,c_kv' }): Promise<ClientStack> {
+  const env = await createTestEnv({ sql: tables.sql });
   const port = await freePort();
   const vars = {
     NODE_ENV: 'test',
     DATABASE_URL: env.databaseUrl,
     REDIS_URL: env.redisUrl,
     SLUICE_QUEUE_PREFIX: env.prefix,
-    SLUICE_TABLES: 'c_events,c_pairs,c_kv',
+    SLUICE_TABLES: tables.names,
     SLUICE_PARTITIONS: '4',
     SLUICE_PORT: String(port),
     SLUICE_HOST: '127.0.0.1',
