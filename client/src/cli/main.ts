@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `pnpm sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]`
  * Reads the gateway's OpenAPI document (GET /openapi.json, or a saved copy)
