@@ -11,12 +11,11 @@
 import { toJson } from './core.ts';
 import { asBatchOps, soloRequest, tablePath, touches, type WriteOp } from './wire.ts';
 import type { WireWrite } from './write-executor.ts';
-import type { Ack, WriteResult } from './types.ts';
+import type { WriteResult } from './types.ts';
 
 /** One caller's write waiting in the batcher. */
 export interface Part {
   op: WriteOp;
-  ack: Ack;
   idempotencyKey: string;
   /** The caller chose the key: the part is sent alone, under that key. */
   userKey: boolean;
@@ -33,10 +32,10 @@ export interface Part {
 }
 
 /** A part for `op` (serialised now, so its size is known and its JSON made once). */
-export function makePart(op: WriteOp, ack: Ack, idempotencyKey: string, userKey: boolean, settle: Pick<Part, 'resolve' | 'reject'>): Part {
+export function makePart(op: WriteOp, idempotencyKey: string, userKey: boolean, settle: Pick<Part, 'resolve' | 'reject'>): Part {
   const fragments = op.kind === 'rows' ? op.rows.map(toJson) : asBatchOps(op).map(toJson);
   const bytes = fragments.reduce((n, f) => n + f.length + 1, 0) + (op.kind === 'rows' ? 48 * fragments.length : 0);
-  return { op, ack, idempotencyKey, userKey, fragments, rows: fragments.length, bytes, tables: touches(op), ...settle };
+  return { op, idempotencyKey, userKey, fragments, rows: fragments.length, bytes, tables: touches(op), ...settle };
 }
 
 /** All inserts, or all upserts, of one table: one POST of an array of rows. */

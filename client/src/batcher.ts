@@ -29,7 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { conflicts, makePart, planRequest, splitResult, tablesOf, type Part } from './batch-plan.ts';
 import type { Core, ResolvedBatching } from './core.ts';
 import { SluiceProblemError } from './errors.ts';
-import type { Ack, WriteResult } from './types.ts';
+import type { WriteResult } from './types.ts';
 import type { WriteOp } from './wire.ts';
 import { executeWrite } from './write-executor.ts';
 
@@ -58,10 +58,10 @@ export class Batcher {
     private readonly o: ResolvedBatching,
   ) {}
 
-  /** Queue one write; resolves with its own result. */
-  add(op: WriteOp, ack: Ack, idempotencyKey: string | undefined): Promise<WriteResult> {
+  /** Queue one write; resolves with its own result (committed: every request the batcher sends asks for the commit). */
+  add(op: WriteOp, idempotencyKey: string | undefined): Promise<WriteResult> {
     return new Promise<WriteResult>((resolve, reject) => {
-      const part = makePart(op, ack, idempotencyKey ?? randomUUID(), idempotencyKey !== undefined, { resolve, reject });
+      const part = makePart(op, idempotencyKey ?? randomUUID(), idempotencyKey !== undefined, { resolve, reject });
       if (part.userKey) {
         this.seal();
         this.waiting.push({ parts: [part], tables: part.tables });

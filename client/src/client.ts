@@ -16,8 +16,9 @@ function direct(core: Core): WritePath {
   return (op, ack, key) => executeWrite(core, { ...soloRequest(op), ack, idempotencyKey: key ?? randomUUID() });
 }
 
+// The caller's ack is a floor: the batcher always asks for `committed` (see Batcher).
 function batched(batcher: Batcher): WritePath {
-  return (op, ack, key) => batcher.add(op, ack, key);
+  return (op, _ack, key) => batcher.add(op, key);
 }
 
 /** A client of one Sluice gateway (or a load balancer in front of several). */

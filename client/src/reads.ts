@@ -5,7 +5,7 @@
  * final. Each returns the `Sluice-Consistency-Token` the gateway sent, for a
  * session to keep (monotonic reads).
  */
-import type { Core } from './core.ts';
+import { toJson, type Core } from './core.ts';
 import { SluiceError, SluiceNetworkError, parseProblem, problemError } from './errors.ts';
 import { Deadline, parseRetryAfter, retryDelayMs, sleep } from './retry.ts';
 import { lookWriteStatus } from './status.ts';
@@ -72,7 +72,7 @@ export async function readRow<R>(core: Core, table: string, key: Key, token: str
 
 /** `POST /v1/tables/{table}/get`: rows in the order asked, null where none. */
 export async function readMany<R>(core: Core, table: string, keys: readonly unknown[], token: string | undefined): Promise<Read<(R | null)[]>> {
-  const body = JSON.stringify({ keys: keys.map((k) => (typeof k === 'bigint' ? k.toString() : Array.isArray(k) ? k.map((v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : k)) });
+  const body = toJson({ keys });
   const res = await executeRead(core, { method: 'POST', path: `${tablePath(table)}/get`, headers: { 'content-type': 'application/json', ...tokenHeader(token) }, body });
   if (res.status !== 200) fail(res);
   return { value: (JSON.parse(res.body) as { rows: (R | null)[] }).rows, token: res.header('sluice-consistency-token') };
