@@ -18,6 +18,7 @@ ARG PNPM_VERSION
 RUN npm install -g "pnpm@${PNPM_VERSION}" && npm cache clean --force
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY client/package.json client/
 COPY shared/package.json shared/
 COPY gateway/package.json gateway/
 COPY writer/package.json writer/

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@sluice/shared/config/index.ts';
 import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
 import { WriterMetrics } from '@sluice/writer/metrics/metrics.ts';
-import { GatewayMetrics } from '../../gateway/src/metrics/index.ts';
+import { GatewayMetrics } from '@sluice/gateway/metrics/index.ts';
 
 const run = promisify(execFile);
 const DIR = join(REPO_ROOT, 'deploy', 'monitoring');

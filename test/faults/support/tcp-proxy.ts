@@ -1,0 +1,85 @@
+/**
+ * A TCP proxy (node:net) between a client and a gateway that cuts
+ * connections on purpose. While cutting, each chunk passing through is,
+ * with the given probability, dropped and both sockets destroyed:
+ *   toServer: the request is cut before (part of) it reached the gateway;
+ *   toClient: the gateway handled the request but its answer is lost —
+ *             the case only an Idempotency-Key makes safe to retry.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** Cut probabilities per chunk, by direction. */
+export interface CutPolicy {
+  toServer: number;
+  toClient: number;
+}
+
+/** A running proxy. */
+export class TcpProxy {
+  /** Connections cut so far, by direction. */
+  readonly cuts = { toServer: 0, toClient: 0 };
+  private policy: CutPolicy = { toServer: 0, toClient: 0 };
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly server: net.Server) {}
+
+  /** Listen on a free loopback port and forward to `target` (host:port). */
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const server = net.createServer();
+    const proxy = new TcpProxy(server);
+    server.on('connection', (client) => proxy.pair(client, target));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return proxy;
+  }
+
+  /** `http://127.0.0.1:<port>`. */
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Start (or change) cutting. */
+  cut(policy: CutPolicy): void {
+    this.policy = policy;
+  }
+
+  /** Forward everything again. */
+  heal(): void {
+    this.policy = { toServer: 0, toClient: 0 };
+  }
+
+  private pair(client: net.Socket, target: { host: string; port: number }): void {
+    const upstream = net.connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => {}); // a cut socket errors on the other side: expected
+    }
+    const kill = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (Math.random() < this.policy.toServer) {
+        this.cuts.toServer++;
+        return kill();
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (Math.random() < this.policy.toClient) {
+        this.cuts.toClient++;
+        return kill();
+      }
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+
+  /** Close the listener and every connection. */
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
