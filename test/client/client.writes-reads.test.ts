@@ -26,7 +26,7 @@ const count = async (sql: string, params: unknown[] = []) => Number((await stack
 describe('writes', () => {
   it('answers queued with a writeId and committed with keys, counts and a token', async () => {
     const q = await client.insert('c_events', { kind: 'queued' });
-    expect(q).toEqual({ writeId: expect.stringMatching(/^p\d+\./), status: 'queued' });
+    expect(q).toEqual({ writeId: expect.stringMatching(/^main\.1\.\d+\./), status: 'queued' });
     const c = await client.insert('c_events', [{ kind: 'committed', amount: 1 }, { kind: 'committed', amount: 2 }], { ack: 'committed' });
     expect(c).toMatchObject({ status: 'committed', token: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), affected: [1, 1], replayed: false });
     expect(c.keys).toHaveLength(2);
