@@ -8,6 +8,7 @@ import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/connections.ts';
 import { GatewayBeat } from '@sluice/shared/topology/fleet.ts';
+import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { AckWaiters } from './acks/waiters.ts';
 import type { GatewayEnv } from './context.ts';
@@ -100,7 +101,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   });
   const service = new WriteService({
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
-    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, coalescer, backlog, acks, idempotency, metrics, log,
+    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
   });
   metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };

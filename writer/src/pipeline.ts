@@ -1,4 +1,5 @@
 import type { Logger } from '@sluice/shared/log/index.ts';
+import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { backoffMs } from './batcher/backoff.ts';
@@ -8,6 +9,7 @@ import type { AfterCommitHook } from './flush/hooks.ts';
 import type { BatchJob } from './flush/types.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
 import type { ConsumerDeps } from './partitions/partition-consumer.ts';
+import { StaleMapError } from './sharding/move-log-hook.ts';
 
 /**
  * Attempts of a batch failing with an error that is neither retryable nor
@@ -28,6 +30,13 @@ export interface PipelineDeps {
   log: Logger;
   /** A flush slower than this is logged (a quarter of the lock duration: locks are renewed every half). */
   slowMs: number;
+  /**
+   * Before each flush: requests to refuse (by writeId), after waiting as long
+   * as some request must wait (sharding/placement.ts); may also mark requests.
+   */
+  beforeFlush?(partition: PartitionRef, jobs: readonly BatchJob[]): Promise<ReadonlyMap<string, Refusal>>;
+  /** A retry the shard map explains: look at the store again (sharding/move-log-hook.ts StaleMapError). */
+  refreshMap?(): Promise<void>;
 }
 
 /** The flush and retry policy every partition consumer runs. */
@@ -35,8 +44,9 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
   const { log, metrics } = d;
   return {
     async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence) {
+      const rejected = await d.beforeFlush?.(partition, jobs);
       const t0 = performance.now();
-      const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS });
+      const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS, ...(rejected && rejected.size > 0 ? { rejected } : {}) });
       const ms = performance.now() - t0;
       for (const hook of d.afterCommit) await hook({ partition, jobs, result, seconds: ms / 1000 });
       if (result.stats.dead.length > 0) log.warn({ partition: partition.name, dead: result.stats.dead }, 'requests dead-lettered');
@@ -47,6 +57,10 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
     retryDelay(partition: PartitionRef, err: unknown, attempt: number) {
       // A newer owner holds the partition: nothing to retry, the consumer hands its jobs back.
       if (err instanceof FencedError) return null;
+      if (err instanceof StaleMapError) {
+        void d.refreshMap?.();
+        return backoffMs(attempt);
+      }
       const kind = classify(err);
       const sqlstate = errorCode(err);
       if (kind === 'retry' || attempt <= FATAL_ATTEMPTS) {

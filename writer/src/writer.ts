@@ -23,6 +23,7 @@ import { AllPartitions, type PartitionOwnership } from './partitions/ownership.t
 import { LeasedPartitions } from './partitions/leased-partitions.ts';
 import { pipeline } from './pipeline.ts';
 import { boundedDrain } from './drain.ts';
+import { shardingOf } from './sharding/wiring.ts';
 
 export { FATAL_ATTEMPTS } from './pipeline.ts';
 export { DrainTimeoutError } from './drain.ts';
@@ -108,10 +109,14 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
 
     const statements = new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values' });
     const failpoints = new FailPoints(config.SLUICE_FAILPOINTS);
+    const logs = new PartitionLogs(control, prefix);
+    releasers.add('partition logs', () => logs.close());
+    const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix) });
+    releasers.add('sharding', () => sharding.stop());
     const contexts = new Map<string, FlushContext>();
     const contextOf = (shard: string): FlushContext => {
       let ctx = contexts.get(shard);
-      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: deps.inTransaction ?? [] }));
+      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(deps.inTransaction ?? [])] }));
       return ctx;
     };
     // In order: the cache before the ack (a client reading right after its ack sees its write).
@@ -128,7 +133,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       maxRows: config.SLUICE_BATCH_MAX_ROWS,
       lingerMs: config.SLUICE_BATCH_LINGER_MS,
     };
-    const flow = pipeline({ contextOf: (p) => contextOf(p.shard), afterCommit, metrics, log, slowMs: config.SLUICE_LOCK_DURATION_MS / 4 });
+    const flow = pipeline({ contextOf: (p) => contextOf(p.shard), afterCommit, metrics, log, slowMs: config.SLUICE_LOCK_DURATION_MS / 4, ...sharding.pipeline });
     const ownership =
       deps.ownership === 'all'
         ? new AllPartitions(topology)
@@ -139,8 +144,6 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     await ownership.start(consumerHandlers({ settings, redis, log, metrics, ...flow }));
 
     // Layout epochs drained by the writers are closed here (topology/epochs.ts).
-    const logs = new PartitionLogs(control, prefix);
-    releasers.add('partition logs', () => logs.close());
     const closer = setInterval(() => {
       if (topology.map.shardNames.some((s) => topology.map.openEpochs(s).length > 1)) {
         void closeDrainedEpochs({ topology, log, backlog: async (r) => (await logs.get(r).counts()).backlog, gateways: () => liveGateways(control, prefix) });

@@ -1,10 +1,13 @@
 import { AppError, CommitTimeoutError, DeadLetteredError, UnavailableError } from '@sluice/shared/errors/index.ts';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
+import type { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { IdempotencyRef, WriteOp, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/connections.ts';
 import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 import { lookupWriteStatus, type StatusSources } from '../status/lookup.ts';
+import { partitionOfRoute, routeOps } from './routing.ts';
 import type { BacklogMonitor } from './backlog.ts';
 import { EnqueueUnconfirmed, type Coalescer } from './coalescer.ts';
 import type { Claim, IdempotencyStore } from './idempotency.ts';
@@ -12,11 +15,9 @@ import type { Claim, IdempotencyStore } from './idempotency.ts';
 /** `Sluice-Ack` */
 export type AckMode = 'queued' | 'committed';
 
-/** One validated write, ready to enqueue. */
+/** One validated write, ready to enqueue (routed by the service: routing.ts). */
 export interface WriteSpec {
   ops: WriteOp[];
-  /** Table and key of the first op that has a key; undefined: any partition (round-robin per job). */
-  route: { table: string; key: readonly string[] } | undefined;
   ack: AckMode;
   /** Ask the writer for generated keys (committed inserts and upserts). */
   ret: boolean;
@@ -40,6 +41,9 @@ export interface WriteServiceDeps {
   producer: Redis;
   /** The shard map (routing) and the status sources (replays of committed Idempotency-Keys). */
   status: StatusSources;
+  /** Shard-key values of rows (sharded tables). */
+  router: ShardRouter;
+  catalog: Catalog;
   /** This gateway is in the fleet registry with the map it routes by (map-follower.ts). */
   registered(): boolean;
   coalescer: Coalescer;
@@ -114,6 +118,8 @@ export class WriteService {
   }
 
   private async enqueue(spec: WriteSpec): Promise<WriteResult> {
+    // Refused before the Idempotency-Key is claimed: a 400/422 must not leave it pending.
+    routeOps(this.d.status.topology.map, this.d.router, this.d.catalog, spec.ops);
     const claim = spec.idem === undefined ? NEW : await this.claim(spec.idem);
     if (claim.kind === 'replay') return this.replay(claim.writeId, spec);
     const req: WriteRequest = { id: '', ops: spec.ops };
@@ -126,9 +132,7 @@ export class WriteService {
     // Routed with the map in force now; the coalescer adds in this same turn, so a map
     // change cannot slip in between (the gateway flushes before it reports a new map).
     const map = this.d.status.topology.map;
-    const route = spec.route;
-    const shard = map.shardOf(route?.table ?? '', route?.key);
-    const p = route === undefined ? this.d.coalescer.keylessPartition(map.routable(shard)) : map.partitionOf(shard, route.table, route.key);
+    const p = partitionOfRoute(map, routeOps(map, this.d.router, this.d.catalog, spec.ops), (c) => this.d.coalescer.keylessPartition(c));
     const added = this.d.coalescer.add(p, req);
     // Registered in the same synchronous turn as `add` (which named the writeId):
     // no outcome can arrive before the job is even sent.

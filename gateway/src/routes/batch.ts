@@ -84,12 +84,6 @@ function toWriteOp(op: unknown, at: string, validators: ReadonlyMap<string, Tabl
   return row === null ? null : { t, op: kind, key: key!, row };
 }
 
-/** Routing key of an op: its key, or the key columns of its row. */
-function keyOfOp(op: WriteOp, validators: ReadonlyMap<string, TableValidator>): string[] | null {
-  if (op.key !== undefined) return op.key;
-  return op.row === undefined ? null : validators.get(op.t)!.keyOfRow(op.row);
-}
-
 /** POST /v1/batch: several operations on several tables, applied atomically (one request, one transaction). */
 function postBatch(d: WriteRouteDeps) {
   return async function postBatch(c: Ctx): Promise<Response> {
@@ -103,17 +97,9 @@ function postBatch(d: WriteRouteDeps) {
       if (op !== null) ops.push(op);
     }
     throwIfInvalid(errors);
-    let route: { table: string; key: readonly string[] } | undefined;
-    for (const op of ops) {
-      const key = keyOfOp(op, d.validators);
-      if (key !== null) {
-        route = { table: op.t, key };
-        break;
-      }
-    }
     const ack = ackModeOf(c);
     const ret = ack === 'committed' && ops.some((o) => o.op === 'insert' || o.op === 'upsert');
-    const result = await d.service.submit({ ops, route, ack, ret, idem: idempotencyOf(c, 'batch', body), committedStatus: 200 });
+    const result = await d.service.submit({ ops, ack, ret, idem: idempotencyOf(c, 'batch', body), committedStatus: 200 });
     return sendResult(c, result);
   };
 }

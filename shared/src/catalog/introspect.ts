@@ -39,6 +39,7 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table,
        t.typname AS typname, a.attnotnull AS not_null,
        (a.atthasdef OR a.attidentity <> '') AS has_default,
        (a.attidentity = 'a' OR a.attgenerated <> '') AS generated_always,
+       (a.attgenerated <> '') AS computed,
        CASE WHEN t.typname IN ('varchar','bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
        -- int2vector arrays start at index 0: make the key position 1-based (0 = not in the key).
        coalesce((SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) + 1
@@ -60,6 +61,7 @@ interface ColumnRow {
   not_null: boolean;
   has_default: boolean;
   generated_always: boolean;
+  computed: boolean;
   max_length: number | null;
   pk_pos: number;
 }
@@ -93,6 +95,7 @@ export async function introspectCatalog(db: Queryable, tables: readonly string[]
       notNull: r.not_null,
       hasDefault: r.has_default,
       generatedAlways: r.generated_always,
+      computed: r.computed,
       ...(r.max_length != null ? { maxLength: Number(r.max_length) } : {}),
     }));
     const primaryKey = rows

@@ -35,6 +35,8 @@ export interface ColumnInfo {
   hasDefault: boolean;
   /** GENERATED ALWAYS (identity or stored): clients may not write it. */
   generatedAlways: boolean;
+  /** A stored generated column (`GENERATED ALWAYS AS (…) STORED`): Postgres computes it, nobody writes it (a row copy leaves it out). */
+  computed?: boolean;
   /** varchar(n) / char(n) length, when declared. */
   maxLength?: number;
 }

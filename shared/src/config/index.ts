@@ -31,6 +31,26 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return Object.freeze(cfg);
 }
 
+/** SLUICE_SHARDS, SLUICE_SHARD_MAP and SLUICE_SHARD_KEYS agree with each other. */
+function shardChecks(c: Config): string[] {
+  const out: string[] = [];
+  const names = (c.SLUICE_SHARDS ?? []).map((s) => s.name);
+  if (new Set(names).size !== names.length) out.push('SLUICE_SHARDS: shard names must be unique');
+  const known = new Set(names.length > 0 ? names : ['main']);
+  const ranges = c.SLUICE_SHARD_MAP;
+  if (ranges !== undefined) {
+    if (ranges.length === 0) out.push('SLUICE_SHARD_MAP: give at least one range');
+    ranges.forEach((r, i) => {
+      if (!known.has(r.shard)) out.push(`SLUICE_SHARD_MAP: range ${i} names shard "${r.shard}", which SLUICE_SHARDS does not define`);
+      const last = i === ranges.length - 1;
+      if (last && r.upTo !== undefined) out.push('SLUICE_SHARD_MAP: the last range has no upTo (it takes every larger key)');
+      if (!last && r.upTo === undefined) out.push(`SLUICE_SHARD_MAP: range ${i} needs an upTo (only the last range is unbounded)`);
+      if (i > 0 && r.upTo !== undefined && ranges[i - 1]!.upTo !== undefined && r.upTo <= ranges[i - 1]!.upTo!) out.push('SLUICE_SHARD_MAP: upTo values must increase');
+    });
+  }
+  return out;
+}
+
 /**
  * Rules between knobs, checked here so a bad combination stops the process
  * before it opens a connection (not when the part that cares starts).
@@ -40,6 +60,7 @@ function crossChecks(c: Config): string[] {
   if (c.SLUICE_FAILPOINTS.length > 0 && c.NODE_ENV !== 'test') out.push('SLUICE_FAILPOINTS: fail points are test-only (set NODE_ENV=test)');
   // A lease renewed less often than twice per TTL lapses between two renewals on the first hiccup.
   if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) out.push(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
+  out.push(...shardChecks(c));
   if (c.SLUICE_CACHE_SOFT_TTL_S > c.SLUICE_CACHE_TTL_S) out.push(`SLUICE_CACHE_SOFT_TTL_S (${c.SLUICE_CACHE_SOFT_TTL_S}) must not exceed SLUICE_CACHE_TTL_S (${c.SLUICE_CACHE_TTL_S})`);
   return out;
 }

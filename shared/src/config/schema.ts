@@ -22,6 +22,28 @@ const jsonArray = <T extends z.ZodTypeAny>(item: T) =>
 
 const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
 
+/** Shard names: short, lower-case, usable in Redis keys, job ids and SQL literals (topology/partitions.ts). */
+const shardName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'shard names are lower-case letters, digits, _ and -, starting with a letter, at most 32');
+
+const shardSchema = z.object({
+  name: shardName,
+  url: z.string().url(),
+  replicas: z.array(z.string().url()).default([]),
+});
+
+/** `table:column,…` → { table: column }. */
+const shardKeys = csv.transform((items, ctx) => {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*):([A-Za-z_][A-Za-z0-9_]*)$/.exec(item);
+    if (m === null) ctx.addIssue({ code: 'custom', message: `"${item}" is not table:column` });
+    else out[m[1]!] = m[2]!;
+  }
+  return out;
+});
+
+const rangeSchema = z.object({ upTo: z.number().int().optional(), shard: shardName });
+
 /**
  * Every operator knob of Sluice, its default and its meaning. The README's env
  * table mirrors this list; `test/docs.env-table.test.ts` keeps them in sync.
@@ -30,6 +52,12 @@ export const configSchema = z.object({
   SLUICE_PORT: posInt.max(65535).default(3000),
   SLUICE_HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** Several Postgres primaries: `[{"name","url","replicas"}]`; unset: one shard `main` from DATABASE_URL and SLUICE_REPLICA_URLS. */
+  SLUICE_SHARDS: jsonArray(shardSchema).optional(),
+  /** `table:column,…`: the integer primary-key column whose value picks a sharded table's shard. */
+  SLUICE_SHARD_KEYS: shardKeys.default({}),
+  /** The first shard map (used only when none is stored): half-open ranges `[{"upTo":N,"shard":"s1"},…,{"shard":"sN"}]`. */
+  SLUICE_SHARD_MAP: jsonArray(rangeSchema).optional(),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   SLUICE_TABLES: csv.default([]),
   SLUICE_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('sluice'),

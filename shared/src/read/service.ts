@@ -136,6 +136,12 @@ export class ReadService {
     return { rows: rows.map((x) => x.j), lastKey: more ? rows[rows.length - 1]!.key : null, source: r.source };
   }
 
+  /** One keyset page with each row's key and whether more follow (up to limit + 1 rows: the caller merges). */
+  async listWithKeys(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, token?: LsnKey): Promise<{ rows: { j: string; key: string[] }[]; source: 'replica' | 'primary' }> {
+    const r = await this.guard(this.loader.list(t.statements, filter, after, limit + 1, token));
+    return { rows: r.rows, source: r.source };
+  }
+
   /** A database failure is a 503 for the client (logged with its cause), not a 500. */
   private async guard<T>(p: Promise<T>): Promise<T> {
     try {

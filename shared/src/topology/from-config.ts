@@ -3,8 +3,9 @@ import type { Logger } from '../log/index.ts';
 import { RedisFactory } from '../redis/factory.ts';
 import { Topology, type ShardSpec } from './topology.ts';
 
-/** The shards the config names: today one, `main`, from DATABASE_URL and SLUICE_REPLICA_URLS. */
-export function shardSpecsOf(config: Readonly<Pick<Config, 'DATABASE_URL' | 'SLUICE_REPLICA_URLS'>>): ShardSpec[] {
+/** The shards the config names: SLUICE_SHARDS, else one, `main`, from DATABASE_URL and SLUICE_REPLICA_URLS. */
+export function shardSpecsOf(config: Readonly<Pick<Config, 'DATABASE_URL' | 'SLUICE_REPLICA_URLS' | 'SLUICE_SHARDS'>>): ShardSpec[] {
+  if (config.SLUICE_SHARDS !== undefined && config.SLUICE_SHARDS.length > 0) return config.SLUICE_SHARDS.map((s) => ({ name: s.name, url: s.url, replicas: s.replicas }));
   return [{ name: 'main', url: config.DATABASE_URL, replicas: config.SLUICE_REPLICA_URLS }];
 }
 
@@ -13,6 +14,7 @@ export function topologyOf(config: Readonly<Config>, log: Logger, applicationNam
   return new Topology({
     shards: shardSpecsOf(config),
     partitions: config.SLUICE_PARTITIONS,
+    sharding: { keys: config.SLUICE_SHARD_KEYS, ...(config.SLUICE_SHARD_MAP ? { ranges: config.SLUICE_SHARD_MAP } : {}) },
     pool: { max: config.SLUICE_PG_POOL_MAX, connectTimeoutMs: config.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: config.SLUICE_STATEMENT_TIMEOUT_MS, applicationName },
     pollMs: config.SLUICE_TOPOLOGY_POLL_MS,
     log,

@@ -8,7 +8,7 @@ describe('shard map', () => {
   it('starts with one open epoch per shard; every key of a table routes to one partition of it', () => {
     const m = new ShardMap(1, initialDoc(['main'], 4));
     expect(m.metaShard).toBe('main');
-    expect(m.shardOf('events', ['7'])).toBe('main');
+    expect(m.shardOf('events', 7)).toBe('main');
     expect(m.partitionOf('main', 'events', ['7']).name).toBe(`main.1.${partitionIndexOf('events', ['7'], 4)}`);
     expect(names(m.routable('main'))).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     expect(names(m.consumable())).toEqual(names(m.routable('main')));

@@ -1,3 +1,4 @@
+import { assign, placementOf, rangeProblems, type MoveDoc, type Placement, type RangeDoc } from './key-ranges.ts';
 import { partitionIndexOf, partitionRef, parsePartitionName, SHARD_NAME, type PartitionRef } from './partitions.ts';
 
 /**
@@ -14,8 +15,9 @@ import { partitionIndexOf, partitionRef, parsePartitionName, SHARD_NAME, type Pa
  * its queues are empty and no live gateway routes with a map older than the
  * one that replaced it (topology/epochs.ts); then the writers move on.
  *
- * Today every key lives on the one shard; key ranges per shard come with
- * sharding (SLUICE_SHARD_MAP), which plugs into `shardOf`.
+ * Sharded tables (`keys`: table → shard-key column) place a row by its
+ * shard-key value in `ranges` (key-ranges.ts); every other table lives on the
+ * first shard. `moves` holds the routing phase of ranges being moved.
  */
 
 /** One layout epoch of a shard. */
@@ -37,6 +39,12 @@ export interface ShardDoc {
 export interface MapDoc {
   /** Shards in order; the first holds Sluice's own metadata. */
   shards: Record<string, ShardDoc>;
+  /** Sharded tables: API table name → its shard-key column (SLUICE_SHARD_KEYS, fixed at the first start). */
+  keys?: Record<string, string>;
+  /** Key ranges in order (absent: one range, the first shard). */
+  ranges?: RangeDoc[];
+  /** Moves in flight (routing phase only). */
+  moves?: MoveDoc[];
 }
 
 /** Raised for a document that breaks the rules above (a bug, or a hand-edited row). */
@@ -66,6 +74,29 @@ export class ShardMap {
       });
       this.current.set(name, last);
     }
+    const problems = rangeProblems(this.ranges, new Set(this.shardNames));
+    if (problems.length > 0) throw new ShardMapError(`bad ranges: ${problems.join('; ')}`);
+  }
+
+  /** The key ranges (one range on the first shard when the map has none). */
+  get ranges(): readonly RangeDoc[] {
+    return this.doc.ranges ?? [{ shard: this.metaShard }];
+  }
+
+  /** Moves in flight. */
+  get moves(): readonly MoveDoc[] {
+    return this.doc.moves ?? [];
+  }
+
+  /** Sharded tables and their shard-key columns. */
+  get shardKeys(): Readonly<Record<string, string>> {
+    return this.doc.keys ?? {};
+  }
+
+  /** Where a row of `table` with shard-key value `value` lives and is routed (unsharded tables: the first shard). */
+  placement(table: string, value: number | null): Placement {
+    if (value === null || !(table in this.shardKeys)) return { owner: this.metaShard, route: this.metaShard };
+    return placementOf(this.ranges, this.moves, value);
   }
 
   /** The first shard: holds the map itself, and tables that are not sharded. */
@@ -73,9 +104,9 @@ export class ShardMap {
     return this.shardNames[0]!;
   }
 
-  /** The shard holding a row of `table` with `key` (today: the one shard). */
-  shardOf(_table: string, _key?: readonly string[]): string {
-    return this.metaShard;
+  /** The shard a gateway routes a new write of `table` with shard-key value `value` to. */
+  shardOf(table: string, value: number | null): string {
+    return this.placement(table, value).route;
   }
 
   /** The epoch new writes of `shard` go to. */
@@ -127,6 +158,29 @@ export class ShardMap {
     return doc;
   }
 
+  /** A document with a move added (phase `copying`). */
+  withMove(move: MoveDoc): MapDoc {
+    const doc = clone(this.doc);
+    doc.moves = [...(doc.moves ?? []), move];
+    return doc;
+  }
+
+  /** A document with move `id` in `phase`. */
+  withMovePhase(id: number, phase: MoveDoc['phase']): MapDoc {
+    const doc = clone(this.doc);
+    doc.moves = (doc.moves ?? []).map((m) => (m.id === id ? { ...m, phase } : m));
+    return doc;
+  }
+
+  /** A document without move `id`; `done`: its keys now belong to its target. */
+  withMoveEnded(id: number, done: boolean): MapDoc {
+    const doc = clone(this.doc);
+    const m = (doc.moves ?? []).find((x) => x.id === id);
+    doc.moves = (doc.moves ?? []).filter((x) => x.id !== id);
+    if (m !== undefined && done) doc.ranges = assign(this.ranges, m.lo, m.hi, m.to);
+    return doc;
+  }
+
   /** A document with `epoch` of `shard` closed (it must be open and not the current one). */
   withClosed(shard: string, epoch: number): MapDoc {
     const doc = clone(this.doc);
@@ -144,9 +198,12 @@ export class ShardMap {
   }
 }
 
-/** The first document of a deployment: one epoch per shard with `partitions` partitions. */
-export function initialDoc(shards: readonly string[], partitions: number): MapDoc {
-  return { shards: Object.fromEntries(shards.map((s) => [s, { epochs: [{ epoch: 1, partitions, state: 'open' as const, since: 1 }] }])) };
+/** The first document of a deployment: one epoch per shard with `partitions` partitions; key ranges and shard keys when sharded. */
+export function initialDoc(shards: readonly string[], partitions: number, sharding: { keys?: Record<string, string>; ranges?: RangeDoc[] } = {}): MapDoc {
+  const doc: MapDoc = { shards: Object.fromEntries(shards.map((s) => [s, { epochs: [{ epoch: 1, partitions, state: 'open' as const, since: 1 }] }])) };
+  if (sharding.keys !== undefined && Object.keys(sharding.keys).length > 0) doc.keys = sharding.keys;
+  if (sharding.ranges !== undefined) doc.ranges = sharding.ranges;
+  return doc;
 }
 
 function refsOf(shard: string, e: EpochDoc): PartitionRef[] {

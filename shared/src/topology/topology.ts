@@ -1,6 +1,7 @@
 import { createPool, type Pool } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
 import { insertMap, latestMap, latestMapVersion } from '../sql/topology.ts';
+import type { RangeDoc } from './key-ranges.ts';
 import { initialDoc, ShardMap, type MapDoc } from './shard-map.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface TopologyOptions {
   shards: readonly ShardSpec[];
   /** SLUICE_PARTITIONS: the partitions per shard the operator asks for (a change opens a new epoch). */
   partitions: number;
+  /** SLUICE_SHARD_KEYS and SLUICE_SHARD_MAP: stored in the first map; later starts must agree on the keys. */
+  sharding?: { keys?: Record<string, string>; ranges?: RangeDoc[] };
   pool: { max: number; connectTimeoutMs: number; statementTimeoutMs: number; applicationName: string };
   /** How often the stored map's version is checked. */
   pollMs: number;
@@ -98,12 +101,16 @@ export class Topology {
     let stored = await latestMap(this.metaDb);
     if (stored === null) {
       await o.beforeFirstMap?.();
-      const doc = initialDoc(this.o.shards.map((s) => s.name), this.o.partitions);
+      const doc = initialDoc(this.o.shards.map((s) => s.name), this.o.partitions, this.o.sharding);
       if (await insertMap(this.metaDb, 1, doc, 'first start')) this.o.log.info({ partitions: this.o.partitions, shards: Object.keys(doc.shards) }, 'shard map created');
       stored = (await latestMap(this.metaDb))!;
     }
     this.current = new ShardMap(stored.version, stored.doc);
-    if (o.reconcile !== false) await this.reconcilePartitions();
+    this.checkShardKeys();
+    if (o.reconcile !== false) {
+      await this.reconcileShards();
+      await this.reconcilePartitions();
+    }
     this.timer = setInterval(() => void this.refresh(), this.o.pollMs);
     this.timer.unref();
     return this.current;
@@ -147,6 +154,29 @@ export class Topology {
     return this.closing;
   }
 
+  /** The stored shard keys are the map's: a process configured with others would route differently. */
+  private checkShardKeys(): void {
+    const want = JSON.stringify(sortKeys(this.o.sharding?.keys ?? {}));
+    const have = JSON.stringify(sortKeys(this.map.shardKeys));
+    if (want !== have) throw new Error(`SLUICE_SHARD_KEYS (${want}) differs from the stored shard map's (${have}): every process must run with the same shard keys; they cannot change once stored`);
+  }
+
+  /** Shards configured but not in the map are added (empty: no range yet); shards in the map must still be configured. */
+  private async reconcileShards(): Promise<void> {
+    const configured = this.o.shards.map((s) => s.name);
+    const missing = this.map.shardNames.filter((s) => !configured.includes(s));
+    if (missing.length > 0) throw new Error(`SLUICE_SHARDS lacks ${missing.join(', ')}, which the stored shard map holds (their data would be unreachable)`);
+    const added = configured.filter((s) => !this.map.shardNames.includes(s));
+    if (added.length === 0) return;
+    await this.propose((m) => {
+      const fresh = added.filter((s) => !m.shardNames.includes(s));
+      if (fresh.length === 0) return null;
+      const doc = JSON.parse(JSON.stringify(m.doc)) as MapDoc;
+      for (const s of fresh) doc.shards[s] = { epochs: [{ epoch: 1, partitions: this.o.partitions, state: 'open', since: m.version + 1 }] };
+      return doc;
+    }, `shards added: ${added.join(', ')}`);
+  }
+
   /** Open a new epoch where the stored partition count is not SLUICE_PARTITIONS (see shard-map.ts). */
   private async reconcilePartitions(): Promise<void> {
     const want = this.o.partitions;
@@ -184,4 +214,8 @@ export class Topology {
     });
     return this.adopting;
   }
+}
+
+function sortKeys(o: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -5,7 +5,7 @@ import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/connections.ts';
-import { keyValuesOf } from '../flush/plan.ts';
+import { keyValuesOf } from '@sluice/shared/catalog/keys.ts';
 import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts';
 
 /**

@@ -2,6 +2,7 @@ import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { DatabaseError, isQueryReadTimeout, type Pool, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
+import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { classify } from './classify.ts';
@@ -58,6 +59,8 @@ export interface FlushOptions {
    * failing the whole batch through BullMQ.
    */
   isolateFatal?: boolean;
+  /** Requests refused before the transaction (by writeId): dead-lettered with this, never applied (sharding/placement.ts). */
+  rejected?: ReadonlyMap<string, Refusal>;
 }
 
 /** Raised when COMMIT reports ROLLBACK (the transaction had failed). */

@@ -1,4 +1,5 @@
 import type { Catalog, ColumnInfo, TableInfo } from '@sluice/shared/catalog/types.ts';
+import { keyValuesOf } from '@sluice/shared/catalog/keys.ts';
 import type { OpKind, WriteOp } from '@sluice/shared/queue/contract.ts';
 
 /**
@@ -67,23 +68,6 @@ export function columnsInOrder(table: TableInfo, names: readonly string[]): Colu
       if (!c) throw new Error(`plan: column ${n} is not in ${table.name} (requests must be checked first)`);
       return c;
     });
-}
-
-/**
- * The primary-key values an op writes, in key-column order, or null when the
- * row has no complete key (insert with a generated primary key).
- */
-export function keyValuesOf(table: TableInfo, op: WriteOp): string[] | null {
-  let values: readonly (string | null | undefined)[];
-  if (op.op === 'update' || op.op === 'delete') {
-    values = op.key ?? [];
-  } else {
-    const row = op.row ?? {};
-    values = table.primaryKey.map((c) => row[c.name]);
-  }
-  if (values.length !== table.primaryKey.length) return null;
-  for (const v of values) if (v === undefined || v === null) return null;
-  return values as string[];
 }
 
 /** The key an op writes as one string, table name included (see `keyValuesOf`). */

@@ -71,7 +71,7 @@ export async function transaction(ctx: FlushContext, client: PoolClient, jobs: r
   const runnable: WorkItem[] = [];
   for (const item of st.fresh) {
     const q = item.job.quarantine;
-    const why = q !== undefined ? { ...q, table: item.req.ops[0]?.t } : checkRequest(ctx.catalog, item.req);
+    const why = q !== undefined ? { ...q, table: item.req.ops[0]?.t } : (opts.rejected?.get(item.req.id) ?? checkRequest(ctx.catalog, item.req));
     if (why) st.dead.set(item, { item, why });
     else runnable.push(item);
   }

@@ -34,6 +34,12 @@ export class WriterMetrics {
   readonly restartFailures = new Counter({ name: 'sluice_writer_consumer_restart_failures_total', help: 'Failed starts of a replacement partition consumer (tried again with backoff while the partition is ours)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
   readonly partitionsOwned = new Gauge({ name: 'sluice_writer_partitions_owned', help: 'Partitions this writer consumes', registers: [this.registry] });
+  readonly movePauseSeconds = new Histogram({
+    name: 'sluice_shard_move_pause_seconds',
+    help: 'Cutover pause of shard moves: from the switch until the target applies the range (writes of the range wait in the queue meanwhile)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
   readonly config = new Gauge({ name: 'sluice_config', help: 'Numeric configuration knobs', labelNames: ['knob'] as const, registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

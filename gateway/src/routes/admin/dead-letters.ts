@@ -93,14 +93,6 @@ function opsOf(payload: unknown): WriteOp[] {
 }
 
 /** Routing key of a replay: the first op with a key, as the write routes route. */
-function routeOf(ops: readonly WriteOp[], validators: ReadonlyMap<string, TableValidator>): { table: string; key: readonly string[] } | undefined {
-  for (const op of ops) {
-    const key = op.key ?? (op.row === undefined ? null : (validators.get(op.t)?.keyOfRow(op.row) ?? null));
-    if (key !== null) return { table: op.t, key };
-  }
-  return undefined;
-}
-
 /**
  * POST /v1/admin/dead-letters/{id}/replay: enqueue the stored request again
  * as a new write (new writeId), through the normal path (admission,
@@ -120,7 +112,7 @@ function replayDeadLetter(d: DeadLetterRouteDeps) {
     const idem = { scope: REPLAY_SCOPE, key: `replay:${id}`, hash: requestHash('POST', `/v1/admin/dead-letters/${id}/replay`, 'replay', ops) };
     let result;
     try {
-      result = await d.service.submit({ ops, route: routeOf(ops, d.validators), ack: ackModeOf(c), ret: false, idem, committedStatus: 200 });
+      result = await d.service.submit({ ops, ack: ackModeOf(c), ret: false, idem, committedStatus: 200 });
     } catch (err) {
       // Enqueued, but dead again (422) or not committed in time (504): the replay happened all the same.
       const writeId = err instanceof AppError ? err.extensions.writeId : undefined;

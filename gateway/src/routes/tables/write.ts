@@ -40,20 +40,15 @@ export function postRows(d: WriteRouteDeps) {
     checkRowCount(rows.length, d.maxRows);
     const errors: FieldError[] = [];
     const ops: WriteOp[] = [];
-    let route: { table: string; key: readonly string[] } | undefined;
     for (let i = 0; i < rows.length; i++) {
       const at = many ? `/${i}` : '';
       const row = upsert ? v.upsert(rows[i], at, errors) : v.insert(rows[i], at, errors);
       if (row === null) continue;
       ops.push({ t: v.table.name, op, row });
-      if (route === undefined) {
-        const key = v.keyOfRow(row);
-        if (key !== null) route = { table: v.table.name, key };
-      }
     }
     throwIfInvalid(errors);
     const ack = ackModeOf(c);
-    const result = await d.service.submit({ ops, route, ack, ret: ack === 'committed', idem: idempotencyOf(c, op, body), committedStatus: 201 });
+    const result = await d.service.submit({ ops, ack, ret: ack === 'committed', idem: idempotencyOf(c, op, body), committedStatus: 201 });
     // RFC 7240 §3: say which preference was honoured.
     if (upsert) setHeader(c, 'Preference-Applied', 'resolution=merge-duplicates');
     return sendResult(c, result);
@@ -71,7 +66,7 @@ export function patchRow(d: WriteRouteDeps) {
     throwIfInvalid(errors);
     const ops: WriteOp[] = [{ t: v.table.name, op: 'update', key, row: row! }];
     const ack = ackModeOf(c);
-    const result = await d.service.submit({ ops, route: { table: v.table.name, key }, ack, ret: false, idem: idempotencyOf(c, 'update', body), committedStatus: 200 });
+    const result = await d.service.submit({ ops, ack, ret: false, idem: idempotencyOf(c, 'update', body), committedStatus: 200 });
     return sendResult(c, result);
   };
 }
@@ -83,7 +78,7 @@ export function deleteRow(d: WriteRouteDeps) {
     const key = keyFromUrl(c, v);
     const ops: WriteOp[] = [{ t: v.table.name, op: 'delete', key }];
     const ack = ackModeOf(c);
-    const result = await d.service.submit({ ops, route: { table: v.table.name, key }, ack, ret: false, idem: idempotencyOf(c, 'delete', undefined), committedStatus: 200 });
+    const result = await d.service.submit({ ops, ack, ret: false, idem: idempotencyOf(c, 'delete', undefined), committedStatus: 200 });
     return sendResult(c, result);
   };
 }

@@ -1,0 +1,118 @@
+import type { Pool } from '@sluice/shared/db/pool.ts';
+import { deleteLog, readLog } from '@sluice/shared/sql/move-log.ts';
+import type { RangeSql } from './range-sql.ts';
+
+/**
+ * The data side of a move, between two shards' pools: copy a range under one
+ * snapshot, replay the log, verify, delete. Every step is idempotent: a mover
+ * killed anywhere does it again.
+ */
+
+/** A range of every sharded table. */
+export interface MoveScope {
+  lo: number | null;
+  hi: number | null;
+  tables: readonly RangeSql[];
+}
+
+const CHUNK = 1000;
+
+/** Delete the range from `db`, CHUNK rows per statement; resolves with the rows deleted. */
+export async function deleteRange(db: Pool, s: MoveScope, pauseMs = 0): Promise<number> {
+  let total = 0;
+  for (const t of s.tables) {
+    for (;;) {
+      const { rowCount } = await db.query(t.deleteChunk, [s.lo, s.hi, CHUNK]);
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < CHUNK) break;
+      // Leave the write path room between chunks.
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+  return total;
+}
+
+/**
+ * Copy the range from `source` to `target` in one REPEATABLE READ snapshot;
+ * `onSnapshot` receives it (the log replay skips what it holds) before any
+ * row is copied, `onRows` the running count.
+ */
+export async function copyRange(source: Pool, target: Pool, s: MoveScope, onSnapshot: (snapshot: string) => Promise<void>, onRows: (n: number) => Promise<void>): Promise<number> {
+  const src = await source.connect();
+  let copied = 0;
+  try {
+    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const { rows } = await src.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
+    await onSnapshot(rows[0]!.s);
+    for (const t of s.tables) {
+      const n = t.table.primaryKey.length;
+      let after: string[] | null = null;
+      for (;;) {
+        const page: { rows: Record<string, string>[] } = await src.query<Record<string, string>>(after === null ? t.readChunk : t.readChunkAfter, after === null ? [s.lo, s.hi, CHUNK] : [s.lo, s.hi, CHUNK, ...after]);
+        if (page.rows.length === 0) break;
+        await target.query(t.upsertRows, [`[${page.rows.map((r) => r.j).join(',')}]`]);
+        copied += page.rows.length;
+        await onRows(copied);
+        const last = page.rows[page.rows.length - 1]!;
+        after = Array.from({ length: n }, (_, i) => last[`k${i}`]!);
+        if (page.rows.length < CHUNK) break;
+      }
+    }
+    await src.query('COMMIT');
+  } catch (err) {
+    await src.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    src.release();
+  }
+  return copied;
+}
+
+/**
+ * Apply one round of the log (up to `limit` entries) to the target, in one
+ * transaction: each key ends in its last logged state. Resolves with the
+ * entries applied; fewer than `limit` means the log was drained.
+ */
+export async function replayLog(source: Pool, target: Pool, moveId: number, snapshot: string | null, s: MoveScope, limit = 2000): Promise<{ applied: number; read: number }> {
+  const { apply, skip } = await readLog(source, moveId, snapshot, limit);
+  if (apply.length > 0) {
+    const byTable = new Map(s.tables.map((t) => [t.table.name, t]));
+    const last = new Map<string, Map<string, { key: string[]; row: string | null }>>();
+    for (const e of apply) {
+      let m = last.get(e.tbl);
+      if (m === undefined) last.set(e.tbl, (m = new Map()));
+      m.set(e.key.join('\u0001'), { key: e.key, row: e.row });
+    }
+    const client = await target.connect();
+    try {
+      await client.query('BEGIN');
+      for (const [tbl, entries] of last) {
+        const t = byTable.get(tbl);
+        if (t === undefined) continue; // a table no longer sharded or exposed: nothing to move
+        const upserts = [...entries.values()].filter((e) => e.row !== null).map((e) => e.row!);
+        const deletes = [...entries.values()].filter((e) => e.row === null).map((e) => e.key);
+        if (deletes.length > 0) await client.query(t.deleteKeys, t.table.primaryKey.map((_, i) => deletes.map((k) => k[i]!)));
+        if (upserts.length > 0) await client.query(t.upsertRows, [`[${upserts.join(',')}]`]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  // Replaying again is harmless (each key ends in its last state), so deleting after is enough.
+  await deleteLog(source, [...apply.map((e) => e.id), ...skip]);
+  return { applied: apply.length, read: apply.length + skip.length };
+}
+
+/** Row count and hash sum of the range on `db`, per table. */
+export async function checksums(db: Pool, s: MoveScope): Promise<Record<string, { n: number; h: string }>> {
+  const out: Record<string, { n: number; h: string }> = {};
+  for (const t of s.tables) {
+    const { rows } = await db.query<{ n: string; h: string }>(t.checksum, [s.lo, s.hi]);
+    out[t.table.name] = { n: Number(rows[0]!.n), h: rows[0]!.h };
+  }
+  return out;
+}

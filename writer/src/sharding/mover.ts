@@ -1,0 +1,213 @@
+import type { Histogram } from 'prom-client';
+import type { PoolClient } from '@sluice/shared/db/pool.ts';
+import { every } from '@sluice/shared/lifecycle/every.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import { logBacklog, startLogging, stopLogging, waitForRunningTransactions } from '@sluice/shared/sql/move-log.ts';
+import { activeMove, updateMove, type MoveRow } from '@sluice/shared/sql/shard-moves.ts';
+import { rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
+import { checksums, copyRange, deleteRange, replayLog, type MoveScope } from './move-data.ts';
+import type { RangeSql } from './range-sql.ts';
+
+/**
+ * The mover: drives the one unfinished move (`sluice.shard_moves`) step by
+ * step. One writer at a time holds the mover lock (a session advisory lock on
+ * the first shard: it goes with its connection when a writer dies), and every
+ * step is recorded before the next, so the next holder resumes.
+ *
+ *   pending      check the range; source starts logging the range
+ *                (`active_moves`); the map gets the move (phase copying);
+ *                wait out transactions that may not have seen it
+ *   copying      copy the range under one snapshot (a resumed copy clears
+ *                the target's range first)
+ *   catching-up  replay the source's log on the target until it is short
+ *   cutover      switch: gateways route the range to the target, whose
+ *                writers hold those writes → every gateway routes by the new
+ *                map → a barrier job on each source partition is applied
+ *                (the source's last writes of the range are in) → the log is
+ *                drained → both sides verified (count and hash per table) →
+ *                the map gives the range to the target, the held writes go
+ *   cleanup      delete the range from the source, in chunks
+ * Cancel (before cutover) or a failed check undoes the move: the source stops
+ * logging, the target's copy is deleted, the map forgets the move.
+ */
+
+/** What the mover needs. */
+export interface MoverDeps {
+  topology: Topology;
+  /** Range statements of each sharded table (with its shard column). */
+  tables: readonly RangeSql[];
+  /** The queue's partition logs (barrier jobs). */
+  logs: PartitionLogs;
+  /** Live gateways → the map version each routes by. */
+  gateways(): Promise<Map<string, number>>;
+  log: Logger;
+  pauseSeconds?: Histogram;
+}
+
+const MOVER_LOCK = 7_240_002;
+/** Log entries left under which the cutover starts (a short drain). */
+const CUTOVER_BELOW = 500;
+const TICK_MS = 100;
+
+/** Runs the mover loop in this writer (see the module comment). */
+export class Mover {
+  private lock: PoolClient | undefined;
+  private loop: { stop(): void } | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly d: MoverDeps) {}
+
+  start(): void {
+    this.loop = every(TICK_MS, () => (this.running = this.tick()), (err) => this.d.log.warn({ err }, 'mover step failed; trying again'));
+  }
+
+  async stop(): Promise<void> {
+    this.loop?.stop();
+    await this.running?.catch(() => {});
+    this.lock?.release();
+    this.lock = undefined;
+  }
+
+  private async tick(): Promise<void> {
+    const meta = this.d.topology.metaDb;
+    const move = await activeMove(meta);
+    if (move === null || !(await this.holdLock())) return;
+    const scope: MoveScope = { lo: move.lo, hi: move.hi, tables: this.d.tables };
+    switch (move.state) {
+      case 'pending': return this.begin(move, scope);
+      case 'copying': return this.copy(move, scope);
+      case 'catching-up': return this.catchUp(move, scope);
+      case 'cutover': return this.cutover(move, scope);
+      case 'cleanup': return this.cleanup(move, scope);
+      case 'cancelling': return this.undo(move, scope, 'cancelled', null);
+      default:
+    }
+  }
+
+  /** Take (or keep) the mover lock on a connection of our own. */
+  private async holdLock(): Promise<boolean> {
+    if (this.lock !== undefined) return true;
+    const client = await this.d.topology.metaDb.connect();
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MOVER_LOCK]);
+    if (!rows[0]!.ok) {
+      client.release();
+      return false;
+    }
+    client.on('error', () => {
+      this.lock = undefined; // the lock went with the connection
+    });
+    this.lock = client;
+    return true;
+  }
+
+  private async begin(m: MoveRow, s: MoveScope): Promise<void> {
+    const problem = await this.check(m, s);
+    if (problem !== null) return this.undo(m, s, 'failed', problem);
+    const source = this.d.topology.db(m.source);
+    await startLogging(source, { moveId: m.id, lo: m.lo, hi: m.hi });
+    await this.d.topology.propose((map) => (map.moves.some((x) => x.id === m.id) ? null : map.withMove({ id: m.id, lo: m.lo, hi: m.hi, from: m.source, to: m.target, phase: 'copying' })), `move ${m.id}: copying`);
+    await waitForRunningTransactions(source);
+    await updateMove(this.d.topology.metaDb, m.id, { state: 'copying' }, ['pending']);
+    this.d.log.info({ move: m.id }, 'move: logging the range on the source; copying');
+  }
+
+  /** Null when the move can go ahead, else why not. */
+  private async check(m: MoveRow, s: MoveScope): Promise<string | null> {
+    const map = this.d.topology.map;
+    if (!map.shardNames.includes(m.source) || !map.shardNames.includes(m.target)) return `unknown shard (${m.source} → ${m.target})`;
+    if (m.source === m.target) return 'source and target are the same shard';
+    if (m.lo !== null && m.hi !== null && m.lo >= m.hi) return 'from must be below to';
+    const r = rangeBounds(map.ranges, m.lo ?? Number.MIN_SAFE_INTEGER);
+    if (r.shard !== m.source) return `keys from ${m.lo} live on ${r.shard}, not ${m.source}`;
+    if ((r.lo !== null && (m.lo === null || m.lo < r.lo)) || (r.hi !== null && (m.hi === null || m.hi > r.hi))) return `the range must lie within one range of the map (${r.lo ?? '-∞'}…${r.hi ?? '∞'} on ${r.shard})`;
+    const onTarget = await checksums(this.d.topology.db(m.target), s);
+    const busy = Object.entries(onTarget).filter(([, c]) => c.n > 0);
+    if (busy.length > 0) return `the target already holds rows of the range (${busy.map(([t, c]) => `${t}: ${c.n}`).join(', ')})`;
+    return null;
+  }
+
+  private async copy(m: MoveRow, s: MoveScope): Promise<void> {
+    const meta = this.d.topology.metaDb;
+    const target = this.d.topology.db(m.target);
+    await deleteRange(target, s); // a resumed copy starts over
+    const copied = await copyRange(this.d.topology.db(m.source), target, s, (snapshot) => updateMove(meta, m.id, { snapshot, rowsCopied: 0 }).then(() => {}), (n) => (n % 10_000 === 0 ? updateMove(meta, m.id, { rowsCopied: n }).then(() => {}) : Promise.resolve()));
+    await updateMove(meta, m.id, { state: 'catching-up', rowsCopied: copied }, ['copying']);
+    this.d.log.info({ move: m.id, rows: copied }, 'move: copied; catching up from the log');
+  }
+
+  private async catchUp(m: MoveRow, s: MoveScope): Promise<void> {
+    const source = this.d.topology.db(m.source);
+    const r = await replayLog(source, this.d.topology.db(m.target), m.id, m.snapshot, s);
+    if (r.applied > 0) await updateMove(this.d.topology.metaDb, m.id, { rowsLogged: m.rowsLogged + r.applied });
+    if ((await logBacklog(source, m.id)) < CUTOVER_BELOW) {
+      await updateMove(this.d.topology.metaDb, m.id, { state: 'cutover', step: 'switch' }, ['catching-up']);
+      this.d.log.info({ move: m.id }, 'move: caught up; cutting over');
+    }
+  }
+
+  /** The cutover, one recorded step at a time (`step` = name:version:switched-at). */
+  private async cutover(m: MoveRow, s: MoveScope): Promise<void> {
+    const meta = this.d.topology.metaDb;
+    const [step, v, at] = (m.step ?? 'switch').split(':');
+    const since = Number(at ?? Date.now());
+    if (step === 'switch') {
+      const map = await this.d.topology.propose((x) => (x.moves.find((y) => y.id === m.id)?.phase === 'switching' ? null : x.withMovePhase(m.id, 'switching')), `move ${m.id}: switching`);
+      await updateMove(meta, m.id, { step: `gateways:${map.version}:${Date.now()}` });
+      return;
+    }
+    if (step === 'gateways') {
+      const behind = [...(await this.d.gateways()).values()].filter((x) => x < Number(v));
+      if (behind.length === 0) await updateMove(meta, m.id, { step: `barrier:${v}:${since}` });
+      return;
+    }
+    if (step === 'barrier') {
+      if (await this.barrierPassed(m)) await updateMove(meta, m.id, { step: `drain:${v}:${since}` });
+      return;
+    }
+    await this.finish(m, s, since);
+  }
+
+  /** A barrier job in every partition of the source: once all are applied, every write queued there before the switch is in. */
+  private async barrierPassed(m: MoveRow): Promise<boolean> {
+    const parts = this.d.topology.map.live().filter((r) => r.shard === m.source);
+    const ids = parts.map((r) => `${r.name}.move${m.id}.0`);
+    const { rows } = await this.d.topology.db(m.source).query<{ n: string }>('SELECT count(*) AS n FROM sluice.applied_jobs WHERE job_id = ANY($1::text[])', [ids]);
+    if (Number(rows[0]!.n) === ids.length) return true;
+    // Appending again is harmless: a job id already queued is not added twice, one already applied is skipped.
+    await Promise.all(parts.map((r, i) => this.d.logs.get(r).append([{ id: ids[i]!, data: { v: 1, reqs: [] } }])));
+    return false;
+  }
+
+  private async finish(m: MoveRow, s: MoveScope, since: number): Promise<void> {
+    const source = this.d.topology.db(m.source);
+    const target = this.d.topology.db(m.target);
+    while ((await replayLog(source, target, m.id, m.snapshot, s)).read > 0);
+    const [a, b] = await Promise.all([checksums(source, s), checksums(target, s)]);
+    const verify = { source: a, target: b };
+    if (JSON.stringify(a) !== JSON.stringify(b)) return this.undo(m, s, 'failed', `verification failed: ${JSON.stringify(verify)}`);
+    await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, true) : null), `move ${m.id}: done`);
+    const pauseMs = Date.now() - since;
+    await stopLogging(source, m.id);
+    await updateMove(this.d.topology.metaDb, m.id, { state: 'cleanup', step: null, pauseMs, verify }, ['cutover']);
+    this.d.pauseSeconds?.observe(pauseMs / 1000);
+    this.d.log.info({ move: m.id, pauseMs, verify }, 'move: cut over; the target owns the range; deleting it from the source');
+  }
+
+  private async cleanup(m: MoveRow, s: MoveScope): Promise<void> {
+    const deleted = await deleteRange(this.d.topology.db(m.source), s, 5);
+    await updateMove(this.d.topology.metaDb, m.id, { state: 'done', rowsDeleted: m.rowsDeleted + deleted, finished: true }, ['cleanup']);
+    this.d.log.info({ move: m.id, deleted }, 'move done');
+  }
+
+  /** Take the move back (before the range switched for good): stop logging, drop the copy, forget it in the map. */
+  private async undo(m: MoveRow, s: MoveScope, to: 'cancelled' | 'failed', error: string | null): Promise<void> {
+    await stopLogging(this.d.topology.db(m.source), m.id);
+    await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, false) : null), `move ${m.id}: ${to}`);
+    // Only a copy this move made is deleted: a move refused while pending copied nothing.
+    if (m.state !== 'pending' && m.target !== m.source) await deleteRange(this.d.topology.db(m.target), s);
+    await updateMove(this.d.topology.metaDb, m.id, { state: to, error, finished: true });
+    this.d.log.warn({ move: m.id, error }, `move ${to}`);
+  }
+}
