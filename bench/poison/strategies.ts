@@ -7,8 +7,7 @@
  * the clean fast path (one statement for 1,000 good requests) as baseline.
  */
 import pg from 'pg';
-import { introspectCatalog } from '../../shared/src/catalog/introspect.ts';
-import type { WriteRequest } from '../../shared/src/queue/index.ts';
+import { introspectCatalog, type WriteRequest } from '../lib/shared.ts';
 import { applyRequests } from '../../writer/src/flush/apply.ts';
 import { bisectRequests, type Isolation } from '../../writer/src/flush/poison.ts';
 import { StatementCache } from '../../writer/src/flush/sql.ts';
