@@ -48,12 +48,14 @@ export async function drive(spec: LoadSpec, tracked: readonly Tracked[], hooks: 
       s0 = sampleCpu(tracked);
       t0 = monoUs();
       started = hooks.onStart?.() ?? Promise.resolve();
+      started.catch(() => {}); // awaited (and thrown) below; not unhandled meanwhile
     } else if (line === 'end') {
       ended = (async () => {
         await started;
         await hooks.settle?.();
         return [sampleCpu(tracked), monoUs()] as [CpuSample, number];
       })();
+      ended.catch(() => {}); // awaited (and thrown) below
     } else if (line.startsWith('{')) {
       result = JSON.parse(line) as LoadResult;
     }

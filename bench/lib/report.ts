@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { CpuSample } from './cpu.ts';
 import type { ProfileSummary } from './profile.ts';
@@ -28,12 +29,16 @@ export function profileDir(run: string): string {
   return join(REPO_ROOT, 'bench', 'results', 'profiles', run);
 }
 
-/** Write bench/results/<run>.json and return its path. */
-export function writeResults(run: string, data: unknown): string {
+/**
+ * Write bench/results/<run>.json (with the machine's load average: other work
+ * on a shared machine inflates every figure) and return its path.
+ */
+export function writeResults(run: string, data: object): string {
   const dir = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${run}.json`);
-  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ ...data, machine: { cores: cpus().length, loadavgAtEnd: loadavg() } }, null, 2) + '\n');
+  process.stdout.write(`\nload average at the end (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores; ratios compare within this run\n`);
   return file;
 }
 
@@ -60,7 +65,9 @@ export function printProfiles(title: string, profiles: Record<string, ProfileSum
       process.stdout.write(`\n${title}, ${proc}: no profile written\n`);
       continue;
     }
-    printTable(`${title}, ${proc}: top self time (${p.busyMs} ms busy in the window)`, p.top.map((f) => ({ function: f.fn, 'self ms': f.selfMs, '%': f.pct, where: f.where })));
+    printTable(`${title}, ${proc}: top self time (${p.busyMs} ms sampled busy in the window)`, p.top.map((f) => ({ function: f.fn, 'self ms': f.selfMs, '%': f.pct, where: f.where })));
+    const areas = Object.entries(p.areas).slice(0, 12);
+    process.stdout.write(`  by area: ${areas.map(([a, pct]) => `${a} ${pct}%`).join(', ')}\n`);
   }
 }
 

@@ -48,9 +48,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function settleRows(pool: pg.Pool, label: string, target?: number, quietMs = 400, timeoutMs = 600_000): Promise<number> {
   const t0 = performance.now();
-  let last = (await progress(pool)).rows;
+  const first = (await progress(pool)).rows;
+  let last = first;
   let lastChange = t0;
-  let lastPrint = t0;
+  let lastPrint = { at: t0, rows: first };
   for (;;) {
     await sleep(target === undefined ? 100 : 20);
     const n = (await progress(pool)).rows;
@@ -58,11 +59,13 @@ export async function settleRows(pool: pg.Pool, label: string, target?: number, 
     if (target !== undefined ? n >= target : n === last && now - lastChange >= quietMs) return n;
     if (n !== last) lastChange = now;
     last = n;
-    if (now - lastPrint >= 5000) {
-      lastPrint = now;
-      process.stderr.write(`  [${label}] ${((now - t0) / 1000).toFixed(0)} s: ${n}${target ? `/${target}` : ''} rows committed\n`);
+    if (now - lastPrint.at >= 5000) {
+      const rate = ((n - lastPrint.rows) / (now - lastPrint.at)) * 1000;
+      lastPrint = { at: now, rows: n };
+      const of = target === undefined ? '' : ` of ${target - first}`;
+      process.stderr.write(`  [${label}] ${((now - t0) / 1000).toFixed(0)} s: ${n - first}${of} rows committed, ${Math.round(rate)} rows/s\n`);
     }
-    if (now - t0 > timeoutMs) throw new Error(`${label}: rows still at ${n} after ${timeoutMs} ms`);
+    if (now - t0 > timeoutMs) throw new Error(`${label}: ${n - first} rows committed after ${timeoutMs} ms, still going`);
   }
 }
 
