@@ -1,27 +1,14 @@
 /**
  * Baseline (a): a bare Hono POST endpoint that does no work: it reads the
- * body and parses it as JSON, then answers 202 with a small JSON body. The
- * ceiling for any gateway on this runtime; Sluice `queued` is compared to it.
- *
- * The body is read from Node's request (`c.env.incoming`), as the gateway
- * reads it: `c.req.json()` would make @hono/node-server build a Fetch
- * Request and stream, which alone costs more CPU than the rest of this
- * handler and would make the baseline, not the gateway, the slow one.
+ * body (as the gateway does, see read-body.ts) and parses it as JSON, then
+ * answers 202 with a small JSON body. The ceiling for any gateway on this
+ * runtime; Sluice `queued` is compared to it.
  *
  *   tsx bench/baselines/bare-hono.ts <port>
  */
-import type { IncomingMessage } from 'node:http';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
+import { readBody } from './read-body.ts';
 
 const port = Number(process.argv[2] ?? 3101);
 const app = new Hono<{ Bindings: HttpBindings }>();
