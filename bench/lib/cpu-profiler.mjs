@@ -1,7 +1,9 @@
 // Loaded with `NODE_OPTIONS=--import <this file>` by bench/lib/services.ts:
 // what `node --cpu-prof --cpu-prof-dir=$BENCH_CPU_PROF_DIR` does (that flag
 // is not allowed in NODE_OPTIONS), through the same V8 profiler. The profile
-// is written when the process exits (process.exit after a SIGTERM drain).
+// is written when the process exits: Sluice's services exit after their
+// SIGTERM drain; a process with no SIGTERM handler of its own (a baseline)
+// is made to exit on it here, as Node's default would, but through 'exit'.
 // Plain JavaScript: it loads before tsx.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -15,6 +17,9 @@ if (dir && isMainThread) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 1000 }); // µs, as --cpu-prof
   session.post('Profiler.start');
+  process.on('SIGTERM', () => {
+    if (process.listenerCount('SIGTERM') === 1) process.exit(143);
+  });
   process.on('exit', () => {
     // A same-thread session answers synchronously, so this completes before the process ends.
     session.post('Profiler.stop', (err, result) => {

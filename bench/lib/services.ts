@@ -33,15 +33,18 @@ export interface ServiceOptions {
   profile?: { dir: string; services: readonly ServiceName[] };
 }
 
+/**
+ * Environment that profiles a process into `dir`. Node refuses --cpu-prof in
+ * NODE_OPTIONS; a preloaded module starts the same profiler, so the command
+ * line stays exactly what `pnpm start` runs. The profile is written at exit.
+ */
+function profiling(dir: string): Record<string, string> {
+  return { NODE_OPTIONS: `--import ${PROFILER}`, BENCH_CPU_PROF_DIR: dir };
+}
+
 /** Start one service; `name` tells several gateways apart (and names the profile folder). */
 export async function startService(service: ServiceName, o: ServiceOptions, name: string = service): Promise<Running> {
-  const env = { ...o.env };
-  // Node refuses --cpu-prof in NODE_OPTIONS; a preloaded module starts the same profiler, so the
-  // command line stays exactly what `pnpm start` runs. The profile is written at exit.
-  if (o.profile?.services.includes(service)) {
-    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import ${PROFILER}`.trim();
-    env.BENCH_CPU_PROF_DIR = join(o.profile.dir, name);
-  }
+  const env = o.profile?.services.includes(service) ? { ...o.env, ...profiling(join(o.profile.dir, name)) } : o.env;
   const { file, ready } = SERVICES[service];
   // The warmer preloads the hottest keys before it reports ready.
   const proc = await startTsProcess(file, { env, ready, name, timeoutMs: 120_000 });
@@ -60,9 +63,10 @@ export async function startStack(o: ServiceOptions, services: readonly ServiceNa
   return ok;
 }
 
-/** Start a baseline server (bench/baselines/*.ts); it prints `listening` when it serves. */
-export async function startBaseline(file: string, args: string[], name: string): Promise<Running> {
-  return { column: 'app', proc: await startTsProcess(file, { args, ready: /listening/, name }) };
+/** Start a baseline server (bench/baselines/*.ts), profiled into `profileDir` when given; it prints `listening` when it serves. */
+export async function startBaseline(file: string, args: string[], name: string, profileDir?: string): Promise<Running> {
+  const env = profileDir === undefined ? {} : profiling(profileDir);
+  return { column: 'app', proc: await startTsProcess(file, { args, env, ready: /listening/, name }) };
 }
 
 /** The CPU accounting entries of running processes. */

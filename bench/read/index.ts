@@ -18,7 +18,7 @@ import { runId } from '../lib/report.ts';
 import { stopAll, type Running } from '../lib/services.ts';
 import { createLogger, createPool, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
 import { report } from './report.ts';
-import { baselines, sluiceThroughput } from './scenarios.ts';
+import { THROUGHPUT, seedBareKeys } from './scenarios.ts';
 import { stampede, zipfRuns } from './zipf.ts';
 
 /** Options of the read bench (see bench/run.ts for the flags). */
@@ -73,8 +73,8 @@ export async function runReadBench(o: ReadBenchOptions): Promise<void> {
     await migrate(mpool);
     await mpool.end();
     const want = (group: string) => o.only.length === 0 || o.only.includes(group);
-    if (want('baselines')) await baselines(ctx);
-    if (want('sluice')) await sluiceThroughput(ctx);
+    if (want('baselines')) await seedBareKeys(ctx);
+    for (const s of THROUGHPUT) if (want(s.group)) await s.run(ctx);
     if (want('zipf')) await zipfRuns(ctx);
     if (want('stampede')) await stampede(ctx);
     report(ctx);

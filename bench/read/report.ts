@@ -37,7 +37,7 @@ export function report(ctx: ReadCtx): void {
   printTable(
     `HTTP reads: ${ctx.o.connections} keep-alive connections, ${ctx.o.durationS} s per throughput run. ` +
       'Latency in ms; CPU µs per request by process (app = the gateway(s) or the baseline server; servers = all but the load generator)',
-    ctx.results.map(row),
+    [...ctx.results].sort((a, b) => a.scenario.localeCompare(b.scenario)).map(row),
   );
   const r = ratios(ctx);
   printRatios('Ratios, all from this run (issue #10 targets)', r);

@@ -49,49 +49,92 @@ export async function withSluice(ctx: ReadCtx, key: string, body: (port: number)
   if (so.profile && window) ctx.profiles[key] = summarizeProfiles(so.profile.dir, PROFILED, window);
 }
 
-/** a. bare Hono + ioredis GET (1 and 2 processes) and MGET; b. bare Hono + one SELECT per request. */
-export async function baselines(ctx: ReadCtx): Promise<void> {
+/** The values the bare GET baseline reads: keys 1…HOT_KEYS, about the size of Sluice's entries. */
+export async function seedBareKeys(ctx: ReadCtx): Promise<void> {
   const { Redis } = await import('ioredis');
   const seed = new Redis(ctx.redis.url);
   for (let id = 1; id <= HOT_KEYS; id++) await seed.set(`bench:bench_kv:${id}`, JSON.stringify({ id, owner: id % 1000, payload: 'x'.repeat(96) }));
   seed.disconnect();
-  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
-  ctx.running.push(await startBaseline('bench/baselines/bare-redis-get.ts', [String(p1), ctx.redis.url], 'bare-redis-1'));
-  await warmUp(getSpec(ctx, [p1], HOT));
-  await measure(ctx, 'bareGet', `a1. bare Hono + Redis GET, ${HOT_KEYS} keys`, getSpec(ctx, [p1], HOT));
-  ctx.running.push(await startBaseline('bench/baselines/bare-redis-get.ts', [String(p2), ctx.redis.url], 'bare-redis-2'));
-  await warmUp(getSpec(ctx, [p2], HOT), 2000);
-  await measure(ctx, 'bareGet2', 'a2. bare Hono + Redis GET, 2 processes', getSpec(ctx, [p1, p2], HOT));
-  await stopAll(ctx.running.splice(1));
-  await warmUp(getSpec(ctx, [p1], HOT, MULTI_PATH), 2000);
-  await measure(ctx, 'bareMget', `a3. bare Hono + Redis MGET of ${MULTI_KEYS} keys`, getSpec(ctx, [p1], HOT, MULTI_PATH));
+}
+
+/** Run `body` against `count` bare GET servers (profiled into `profileKey` when given). */
+async function withBareGet(ctx: ReadCtx, count: number, body: (ports: number[]) => Promise<[number, number]>, profileKey?: string): Promise<void> {
+  const dir = ctx.o.profile && profileKey ? join(profileDir(ctx.run), profileKey) : undefined;
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    ports.push(await freePort());
+    ctx.running.push(await startBaseline('bench/baselines/bare-redis-get.ts', [String(ports[i]), ctx.redis.url], `bare-redis-${i + 1}`, i === 0 && dir ? join(dir, 'server') : undefined));
+  }
+  const window = await body(ports);
   await stopAll(ctx.running);
-  ctx.running.push(await startBaseline('bench/baselines/naive-select.ts', [String(p3), ctx.pg.url], 'naive-select'));
-  await warmUp(getSpec(ctx, [p3], { mode: 'seq', start: WARM_FROM }));
-  await measure(ctx, 'naiveSelect', 'b. naive SELECT per request', getSpec(ctx, [p3], { mode: 'seq', start: MISS_FROM }));
+  if (dir && profileKey) ctx.profiles[profileKey] = summarizeProfiles(dir, ['server'], window);
+}
+
+// a1/a2/a3. bare Hono + ioredis GET (1 and 2 processes) and MGET. The bare GET is profiled
+// with --profile too: the gateway's profile under hits is read against it.
+const bareGet = (ctx: ReadCtx) =>
+  withBareGet(ctx, 1, async ([p]) => {
+    await warmUp(getSpec(ctx, [p!], HOT));
+    return measure(ctx, 'bareGet', `a1. bare Hono + Redis GET, ${HOT_KEYS} keys`, getSpec(ctx, [p!], HOT));
+  }, 'bareGet');
+const bareGet2 = (ctx: ReadCtx) =>
+  withBareGet(ctx, 2, async (ports) => {
+    await warmUp(getSpec(ctx, ports, HOT));
+    return measure(ctx, 'bareGet2', 'a2. bare Hono + Redis GET, 2 processes', getSpec(ctx, ports, HOT));
+  });
+const bareMget = (ctx: ReadCtx) =>
+  withBareGet(ctx, 1, async ([p]) => {
+    await warmUp(getSpec(ctx, [p!], HOT, MULTI_PATH));
+    return measure(ctx, 'bareMget', `a3. bare Hono + Redis MGET of ${MULTI_KEYS} keys`, getSpec(ctx, [p!], HOT, MULTI_PATH));
+  });
+
+/** b. bare Hono + one SELECT per request. */
+async function naiveSelect(ctx: ReadCtx): Promise<void> {
+  const port = await freePort();
+  ctx.running.push(await startBaseline('bench/baselines/naive-select.ts', [String(port), ctx.pg.url], 'naive-select'));
+  await warmUp(getSpec(ctx, [port], { mode: 'seq', start: WARM_FROM }));
+  await measure(ctx, 'naiveSelect', 'b. naive SELECT per request', getSpec(ctx, [port], { mode: 'seq', start: MISS_FROM }));
   await stopAll(ctx.running);
 }
 
-/** c. cache hits (1 and 2 gateways), cached multi-get; d. misses: each with gateway, writer and warmer running. */
-export async function sluiceThroughput(ctx: ReadCtx): Promise<void> {
-  await withSluice(ctx, 'hits', async (port) => {
+// c1/c2/c3. cache hits (1 and 2 gateways), cached multi-get; d. misses: each with gateway, writer and warmer running.
+const hits = (ctx: ReadCtx) =>
+  withSluice(ctx, 'hits', async (port) => {
     await warmUp(getSpec(ctx, [port], HOT)); // fills the cache with the hot keys; the warmer keeps them fresh
     return measure(ctx, 'hits', `c1. Sluice cache hits, ${HOT_KEYS} keys`, getSpec(ctx, [port], HOT));
   });
-  await withSluice(ctx, 'hits2', async (port) => {
+const hits2 = (ctx: ReadCtx) =>
+  withSluice(ctx, 'hits2', async (port) => {
     const so = sluiceOptions(ctx, 'hits2', await freePort());
     ctx.running.push(await startService('gateway', so, 'gateway-2'));
     const ports = [port, Number(so.env.SLUICE_PORT)];
     await warmUp(getSpec(ctx, ports, HOT));
     return measure(ctx, 'hits2', 'c2. Sluice cache hits, 2 gateways', getSpec(ctx, ports, HOT));
   });
-  await withSluice(ctx, 'multi', async (port) => {
+const multi = (ctx: ReadCtx) =>
+  withSluice(ctx, 'multi', async (port) => {
     await warmUp(getSpec(ctx, [port], HOT, MULTI_PATH));
     return measure(ctx, 'multi', `c3. Sluice cached multi-get of ${MULTI_KEYS} keys`, getSpec(ctx, [port], HOT, MULTI_PATH));
   });
-  await withSluice(ctx, 'misses', async (port) => {
+const misses = (ctx: ReadCtx) =>
+  withSluice(ctx, 'misses', async (port) => {
     await warmUp(getSpec(ctx, [port], { mode: 'seq', start: WARM_FROM }));
     await flushCache(ctx.redis.url);
     return measure(ctx, 'misses', 'd. Sluice misses via Postgres', getSpec(ctx, [port], { mode: 'seq', start: MISS_FROM }));
   });
-}
+
+/**
+ * The throughput scenarios and their `--only` group, in pairs: each baseline
+ * right before the Sluice scenario a ratio compares it with, so the two halves
+ * run within a minute of each other on a machine whose load drifts.
+ */
+export const THROUGHPUT: readonly { group: 'baselines' | 'sluice'; run: (ctx: ReadCtx) => Promise<void> }[] = [
+  { group: 'baselines', run: bareGet },
+  { group: 'sluice', run: hits },
+  { group: 'baselines', run: bareMget },
+  { group: 'sluice', run: multi },
+  { group: 'baselines', run: naiveSelect },
+  { group: 'sluice', run: misses },
+  { group: 'baselines', run: bareGet2 },
+  { group: 'sluice', run: hits2 },
+];

@@ -62,9 +62,10 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     await mpool.end();
     const want = (s: string) => o.only.length === 0 || o.only.includes(s);
     const results: WriteResult[] = [];
+    // Each ratio's two halves run back to back (bare → queued → naive): the machine's load drifts.
     if (want('bare')) results.push(await baseline(ctx, 'bare', 'a. bare Hono POST (no work)', 'bench/baselines/bare-hono.ts', []));
-    if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
     if (want('queued')) results.push(await sluice(ctx, 'queued', 'c. Sluice queued'));
+    if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
     if (want('committed')) results.push(await sluice(ctx, 'committed', 'd. Sluice committed'));
     const drain = want('drain') ? await drainVsCopy(ctx) : undefined;
     report(run, o, results, drain, ctx.profiles);
@@ -95,10 +96,13 @@ function services(ctx: Ctx, key: string, port: number): ServiceOptions {
 async function baseline(ctx: Ctx, key: string, scenario: string, file: string, args: string[]): Promise<WriteResult> {
   await ctx.pool.query('TRUNCATE bench_events');
   const port = await freePort();
-  ctx.running.push(await startBaseline(file, [String(port), ...args], key));
+  // The bare baseline is profiled too: the gateway's profile is read against it.
+  const dir = ctx.o.profile && key === 'bare' ? join(profileDir(ctx.run), key) : undefined;
+  ctx.running.push(await startBaseline(file, [String(port), ...args], key, dir && join(dir, 'server')));
   const usesPg = key === 'naive';
   const r = await measureWrite(key, scenario, spec(ctx, port), [...tracked(ctx.running), ...(usesPg ? servers(ctx).slice(0, 1) : [])], usesPg ? ctx.pool : undefined);
   await stopAll(ctx.running);
+  if (dir) ctx.profiles[key] = summarizeProfiles(dir, ['server'], r.measured.monoUs);
   return r;
 }
 

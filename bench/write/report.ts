@@ -51,7 +51,7 @@ export function report(run: string, o: WriteBenchOptions, results: WriteResult[]
   printTable(
     `HTTP writes: ${o.connections} keep-alive connections, ${o.durationS} s each, ${Buffer.byteLength(ROW_BODY)}-byte single-row inserts. ` +
       'Latency in ms; CPU µs per request by process (app = the gateway or the baseline server; servers = all but the load generator)',
-    results.map(row),
+    [...results].sort((a, b) => a.scenario.localeCompare(b.scenario)).map(row),
   );
   if (drain) {
     const d = (name: string, r: RowsRun): Row => ({ path: name, rows: r.rows, 'rows/s': r.rowsPerSec, ...cpuPer(r.cpuUs, r.rows) });
