@@ -1,41 +1,56 @@
 /**
- * `pnpm bench [write|soak|poison|read|client] [--duration S] [--connections N] [--drain N] [--partitions N] [--linger MS]`
- * soak: `[--minutes M] [--clients N]`; poison: `[--writes N]`;
- * read: `[--zipf-duration S] [--only baselines,sluice,zipf,stampede]`;
- * client: `[--writes N] [--callers N] [--ack queued|committed]`.
+ * `pnpm bench [write|read|soak|poison|loadgen|client] [flags]` — see the README's
+ * Benchmarks section for what each measures and its flags.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
 import { runClientBench } from './client/index.ts';
+import { runLoadgenBench } from './loadgen/index.ts';
 import { runPoisonBench } from './poison/index.ts';
 import { runReadBench } from './read/index.ts';
 import { runSoak } from './soak/index.ts';
 import { runWriteBench } from './write/index.ts';
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
+const args = process.argv.slice(2);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack']);
 
-const onlyValue = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const ackValue = process.argv.includes('--ack') ? process.argv[process.argv.indexOf('--ack') + 1] : undefined;
-const mode = process.argv.slice(2).find((a) => !a.startsWith('--') && !/^\d+$/.test(a) && a !== onlyValue && a !== ackValue) ?? 'write';
+function value(name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+function num(name: string, def: number): number;
+function num(name: string): number | undefined;
+function num(name: string, def?: number): number | undefined {
+  const v = value(name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number, got "${v}"`);
+  return n;
+}
+const only = value('only')?.split(',').filter(Boolean) ?? [];
+const profile = args.includes('--profile');
+// The mode is the first word that is neither a flag nor a flag's value.
+const mode = args.find((a, i) => !a.startsWith('--') && !(i > 0 && VALUED.has(args[i - 1]!.slice(2)))) ?? 'write';
+
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: flag('duration', 20), connections: flag('connections', 100), drainWrites: flag('drain', 200_000), partitions: flag('partitions', 4), ...(process.argv.includes('--linger') ? { batchLingerMs: flag('linger', 5) } : {}) });
+    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile });
     break;
   case 'read':
-    await runReadBench({ durationS: flag('duration', 15), connections: flag('connections', 50), zipfS: flag('zipf-duration', 300), only: onlyValue?.split(',') ?? [] });
+    await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });
+    break;
+  case 'loadgen':
+    await runLoadgenBench({ durationS: num('duration', 10), connections: num('connections', 100) });
     break;
   case 'soak':
-    await runSoak({ minutes: flag('minutes', 10), clients: flag('clients', 24), killEveryS: flag('kill-every', 30) });
+    await runSoak({ minutes: num('minutes', 10), clients: num('clients', 24), killEveryS: num('kill-every', 30) });
     break;
   case 'poison':
-    await runPoisonBench({ writes: flag('writes', 100_000), partitions: flag('partitions', 4) });
+    await runPoisonBench({ writes: num('writes', 100_000), partitions: num('partitions', 4) });
     break;
   case 'client':
-    await runClientBench({ writes: flag('writes', 10_000), callers: flag('callers', 200), ack: ackValue === 'committed' ? 'committed' : 'queued' });
+    await runClientBench({ writes: num('writes', 10_000), callers: num('callers', 200), ack: value('ack') === 'committed' ? 'committed' : 'queued' });
     break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, soak, poison, read, client)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client)\n`);
     process.exit(2);
 }

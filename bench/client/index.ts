@@ -11,13 +11,8 @@
  */
 import pg from 'pg';
 import { SluiceClient, type Ack, type BatchingOptions } from '../../client/src/index.ts';
-import { createPool } from '@sluice/shared/db/pool.ts';
-import { createLogger } from '@sluice/shared/log/index.ts';
-import { migrate } from '@sluice/shared/migrations/migrate.ts';
-import { freePort } from '@sluice/local-servers/free-port.ts';
-import { startPostgres } from '@sluice/local-servers/postgres.ts';
-import { startRedis } from '@sluice/local-servers/redis.ts';
-import { startTs, type Proc } from '../lib/procs.ts';
+import { createLogger, createPool, freePort, migrate, startPostgres, startRedis } from '../lib/shared.ts';
+import { startService, stopAll, type Running } from '../lib/services.ts';
 import { printTable, writeResults, type Row } from '../lib/report.ts';
 import { BENCH_TABLE_SQL, ROW_BODY } from '../write/scenarios.ts';
 
@@ -109,7 +104,7 @@ async function runMode(mode: string, url: string, pool: pg.Pool, o: ClientBenchO
 export async function runClientBench(o: ClientBenchOptions): Promise<void> {
   const [pgServer, redis] = await Promise.all([startPostgres(), startRedis()]);
   const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
-  const procs: Proc[] = [];
+  const procs: Running[] = [];
   try {
     await pool.query(BENCH_TABLE_SQL);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
@@ -117,13 +112,12 @@ export async function runClientBench(o: ClientBenchOptions): Promise<void> {
     await mpool.end();
     const port = await freePort();
     const env = { DATABASE_URL: pgServer.url, REDIS_URL: redis.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port), SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'warn', NODE_ENV: 'production' };
-    procs.push(await startTs('writer/src/main.ts', { env, ready: /writer started/, name: 'writer' }));
-    procs.push(await startTs('gateway/src/main.ts', { env, ready: /gateway listening/, name: 'gateway' }));
+    procs.push(await startService('writer', { env }), await startService('gateway', { env }));
     const url = `http://127.0.0.1:${port}`;
     const results = [await runMode('one request per write', url, pool, o, undefined), await runMode('client batching', url, pool, o, BATCHING)];
     report(results, o);
   } finally {
-    await Promise.allSettled(procs.map((p) => p.stop()));
+    await stopAll(procs);
     await pool.end().catch(() => {});
     await Promise.allSettled([redis.destroy(), pgServer.destroy()]);
   }

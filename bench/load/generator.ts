@@ -1,110 +1,140 @@
 /**
- * Closed-loop HTTP load generator, run as its own process so its CPU is not
- * charged to the server under test. `connections` keep-alive sockets each send
- * one request, wait for the answer, and send the next, for `durationMs`.
- * Prints one JSON line: counts by status and latency percentiles (ms).
+ * Closed-loop HTTP load generator, run as its own process so its CPU is
+ * counted apart from the server's: `connections` keep-alive HTTP/1.1 sockets
+ * (spread over `ports`), one request in flight on each, for `warmupMs` (not
+ * measured) and then `durationMs`. Every response is timed into a histogram.
  *
- *   tsx bench/load/generator.ts '{"url":"http://127.0.0.1:3000/v1/tables/t","connections":100,"durationMs":20000,"body":"{…}","headers":{}}'
+ * Protocol on stdout, one line each: `start` when the measured window opens,
+ * `end` when it closes (the parent reads the other processes' CPU at both),
+ * then the LoadResult as JSON. Progress goes to stderr every `progressMs`.
+ *
+ *   tsx bench/load/generator.ts '{"name":"bare","ports":[3000],"method":"POST","path":"/v1/tables/t","body":"{…}","connections":100,"durationMs":20000}'
  */
-import http from 'node:http';
+import { Histogram, type LatencySummary } from './histogram.ts';
+import { Http1Connection } from './http1.ts';
+import { keyFn, type KeyPattern } from './keys.ts';
 
+/** What to send, how hard and for how long. */
 export interface LoadSpec {
-  url: string;
-  method?: string;
-  connections: number;
-  durationMs: number;
-  /** Request body; `$i` is replaced by a per-request counter (for distinct keys). */
+  /** Scenario name, for progress lines. */
+  name: string;
+  ports: number[];
+  method: 'GET' | 'POST';
+  /** Request path; `{key}` is replaced per request according to `keys`. */
+  path: string;
+  keys?: KeyPattern;
   body?: string;
   headers?: Record<string, string>;
-  /** Ignore the first ms for latency stats (warm-up). */
+  connections: number;
+  durationMs: number;
+  /** Load before the measured window (connections, JIT, pools). Default 250 ms. */
   warmupMs?: number;
+  /** Default 5000; 0 = silent. */
+  progressMs?: number;
 }
 
+/** What one measured window saw. */
 export interface LoadResult {
+  /** Responses completed in the window (every status). */
   requests: number;
   durationMs: number;
   rps: number;
   status: Record<string, number>;
+  /** Requests that got no response (connection refused, reset, closed mid-answer). */
   errors: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+  latencyMs: LatencySummary;
+  /** The generator's own CPU (user + system, all threads) per completed request, µs. */
+  selfCpuUsPerRequest: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+/** Request bytes: fixed ones are built once; with `{key}` only the path is formatted per request. */
+function requestMaker(spec: LoadSpec, port: number, nextKey: () => string): () => Buffer | string {
+  const body = spec.body ?? '';
+  const headers = Object.entries(spec.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const framing = spec.method === 'POST' ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` : '';
+  const tail = ` HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${headers}${framing}\r\n${body}`;
+  const at = spec.path.indexOf('{key}');
+  if (at < 0) {
+    const bytes = Buffer.from(`${spec.method} ${spec.path}${tail}`);
+    return () => bytes;
+  }
+  const head = `${spec.method} ${spec.path.slice(0, at)}`;
+  const rest = spec.path.slice(at + '{key}'.length) + tail;
+  return () => head + nextKey() + rest;
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const url = new URL(spec.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
-  const status: Record<string, number> = {};
-  let lat = new Float64Array(1 << 16);
-  let n = 0;
-  let errors = 0;
-  let counter = 0;
-  const warmupMs = spec.warmupMs ?? 0;
+/** Run `spec`; `onEvent` hears `start` and `end` of the measured window. */
+export function runLoad(spec: LoadSpec, onEvent: (e: 'start' | 'end') => void = () => {}): Promise<LoadResult> {
   const t0 = performance.now();
-  const tEnd = t0 + warmupMs + spec.durationMs;
-  const templ = spec.body ?? '';
-  const hasVar = templ.includes('$i');
-
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const body = hasVar ? templ.replaceAll('$i', String(counter++)) : templ;
-      const start = performance.now();
-      const req = http.request(
-        { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: spec.method ?? 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...spec.headers } },
-        (res) => {
-          res.on('data', () => {});
-          res.on('end', () => {
-            const end = performance.now();
-            if (start - t0 >= warmupMs) {
-              status[res.statusCode!] = (status[res.statusCode!] ?? 0) + 1;
-              if (n === lat.length) {
-                const next = new Float64Array(lat.length * 2);
-                next.set(lat);
-                lat = next;
-              }
-              lat[n++] = end - start;
-            }
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
+  const tStart = t0 + (spec.warmupMs ?? 250);
+  const tEnd = tStart + spec.durationMs;
+  let measuring = false;
+  let hist = new Histogram();
+  const status = new Map<number, number>();
+  let errors = 0;
+  let cpu0 = process.cpuUsage();
+  let cpuUs = 0;
+  const onResponse = (code: number, startedAt: number) => {
+    if (!measuring) return;
+    if (code === 0) errors++;
+    else {
+      hist.record(performance.now() - startedAt);
+      status.set(code, (status.get(code) ?? 0) + 1);
+    }
+  };
+  const open = setTimeout(() => {
+    measuring = true;
+    hist = new Histogram();
+    cpu0 = process.cpuUsage();
+    onEvent('start');
+  }, tStart - t0);
+  const progress = spec.progressMs ?? 5000;
+  let last = { at: tStart, n: 0 };
+  const ticker = progress > 0 ? setInterval(() => {
+    if (!measuring) return;
+    const now = performance.now();
+    const rate = ((hist.count - last.n) / (now - last.at)) * 1000;
+    last = { at: now, n: hist.count };
+    process.stderr.write(`  [${spec.name}] ${((now - tStart) / 1000).toFixed(0)} s: ${Math.round(rate)} req/s (${hist.count} so far)\n`);
+  }, progress) : undefined;
+  return new Promise((resolve) => {
+    let idle = 0;
+    const close = setTimeout(() => {
+      measuring = false;
+      const c = process.cpuUsage(cpu0);
+      cpuUs = c.user + c.system;
+      clearInterval(ticker);
+      onEvent('end');
+    }, tEnd - t0);
+    const finish = () => {
+      if (++idle < spec.connections) return;
+      clearTimeout(open);
+      clearTimeout(close);
+      const n = hist.count;
+      resolve({
+        requests: n,
+        durationMs: spec.durationMs,
+        rps: n / (spec.durationMs / 1000),
+        status: Object.fromEntries(status),
+        errors,
+        latencyMs: hist.summary(),
+        selfCpuUsPerRequest: n > 0 ? cpuUs / n : 0,
       });
-      req.end(body);
-    });
-
-  const loop = async () => {
-    while (performance.now() < tEnd) await one();
-  };
-  await Promise.all(Array.from({ length: spec.connections }, loop));
-  agent.destroy();
-  return summarize(lat, n, spec.durationMs, status, errors);
-}
-
-/** Turn `n` recorded latencies (ms) into a LoadResult; shared by every load generator in bench/. */
-export function summarize(lat: Float64Array, n: number, durationMs: number, status: Record<string, number>, errors: number): LoadResult {
-  const sorted = lat.slice(0, n).sort();
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i]!;
-  return {
-    requests: n,
-    durationMs,
-    rps: n / (durationMs / 1000),
-    status,
-    errors,
-    latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[n - 1] ?? 0, mean: n ? sum / n : 0 },
-  };
+    };
+    // One key sequence for all connections (a `seq` key is never asked twice).
+    const nextKey = keyFn(spec.keys ?? { mode: 'fixed', key: '1' });
+    const makers = spec.ports.map((port) => requestMaker(spec, port, nextKey));
+    for (let c = 0; c < spec.connections; c++) {
+      const port = spec.ports[c % spec.ports.length]!;
+      const make = makers[c % spec.ports.length]!;
+      new Http1Connection(port, '127.0.0.1', () => (performance.now() < tEnd ? make() : null), onResponse, finish);
+    }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
-  runLoad(spec).then(
+  runLoad(spec, (e) => process.stdout.write(`${e}\n`)).then(
     (r) => process.stdout.write(JSON.stringify(r) + '\n'),
     (err: unknown) => {
       process.stderr.write(String(err) + '\n');

@@ -7,15 +7,10 @@
  */
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { queueName } from '@sluice/shared/partition-log/names.ts';
-import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
-import { type WriteJob } from '@sluice/shared/queue/contract.ts';
-import { partitionRef } from '@sluice/shared/topology/partitions.ts';
-import { startPostgres } from '@sluice/local-servers/postgres.ts';
-import { startRedis } from '@sluice/local-servers/redis.ts';
-import { postgresCpuMicros } from '../lib/pgcpu.ts';
-import { startTs } from '../lib/procs.ts';
-import { printTable, writeResults, type Row } from '../lib/report.ts';
+import { sampleCpu } from '../lib/cpu.ts';
+import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { startService } from '../lib/services.ts';
+import { createLogger, createPool, jobIdOf, migrate, queueName, partitionRef, startPostgres, startRedis, writeIdOf, type WriteJob } from '../lib/shared.ts';
 import { compareIsolation } from './strategies.ts';
 
 /** Options of the poison bench. */
@@ -67,8 +62,9 @@ interface Variant {
 }
 
 async function drain(pool: pg.Pool, pgPid: number, env: Record<string, string>, target: number): Promise<{ ms: number; cpuUs: number }> {
-  const cpu0 = postgresCpuMicros(pgPid);
-  const writer = await startTs('writer/src/main.ts', { env, ready: /writer started/, name: 'writer' });
+  const pgCpu = () => sampleCpu([{ name: 'postgres', pid: pgPid }]).postgres!;
+  const cpu0 = pgCpu();
+  const { proc: writer } = await startService('writer', { env });
   const t0 = performance.now();
   try {
     for (;;) {
@@ -77,7 +73,7 @@ async function drain(pool: pg.Pool, pgPid: number, env: Record<string, string>, 
       if (performance.now() - t0 > 600_000) throw new Error(`drain stuck at ${rows[0]!.n}/${target}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    return { ms: performance.now() - t0, cpuUs: postgresCpuMicros(pgPid) - cpu0 };
+    return { ms: performance.now() - t0, cpuUs: pgCpu() - cpu0 };
   } finally {
     await writer.stop();
   }
@@ -89,7 +85,6 @@ export async function runPoisonBench(o: PoisonBenchOptions): Promise<void> {
   const redis = await startRedis();
   const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
   try {
-    const [{ migrate }, { createPool }, { createLogger }] = await Promise.all([import('@sluice/shared/migrations/migrate.ts'), import('@sluice/shared/db/pool.ts'), import('@sluice/shared/log/index.ts')]);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
     await migrate(mpool);
     await mpool.end();
@@ -109,7 +104,7 @@ export async function runPoisonBench(o: PoisonBenchOptions): Promise<void> {
     await pool.query('TRUNCATE bench_poison');
     const strategies = await compareIsolation(pgServer.url);
     printTable(`Isolation strategies: 1 bad request among ${1000} single-row inserts, one transaction (rolled back), mean of 20`, strategies);
-    const file = writeResults('poison', { at: new Date().toISOString(), options: o, variants, strategies });
+    const file = writeResults(runId('poison'), { at: new Date().toISOString(), options: o, variants, strategies });
     process.stdout.write(`\nresults: ${file}\n`);
   } finally {
     await pool.end().catch(() => {});

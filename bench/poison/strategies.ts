@@ -7,8 +7,7 @@
  * the clean fast path (one statement for 1,000 good requests) as baseline.
  */
 import pg from 'pg';
-import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { introspectCatalog, type WriteRequest } from '../lib/shared.ts';
 import { applyRequests } from '@sluice/writer/flush/apply.ts';
 import { bisectRequests, type Isolation } from '@sluice/writer/flush/poison.ts';
 import { StatementCache } from '@sluice/writer/flush/sql.ts';

@@ -7,11 +7,11 @@
  * the fault suite's set checker reads the database back. Not a test: it
  * prints the figures and writes JSON to bench/results/.
  */
-import type { TsProcess } from '@sluice/local-servers/processes.ts';
+import type { TsProcess } from '../lib/shared.ts';
 import { startCluster, type FaultCluster } from '../../test/faults/support/cluster.ts';
 import { check, type Op, type Verdict } from '../../test/faults/support/history.ts';
 import { startLoad, type LoadDriver } from '../../test/faults/support/load.ts';
-import { printTable, writeResults } from '../lib/report.ts';
+import { printTable, runId, writeResults } from '../lib/report.ts';
 
 /** Options of the soak run. */
 export interface SoakOptions {
@@ -140,7 +140,7 @@ export async function runSoak(o: SoakOptions): Promise<void> {
     };
     printTable('Soak', [summary]);
     printTable('Faults', windows.map((w) => ({ kind: w.kind, 'at s': Math.round((w.at - t0) / 1000), 'recovery ms': Math.round(w.recoveryMs) })));
-    const file = writeResults('soak', { at: new Date().toISOString(), options: o, summary, windows: windows.map((w) => ({ ...w, at: w.at - t0 })), samples: { lost: verdict.lost.slice(0, 20), duplicates: verdict.duplicates.slice(0, 20), orderViolations: verdict.orderViolations.slice(0, 20) } });
+    const file = writeResults(runId('soak'), { at: new Date().toISOString(), options: o, summary, windows: windows.map((w) => ({ ...w, at: w.at - t0 })), samples: { lost: verdict.lost.slice(0, 20), duplicates: verdict.duplicates.slice(0, 20), orderViolations: verdict.orderViolations.slice(0, 20) } });
     process.stdout.write(`\nresults: ${file}\n`);
     if (summary.lost > 0 || summary.duplicated > 0) process.exitCode = 1;
   } finally {

@@ -1,148 +1,140 @@
 /**
- * `pnpm bench` (write): the same HTTP load against
- *   (a) a bare Hono POST that only parses JSON,
- *   (b) a naive Hono endpoint doing one INSERT per request,
- *   (c) Sluice with `Sluice-Ack: queued`, (d) Sluice with `Sluice-Ack: committed`,
- * then the writer's drain of a pre-filled backlog against COPY of the same rows.
+ * `pnpm bench` (write): the setup a user runs — private Postgres (fsync on),
+ * Redis (AOF, appendfsync everysec), and Sluice as `pnpm start` starts it —
+ * under the same HTTP load as
+ *   a. a bare Hono POST that only parses JSON,
+ *   b. a naive Hono service doing one INSERT per request (pool),
+ *   c. Sluice `Sluice-Ack: queued`, d. Sluice `Sluice-Ack: committed`,
+ *   e. the writer draining a pre-filled backlog, against one COPY of the same rows.
  * Everything runs on this machine in one run, so ratios are comparable even
- * when absolute numbers are not.
+ * when absolute numbers are not. CPU per request is read from /proc for every process.
  */
 import pg from 'pg';
-import { startPostgres } from '@sluice/local-servers/postgres.ts';
-import { startRedis } from '@sluice/local-servers/redis.ts';
-import { startTs, type Proc } from '../lib/procs.ts';
-import { printTable, writeResults, type Row } from '../lib/report.ts';
+import { join } from 'node:path';
+import type { Tracked } from '../lib/cpu.ts';
+import { summarizeProfiles, type ProfileSummary } from '../lib/profile.ts';
+import { profileDir, runId } from '../lib/report.ts';
+import { startBaseline, startService, startStack, stopAll, tracked, type Running, type ServiceOptions } from '../lib/services.ts';
+import { createLogger, createPool, freePort, loadConfig, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
 import type { LoadSpec } from '../load/generator.ts';
-import { copyRows, prefillBacklog } from './drain.ts';
-import { BENCH_TABLE_SQL, ROW_BODY, measureHttp, stopAll, waitForRows, type ScenarioResult } from './scenarios.ts';
+import { copyRows, measureDrain, prefillBacklog, type RowsRun } from './drain.ts';
+import { report } from './report.ts';
+import { BENCH_TABLE_SQL, ROW_BODY, measureWrite, progress, type WriteResult } from './scenarios.ts';
 
+/** Options of the write bench (see bench/run.ts for the flags). */
 export interface WriteBenchOptions {
   durationS: number;
   connections: number;
   drainWrites: number;
-  partitions: number;
+  /** Override SLUICE_PARTITIONS (default: the config default). */
+  partitions?: number;
   /** Override SLUICE_BATCH_LINGER_MS (default: the config default). */
   batchLingerMs?: number;
+  /** Run only these scenarios (bare, naive, queued, committed, drain); empty = all. */
+  only: string[];
+  /** Write `--cpu-prof` profiles of the gateway and the writer, and print their hottest functions. */
+  profile: boolean;
 }
 
+/** What the scenarios share. */
+interface Ctx {
+  o: WriteBenchOptions;
+  run: string;
+  pg: LocalPostgres;
+  redis: LocalRedis;
+  pool: pg.Pool;
+  running: Running[];
+  profiles: Record<string, Record<string, ProfileSummary | undefined>>;
+}
+
+const PROFILED = ['gateway', 'writer'] as const;
+
+/** Run the write bench: print the tables, write bench/results/write-<time>.json. */
 export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
-  // Private servers in their own temp dirs (removed by destroy()); settings as in production.
-  const pgServer = await startPostgres();
-  const redis = await startRedis();
-  const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
-  const procs: Proc[] = [];
-  const results: ScenarioResult[] = [];
+  const run = runId('write');
+  const pgServer = await startPostgres(); // fsync on, as in production
+  const redis = await startRedis({ appendfsync: 'everysec' });
+  const ctx: Ctx = { o, run, pg: pgServer, redis, pool: new pg.Pool({ connectionString: pgServer.url, max: 2 }), running: [], profiles: {} };
   try {
-    await pool.query(BENCH_TABLE_SQL);
-    const pgPid = pgServer.pid;
-    const sluiceEnv = {
-      DATABASE_URL: pgServer.url,
-      REDIS_URL: redis.url,
-      SLUICE_TABLES: 'bench_events',
-      SLUICE_PARTITIONS: String(o.partitions),
-      ...(o.batchLingerMs !== undefined ? { SLUICE_BATCH_LINGER_MS: String(o.batchLingerMs) } : {}),
-      SLUICE_LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    };
-    const spec = (port: number, headers: Record<string, string> = {}): LoadSpec => ({
-      url: `http://127.0.0.1:${port}/v1/tables/bench_events`,
-      connections: o.connections,
-      durationMs: o.durationS * 1000,
-      body: ROW_BODY,
-      headers,
-    });
-    const reset = () => pool.query('TRUNCATE bench_events');
-
-    // (a) bare Hono
-    procs.push(await startTs('bench/baselines/bare-hono.ts', { args: ['3101'], ready: /listening/, name: 'bare-hono' }));
-    results.push(await measureHttp('a. bare Hono (parse only)', spec(3101), pool, pgPid));
-    await stopAll(procs.splice(0));
-
-    // (b) naive INSERT per request
-    await reset();
-    procs.push(await startTs('bench/baselines/naive-insert.ts', { args: ['3102', pgServer.url], ready: /listening/, name: 'naive' }));
-    results.push(await measureHttp('b. naive INSERT/request', spec(3102), pool, pgPid));
-    await stopAll(procs.splice(0));
-
-    // (c, d) Sluice: one gateway, one writer, migrations first
-    await reset();
-    const [{ migrate }, { createPool }, { createLogger }] = await Promise.all([import('@sluice/shared/migrations/migrate.ts'), import('@sluice/shared/db/pool.ts'), import('@sluice/shared/log/index.ts')]);
+    await ctx.pool.query(BENCH_TABLE_SQL);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
     await migrate(mpool);
     await mpool.end();
-    const env = { ...sluiceEnv, SLUICE_PORT: '3103' };
-    procs.push(await startTs('writer/src/main.ts', { env, ready: /writer started/, name: 'writer' }));
-    procs.push(await startTs('gateway/src/main.ts', { env, ready: /gateway listening/, name: 'gateway' }));
-    let target = 0;
-    const drainQueued = async () => {
-      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM bench_events');
-      target = Math.max(target, Number(rows[0]!.n));
-      return 0;
-    };
-    results.push(await measureHttp('c. Sluice queued', spec(3103, { 'sluice-ack': 'queued' }), pool, pgPid, drainQueued));
-    results.push(await measureHttp('d. Sluice committed', spec(3103, { 'sluice-ack': 'committed' }), pool, pgPid));
-    await stopAll(procs.splice(0));
-
-    // (e) drain a pre-filled backlog vs COPY of the same rows
-    await reset();
-    await prefillBacklog(redis.url, 'sluice', o.partitions, o.drainWrites, 100);
-    const { postgresCpuMicros } = await import('../lib/pgcpu.ts');
-    const cpu0 = postgresCpuMicros(pgPid);
-    procs.push(await startTs('writer/src/main.ts', { env, ready: /writer started/, name: 'writer' }));
-    const drainMs = await waitForRows(pool, o.drainWrites, 300_000);
-    const drainCpu = (postgresCpuMicros(pgPid) - cpu0) / o.drainWrites;
-    await stopAll(procs.splice(0));
-    await reset();
-    const copy = await copyRows(pool, pgPid, o.drainWrites);
-
-    report(results, { writes: o.drainWrites, drainMs, drainCpu, copyMs: copy.ms, copyCpu: copy.cpuUsPerRow }, o);
+    const want = (s: string) => o.only.length === 0 || o.only.includes(s);
+    const results: WriteResult[] = [];
+    // Each ratio's two halves run back to back (bare → queued → naive): the machine's load drifts.
+    if (want('bare')) results.push(await baseline(ctx, 'bare', 'a. bare Hono POST (no work)', 'bench/baselines/bare-hono.ts', []));
+    if (want('queued')) results.push(await sluice(ctx, 'queued', 'c. Sluice queued'));
+    if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
+    if (want('committed')) results.push(await sluice(ctx, 'committed', 'd. Sluice committed'));
+    const drain = want('drain') ? await drainVsCopy(ctx) : undefined;
+    report(run, o, results, drain, ctx.profiles);
   } finally {
-    await stopAll(procs);
-    await pool.end().catch(() => {});
+    await stopAll(ctx.running);
+    await ctx.pool.end().catch(() => {});
     await redis.destroy().catch(() => {});
     await pgServer.destroy().catch(() => {});
   }
 }
 
-interface DrainResult {
-  writes: number;
-  drainMs: number;
-  drainCpu: number;
-  copyMs: number;
-  copyCpu: number;
+function spec(ctx: Ctx, port: number, headers: Record<string, string> = {}): LoadSpec {
+  return { name: '', ports: [port], method: 'POST', path: '/v1/tables/bench_events', body: ROW_BODY, headers, connections: ctx.o.connections, durationMs: ctx.o.durationS * 1000 };
 }
 
-function report(results: ScenarioResult[], drain: DrainResult, o: WriteBenchOptions): void {
-  const rows: Row[] = results.map((r) => ({
-    scenario: r.scenario,
-    'req/s': Math.round(r.load.rps),
-    'rows/s': Math.round(r.committedRowsPerSec),
-    'p50 ms': r.load.latencyMs.p50,
-    'p95 ms': r.load.latencyMs.p95,
-    'p99 ms': r.load.latencyMs.p99,
-    'pg µs/row': r.pgCpuUsPerRow,
-    'rows/txn': r.rowsPerTxn,
-    non2xx: Object.entries(r.load.status).filter(([s]) => !s.startsWith('2')).reduce((n, [, c]) => n + c, 0) + r.load.errors,
-  }));
-  printTable(`HTTP write path, ${o.connections} keep-alive connections, ${o.durationS} s, ${Buffer.byteLength(ROW_BODY)}-byte single-row JSON`, rows);
-  const drainRate = drain.writes / (drain.drainMs / 1000);
-  const copyRate = drain.writes / (drain.copyMs / 1000);
-  printTable(`Backlog of ${drain.writes} writes`, [
-    { path: 'Sluice writer drain', 'rows/s': Math.round(drainRate), 'pg µs/row': drain.drainCpu },
-    { path: 'COPY (1 stream)', 'rows/s': Math.round(copyRate), 'pg µs/row': drain.copyCpu },
-  ]);
-  const by = (p: string) => results.find((r) => r.scenario.startsWith(p));
-  const a = by('a.'), b = by('b.'), c = by('c.'), d = by('d.');
-  const ratios = {
-    queuedVsBareHono: c && a ? c.load.rps / a.load.rps : null,
-    pgCpuPerRowNaiveOverQueued: b?.pgCpuUsPerRow && c?.pgCpuUsPerRow ? b.pgCpuUsPerRow / c.pgCpuUsPerRow : null,
-    drainVsCopy: drainRate / copyRate,
-    queuedP95Ms: c?.load.latencyMs.p95 ?? null,
-    committedP95Ms: d?.load.latencyMs.p95 ?? null,
-  };
-  printTable('Ratios (targets: queued/bare ≥ 0.85, naive/Sluice pg CPU ≥ 12, drain/COPY ≥ 0.70, p95 ≤ 20 / 40 ms)', [
-    Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, v])) as Row,
-  ]);
-  const file = writeResults('write', { at: new Date().toISOString(), options: o, results, drain: { ...drain, drainRate, copyRate }, ratios });
-  process.stdout.write(`\nresults: ${file}\n`);
+function servers(ctx: Ctx): Tracked[] {
+  return [{ name: 'postgres', pid: ctx.pg.pid }, { name: 'redis', pid: ctx.redis.pid }];
+}
+
+/** The environment `pnpm start` would get: where Postgres and Redis are, which table; everything else at its default. */
+function services(ctx: Ctx, key: string, port: number): ServiceOptions {
+  const env: Record<string, string> = { DATABASE_URL: ctx.pg.url, REDIS_URL: ctx.redis.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port) };
+  if (ctx.o.partitions !== undefined) env.SLUICE_PARTITIONS = String(ctx.o.partitions);
+  if (ctx.o.batchLingerMs !== undefined) env.SLUICE_BATCH_LINGER_MS = String(ctx.o.batchLingerMs);
+  return { env, ...(ctx.o.profile ? { profile: { dir: join(profileDir(ctx.run), key), services: PROFILED } } : {}) };
+}
+
+async function baseline(ctx: Ctx, key: string, scenario: string, file: string, args: string[]): Promise<WriteResult> {
+  await ctx.pool.query('TRUNCATE bench_events');
+  const port = await freePort();
+  // The bare baseline is profiled too: the gateway's profile is read against it.
+  const dir = ctx.o.profile && key === 'bare' ? join(profileDir(ctx.run), key) : undefined;
+  ctx.running.push(await startBaseline(file, [String(port), ...args], key, dir && join(dir, 'server')));
+  const usesPg = key === 'naive';
+  const r = await measureWrite(key, scenario, spec(ctx, port), [...tracked(ctx.running), ...(usesPg ? servers(ctx).slice(0, 1) : [])], usesPg ? ctx.pool : undefined);
+  await stopAll(ctx.running);
+  if (dir) ctx.profiles[key] = summarizeProfiles(dir, ['server'], r.measured.monoUs);
+  return r;
+}
+
+async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string): Promise<WriteResult> {
+  await ctx.pool.query('TRUNCATE bench_events');
+  const port = await freePort();
+  const so = services(ctx, ack, port);
+  ctx.running.push(...(await startStack(so)));
+  const r = await measureWrite(ack, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool);
+  await stopAll(ctx.running); // they write their profiles as they exit
+  if (so.profile) ctx.profiles[ack] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
+  return r;
+}
+
+async function drainVsCopy(ctx: Ctx): Promise<{ drain: RowsRun; copy: RowsRun }> {
+  await ctx.pool.query('TRUNCATE bench_events');
+  process.stderr.write(`\ne. drain: queueing a backlog of ${ctx.o.drainWrites} writes\n`);
+  const so = services(ctx, 'drain', await freePort());
+  // Queued where the writer will look: its partitions and prefix, as its config resolves them.
+  const cfg = loadConfig(so.env);
+  await prefillBacklog(ctx.redis.url, cfg.SLUICE_QUEUE_PREFIX, cfg.SLUICE_PARTITIONS, ctx.o.drainWrites, 100);
+  const target = (await progress(ctx.pool)).rows + ctx.o.drainWrites;
+  // Gateway and warmer first, so the window opens when the writer is ready and covers all three.
+  ctx.running.push(...(await startStack(so, ['gateway', 'warmer'])));
+  const drain = await measureDrain(ctx.pool, target, async () => {
+    ctx.running.push(await startService('writer', so));
+    return [...tracked(ctx.running), ...servers(ctx)];
+  });
+  await stopAll(ctx.running);
+  if (so.profile) ctx.profiles.drain = summarizeProfiles(so.profile.dir, PROFILED, drain.monoUs);
+  await ctx.pool.query('TRUNCATE bench_events');
+  process.stderr.write(`e. COPY of the same ${ctx.o.drainWrites} rows\n`);
+  const copy = await copyRows(ctx.pool, ctx.pg.pid, ctx.o.drainWrites);
+  return { drain, copy };
 }

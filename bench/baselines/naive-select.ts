@@ -1,9 +1,9 @@
 /**
- * Read baseline (b): a bare Hono GET doing one Postgres primary-key lookup
- * (prepared, `row_to_json`, a pool as large as Sluice's). Sluice misses served
- * by a replica are compared to it (pointed at the same replica).
+ * Read baseline (b): the naive read path Sluice's misses compete with: a Hono
+ * GET doing one Postgres primary-key lookup per request (prepared,
+ * `row_to_json`, a pool as large as Sluice's default).
  *
- *   tsx bench/baselines/bare-pg-get.ts <port> <postgres-url> [pool-max]
+ *   tsx bench/baselines/naive-select.ts <port> <postgres-url> [pool-max]
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -11,6 +11,7 @@ import pg from 'pg';
 
 const port = Number(process.argv[2] ?? 3112);
 const pool = new pg.Pool({ connectionString: process.argv[3], max: Number(process.argv[4] ?? 4) });
+pool.on('error', () => {});
 const text = 'SELECT row_to_json(r.*)::text AS j FROM bench_kv r WHERE r.id = $1::integer';
 const app = new Hono();
 app.get('/v1/tables/:table/:key', async (c) => {

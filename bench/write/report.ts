@@ -1,0 +1,65 @@
+/** The write bench's tables, ratios (the issue's targets) and results file. */
+import type { ProfileSummary } from '../lib/profile.ts';
+import { cpuPer, printProfiles, printRatios, printTable, writeResults, type Ratio, type Row } from '../lib/report.ts';
+import type { RowsRun } from './drain.ts';
+import type { WriteBenchOptions } from './index.ts';
+import { ROW_BODY, perRow, type WriteResult } from './scenarios.ts';
+
+function non2xx(r: WriteResult): number {
+  return Object.entries(r.measured.load.status).filter(([s]) => !s.startsWith('2')).reduce((n, [, c]) => n + c, 0) + r.measured.load.errors;
+}
+
+function row(r: WriteResult): Row {
+  const l = r.measured.load;
+  return {
+    scenario: r.scenario,
+    'req/s': l.rps,
+    'rows/s': r.rows > 0 ? (r.rows / r.measured.windowMs) * 1000 : null,
+    p50: l.latencyMs.p50,
+    p95: l.latencyMs.p95,
+    p99: l.latencyMs.p99,
+    'non-2xx': non2xx(r),
+    ...cpuPer(r.measured.cpuUs, l.requests),
+    'pg/row': perRow(r.measured.cpuUs, r.rows, 'postgres'),
+    'rows/txn': r.rows > 0 && r.commits > 0 ? r.rows / r.commits : null,
+  };
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null && b !== 0 ? a / b : null);
+
+/** The figures the issue's targets name, all from this run. */
+function ratios(results: WriteResult[], drain: { drain: RowsRun; copy: RowsRun } | undefined): Ratio[] {
+  const by = (k: string) => results.find((r) => r.key === k);
+  const [bare, naive, queued, committed] = [by('bare'), by('naive'), by('queued'), by('committed')];
+  const appPerReq = (r: WriteResult | undefined) => (r ? (r.measured.cpuUs.app ?? 0) / r.measured.load.requests : null);
+  const pgPerRow = (r: WriteResult | undefined) => (r ? perRow(r.measured.cpuUs, r.rows, 'postgres') : null);
+  return [
+    { name: 'queued writes/s ÷ bare req/s', value: ratio(queued?.measured.load.rps, bare?.measured.load.rps), target: '≥ 0.6' },
+    { name: 'gateway CPU/write ÷ bare CPU/req', value: ratio(appPerReq(queued), appPerReq(bare)), target: '≤ 1.5' },
+    { name: 'Postgres CPU/row naive ÷ queued', value: ratio(pgPerRow(naive), pgPerRow(queued)), target: '≥ 12' },
+    { name: 'writer µs/row (queued)', value: queued ? perRow(queued.measured.cpuUs, queued.rows, 'writer') : null, target: '≤ 25' },
+    { name: 'Redis µs/row (queued)', value: queued ? perRow(queued.measured.cpuUs, queued.rows, 'redis') : null, target: '≤ 12' },
+    { name: 'queued p95 ms', value: queued?.measured.load.latencyMs.p95 ?? null, target: '≤ 20' },
+    { name: 'committed p95 ms', value: committed?.measured.load.latencyMs.p95 ?? null, target: '≤ 40' },
+    { name: 'drain rows/s ÷ COPY rows/s', value: drain ? drain.drain.rowsPerSec / drain.copy.rowsPerSec : null, target: '≥ 0.5' },
+    { name: 'load generator µs/req (bare)', value: bare ? (bare.measured.cpuUs.loadgen ?? 0) / bare.measured.load.requests : null, target: '—' },
+  ];
+}
+
+/** Print the tables and ratios; write them (and every measurement) to bench/results/<run>.json. */
+export function report(run: string, o: WriteBenchOptions, results: WriteResult[], drain: { drain: RowsRun; copy: RowsRun } | undefined, profiles: Record<string, Record<string, ProfileSummary | undefined>>): void {
+  printTable(
+    `HTTP writes: ${o.connections} keep-alive connections, ${o.durationS} s each, ${Buffer.byteLength(ROW_BODY)}-byte single-row inserts. ` +
+      'Latency in ms; CPU µs per request by process (app = the gateway or the baseline server; servers = all but the load generator)',
+    [...results].sort((a, b) => a.scenario.localeCompare(b.scenario)).map(row),
+  );
+  if (drain) {
+    const d = (name: string, r: RowsRun): Row => ({ path: name, rows: r.rows, 'rows/s': r.rowsPerSec, ...cpuPer(r.cpuUs, r.rows) });
+    printTable(`Backlog of ${o.drainWrites} writes: CPU µs per row by process`, [d('Sluice writer drain', drain.drain), d('COPY, 1 stream', drain.copy)]);
+  }
+  const r = ratios(results, drain);
+  printRatios('Ratios, all from this run (issue #10 targets)', r);
+  for (const [scenario, p] of Object.entries(profiles)) printProfiles(`Profile under ${scenario}`, p);
+  const file = writeResults(run, { run, at: new Date().toISOString(), options: o, results, drain, ratios: r, profiles });
+  process.stdout.write(`\nresults: ${file}\n`);
+}
