@@ -1,7 +1,7 @@
 /**
  * `pnpm start`: production, one host, from the compiled output (`pnpm build`;
- * this file runs as scripts/dist/start.js). Applies migrations to
- * DATABASE_URL, then runs one gateway, one writer and the cache warmer as
+ * this file runs as scripts/dist/start.js). Applies migrations to every
+ * shard (DATABASE_URL, or each of SLUICE_SHARDS), then runs one gateway, one writer and the cache warmer as
  * child processes, each `node --conditions=sluice-dist <package>/dist/….js`
  * (no tsx, production dependencies only). SIGTERM/SIGINT are
  * forwarded once to each (a second, later signal is forwarded too: the
@@ -12,30 +12,18 @@
  * children directly as well, and they would see two signals.
  */
 import { createLogger } from '@sluice/shared/log/index.ts';
-import { createPool } from '@sluice/shared/db/pool.ts';
 import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
-import { migrate } from '@sluice/shared/migrations/migrate.ts';
+import { migrateShards } from '@sluice/shared/migrations/shards.ts';
 import { onSignals, spawnService, type Service } from './lib/services.ts';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger('sluice-start', config.SLUICE_LOG_LEVEL);
 
-const pool = createPool({
-  url: config.DATABASE_URL,
-  max: 1,
-  connectTimeoutMs: config.SLUICE_PG_CONNECT_TIMEOUT_MS,
-  statementTimeoutMs: 600_000, // migrations may rewrite tables
-  applicationName: 'sluice-migrate',
-  log,
-});
 try {
-  const applied = await migrate(pool);
-  log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+  await migrateShards(config, log);
 } catch (err) {
   log.fatal({ err }, 'migrations failed; not starting');
   process.exit(1);
-} finally {
-  await pool.end();
 }
 
 const services: Service[] = [

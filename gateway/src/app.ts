@@ -7,6 +7,7 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';
 import type { Redis } from '@sluice/shared/redis/connections.ts';
+import { MapChanges } from '@sluice/shared/topology/changes.ts';
 import { GatewayBeat } from '@sluice/shared/topology/fleet.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
@@ -32,7 +33,8 @@ import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables/index.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
-import { readSettingsOf } from '@sluice/shared/read/settings.ts';
+import { shardReadSettings } from '@sluice/shared/read/settings.ts';
+import { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import { Liveness } from './status/liveness.ts';
 import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 
@@ -108,7 +110,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ReadService, liveness: Liveness): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, liveness: Liveness): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -120,12 +122,13 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   app.use(httpMetrics(metrics));
   app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS }));
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
-  const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body };
+  const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
-  const admin = adminRoutes(app, { partitions, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
+  const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
@@ -134,12 +137,22 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   return app;
 }
 
+/** One read service per shard (its cache namespace, replicas and primary), behind the shard map. */
+function buildReadPath(deps: GatewayDeps, metrics: GatewayMetrics): ShardedReads {
+  const first = deps.topology.shards[0]!.name;
+  const services = new Map<string, ReadService>();
+  for (const shard of deps.topology.shards) {
+    const settings = shardReadSettings(deps.config, shard, first);
+    services.set(shard.name, createReadService({ settings, log: deps.log.child({ shard: shard.name }), catalog: deps.catalog, primary: deps.topology.db(shard.name), cache: deps.cache, registry: metrics.registry, nodeId: deps.nodeId }));
+  }
+  return new ShardedReads(deps.topology, new ShardRouter(deps.catalog, deps.topology.map.shardKeys), services);
+}
+
 /** Build the gateway. Constructible in tests with real connections, for `app.request()`. */
 export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
-  const primary = deps.topology.shards[0]!;
-  const reads = createReadService({ settings: readSettingsOf(deps.config, primary.replicas), log: deps.log, catalog: deps.catalog, primary: deps.topology.db(primary.name), cache: deps.cache, registry: metrics.registry, nodeId: deps.nodeId });
+  const reads = buildReadPath(deps, metrics);
   const liveness = new Liveness(deps.producer);
   const app = buildHttp(deps, metrics, w, reads, liveness);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
@@ -151,6 +164,8 @@ export function createApp(deps: GatewayDeps): Gateway {
     async start() {
       // Subscribed before the first request can ask for a committed ack.
       await w.acks.start();
+      // New maps arrive over pub/sub at once (a move's cutover waits for every gateway to route by it).
+      await deps.topology.followChanges(new MapChanges(deps.producer, deps.subscriber, deps.config.SLUICE_QUEUE_PREFIX));
       await w.follower.start();
       await w.backlog.start();
       await reads.start();

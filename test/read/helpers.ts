@@ -17,6 +17,7 @@ import { apiKeyAuth } from '@sluice/gateway/middleware/auth/index.ts';
 import { problemErrors, problemNotFound } from '@sluice/gateway/middleware/errors/index.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { readSettingsOf } from '@sluice/shared/read/settings.ts';
+import { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import { closeRedis } from '@sluice/shared/redis/connect.ts';
 import { createRedis } from '@sluice/shared/redis/connections.ts';
 import { readRoutes } from '@sluice/gateway/routes/tables/index.ts';
@@ -88,7 +89,7 @@ export function readApp(service: TestReadService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS }));
   const c = service.config;
-  readRoutes(app, { service }, jsonBody({ maxBytes: c.SLUICE_MAX_BODY_BYTES, maxDepth: c.SLUICE_MAX_JSON_DEPTH }));
+  readRoutes(app, { service: ShardedReads.single(service) }, jsonBody({ maxBytes: c.SLUICE_MAX_BODY_BYTES, maxDepth: c.SLUICE_MAX_JSON_DEPTH }));
   app.onError(problemErrors(log));
   app.notFound(problemNotFound());
   return app;

@@ -7,6 +7,7 @@ import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/i
 import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { cacheTtlsOf } from '@sluice/shared/read/cache/store.ts';
+import { cachePrefixOf } from '@sluice/shared/read/cache/keys.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
 import { closeDrainedEpochs } from '@sluice/shared/topology/epochs.ts';
 import { liveGateways } from '@sluice/shared/topology/fleet.ts';
@@ -24,6 +25,7 @@ import { LeasedPartitions } from './partitions/leased-partitions.ts';
 import { pipeline } from './pipeline.ts';
 import { boundedDrain } from './drain.ts';
 import { shardingOf } from './sharding/wiring.ts';
+import { MapChanges } from '@sluice/shared/topology/changes.ts';
 
 export { FATAL_ATTEMPTS } from './pipeline.ts';
 export { DrainTimeoutError } from './drain.ts';
@@ -98,7 +100,8 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     const control = redis.connect('producer', 'sluice-writer-control');
     const acks = new AckPublisher(control, prefix, log, () => metrics.ackPublishFailures.inc());
     releasers.add('ack publishes', () => acks.drain());
-    const cache = new CacheWriteThrough(redis.connect('cache', 'sluice-writer-cache'), catalog, prefix, cacheTtlsOf(config), log);
+    const firstShard = topology.shards[0]!.name;
+    const cache = new CacheWriteThrough(redis.connect('cache', 'sluice-writer-cache'), catalog, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log);
 
     let metricsPort: number | undefined;
     if (config.SLUICE_WRITER_METRICS_PORT > 0) {
@@ -107,8 +110,10 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       metricsPort = server.port;
     }
 
-    const statements = new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values' });
+    const statements = new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values', shardKeys: topology.map.shardKeys });
     const failpoints = new FailPoints(config.SLUICE_FAILPOINTS);
+    // New maps (a move's steps, a partition change) arrive over pub/sub, not only at the next poll.
+    await topology.followChanges(new MapChanges(control, redis.connect('subscriber', 'sluice-writer-map'), prefix));
     const logs = new PartitionLogs(control, prefix);
     releasers.add('partition logs', () => logs.close());
     const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix) });
@@ -121,7 +126,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     };
     // In order: the cache before the ack (a client reading right after its ack sees its write).
     const afterCommit: AfterCommitHook[] = [
-      ({ jobs, result }) => cache.apply(jobs, result),
+      ({ partition, jobs, result }) => cache.apply(partition.shard, jobs, result),
       ({ result }) => acks.publish(result.acks),
       ({ partition, result, seconds }) => metrics.committed(partition.name, result.stats, seconds),
       ...(deps.afterCommit ?? []),

@@ -35,7 +35,8 @@ export function routeOps(map: ShardMap, router: ShardRouter, catalog: Catalog, o
     const value = router.valueOf(op);
     if (value === undefined) {
       const column = router.column(op.t)!;
-      throw new ValidationError(`${op.t} is sharded by ${column}: every row must carry it`, [{ pointer: ops.length > 1 ? `/${i}/${column}` : `/${column}`, detail: 'the shard key is required' }]);
+      const how = op.op === 'delete' ? `give it beside the key (?${column}=eq.<value>, or "row": {"${column}": <value>} in a batch)` : op.op === 'update' ? `the patch must name it (?${column}=eq.<value> also does)` : 'every row must carry it';
+      throw new ValidationError(`${op.t} is sharded by ${column}: ${how}`, [{ pointer: ops.length > 1 ? `/${i}/${column}` : `/${column}`, detail: 'the shard key is required' }]);
     }
     shards.add(map.shardOf(op.t, value));
     if (keyed === null) {

@@ -6,7 +6,7 @@ import type { IdempotencyRef, WriteOp, WriteOutcome, WriteRequest } from '@sluic
 import type { Redis } from '@sluice/shared/redis/connections.ts';
 import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
-import { lookupWriteStatus, type StatusSources } from '../status/lookup.ts';
+import { lookupWriteStatus, tokenOfWrite, type StatusSources } from '../status/lookup.ts';
 import { partitionOfRoute, routeOps } from './routing.ts';
 import type { BacklogMonitor } from './backlog.ts';
 import { EnqueueUnconfirmed, type Coalescer } from './coalescer.ts';
@@ -173,19 +173,23 @@ export class WriteService {
   private committedResult(writeId: string, o: WriteOutcome | null, status: 200 | 201): WriteResult {
     if (o === null) throw new CommitTimeoutError(writeId, this.d.acks.waitMs);
     switch (o.s) {
-      case 'committed':
+      case 'committed': {
+        const token = tokenOfWrite(this.d.status.topology, writeId, o.lsn);
         return {
           status,
-          body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token: o.lsn, committedAt: o.at },
-          headers: { 'Sluice-Consistency-Token': o.lsn },
+          body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token, committedAt: o.at },
+          headers: { 'Sluice-Consistency-Token': token },
         };
-      case 'duplicate':
+      }
+      case 'duplicate': {
+        const token = tokenOfWrite(this.d.status.topology, writeId, o.lsn);
         // Same Idempotency-Key applied before under another writeId: answer as that write.
         return {
           status,
-          body: { writeId: o.of, status: 'committed', token: o.lsn, committedAt: o.at },
-          headers: { 'Sluice-Consistency-Token': o.lsn, 'Idempotent-Replayed': 'true' },
+          body: { writeId: o.of, status: 'committed', token, committedAt: o.at },
+          headers: { 'Sluice-Consistency-Token': token, 'Idempotent-Replayed': 'true' },
         };
+      }
       case 'dead':
         throw new DeadLetteredError(writeId, o.sqlstate, o.message, { ...(o.constraint ? { constraint: o.constraint } : {}), ...(o.column ? { column: o.column } : {}) });
     }

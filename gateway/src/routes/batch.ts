@@ -4,6 +4,7 @@ import { pointerToken, type TableValidator } from '@sluice/shared/catalog/valida
 import { type OpKind, type WriteOp } from '@sluice/shared/queue/contract.ts';
 import type { Ctx, GatewayEnv } from '../context.ts';
 import { checkRowCount, sendResult, throwIfInvalid } from './respond.ts';
+import { shardKeyText } from './tables/shard-key.ts';
 import type { WriteRouteDeps } from './tables/write.ts';
 import { ackModeOf, idempotencyOf } from './write-headers.ts';
 
@@ -19,7 +20,7 @@ const MEMBERS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['insert', new Set(['table', 'op', 'row'])],
   ['upsert', new Set(['table', 'op', 'row'])],
   ['update', new Set(['table', 'op', 'row', 'key'])],
-  ['delete', new Set(['table', 'op', 'key'])],
+  ['delete', new Set(['table', 'op', 'key', 'row'])],
 ]);
 
 /** The ops array of `{"ops":[…]}`, or a 400. */
@@ -52,8 +53,23 @@ function updateKey(v: TableValidator, op: Json, at: string, errors: FieldError[]
   return v.keyFromJson(key, `${at}/row`, errors);
 }
 
+/** The `row` of a delete: only a sharded table's shard key, when its primary key lacks it (tables/shard-key.ts). */
+function deleteRow(v: TableValidator, raw: unknown, column: string | undefined, at: string, errors: FieldError[]): Record<string, string> | null {
+  const names = isObject(raw) ? Object.keys(raw) : [];
+  if (column === undefined || v.table.primaryKey.some((c) => c.name === column) || names.length !== 1 || names[0] !== column) {
+    errors.push({ pointer: at, detail: column === undefined ? 'not used by delete' : `a delete's row holds only the shard key ${column}` });
+    return null;
+  }
+  try {
+    return { [column]: shardKeyText(v.table, column, (raw as Json)[column], `${at}/${pointerToken(column)}`) };
+  } catch (err) {
+    errors.push(...((err as ValidationError).errors ?? []));
+    return null;
+  }
+}
+
 /** One batch op → WriteOp (null when invalid; errors collected). */
-function toWriteOp(op: unknown, at: string, validators: ReadonlyMap<string, TableValidator>, errors: FieldError[]): WriteOp | null {
+function toWriteOp(op: unknown, at: string, validators: ReadonlyMap<string, TableValidator>, shardKeys: Readonly<Record<string, string>>, errors: FieldError[]): WriteOp | null {
   if (!isObject(op)) {
     errors.push({ pointer: at, detail: 'an operation must be an object {"table","op","row"|"key"}' });
     return null;
@@ -77,7 +93,8 @@ function toWriteOp(op: unknown, at: string, validators: ReadonlyMap<string, Tabl
   }
   if (kind === 'delete') {
     const key = v.keyFromJson(op.key, `${at}/key`, errors);
-    return key === null ? null : { t, op: kind, key };
+    const row = op.row === undefined ? undefined : deleteRow(v, op.row, shardKeys[t], `${at}/row`, errors);
+    return key === null || row === null ? null : { t, op: kind, key, ...(row !== undefined ? { row } : {}) };
   }
   const key = updateKey(v, op, at, errors);
   const row = key === null ? null : v.update(op.row, `${at}/row`, errors, key);
@@ -93,7 +110,7 @@ function postBatch(d: WriteRouteDeps) {
     const errors: FieldError[] = [];
     const ops: WriteOp[] = [];
     for (let i = 0; i < raw.length; i++) {
-      const op = toWriteOp(raw[i], `/ops/${i}`, d.validators, errors);
+      const op = toWriteOp(raw[i], `/ops/${i}`, d.validators, d.shardKeys, errors);
       if (op !== null) ops.push(op);
     }
     throwIfInvalid(errors);

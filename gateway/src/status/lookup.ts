@@ -1,6 +1,8 @@
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { parseWriteId } from '@sluice/shared/queue/ids.ts';
+import { formatToken } from '@sluice/shared/read/tokens.ts';
 import { storedStatus } from '@sluice/shared/sql/write-status.ts';
+import { parsePartitionName } from '@sluice/shared/topology/partitions.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 
 /** What `GET /v1/writes/{writeId}` reports. */
@@ -27,11 +29,21 @@ export async function lookupWriteStatus(s: StatusSources, writeId: string): Prom
   if (id === null || ref === null) return null;
   const db = s.topology.db(ref.shard);
   const done = await storedStatus(db, writeId, id.jobId);
-  if (done !== null) return { writeId, ...done };
+  if (done !== null) return { writeId, ...qualified(s.topology, ref.shard, done) };
   const job = await s.logs.get(ref).find(id.jobId);
   if (job !== null && id.index < job.requests) return { writeId, status: 'queued', state: job.state };
   // The job may have committed (and left the log) between the two looks.
   if (job !== null) return null;
   const late = await storedStatus(db, writeId, id.jobId);
-  return late === null ? null : { writeId, ...late };
+  return late === null ? null : { writeId, ...qualified(s.topology, ref.shard, late) };
+}
+
+function qualified<T extends { status: string }>(topology: Topology, shard: string, st: T): T {
+  return 'token' in st && typeof st.token === 'string' ? { ...st, token: formatToken(shard, st.token, topology.shards.length) } : st;
+}
+
+/** The consistency token of a commit at `lsn` of write `writeId`: qualified by the write's shard when there are several. */
+export function tokenOfWrite(topology: Topology, writeId: string, lsn: string): string {
+  const shard = parsePartitionName(parseWriteId(writeId)?.partition ?? '')?.shard ?? topology.shards[0]!.name;
+  return formatToken(shard, lsn, topology.shards.length);
 }

@@ -15,7 +15,7 @@ export interface Readiness {
 }
 
 /** Config keys that may hold credentials (URLs with passwords, API keys): never shown. */
-const SECRET_KNOBS = new Set(['DATABASE_URL', 'REDIS_URL', 'SLUICE_REPLICA_URLS', 'SLUICE_REDIS_CLUSTER_NODES', 'SLUICE_API_KEYS', 'SLUICE_CACHE_REDIS_URL']);
+const SECRET_KNOBS = new Set(['DATABASE_URL', 'SLUICE_SHARDS', 'REDIS_URL', 'SLUICE_REPLICA_URLS', 'SLUICE_REDIS_CLUSTER_NODES', 'SLUICE_API_KEYS', 'SLUICE_CACHE_REDIS_URL']);
 
 /** The knobs `/readyz` shows: everything but secrets, plus whether auth is on. */
 export function publicKnobs(config: Readonly<Config>): Record<string, unknown> {

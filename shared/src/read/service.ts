@@ -14,6 +14,7 @@ import { type LsnKey } from './cache/lsn.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { KeyReader, type RowRead } from './key-reader.ts';
 import { ReadMetrics } from './metrics.ts';
+import { perRegistry } from '../metrics/per-registry.ts';
 
 /** What the read service needs (its replica pools it opens and closes itself). */
 export interface ReadServiceDeps extends ReadPathDeps {
@@ -59,7 +60,7 @@ export class ReadService {
   constructor(private readonly d: ReadServiceDeps) {
     const s = d.settings;
     this.registry = d.registry ?? new Registry();
-    this.metrics = new ReadMetrics(this.registry);
+    this.metrics = perRegistry(this.registry, 'read', () => new ReadMetrics(this.registry));
     this.cache = d.cache;
     this.store = new CacheStore(this.cache, s.prefix, s.ttls, s.leaseMs);
     this.replicas = replicaSetOf(s, d.primary, `sluice-read-${d.nodeId ?? 'node'}`, d.log, this.registry);

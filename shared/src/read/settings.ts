@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
 import type { Redis } from '../redis/connections.ts';
+import { cachePrefixOf } from './cache/keys.ts';
 import { cacheTtlsOf, type CacheTtls } from './cache/store.ts';
 import { replicaReadTimeoutMs, type QueryWrapper } from './loader.ts';
 
@@ -51,6 +52,11 @@ export interface ReadPathDeps {
   wrapQuery?: QueryWrapper;
 }
 
+/** The read settings of one shard: its replicas, its cache namespace (`cachePrefixOf`). */
+export function shardReadSettings(c: Readonly<Config>, shard: { name: string; replicas: readonly string[] }, firstShard: string): ReadSettings {
+  return readSettingsOf(c, shard.replicas, cachePrefixOf(c.SLUICE_QUEUE_PREFIX, shard.name, firstShard));
+}
+
 /** The warmer's own knobs. */
 export interface WarmerSettings {
   /** SLUICE_WARMER_INTERVAL_MS */
@@ -62,9 +68,9 @@ export interface WarmerSettings {
 }
 
 /** The read path's settings from the config. */
-export function readSettingsOf(c: Readonly<Config>, replicaUrls: readonly string[] = c.SLUICE_REPLICA_URLS): ReadSettings {
+export function readSettingsOf(c: Readonly<Config>, replicaUrls: readonly string[] = c.SLUICE_REPLICA_URLS, prefix: string = c.SLUICE_QUEUE_PREFIX): ReadSettings {
   return {
-    prefix: c.SLUICE_QUEUE_PREFIX,
+    prefix,
     ttls: cacheTtlsOf(c),
     leaseMs: c.SLUICE_CACHE_LEASE_MS,
     stampedeWaitMs: c.SLUICE_STAMPEDE_WAIT_MS,

@@ -1,11 +1,11 @@
 import type { ColumnInfo } from '../catalog/types.ts';
-import type { ShardRouter } from '../topology/router.ts';
-import type { Topology } from '../topology/topology.ts';
+import { ShardRouter as Router } from '../topology/router.ts';
+import type { ShardMap } from '../topology/shard-map.ts';
 import type { RowRead } from './key-reader.ts';
 import type { ReadService } from './service.ts';
 import type { ReadSettings } from './settings.ts';
 import type { ReadTable } from './tables.ts';
-import { formatToken, type ShardTokens } from './tokens.ts';
+import { formatToken, tokenFor, type ShardTokens } from './tokens.ts';
 
 /**
  * Reads across shards: one read service per shard (its cache, replicas and
@@ -28,16 +28,40 @@ export interface ShardListPage {
 
 const RANK = { cache: 0, replica: 1, primary: 2 } as const;
 
+/** The farthest source of several reads: primary > replica > cache. */
+function worst(sources: readonly RowRead['source'][]): RowRead['source'] {
+  let out: RowRead['source'] = 'cache';
+  for (const s of sources) if (RANK[s] > RANK[out]) out = s;
+  return out;
+}
+
+/** The shards and the map in force (a started Topology). */
+export interface ShardLayout {
+  readonly shards: readonly { readonly name: string }[];
+  readonly map: Pick<ShardMap, 'placement' | 'shardNames'>;
+}
+
 /** The read path over every shard (see the module comment). */
 export class ShardedReads {
-  constructor(
-    private readonly topology: Topology,
-    private readonly router: ShardRouter,
-    private readonly services: ReadonlyMap<string, ReadService>,
-  ) {}
+  /** The read path of a deployment with one shard (tests; what `createApp` builds when unsharded is the same). */
+  static single(service: ReadService, shard = 'main'): ShardedReads {
+    const layout: ShardLayout = { shards: [{ name: shard }], map: { shardNames: [shard], placement: () => ({ owner: shard, route: shard }) } };
+    return new ShardedReads(layout, new Router(new Map(), {}), new Map([[shard, service]]));
+  }
 
-  private get meta(): string {
-    return this.topology.shards[0]!.name;
+  constructor(
+    private readonly topology: ShardLayout,
+    private readonly router: Router,
+    private readonly services: ReadonlyMap<string, ReadService>,
+  ) {
+    this.meta = topology.shards[0]!.name;
+  }
+
+  /** The first shard: unsharded tables, and a bare token's shard. */
+  private readonly meta: string;
+
+  private tokenOf(tokens: ShardTokens | undefined, shard: string) {
+    return tokenFor(tokens, shard, this.meta);
   }
 
   /** Readable tables by API name. */
@@ -49,9 +73,21 @@ export class ShardedReads {
     return this.services.get(this.meta)!.settings;
   }
 
-  /** The shard holding `key` of `table`. */
-  shardOf(table: string, key: readonly string[]): string {
-    return this.topology.map.placement(table, this.router.valueOf({ t: table, op: 'delete', key: [...key] }) ?? null).owner;
+  /** The shard holding `key` of `table`; null when the key does not say (the shard key is not part of it). */
+  shardOf(table: string, key: readonly string[]): string | null {
+    const v = this.router.valueOfKey(table, key);
+    if (v === null) return this.meta;
+    return v === undefined ? null : this.topology.map.placement(table, v).owner;
+  }
+
+  /**
+   * Whether row text `j` of `table`, read on `shard`, is the row's live copy:
+   * a fan-out also meets copies a move made and has not yet cleaned up.
+   */
+  private owns(table: string, shard: string, j: string): boolean {
+    if (!this.router.sharded(table)) return shard === this.meta;
+    const v = (JSON.parse(j) as Record<string, unknown>)[this.router.column(table)!];
+    return this.topology.map.placement(table, Number(v)).owner === shard;
   }
 
   private service(shard: string): ReadService {
@@ -60,44 +96,65 @@ export class ShardedReads {
     return s;
   }
 
-  /** One row by key; with a token for its shard, never older than it. */
-  async getRow(t: ReadTable, key: readonly string[], tokens: ShardTokens): Promise<ShardRowRead> {
+  /** One row by key; with a token for its shard, never older than it. A key without the shard key asks every shard. */
+  async getRow(t: ReadTable, key: readonly string[], tokens?: ShardTokens): Promise<ShardRowRead> {
     const shard = this.shardOf(t.name, key);
-    const r = await this.service(shard).getRow(t, key, tokens.get(shard));
-    return { ...r, token: formatToken(shard, r.lsn, this.meta) };
+    if (shard !== null) {
+      const r = await this.service(shard).getRow(t, key, this.tokenOf(tokens, shard));
+      return { ...r, token: formatToken(shard, r.lsn, this.topology.shards.length) };
+    }
+    const shards = this.topology.map.shardNames;
+    const reads = await Promise.all(shards.map((s) => this.service(s).getRow(t, key, this.tokenOf(tokens, s))));
+    const i = reads.findIndex((r, n) => r.row !== null && this.owns(t.name, shards[n]!, r.row));
+    const r = reads[i < 0 ? 0 : i]!;
+    // Every shard's position: a client reading again with this token reads at least this much everywhere.
+    const token = reads.map((x, n) => formatToken(shards[n]!, x.lsn, shards.length)).join(',');
+    return i < 0 ? { ...r, row: null, source: worst(reads.map((x) => x.source)), token } : { ...r, token };
   }
 
-  /** Many rows by key, in the order asked: each shard asked once for its keys. */
-  async getRows(t: ReadTable, keys: readonly (readonly string[])[], tokens: ShardTokens): Promise<{ rows: (string | null)[]; source: RowRead['source'] }> {
+  /** Many rows by key, in the order asked: each shard asked once for its keys (keys without the shard key: every shard). */
+  async getRows(t: ReadTable, keys: readonly (readonly string[])[], tokens?: ShardTokens): Promise<{ rows: (string | null)[]; source: RowRead['source'] }> {
     const byShard = new Map<string, number[]>();
+    const everywhere: number[] = [];
     keys.forEach((k, i) => {
       const s = this.shardOf(t.name, k);
+      if (s === null) return everywhere.push(i);
       let list = byShard.get(s);
       if (list === undefined) byShard.set(s, (list = []));
       list.push(i);
     });
+    if (everywhere.length > 0) for (const s of this.topology.map.shardNames) byShard.set(s, [...(byShard.get(s) ?? []), ...everywhere]);
     const rows = new Array<string | null>(keys.length).fill(null);
-    let source: RowRead['source'] = 'cache';
+    const sources: RowRead['source'][] = [];
     await Promise.all(
       [...byShard].map(async ([shard, idx]) => {
-        const r = await this.service(shard).getRows(t, idx.map((i) => keys[i]!), tokens.get(shard));
-        idx.forEach((i, j) => (rows[i] = r.rows[j] ?? null));
-        if (RANK[r.source] > RANK[source]) source = r.source;
+        const r = await this.service(shard).getRows(t, idx.map((i) => keys[i]!), this.tokenOf(tokens, shard));
+        idx.forEach((i, j) => {
+          const row = r.rows[j] ?? null;
+          if (row !== null && (everywhere.length === 0 || this.owns(t.name, shard, row))) rows[i] = row;
+        });
+        sources.push(r.source);
       }),
     );
-    return { rows, source };
+    return { rows, source: worst(sources) };
   }
 
   /** One keyset page: from the one shard a shard-key filter names, else from all, merged in key order. */
-  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, tokens: ShardTokens): Promise<ShardListPage> {
+  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, tokens?: ShardTokens): Promise<ShardListPage> {
     const shardCol = this.router.column(t.name);
     const shards = !this.router.sharded(t.name)
       ? [this.meta]
       : filter !== null && filter.col.name === shardCol
         ? [this.topology.map.placement(t.name, Number(filter.value)).owner]
         : this.topology.map.shardNames;
-    if (shards.length === 1) return this.service(shards[0]!).list(t, filter, after, limit, tokens.get(shards[0]!));
-    const pages = await Promise.all(shards.map((s) => this.service(s).listWithKeys(t, filter, after, limit, tokens.get(s))));
+    if (shards.length === 1) return this.service(shards[0]!).list(t, filter, after, limit, this.tokenOf(tokens, shards[0]!));
+    const pages = await Promise.all(
+      shards.map(async (s) => {
+        const p = await this.service(s).listWithKeys(t, filter, after, limit, this.tokenOf(tokens, s));
+        // A page of limit + 1 rows still says "more" after copies are dropped: the merge takes at most limit.
+        return { ...p, rows: p.rows.filter((r) => this.owns(t.name, s, r.j)) };
+      }),
+    );
     return mergePages(t, pages, limit);
   }
 

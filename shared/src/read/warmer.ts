@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { every } from '../lifecycle/every.ts';
+import { perRegistry } from '../metrics/per-registry.ts';
 import type { Catalog } from '../catalog/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -17,6 +18,14 @@ import { type CacheEntry } from './cache/entry.ts';
 /** What the warmer needs: the read path's parts and its own knobs. */
 export interface WarmerDeps extends ReadPathDeps {
   warmer: WarmerSettings;
+  /** The shard warmed (metrics label; default `main`). */
+  shard?: string;
+  /**
+   * Whether this shard holds the row now (default: every row). With shards, a
+   * hot key of a range moved away is left to expire, not refreshed from the
+   * shard it left.
+   */
+  owns?: (table: string, key: readonly string[]) => boolean;
 }
 
 /** What one cycle did. */
@@ -66,7 +75,7 @@ export class Warmer {
   private readonly loader: RowLoader;
   private readonly store: CacheStore;
   private readonly lookaheadMs: number;
-  private readonly metrics: { cycles: Histogram; refreshed: Counter; hot: Gauge };
+  private readonly metrics: { cycles: Histogram; refreshed: Counter; hot: Gauge<'shard'> };
   private tables: ReadonlyMap<string, ReadTable> = new Map();
   private snapshot: { id: string; score: number }[] = [];
   private hot: { id: string; score: number }[] = [];
@@ -89,11 +98,11 @@ export class Warmer {
     const soft = s.ttls.softTtlMs;
     this.lookaheadMs = Math.min(soft / 2, Math.max(2 * d.warmer.intervalMs, soft / 10));
     const registers = [this.registry];
-    this.metrics = {
+    this.metrics = perRegistry(this.registry, 'warmer', () => ({
       cycles: new Histogram({ name: 'sluice_warmer_cycle_seconds', help: 'Duration of one warmer cycle', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
       refreshed: new Counter({ name: 'sluice_warmer_refreshed_total', help: 'Hot keys the warmer loaded into the cache', registers }),
-      hot: new Gauge({ name: 'sluice_warmer_hot_keys', help: 'Keys in the last hot set', registers }),
-    };
+      hot: new Gauge({ name: 'sluice_warmer_hot_keys', help: 'Keys in the last hot set, by shard', labelNames: ['shard'], registers }),
+    }));
   }
 
   /** Prepare statements, start the replica monitor, run the first cycle, then one per interval. Idempotent. */
@@ -174,7 +183,7 @@ export class Warmer {
     this.hot = hot;
     const ids = new Set(hot.map((h) => h.id));
     for (const id of this.softUntil.keys()) if (!ids.has(id)) this.softUntil.delete(id);
-    this.metrics.hot.set(hot.length);
+    this.metrics.hot.set({ shard: this.d.shard ?? 'main' }, hot.length);
     return restored;
   }
 
@@ -209,6 +218,7 @@ export class Warmer {
     const parsed = parseRowId(id);
     const table = parsed === null ? undefined : this.tables.get(parsed.table);
     if (parsed === null || table === undefined || !table.cacheable || parsed.key.length !== table.info.primaryKey.length) return null;
+    if (this.d.owns !== undefined && !this.d.owns(parsed.table, parsed.key)) return null;
     return { table, key: parsed.key, keys: this.store.keysOfId(id) };
   }
 

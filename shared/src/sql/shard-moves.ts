@@ -115,3 +115,18 @@ export async function updateMove(db: Queryable, id: number, u: MoveUpdate, onlyI
   const res = await db.query(`UPDATE sluice.shard_moves SET ${sets.join(', ')} WHERE ${where}`, values);
   return res.rowCount === 1;
 }
+
+/**
+ * When keys of [lo, hi) last left `shard` (a move from it cut over) within
+ * the last `withinMs`, as ISO time; null when not. Bounds are null for
+ * unbounded; [a, b) and [c, d) overlap when a < d and c < b.
+ */
+export async function recentlyLeft(db: Queryable, r: { lo: number | null; hi: number | null; shard: string; withinMs: number }): Promise<string | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `SELECT max(updated_at) AS at FROM sluice.shard_moves
+      WHERE source = $1 AND state IN ('cleanup', 'done') AND updated_at > now() - make_interval(secs => $2::float8 / 1000)
+        AND (lo IS NULL OR $4::bigint IS NULL OR lo < $4) AND ($3::bigint IS NULL OR hi IS NULL OR $3 < hi)`,
+    [r.shard, r.withinMs, r.lo, r.hi],
+  );
+  return rows[0]?.at?.toISOString() ?? null;
+}

@@ -1,3 +1,4 @@
+import type { MapChanges } from './changes.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
 import { insertMap, latestMap, latestMapVersion } from '../sql/topology.ts';
@@ -52,6 +53,7 @@ export class Topology {
   private current: ShardMap | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  private changes: MapChanges | undefined;
   /** Adoptions run one after another, so listeners see versions in order. */
   private adopting: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
@@ -137,6 +139,7 @@ export class Topology {
       const next = new ShardMap(latest.version + 1, doc); // validates before storing
       if (await insertMap(this.metaDb, next.version, doc, reason)) {
         this.o.log.info({ version: next.version, reason }, 'shard map changed');
+        await this.changes?.publish(next.version);
         await this.adopt(next);
         return next;
       }
@@ -144,10 +147,23 @@ export class Topology {
     throw new Error(`shard map change "${reason}" lost ${PROPOSE_ATTEMPTS} races in a row`);
   }
 
+  /**
+   * Publish the maps this process stores and adopt the ones others publish
+   * at once (changes.ts); polling goes on as the backstop.
+   */
+  async followChanges(changes: MapChanges): Promise<void> {
+    if (this.changes !== undefined) return; // one follower per topology (a test may share one between apps)
+    this.changes = changes;
+    await changes.follow((version) => {
+      if (version > this.map.version) void this.refresh();
+    });
+  }
+
   /** Stop following the store and close the pools. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.timer);
+      await this.changes?.stop();
       await this.polling?.catch(() => {});
       await Promise.allSettled([...this.pools.values()].map((p) => p.end()));
     })();

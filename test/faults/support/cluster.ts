@@ -35,7 +35,7 @@ CREATE TABLE f_items (
   tag varchar(16)
 );
 CREATE TABLE f_keys (k text PRIMARY KEY, v integer NOT NULL, op text NOT NULL);
-CREATE TABLE f_key_history (n bigserial PRIMARY KEY, k text NOT NULL, v integer NOT NULL, op text NOT NULL);
+CREATE TABLE f_key_history (n bigserial PRIMARY KEY, k text NOT NULL, v integer NOT NULL, op text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE FUNCTION f_keys_log() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO f_key_history (k, v, op) VALUES (NEW.k, NEW.v, NEW.op);
@@ -90,25 +90,20 @@ export class FaultCluster {
   private logsConnection: Redis | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(
+  protected constructor(
     readonly pg: LocalPostgres,
     readonly redis: LocalRedis,
     /** Assertion pool (its own connections; recovers after a Postgres restart). */
     readonly pool: Pool,
-    private readonly baseEnv: Record<string, string>,
+    protected readonly baseEnv: Record<string, string>,
   ) {}
 
-  /** Start Postgres and Redis, migrate, create the checker's tables. */
-  static async start(o: ClusterOptions = {}): Promise<FaultCluster> {
-    // fsync off is still crash-safe for a Postgres crash (the OS keeps the pages); these tests never crash the OS.
-    const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), startRedis(o.redis)]);
-    const pool = createPool({ url: pg.url, max: 4, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, applicationName: 'sluice-fault-check', log: createLogger('fault-check', 'silent') });
-    await migrate(pool);
-    await pool.query(FAULT_SQL);
-    const env = {
+  /** Env every Sluice process of a fault cluster starts with (then `extra`). */
+  static baseEnvOf(pgUrl: string, redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+    return {
       NODE_ENV: 'test',
-      DATABASE_URL: pg.url,
-      REDIS_URL: redis.url,
+      DATABASE_URL: pgUrl,
+      REDIS_URL: redisUrl,
       SLUICE_QUEUE_PREFIX: 'faults',
       SLUICE_TABLES: FAULT_TABLES,
       SLUICE_PARTITIONS: '4',
@@ -122,8 +117,18 @@ export class FaultCluster {
       SLUICE_REDIS_TIMEOUT_MS: '1000',
       // No load balancer unless a test brings one (and sets its own grace).
       SLUICE_DRAIN_GRACE_MS: '0',
-      ...o.env,
+      ...extra,
     };
+  }
+
+  /** Start Postgres and Redis, migrate, create the checker's tables. */
+  static async start(o: ClusterOptions = {}): Promise<FaultCluster> {
+    // fsync off is still crash-safe for a Postgres crash (the OS keeps the pages); these tests never crash the OS.
+    const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), startRedis(o.redis)]);
+    const pool = createPool({ url: pg.url, max: 4, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, applicationName: 'sluice-fault-check', log: createLogger('fault-check', 'silent') });
+    await migrate(pool);
+    await pool.query(FAULT_SQL);
+    const env = FaultCluster.baseEnvOf(pg.url, redis.url, o.env);
     return new FaultCluster(pg, redis, pool, env);
   }
 
@@ -196,6 +201,12 @@ export class FaultCluster {
     return total;
   }
 
+  /** Failed jobs (the writer gave up, or BullMQ did) with their reasons: for a failing assertion's message. */
+  async failedJobs(limit = 5): Promise<{ id: string; failedReason?: string }[]> {
+    const lists = await this.eachLog((l) => l.entries(['failed']));
+    return lists.flat().slice(0, limit).map((e) => ({ id: e.id, ...(e.failedReason ? { failedReason: e.failedReason } : {}) }));
+  }
+
   /** Jobs that still need a writer (waiting, active, delayed…). */
   async backlog(): Promise<number> {
     return (await this.jobCounts()).backlog ?? 0;
@@ -204,6 +215,11 @@ export class FaultCluster {
   /** Events named `name` (e.g. "stalled") in the partitions' logs. */
   async queueEvents(name: string): Promise<number> {
     return (await this.eachLog((l) => l.countEvents(name))).reduce((a, b) => a + b, 0);
+  }
+
+  /** The databases the checker reads (every shard's). */
+  checkPools(): Pool[] {
+    return [this.pool];
   }
 
   /** Empty the checker's tables and the dedupe records between two runs in one file. */

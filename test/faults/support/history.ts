@@ -87,13 +87,24 @@ interface Applied {
   perKey: Map<string, number[]>;
 }
 
-async function readApplied(db: Queryable): Promise<Applied> {
+/**
+ * What the databases hold. With several shards (a list of pools), ops are
+ * counted on every shard (a row copied by a move and not cleaned up would be
+ * a duplicate) and each key's applied values are merged in time order.
+ */
+async function readApplied(dbs: readonly Queryable[]): Promise<Applied> {
   const times = new Map<string, number>();
-  const items = await db.query<{ op: string; n: string }>('SELECT op, count(*) AS n FROM f_items GROUP BY op');
-  for (const r of items.rows) times.set(r.op, Number(r.n));
+  const history: { k: string; v: number; op: string; at: number; n: number }[] = [];
+  for (const db of dbs) {
+    const items = await db.query<{ op: string; n: string }>('SELECT op, count(*) AS n FROM f_items GROUP BY op');
+    for (const r of items.rows) times.set(r.op, (times.get(r.op) ?? 0) + Number(r.n));
+    const hist = await db.query<{ k: string; v: number; op: string; at: Date; n: string }>('SELECT k, v, op, at, n FROM f_key_history ORDER BY n');
+    for (const r of hist.rows) history.push({ k: r.k, v: r.v, op: r.op, at: r.at.getTime(), n: Number(r.n) });
+  }
+  // One shard: its own order (n). Several: a key's values were applied on one shard, then on the next.
+  if (dbs.length > 1) history.sort((a, b) => a.at - b.at || a.n - b.n);
   const perKey = new Map<string, number[]>();
-  const hist = await db.query<{ k: string; v: number; op: string }>('SELECT k, v, op FROM f_key_history ORDER BY n');
-  for (const r of hist.rows) {
+  for (const r of history) {
     times.set(r.op, (times.get(r.op) ?? 0) + 1);
     const list = perKey.get(r.k) ?? [];
     list.push(r.v);
@@ -103,8 +114,8 @@ async function readApplied(db: Queryable): Promise<Applied> {
 }
 
 /** Read the database back and compare it with the op log. */
-export async function check(db: Queryable, h: History): Promise<Verdict> {
-  const { times, perKey } = await readApplied(db);
+export async function check(db: Queryable | readonly Queryable[], h: History): Promise<Verdict> {
+  const { times, perKey } = await readApplied(Array.isArray(db) ? db : [db as Queryable]);
   const byId = new Map(h.ops.map((o) => [o.id, o]));
   const orderViolations: string[] = [];
   for (const [k, vs] of perKey) {

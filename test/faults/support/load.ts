@@ -27,6 +27,8 @@ export interface LoadOptions {
   noteBytes?: number;
   /** Upserted values start after this (a second run over the keys of a first one continues their sequence). */
   valuesFrom?: number;
+  /** Sharded tables: the user (shard-key value) of client i; its rows carry it as `user_id`. */
+  userOf?: (client: number) => number;
 }
 
 /** A running load: its history, and how to stop it. */
@@ -34,7 +36,7 @@ export class LoadDriver {
   readonly history = new History();
   private stopped = false;
   private readonly running: Promise<void>;
-  private readonly o: Required<Omit<LoadOptions, 'opsPerClient'>> & { opsPerClient: number };
+  private readonly o: Required<Omit<LoadOptions, 'opsPerClient' | 'userOf'>> & Pick<LoadOptions, 'userOf'> & { opsPerClient: number };
   private urls: readonly string[];
 
   constructor(o: LoadOptions) {
@@ -80,6 +82,7 @@ export class LoadDriver {
     const ack = this.o.ackOf(c);
     const nextV = new Array<number>(this.o.keysPerClient).fill(this.o.valuesFrom);
     const note = 'x'.repeat(this.o.noteBytes);
+    const user = this.o.userOf === undefined ? {} : { user_id: this.o.userOf(c) };
     // A per-client accumulator picks upserts at the requested share, deterministically.
     let share = 0;
     let upserts = 0;
@@ -92,10 +95,10 @@ export class LoadDriver {
         const j = upserts++ % this.o.keysPerClient;
         const v = ++nextV[j]!;
         const key = `k${c}.${j}`;
-        await this.send(url, { id: `u${c}.${j}.${v}`, kind: 'upsert', key, v, ack }, '/v1/tables/f_keys', { k: key, v, op: `u${c}.${j}.${v}` });
+        await this.send(url, { id: `u${c}.${j}.${v}`, kind: 'upsert', key, v, ack }, '/v1/tables/f_keys', { k: key, v, op: `u${c}.${j}.${v}`, ...user });
       } else {
         const id = `i${c}.${s}`;
-        await this.send(url, { id, kind: 'insert', ack }, '/v1/tables/f_items', { op: id, client: c, note });
+        await this.send(url, { id, kind: 'insert', ack }, '/v1/tables/f_items', { op: id, client: c, note, ...user });
       }
       if (this.o.paceMs > 0) await new Promise((r) => setTimeout(r, this.o.paceMs));
     }

@@ -34,15 +34,15 @@ export class CacheWriteThrough {
     /** A `cache`-role connection. */
     private readonly redis: Redis,
     private readonly catalog: Catalog,
-    /** SLUICE_QUEUE_PREFIX: the cache's keys live under it too. */
-    private readonly prefix: string,
+    /** The cache prefix of a shard's rows (`cachePrefixOf`). */
+    private readonly prefixOf: (shard: string) => string,
     private readonly ttls: CacheTtls,
     private readonly log: Logger,
   ) {}
 
-  /** Store or fence what `jobs` wrote (`res`). Never throws: a failure is logged (RYW reads do not depend on it). */
-  async apply(jobs: readonly BatchJob[], res: Pick<FlushResult, 'acks' | 'lsn' | 'written'>): Promise<void> {
-    const prefix = this.prefix;
+  /** Store or fence what `jobs` wrote (`res`) on `shard`. Never throws: a failure is logged (RYW reads do not depend on it). */
+  async apply(shard: string, jobs: readonly BatchJob[], res: Pick<FlushResult, 'acks' | 'lsn' | 'written'>): Promise<void> {
+    const prefix = this.prefixOf(shard);
     const named = keysWritten(this.catalog, jobs, res.acks);
     // Keys stored with their value are not fenced as well (a fence at the same LSN would replace the value).
     const stored = new Set(res.written.map((r) => rowKeys(prefix, r.table, r.key).entry));

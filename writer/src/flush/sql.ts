@@ -63,7 +63,7 @@ const returningClause = (cols: string[]) => (cols.length > 0 ? ` RETURNING ${col
  * INSERT (and upsert) from one text array per column. With no columns at all
  * (every column defaulted) one placeholder array carries the row count.
  */
-function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning, rows: boolean): string {
+function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning, rows: boolean, fixed?: ColumnInfo): string {
   let text: string;
   if (columns.length === 0) {
     text = `INSERT INTO ${table.qualified} AS t SELECT FROM unnest($1::text[]) AS u(a0)`;
@@ -78,7 +78,9 @@ function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: bo
     const target = table.primaryKey.map((c) => c.quoted).join(', ');
     text += set.length === 0
       ? ` ON CONFLICT (${target}) DO NOTHING`
-      : ` ON CONFLICT (${target}) DO UPDATE SET ${set.map((c) => `${c.quoted} = EXCLUDED.${c.quoted}`).join(', ')}`;
+      : ` ON CONFLICT (${target}) DO UPDATE SET ${set.map((c) => `${c.quoted} = EXCLUDED.${c.quoted}`).join(', ')}` +
+        // A shard key never changes: the existing row is updated only if it holds the same value.
+        (fixed !== undefined ? ` WHERE t.${fixed.quoted} = EXCLUDED.${fixed.quoted}` : '');
   }
   const cols = returning === 'keys' || returning === 'keys-text' ? returningKeys(table, returning === 'keys-text') : [];
   return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
@@ -94,11 +96,14 @@ function keyMatch(table: TableInfo): string {
  * RETURNING name the input row that matched (a FROM item may be referenced in
  * RETURNING), which is exact whatever text form the key was sent in.
  */
-function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning, rows: boolean): string {
+function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning, rows: boolean, fixed?: ColumnInfo): string {
   const k = aliases('k', table.primaryKey.length);
   const a = aliases('a', columns.length);
   const set = columns.map((c, i) => `${c.quoted} = v.${a[i]}::${c.castType}`).join(', ');
-  const text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
+  // A shard key never changes: the patch names it, and only a row holding that value matches.
+  const f = fixed === undefined ? -1 : columns.findIndex((c) => c.name === fixed.name);
+  const pin = f < 0 ? '' : ` AND t.${fixed!.quoted} = v.${a[f]}::${fixed!.castType}`;
+  const text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}${pin}`;
   const cols = returning === 'ordinal' ? ['v.i AS i'] : [];
   return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
 }
@@ -137,15 +142,18 @@ export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: 
   }
 }
 
-/** Build the text of one statement. */
-export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, rows = false): string {
+/**
+ * Build the text of one statement. `fixed`: the table's shard key when it is
+ * not part of the primary key (an update or upsert never changes it).
+ */
+export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, rows = false, fixed?: ColumnInfo): string {
   switch (op) {
     case 'insert':
       return insertText(table, columns, false, returning, rows);
     case 'upsert':
-      return insertText(table, columns, true, returning, rows);
+      return insertText(table, columns, true, returning, rows, fixed);
     case 'update':
-      return updateText(table, columns, returning, rows);
+      return updateText(table, columns, returning, rows, fixed);
     case 'delete':
       return deleteText(table, returning, rows);
   }
@@ -159,6 +167,8 @@ export interface StatementCacheOptions {
   maxNamed?: number;
   /** Texts kept at all. */
   maxCached?: number;
+  /** Sharded table → its shard-key column (SLUICE_SHARD_KEYS): never changed by an update or upsert. */
+  shardKeys?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -178,6 +188,16 @@ export class StatementCache {
     this.returnRows = o.returnRows ?? false;
     this.maxNamed = o.maxNamed ?? 512;
     this.maxCached = o.maxCached ?? 8 * this.maxNamed;
+    this.shardKeys = o.shardKeys ?? {};
+  }
+
+  private readonly shardKeys: Readonly<Record<string, string>>;
+
+  /** The shard key of `table` when it is not part of the primary key (a key match already pins it otherwise). */
+  private fixedColumn(table: TableInfo): ColumnInfo | undefined {
+    const name = this.shardKeys[table.name];
+    if (name === undefined || table.primaryKey.some((c) => c.name === name)) return undefined;
+    return table.byName.get(name);
   }
 
   /**
@@ -197,7 +217,7 @@ export class StatementCache {
     const cached = this.byKey.get(key);
     if (cached) return cached;
     const rows = this.returnsRows(op);
-    const text = statementText(table, op, columns, returning, rows);
+    const text = statementText(table, op, columns, returning, rows, this.fixedColumn(table));
     // Bounded memory: past maxCached shapes, texts are built per use and not kept.
     if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows };
     // The name is a digest of the text: one name always means one text, on every connection.

@@ -1,4 +1,4 @@
-import type { Pool } from '@sluice/shared/db/pool.ts';
+import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
 import { deleteLog, readLog } from '@sluice/shared/sql/move-log.ts';
 import type { RangeSql } from './range-sql.ts';
 
@@ -22,7 +22,7 @@ export async function deleteRange(db: Pool, s: MoveScope, pauseMs = 0): Promise<
   let total = 0;
   for (const t of s.tables) {
     for (;;) {
-      const { rowCount } = await db.query(t.deleteChunk, [s.lo, s.hi, CHUNK]);
+      const { rowCount } = await asMove(db, (c) => c.query(t.deleteChunk, [s.lo, s.hi, CHUNK]));
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < CHUNK) break;
       // Leave the write path room between chunks.
@@ -30,6 +30,31 @@ export async function deleteRange(db: Pool, s: MoveScope, pauseMs = 0): Promise<
     }
   }
   return total;
+}
+
+/**
+ * Every write the mover makes runs with `sluice.origin = 'move'` set for its
+ * transaction: a user's trigger that must not fire for rows a move copies or
+ * deletes (an audit log, a counter) can test
+ * `current_setting('sluice.origin', true) = 'move'`.
+ */
+const MARK = "SELECT set_config('sluice.origin', 'move', true)";
+
+/** Run `fn` in a transaction of its own on `db`, marked as the mover's. */
+async function asMove<T>(db: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await db.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query(MARK);
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
 }
 
 /**
@@ -50,7 +75,7 @@ export async function copyRange(source: Pool, target: Pool, s: MoveScope, onSnap
       for (;;) {
         const page: { rows: Record<string, string>[] } = await src.query<Record<string, string>>(after === null ? t.readChunk : t.readChunkAfter, after === null ? [s.lo, s.hi, CHUNK] : [s.lo, s.hi, CHUNK, ...after]);
         if (page.rows.length === 0) break;
-        await target.query(t.upsertRows, [`[${page.rows.map((r) => r.j).join(',')}]`]);
+        await asMove(target, (c) => c.query(t.upsertRows, [`[${page.rows.map((r) => r.j).join(',')}]`]));
         copied += page.rows.length;
         await onRows(copied);
         const last = page.rows[page.rows.length - 1]!;
@@ -86,6 +111,7 @@ export async function replayLog(source: Pool, target: Pool, moveId: number, snap
     const client = await target.connect();
     try {
       await client.query('BEGIN');
+      await client.query(MARK);
       for (const [tbl, entries] of last) {
         const t = byTable.get(tbl);
         if (t === undefined) continue; // a table no longer sharded or exposed: nothing to move

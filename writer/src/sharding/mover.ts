@@ -5,6 +5,7 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { logBacklog, startLogging, stopLogging, waitForRunningTransactions } from '@sluice/shared/sql/move-log.ts';
 import { activeMove, updateMove, type MoveRow } from '@sluice/shared/sql/shard-moves.ts';
+import { currentLsn, standbysBehind } from '@sluice/shared/sql/replication.ts';
 import { rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { checksums, copyRange, deleteRange, replayLog, type MoveScope } from './move-data.ts';
@@ -50,12 +51,16 @@ const MOVER_LOCK = 7_240_002;
 /** Log entries left under which the cutover starts (a short drain). */
 const CUTOVER_BELOW = 500;
 const TICK_MS = 100;
+/** How long the cutover waits for the target's standbys to replay the copy. */
+const STANDBY_WAIT_MS = 10_000;
 
 /** Runs the mover loop in this writer (see the module comment). */
 export class Mover {
   private lock: PoolClient | undefined;
   private loop: { stop(): void } | undefined;
   private running: Promise<void> | undefined;
+  /** ms into the cutover pause at which its steps ended (logged at the end of the pause). */
+  private stepMs: Record<string, number> = {};
 
   constructor(private readonly d: MoverDeps) {}
 
@@ -141,9 +146,31 @@ export class Mover {
     const source = this.d.topology.db(m.source);
     const r = await replayLog(source, this.d.topology.db(m.target), m.id, m.snapshot, s);
     if (r.applied > 0) await updateMove(this.d.topology.metaDb, m.id, { rowsLogged: m.rowsLogged + r.applied });
-    if ((await logBacklog(source, m.id)) < CUTOVER_BELOW) {
+    if ((await logBacklog(source, m.id)) < CUTOVER_BELOW && (await this.targetStandbysCaughtUp(m))) {
       await updateMove(this.d.topology.metaDb, m.id, { state: 'cutover', step: 'switch' }, ['catching-up']);
       this.d.log.info({ move: m.id }, 'move: caught up; cutting over');
+    }
+  }
+
+  /**
+   * The target's read replicas have replayed the copy: once the range is the
+   * target's, a read without a token may go to one of them, and must find
+   * the rows. Waited for before the pause starts; a standby that does not
+   * catch up within STANDBY_WAIT_MS is left behind with a warning (the read
+   * path ejects it when its lag passes SLUICE_MAX_REPLICA_LAG_MS).
+   */
+  private async targetStandbysCaughtUp(m: MoveRow): Promise<boolean> {
+    const target = this.d.topology.db(m.target);
+    const lsn = await currentLsn(target);
+    const deadline = Date.now() + STANDBY_WAIT_MS;
+    for (;;) {
+      const behind = await standbysBehind(target, lsn);
+      if (behind === 0) return true;
+      if (Date.now() > deadline) {
+        this.d.log.warn({ move: m.id, behind, lsn }, 'move: standbys of the target have not replayed the copy; cutting over without them');
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, TICK_MS));
     }
   }
 
@@ -157,13 +184,19 @@ export class Mover {
       await updateMove(meta, m.id, { step: `gateways:${map.version}:${Date.now()}` });
       return;
     }
+    // While the gateways and the barrier are waited for, the log keeps being applied: the last drain is short.
+    if (step === 'gateways' || step === 'barrier') await replayLog(this.d.topology.db(m.source), this.d.topology.db(m.target), m.id, m.snapshot, s);
     if (step === 'gateways') {
       const behind = [...(await this.d.gateways()).values()].filter((x) => x < Number(v));
-      if (behind.length === 0) await updateMove(meta, m.id, { step: `barrier:${v}:${since}` });
+      if (behind.length > 0) return;
+      this.stepMs.gateways = Date.now() - since;
+      await updateMove(meta, m.id, { step: `barrier:${v}:${since}` });
       return;
     }
     if (step === 'barrier') {
-      if (await this.barrierPassed(m)) await updateMove(meta, m.id, { step: `drain:${v}:${since}` });
+      if (!(await this.barrierPassed(m))) return;
+      this.stepMs.barrier = Date.now() - since;
+      await updateMove(meta, m.id, { step: `drain:${v}:${since}` });
       return;
     }
     await this.finish(m, s, since);
@@ -184,18 +217,26 @@ export class Mover {
     const source = this.d.topology.db(m.source);
     const target = this.d.topology.db(m.target);
     while ((await replayLog(source, target, m.id, m.snapshot, s)).read > 0);
+    this.stepMs.drained = Date.now() - since;
     const [a, b] = await Promise.all([checksums(source, s), checksums(target, s)]);
+    this.stepMs.verified = Date.now() - since;
     const verify = { source: a, target: b };
     if (JSON.stringify(a) !== JSON.stringify(b)) return this.undo(m, s, 'failed', `verification failed: ${JSON.stringify(verify)}`);
-    await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, true) : null), `move ${m.id}: done`);
+    const done = await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, true) : null), `move ${m.id}: done`);
     const pauseMs = Date.now() - since;
     await stopLogging(source, m.id);
-    await updateMove(this.d.topology.metaDb, m.id, { state: 'cleanup', step: null, pauseMs, verify }, ['cutover']);
+    await updateMove(this.d.topology.metaDb, m.id, { state: 'cleanup', step: `cleanup:${done.version}`, pauseMs, verify }, ['cutover']);
     this.d.pauseSeconds?.observe(pauseMs / 1000);
-    this.d.log.info({ move: m.id, pauseMs, verify }, 'move: cut over; the target owns the range; deleting it from the source');
+    // Time into the pause at which each step ended (only those this mover saw: a resumed cutover lacks the earlier ones).
+    this.d.log.info({ move: m.id, pauseMs, steps: this.stepMs, verify }, 'move: cut over; the target owns the range; deleting it from the source');
+    this.stepMs = {};
   }
 
+  /** Delete the range from the source, once no live gateway reads it there any more (every one routes by the final map). */
   private async cleanup(m: MoveRow, s: MoveScope): Promise<void> {
+    const version = Number((m.step ?? 'cleanup:0').split(':')[1]);
+    const behind = [...(await this.d.gateways()).values()].filter((x) => x < version);
+    if (behind.length > 0) return;
     const deleted = await deleteRange(this.d.topology.db(m.source), s, 5);
     await updateMove(this.d.topology.metaDb, m.id, { state: 'done', rowsDeleted: m.rowsDeleted + deleted, finished: true }, ['cleanup']);
     this.d.log.info({ move: m.id, deleted }, 'move done');

@@ -25,6 +25,20 @@ export interface RangeSql {
 
 const inRange = (col: string) => `($1::bigint IS NULL OR ${col} >= $1) AND ($2::bigint IS NULL OR ${col} < $2)`;
 
+/**
+ * A 64-bit hash of a row, summed over the range (order-independent) by the
+ * checksum. `hash_record_extended` hashes the values with their types' own
+ * hash functions, the portable ones hash partitioning relies on, about five
+ * times faster than md5 of the row's JSON; it runs while the range's writes
+ * are paused, so that matters. Shards run one Postgres major version. A
+ * table with a column type that has no hash function (json, geometric
+ * types) falls back to md5 of the row's text.
+ */
+function rowHash(table: TableInfo): string {
+  const hashable = table.columns.every((c) => c.kind !== 'unsupported' && c.castType !== 'json');
+  return hashable ? 'hash_record_extended(t.*, 0)' : `('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint`;
+}
+
 /** Build the statements of `table`, sharded by `shardColumn`. */
 export function rangeSql(table: TableInfo, shardColumn: string): RangeSql {
   const q = table.qualified;
@@ -50,8 +64,7 @@ SELECT $1, $2, ARRAY[${ks.map((k) => `k.${k}`).join(', ')}], (SELECT row_to_json
 SELECT ${colList} FROM json_populate_recordset(NULL::${q}, $1::json)
 ON CONFLICT (${pk.map((c) => c.quoted).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
     deleteKeys: `DELETE FROM ${q} t USING unnest(${pk.map((_, i) => `$${1 + i}::text[]`).join(', ')}) AS k(${ks.join(', ')}) WHERE ${keyMatch}`,
-    checksum: `SELECT count(*)::bigint AS n, coalesce(sum(('x' || substr(md5(row_to_json(t)::text), 1, 16))::bit(64)::bigint), 0)::text AS h
-  FROM ${q} t WHERE ${inRange(shard)}`,
+    checksum: `SELECT count(*)::bigint AS n, coalesce(sum(${rowHash(table)}::numeric), 0)::text AS h FROM ${q} t WHERE ${inRange(shard)}`,
     deleteChunk: `DELETE FROM ${q} WHERE ctid IN (SELECT t.ctid FROM ${q} t WHERE ${inRange(shard)} LIMIT $3)`,
   };
 }

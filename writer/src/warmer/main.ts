@@ -7,7 +7,9 @@ import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger } from '@sluice/shared/log/index.ts';
 import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
-import { readSettingsOf, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
+import { shardReadSettings, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
+import { ShardRouter } from '@sluice/shared/topology/router.ts';
+import { Registry } from 'prom-client';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
 
@@ -21,17 +23,27 @@ async function start(): Promise<void> {
   const cache = await redis.connectReady('cache', 'sluice-warmer');
   const topology = topologyOf(config, log, 'sluice-warmer');
   releasers.add('topology', () => topology.close());
-  // Not started: the warmer reads rows from the shards' pools and never routes by the map.
+  // Started: with shards, each warmer refreshes only the rows its shard holds by the map in force.
+  await topology.start();
   const catalog = await introspectCatalog(topology.metaDb, config.SLUICE_TABLES);
-  const shard = topology.shards[0]!;
-  const warmer = new Warmer({ settings: readSettingsOf(config, shard.replicas), warmer: warmerSettingsOf(config), log, catalog, primary: topology.db(shard.name), cache });
-  releasers.add('warmer', () => warmer.stop());
-  await warmer.start();
+  const router = new ShardRouter(catalog, topology.map.shardKeys);
+  const first = topology.shards[0]!.name;
+  const registry = new Registry();
+  const warmers = topology.shards.map((shard) => {
+    const owns = (table: string, key: readonly string[]) => {
+      const v = router.valueOfKey(table, key);
+      // A key without its shard key (not part of the primary key) cannot be placed: the shards' warmers each keep theirs.
+      return v === undefined || topology.map.placement(table, v).owner === shard.name;
+    };
+    return new Warmer({ settings: shardReadSettings(config, shard, first), warmer: warmerSettingsOf(config), log: log.child({ shard: shard.name }), catalog, primary: topology.db(shard.name), cache, registry, shard: shard.name, owns });
+  });
+  releasers.add('warmers', () => Promise.all(warmers.map((w) => w.stop())).then(() => {}));
+  await Promise.all(warmers.map((w) => w.start()));
   if (config.SLUICE_WARMER_METRICS_PORT > 0) {
-    const metrics = await startMetricsServer(warmer.registry, config.SLUICE_WARMER_METRICS_PORT, config.SLUICE_HOST);
+    const metrics = await startMetricsServer(registry, config.SLUICE_WARMER_METRICS_PORT, config.SLUICE_HOST);
     releasers.add('metrics server', () => metrics.close());
   }
-  lifecycleLogger(log).info({ tables: [...catalog.keys()], replicas: config.SLUICE_REPLICA_URLS.length, intervalMs: config.SLUICE_WARMER_INTERVAL_MS, topKeys: config.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
+  lifecycleLogger(log).info({ tables: [...catalog.keys()], shards: topology.shards.map((x) => ({ name: x.name, replicas: x.replicas.length })), intervalMs: config.SLUICE_WARMER_INTERVAL_MS, topKeys: config.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
 }
 
 /** Every release, newest first (warmer → topology → Redis), logging failures. */

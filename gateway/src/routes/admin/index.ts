@@ -10,6 +10,7 @@ import type { WriteService } from '../../enqueue/service.ts';
 import { DeadLetterStore } from '@sluice/shared/sql/dead-letter-admin.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
 import { partitionRoutes, type PartitionRouteDeps } from './partitions.ts';
+import { shardRoutes, type ShardRouteDeps } from './shards.ts';
 
 /** What the admin routes need. */
 export interface AdminDeps {
@@ -17,6 +18,10 @@ export interface AdminDeps {
   partitions: PartitionRouteDeps;
   service: WriteService;
   validators: ReadonlyMap<string, TableValidator>;
+  /** Shards and moves. */
+  shards: ShardRouteDeps;
+  /** The JSON body middleware (a move's body). */
+  body: MiddlewareHandler<GatewayEnv>;
   /** The gateway's metrics registry: `sluice_dead_letters` is added to it. */
   registry: Registry;
   log: Logger;
@@ -59,7 +64,8 @@ function cachedCount(store: DeadLetterStore, log: Logger): () => Promise<number 
 
 /**
  * Mount `/v1/admin/*` (scope `admin`): dead letters (list, inspect, replay,
- * discard) and partitions (owners, tokens, backlog, pause/resume); add the
+ * discard), partitions (owners, tokens, backlog, pause/resume) and shards
+ * (health, the map, moves of key ranges); add the
  * `sluice_dead_letters` gauge.
  */
 export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
@@ -77,5 +83,6 @@ export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
   app.use('/v1/admin/*', requireAdmin());
   deadLetterRoutes(app, { store, service: d.service, validators: d.validators });
   partitionRoutes(app, d.partitions);
+  shardRoutes(app, d.shards, d.body);
   return { deadLetters };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@sluice/shared/errors/index.ts';
+import { tokenFor } from '@sluice/shared/read/tokens.ts';
 import { parseInList, parseLimit, parseToken, encodeCursor } from './params.ts';
 import { SingleFlight } from '@sluice/shared/read/single-flight.ts';
 
@@ -18,11 +19,16 @@ describe('parseInList (PostgREST in.(…))', () => {
 });
 
 describe('parseToken', () => {
-  it('accepts LSNs as Postgres prints them and nothing else', () => {
+  it('accepts LSNs as Postgres prints them, bare or per shard, and nothing else', () => {
     expect(parseToken(undefined)).toBeUndefined();
-    expect(parseToken('0/16B3748')).toBe('00000000016B3748');
-    expect(() => parseToken('16B3748')).toThrow(ValidationError);
-    expect(() => parseToken('0/16B3748; DROP')).toThrow(ValidationError);
+    const bare = parseToken('0/16B3748')!;
+    expect(tokenFor(bare, 'main', 'main')).toBe('00000000016B3748');
+    expect(tokenFor(bare, 's2', 'main')).toBeUndefined();
+    const pairs = parseToken('s1:0/10, s2:0/16B3748,s2:0/9,0/20')!;
+    expect(tokenFor(pairs, 's2', 's1')).toBe('00000000016B3748');
+    expect(tokenFor(pairs, 's1', 's1')).toBe('0000000000000020'); // the bare LSN is the first shard's too: the higher wins
+    expect(tokenFor(pairs, 's3', 's1')).toBeUndefined();
+    for (const bad of ['16B3748', '0/16B3748; DROP', 's1:', 'S1:0/1', ':0/1', 's1:0/1,,0/2']) expect(() => parseToken(bad), bad).toThrow(ValidationError);
   });
 });
 

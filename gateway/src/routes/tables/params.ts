@@ -1,5 +1,5 @@
 import { ValidationError, type FieldError } from '@sluice/shared/errors/index.ts';
-import { lsnKey, type LsnKey } from '@sluice/shared/read/cache/lsn.ts';
+import { parseTokens, type ShardTokens } from '@sluice/shared/read/tokens.ts';
 import { type ReadTable } from '@sluice/shared/read/tables.ts';
 
 /**
@@ -8,12 +8,9 @@ import { type ReadTable } from '@sluice/shared/read/tables.ts';
  * and the opaque keyset cursor `after`.
  */
 
-/** `Sluice-Consistency-Token` (an LSN as Postgres prints it, from a committed write or a read) → LsnKey; 400 when malformed. */
-export function parseToken(raw: string | undefined): LsnKey | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const k = lsnKey(raw.trim());
-  if (k === null) throw new ValidationError('Sluice-Consistency-Token must be an LSN such as 0/16B3748 (from a committed write)');
-  return k;
+/** `Sluice-Consistency-Token` (from a committed write or a read: an LSN, or shard:LSN pairs) → positions per shard; 400 when malformed. */
+export function parseToken(raw: string | undefined): ShardTokens | undefined {
+  return parseTokens(raw);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { NotFoundError, ValidationError, type FieldError } from '@sluice/shared/errors/index.ts';
 import type { ColumnInfo } from '@sluice/shared/catalog/types.ts';
-import { lsnText } from '@sluice/shared/read/cache/lsn.ts';
 import type { RowRead } from '@sluice/shared/read/key-reader.ts';
-import type { ReadService } from '@sluice/shared/read/service.ts';
+import type { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import type { ReadTable } from '@sluice/shared/read/tables.ts';
 import { header, setHeader, type Ctx, type GatewayEnv } from '../../context.ts';
 import { checkRowCount, throwIfInvalid } from '../respond.ts';
@@ -11,14 +10,15 @@ import { decodeCursor, encodeCursor, keysFromBody, keysFromInList, parseLimit, p
 
 /** What the read routes need. */
 export interface ReadRouteDeps {
-  service: ReadService;
+  /** The read path of every shard (one shard: its read service, unchanged). */
+  service: ShardedReads;
 }
 
 const DEFAULT_LIMIT = 100;
 const JSON_TYPE = 'application/json';
 
 /** `{table}` must be exposed and readable by the caller. */
-export function readableTable(c: Ctx, service: ReadService): ReadTable {
+export function readableTable(c: Ctx, service: Pick<ShardedReads, 'tables'>): ReadTable {
   return exposedTable(c, service.tables, 'read');
 }
 
@@ -92,7 +92,7 @@ export function readRow(d: ReadRouteDeps) {
     const key = keyFromUrl(c, t.validator);
     const r = await d.service.getRow(t, key, parseToken(header(c, 'sluice-consistency-token')));
     setHeader(c, 'Cache-Status', cacheStatus(r));
-    setHeader(c, 'Sluice-Consistency-Token', lsnText(r.lsn));
+    setHeader(c, 'Sluice-Consistency-Token', r.token);
     if (r.row === null) {
       setHeader(c, 'Sluice-Source', r.source);
       throw new NotFoundError(`no row of ${t.name} with key ${key.join(',')}`);

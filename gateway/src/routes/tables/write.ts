@@ -7,6 +7,7 @@ import type { WriteService } from '../../enqueue/service.ts';
 import { checkRowCount, sendResult, throwIfInvalid } from '../respond.ts';
 import { ackModeOf, idempotencyOf, wantsUpsert } from '../write-headers.ts';
 import { exposedTable, keyFromUrl } from './guards.ts';
+import { withShardKeyParam } from './shard-key.ts';
 
 /** What the write routes need. */
 export interface WriteRouteDeps {
@@ -17,6 +18,8 @@ export interface WriteRouteDeps {
   maxRows: number;
   /** The JSON body middleware (415/413/400). */
   body: MiddlewareHandler<GatewayEnv>;
+  /** Sharded table → its shard-key column (the shard map's). */
+  shardKeys: Readonly<Record<string, string>>;
 }
 
 /** `{table}` must be exposed and writable by the caller; checked before the body is read. */
@@ -64,7 +67,7 @@ export function patchRow(d: WriteRouteDeps) {
     const errors: FieldError[] = [];
     const row = v.update(body, '', errors, key);
     throwIfInvalid(errors);
-    const ops: WriteOp[] = [{ t: v.table.name, op: 'update', key, row: row! }];
+    const ops: WriteOp[] = [withShardKeyParam(c, v.table, d.shardKeys[v.table.name], { t: v.table.name, op: 'update', key, row: row! })];
     const ack = ackModeOf(c);
     const result = await d.service.submit({ ops, ack, ret: false, idem: idempotencyOf(c, 'update', body), committedStatus: 200 });
     return sendResult(c, result);
@@ -76,7 +79,7 @@ export function deleteRow(d: WriteRouteDeps) {
   return async function deleteRow(c: Ctx): Promise<Response> {
     const v = c.get('table');
     const key = keyFromUrl(c, v);
-    const ops: WriteOp[] = [{ t: v.table.name, op: 'delete', key }];
+    const ops: WriteOp[] = [withShardKeyParam(c, v.table, d.shardKeys[v.table.name], { t: v.table.name, op: 'delete', key })];
     const ack = ackModeOf(c);
     const result = await d.service.submit({ ops, ack, ret: false, idem: idempotencyOf(c, 'delete', undefined), committedStatus: 200 });
     return sendResult(c, result);

@@ -14,6 +14,17 @@ import type { TableInfo } from '../../catalog/types.ts';
  * composite keys and for values holding `,` or `|`.
  */
 
+/**
+ * The cache prefix of a shard's rows. The first shard keeps SLUICE_QUEUE_PREFIX
+ * (a single-shard Sluice's keys are unchanged); another shard's rows live under
+ * `<prefix>:<shard>`. An entry's LSN is a WAL position of the shard it was read
+ * from, comparable only with that shard's tokens and commits, so a row that
+ * moves to another shard starts afresh in that shard's namespace.
+ */
+export function cachePrefixOf(prefix: string, shard: string, firstShard: string): string {
+  return shard === firstShard ? prefix : `${prefix}:${shard}`;
+}
+
 /** The Redis keys of one cached row. */
 export interface RowKeys {
   /** Cached row (or tombstone, or fence). */

@@ -1,4 +1,5 @@
 import pTimeout from 'p-timeout';
+import { perRegistry } from '../../metrics/per-registry.ts';
 import { Gauge, Registry } from 'prom-client';
 import { every } from '../../lifecycle/every.ts';
 import type { Queryable } from '../../db/pool.ts';
@@ -177,35 +178,43 @@ export class ReplicaMonitor {
     else this.o.log.warn(fields, 'replica ejected from reads');
   }
 
+  /** Lag and state gauges over the replicas of every monitor on this registry (one per shard). */
   private gauges(): void {
     const registers = [this.registry];
-    const replicas = this.o.replicas;
-    new Gauge({
-      name: 'sluice_replica_lag_seconds',
-      help: 'Estimated replay lag of each read replica behind the primary',
-      labelNames: ['replica'],
-      registers,
-      collect() {
-        for (const r of replicas) this.set({ replica: r.name }, r.lagMs / 1000);
-      },
+    const sets = perRegistry(this.registry, 'replica-gauges', () => {
+      const all: (readonly Replica[])[] = [];
+      const each = (f: (r: Replica) => void) => all.forEach((set) => set.forEach(f));
+      new Gauge({
+        name: 'sluice_replica_lag_seconds',
+        help: 'Estimated replay lag of each read replica behind the primary',
+        labelNames: ['replica'],
+        registers,
+        collect() {
+          each((r) => this.set({ replica: r.name }, r.lagMs / 1000));
+        },
+      });
+      new Gauge({
+        name: 'sluice_replica_lag_bytes',
+        help: 'WAL bytes each read replica has not replayed yet (at the last check)',
+        labelNames: ['replica'],
+        registers,
+        collect() {
+          each((r) => this.set({ replica: r.name }, r.lagBytes));
+        },
+      });
+      new Gauge({
+        name: 'sluice_replica_state',
+        help: 'State of each read replica (1 for the current state): unknown, healthy, lagging (ejected), down (ejected)',
+        labelNames: ['replica', 'state'],
+        registers,
+        collect() {
+          each((r) => {
+            for (const s of REPLICA_STATES) this.set({ replica: r.name, state: s }, r.state === s ? 1 : 0);
+          });
+        },
+      });
+      return all;
     });
-    new Gauge({
-      name: 'sluice_replica_lag_bytes',
-      help: 'WAL bytes each read replica has not replayed yet (at the last check)',
-      labelNames: ['replica'],
-      registers,
-      collect() {
-        for (const r of replicas) this.set({ replica: r.name }, r.lagBytes);
-      },
-    });
-    new Gauge({
-      name: 'sluice_replica_state',
-      help: 'State of each read replica (1 for the current state): unknown, healthy, lagging (ejected), down (ejected)',
-      labelNames: ['replica', 'state'],
-      registers,
-      collect() {
-        for (const r of replicas) for (const s of REPLICA_STATES) this.set({ replica: r.name, state: s }, r.state === s ? 1 : 0);
-      },
-    });
+    sets.push(this.o.replicas);
   }
 }
