@@ -1,6 +1,7 @@
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../../context.ts';
-import { multiGetRows, readableBeforeBody, readRow, readRows, type ReadRouteDeps } from './read.ts';
+import { readRows } from './list.ts';
+import { multiGetRows, readableBeforeBody, readRow, type ReadRouteDeps } from './read.ts';
 import { deleteRow, patchRow, postRows, writableTable, type WriteRouteDeps } from './write.ts';
 
 export type { ReadRouteDeps } from './read.ts';
