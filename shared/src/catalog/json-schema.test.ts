@@ -10,7 +10,7 @@ import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import type { FieldError } from '../errors/index.ts';
 import { quoteIdent } from '../sql/ident.ts';
-import { digitsUpTo, insertSchema, jsonValueSchema, rowSchema, updateSchema, writeSchemaOf, type Schema } from './json-schema.ts';
+import { digitsUpTo, insertSchema, jsonValueSchema, jsonWithNulSchema, rowSchema, updateSchema, writeSchemaOf, type Schema } from './json-schema.ts';
 import type { ColumnInfo, ColumnKind, TableInfo } from './types.ts';
 import { compileValidator } from './validate.ts';
 import { convert, Invalid } from './values.ts';
@@ -22,7 +22,7 @@ function ajv(): Ajv2020 {
   addFormats(a);
   a.addKeyword('x-sluice-table');
   a.addKeyword('components'); // the document's container of JsonValue below
-  a.addSchema({ $id: 'doc', components: { schemas: { JsonValue: jsonValueSchema() } } });
+  a.addSchema({ $id: 'doc', components: { schemas: { JsonValue: jsonValueSchema(), JsonWithNul: jsonWithNulSchema() } } });
   return a;
 }
 
@@ -48,7 +48,7 @@ const SAMPLES: Record<ColumnKind, unknown[]> = {
   numeric: [12.345, '12.345', '123456789012345678901234567890.5', 'NaN', '1,5', ' 1', [1.5]],
   text: ['', 'hello', 'é🙂', NUL, 5, false, null, {}, []],
   uuid: ['0b2c5b3e-8f4a-4c1e-9d1a-1a2b3c4d5e6f', '0B2C5B3E-8F4A-4C1E-9D1A-1A2B3C4D5E6F', 'urn:uuid:0b2c5b3e-8f4a-4c1e-9d1a-1a2b3c4d5e6f', '0b2c5b3e8f4a4c1e9d1a1a2b3c4d5e6f', '{0b2c5b3e-8f4a-4c1e-9d1a-1a2b3c4d5e6f}', '', 7, null],
-  json: [{}, { a: [1, 'x', null, true] }, [], 'text', 0, true, { [NUL]: 1 }, { a: NUL }, [[NUL]], NUL, { a: { b: { c: 'deep' } } }, null],
+  json: [{}, { a: [1, 'x', null, true] }, [], 'text', 0, true, { [NUL]: 1 }, { a: NUL }, [[NUL]], NUL, { a: { b: { c: 'deep' } } }, { a: [{ b: [NUL] }] }, [{ [NUL]: [] }], null],
   timestamp: ['2025-01-31T12:00:00Z', '2025-01-31 12:00:00.123456+02:00', '2025-01-31t12:00', '2025-01-31', '12025-01-31T00:00:00-0530', 'infinity', '-infinity', '2025-1-31', '2025-01-31T12', '2025-01-31T12:00:00.1234567Z', 'now', 1738324800, null],
   date: ['2025-01-31', '99999-12-31', 'infinity', '-infinity', '2025-01-31T00:00:00Z', '31/01/2025', '', 20250131, null],
   time: ['12:00', '12:00:00', '12:00:00.5', '23:59:59.999999+05:30', '12:00Z', '12:00:00-0800', '12', '12:00:00.1234567', '1:00', 'noon', null],

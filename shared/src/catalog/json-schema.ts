@@ -15,6 +15,8 @@ export type Schema = Record<string, unknown>;
 
 /** Where `jsonValueSchema` is expected in the document (the write schemas of json columns refer to it). */
 export const JSON_VALUE_REF = '#/components/schemas/JsonValue';
+/** Where `jsonWithNulSchema` is expected: what JsonValue excludes. */
+export const JSON_WITH_NUL_REF = '#/components/schemas/JsonWithNul';
 
 /** Postgres text and json cannot hold U+0000 (SQLSTATE 22021 / 22P05); the validator refuses it. */
 const NO_NUL = '^[^\\u0000]*$';
@@ -42,15 +44,24 @@ function intTextPattern(kind: ColumnKind): string {
 
 const text = (re: RegExp) => ({ type: 'string', pattern: re.source });
 
+/**
+ * A form the validator accepts that a client has no reason to send (a JSON
+ * number or boolean says the same): `deprecated` (JSON Schema's annotation),
+ * which typed clients leave out of their types.
+ */
+const LENIENT = { deprecated: true, description: 'also accepted; send the JSON value instead' };
+
 function intSchema(kind: ColumnKind): Schema {
   const [minimum, maximum] = INT_RANGE[kind]!;
-  return { oneOf: [{ type: 'integer', minimum, maximum }, { type: 'string', pattern: intTextPattern(kind) }] };
+  // int8 beyond ±2^53 has only the string form; int2/int4 fit a JSON number.
+  const digits = { type: 'string', pattern: intTextPattern(kind), ...(kind === 'int8' ? { description: 'beyond ±2^53: a string of digits' } : LENIENT) };
+  return { oneOf: [{ type: 'integer', minimum, maximum }, digits] };
 }
 
 /** What a write may send for a non-null value of each kind (convert() in values.ts). */
 function kindSchema(col: ColumnInfo): Schema {
   switch (col.kind) {
-    case 'bool': return { oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['true', 'false'] }] };
+    case 'bool': return { oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['true', 'false'], ...LENIENT }] };
     case 'int2': case 'int4': case 'int8': return intSchema(col.kind);
     case 'float': case 'numeric': return { oneOf: [{ type: 'number' }, text(NUMERIC_TEXT)] };
     case 'text': return { type: 'string', pattern: NO_NUL, ...(col.maxLength !== undefined ? { maxLength: col.maxLength } : {}) };
@@ -71,17 +82,26 @@ export function writeSchemaOf(col: ColumnInfo): Schema {
   return col.notNull ? { ...base, description } : { anyOf: [base, { type: 'null' }], description };
 }
 
-/** Any JSON value without U+0000 in a string or a member name: what a json or jsonb column takes. */
+/**
+ * Any JSON value without U+0000 in a string or a member name: what a json or
+ * jsonb column takes. Said as "not one that holds a NUL somewhere"
+ * (`jsonWithNulSchema`): a recursive union of arrays of itself would be
+ * the direct spelling, but generated TypeScript types cannot declare it
+ * (openapi-typescript's output fails with TS2502).
+ */
 export function jsonValueSchema(): Schema {
+  return { description: 'Any JSON value; no string or member name may contain U+0000 (Postgres json cannot store it)', not: { $ref: JSON_WITH_NUL_REF } };
+}
+
+/** A JSON value holding U+0000 in some string or member name, at any depth. */
+export function jsonWithNulSchema(): Schema {
   return {
-    description: 'Any JSON value; no string or member name may contain U+0000 (Postgres json cannot store it)',
+    description: 'A JSON value with U+0000 in a string or a member name, at any depth (what JsonValue excludes)',
     anyOf: [
-      { type: 'null' },
-      { type: 'boolean' },
-      { type: 'number' },
-      { type: 'string', pattern: NO_NUL },
-      { type: 'array', items: { $ref: JSON_VALUE_REF } },
-      { type: 'object', propertyNames: { pattern: NO_NUL }, additionalProperties: { $ref: JSON_VALUE_REF } },
+      { type: 'string', not: { pattern: NO_NUL } },
+      { type: 'array', contains: { $ref: JSON_WITH_NUL_REF } },
+      { type: 'object', not: { propertyNames: { pattern: NO_NUL } } },
+      { type: 'object', not: { additionalProperties: { not: { $ref: JSON_WITH_NUL_REF } } } },
     ],
   };
 }
@@ -114,7 +134,9 @@ export function rowSchema(t: TableInfo): Schema {
   const properties: Record<string, Schema> = {};
   for (const c of t.columns) {
     const base = readKindSchema(c);
-    const s = c.notNull ? base : { anyOf: [base, { type: 'null' }] };
+    // json and unsupported columns read as any value, null included.
+    const any = c.kind === 'json' || c.kind === 'unsupported';
+    const s = c.notNull || any ? base : { anyOf: [base, { type: 'null' }] };
     properties[c.name] = { ...s, description: c.type, ...(c.generatedAlways ? { readOnly: true } : {}) };
   }
   return { type: 'object', 'x-sluice-table': t.name, required: t.columns.map((c) => c.name), properties };
