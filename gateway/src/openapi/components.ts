@@ -71,6 +71,7 @@ const reqHeader = (name: string, schema: Schema, description: string) => ({ name
 
 /** Request parameters by component name. */
 const PARAMETERS: Record<string, Schema> = {
+  RequestId: reqHeader('X-Request-Id', { type: 'string', maxLength: 128 }, 'Correlates the request in the gateway\'s logs; echoed in the response when sane, else replaced by one the gateway makes'),
   SluiceAck: reqHeader('Sluice-Ack', { type: 'string', enum: ['queued', 'committed'], default: 'queued' }, '`queued`: 202 once the job is in Redis; `committed`: 201/200 once the transaction committed, with keys and a consistency token'),
   IdempotencyKey: reqHeader('Idempotency-Key', { type: 'string', minLength: 1, maxLength: 255 }, 'draft-ietf-httpapi-idempotency-key-header, scoped per API key: the same key and body replay the first answer; another body: 422'),
   ConsistencyToken: reqHeader('Sluice-Consistency-Token', { type: 'string', pattern: '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$' }, 'Read your writes: the token of a committed write (or a read); the answer is at least that new'),

@@ -1,7 +1,7 @@
 import type { Schema } from '@sluice/shared/catalog/json-schema.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { adminPaths, adminSchemas } from './admin.ts';
-import { components } from './components.ts';
+import { components, header, param } from './components.ts';
 import { batchSchema, operationPaths } from './operations.ts';
 import { tablePaths, tableSchemas } from './tables.ts';
 
@@ -34,6 +34,24 @@ const TAGS = [
   { name: 'health', description: 'Health checks, metrics and this document (no auth)' },
 ];
 
+const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'];
+
+/** Every operation takes `X-Request-Id` and every response carries it (middleware/request-id, before any route). */
+function withRequestIds(paths: Record<string, Schema>): Record<string, Schema> {
+  for (const item of Object.values(paths)) {
+    for (const m of METHODS) {
+      const op = item[m] as { parameters?: Schema[]; responses?: Record<string, Schema> } | undefined;
+      if (op === undefined) continue;
+      op.parameters = [...(op.parameters ?? []), param('RequestId')];
+      for (const res of Object.values(op.responses ?? {})) {
+        if (res.$ref !== undefined) continue; // the shared problem responses declare it themselves
+        res.headers = { 'X-Request-Id': header('RequestId'), ...(res.headers as Schema | undefined) };
+      }
+    }
+  }
+  return paths;
+}
+
 /** Build the document. */
 export function openApiDocument(src: DocumentSource): Schema {
   const paths: Record<string, Schema> = {};
@@ -48,7 +66,7 @@ export function openApiDocument(src: DocumentSource): Schema {
     servers: [{ url: '/', description: 'This gateway, or the load balancer in front of the gateways' }],
     security: [{ bearer: [] }],
     tags: TAGS,
-    paths: { ...paths, ...operationPaths(), ...adminPaths() },
+    paths: withRequestIds({ ...paths, ...operationPaths(), ...adminPaths() }),
     components: components(schemas, { Batch: batchSchema([...src.catalog.keys()]), ...adminSchemas() }),
   };
 }
