@@ -65,9 +65,15 @@ describe('postgrest-js select', () => {
     expect(range.data).toEqual(await fromDb('ORDER BY id OFFSET 2 LIMIT 3'));
   });
 
-  it('a whole table, in key order', async () => {
+  it('a whole table, in key order; an offset alone takes the rest of the page; in.() of nothing finds nothing', async () => {
     const r = await pgrst(stack).from('items').select();
     expect(r.data).toEqual(await fromDb('ORDER BY id'));
+    const rest = await fetch(`${stack.url}/v1/tables/items?select=id&offset=10`);
+    expect(await rest.json()).toEqual((await fromDb('ORDER BY id OFFSET 10')).map((x) => ({ id: x.id })));
+    expect(rest.headers.get('content-range')).toBe('10-11/*');
+    const none = await pgrst(stack).from('items').select().in('id', []);
+    expect(none.error).toBeNull();
+    expect(none.data).toEqual([]);
   });
 
   it('a composite key: eq on both columns is a lookup, eq on the leading one a list', async () => {

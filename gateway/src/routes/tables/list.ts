@@ -59,9 +59,11 @@ function ordered(t: ReadTable, found: { key: string[]; row: string }[], q: ReadQ
 /** Rows by key through the cache: those that exist (PostgREST's answer to eq./in. on the key). */
 async function byKeys(c: Ctx, d: ReadRouteDeps, t: ReadTable, q: ReadQuery, keys: string[][], token: LsnKey | undefined): Promise<Response> {
   checkRowCount(keys.length, d.service.settings.maxKeysPerRequest, 'keys');
-  let found: { key: string[]; row: string }[];
-  let source: string;
-  if (keys.length === 1) {
+  let found: { key: string[]; row: string }[] = [];
+  let source = 'cache';
+  if (keys.length === 0) {
+    // in.() with nothing in it: no row, and nothing to read.
+  } else if (keys.length === 1) {
     const r = await d.service.getRow(t, keys[0]!, token);
     setHeader(c, 'Cache-Status', cacheStatus(r));
     setHeader(c, 'Sluice-Consistency-Token', lsnText(r.lsn));
@@ -69,7 +71,6 @@ async function byKeys(c: Ctx, d: ReadRouteDeps, t: ReadTable, q: ReadQuery, keys
     source = r.source;
   } else {
     const r = await d.service.getRows(t, keys, token);
-    found = [];
     r.rows.forEach((row, i) => row !== null && found.push({ key: keys[i]!, row }));
     source = r.source;
   }
@@ -91,8 +92,9 @@ async function page(c: Ctx, d: ReadRouteDeps, t: ReadTable, q: ReadQuery, url: U
   if (q.pgrst && countPreference(c) !== undefined) {
     throw new ValidationError('Prefer: count=… on a list would need a scan: Sluice counts only rows looked up by key (eq. or in.() on the primary key)');
   }
-  // .single() needs to know only whether there is more than one row.
-  const limit = Math.min(parseLimit(q.limit, q.pgrst ? max : DEFAULT_LIMIT, max), q.single ? 2 : max);
+  // .single() needs to know only whether there is more than one row; an offset without a limit takes the rest of the page.
+  const dflt = Math.max(1, Math.min(q.pgrst ? max : DEFAULT_LIMIT, max - q.offset));
+  const limit = Math.min(parseLimit(q.limit, dflt, max), q.single ? 2 : max);
   if (q.offset + limit > max) throw new ValidationError(`offset + limit must be at most ${max} (one page; OFFSET costs a scan of what it skips): page with the key instead (gt./lt. on it, or the after= cursor of the Link header)`);
   const p = await d.service.list(t, q.filter, q.after, q.offset + limit, token, q.desc);
   const rows = p.rows.slice(q.offset);
