@@ -34,7 +34,9 @@ const DEMO_TABLE = `CREATE TABLE IF NOT EXISTS events (
   kind text NOT NULL,
   payload jsonb NOT NULL DEFAULT '{}',
   created_at timestamptz NOT NULL DEFAULT now()
-)`;
+);
+-- Lists filter on indexed columns only (the README's kind=eq.signup examples).
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind)`;
 
 /** Server output goes to a file in .sluice-data: the terminal is for Sluice's own logs. */
 function logFile(name: string): (line: string) => void {

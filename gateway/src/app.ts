@@ -25,7 +25,6 @@ import { jsonBody } from './middleware/body/index.ts';
 import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
-import { withAdminPaths } from './routes/admin/openapi.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -131,7 +130,9 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
-  metaRoutes(app, { metrics, openapi: withAdminPaths(openApiDocument(deps.catalog, '0.1.0')) });
+  // Built at the first request: the columns lists may filter on are known once the read path started.
+  const indexed = (table: string) => [...(reads.tables.get(table)?.filters.keys() ?? [])];
+  metaRoutes(app, { metrics, openapi: () => openApiDocument({ catalog: deps.catalog, indexed, version: '0.1.0' }) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
   return app;

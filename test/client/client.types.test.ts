@@ -79,4 +79,21 @@ describe('pnpm sluice types', () => {
     expect(text).toMatch(/interface BillingInVoicesRow \{\n {2}id: number;\n {2}total: number;\n\}/);
     expect(text).toMatch(/interface BillingInVoicesInsert \{\n {2}total: number;\n\}/);
   });
+
+  it('types writes from Insert_/Update_ (the validator\'s shapes) and reads from Row_, json columns as JsonValue', () => {
+    const doc = {
+      components: {
+        schemas: {
+          Row_t: { type: 'object', 'x-sluice-table': 't', properties: { id: { type: 'integer' }, doc: {}, twice: { type: 'integer', readOnly: true } } },
+          Insert_t: { type: 'object', required: ['doc'], properties: { id: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, doc: { $ref: '#/components/schemas/JsonValue', not: { type: 'null' } } } },
+          Update_t: { type: 'object', properties: { doc: { anyOf: [{ $ref: '#/components/schemas/JsonValue' }, { type: 'null' }] } } },
+          JsonValue: { anyOf: [{ type: 'null' }, { type: 'array', items: { $ref: '#/components/schemas/JsonValue' } }] },
+        },
+      },
+    };
+    const text = generateTypes(doc, 'test');
+    expect(text).toMatch(/interface TRow \{\n {2}id: number;\n {2}doc: JsonValue;\n {2}twice: number;\n\}/);
+    expect(text).toMatch(/interface TInsert \{\n {2}id\?: number \| string;\n {2}doc: JsonValue;\n\}/);
+    expect(text).toMatch(/interface TUpdate \{\n {2}doc\?: JsonValue \| null;\n\}/);
+  });
 });

@@ -1,9 +1,11 @@
 /**
  * `pnpm sluice types`: TypeScript row types of the exposed tables, from the
- * gateway's OpenAPI document (`components.schemas.Row_<table>`, the shapes
- * the gateway validates writes against). Per table it writes `<T>Row` (what
- * reads return: every column, nullable ones `| null`), `<T>Insert` (required
- * = NOT NULL without a default) and `<T>Update`, and one `Tables` map for
+ * gateway's OpenAPI document: `components.schemas.Row_<table>` (what reads
+ * return), `Insert_<table>` and `Update_<table>` (what the gateway's
+ * validator accepts; a document without them: `Row_<table>` for all three).
+ * Per table it writes `<T>Row` (every column, nullable ones `| null`,
+ * GENERATED ALWAYS ones included), `<T>Insert` (required = NOT NULL without a
+ * default; no readOnly column) and `<T>Update`, and one `Tables` map for
  * `new SluiceClient<Tables>(…)`. Pure: document in, source text out.
  */
 
@@ -14,7 +16,11 @@ type Mode = 'read' | 'write';
 export interface TableSchema {
   /** The name the API uses (`events`, `billing.invoices`). */
   table: string;
+  /** `Row_<table>`: a row as read. */
   schema: Schema;
+  /** `Insert_<table>` and `Update_<table>` when the document has them. */
+  insert?: Schema;
+  update?: Schema;
 }
 
 const isObj = (v: unknown): v is Schema => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -38,7 +44,9 @@ export function rowSchemas(doc: unknown): TableSchema[] {
     if (!name.startsWith('Row_') || !isObj(schema)) continue;
     const suffix = name.slice(4);
     const table = typeof schema['x-sluice-table'] === 'string' ? schema['x-sluice-table'] : (bySanitised.get(suffix) ?? suffix);
-    out.push({ table, schema });
+    const insert = schemas[`Insert_${suffix}`];
+    const update = schemas[`Update_${suffix}`];
+    out.push({ table, schema, ...(isObj(insert) ? { insert } : {}), ...(isObj(update) ? { update } : {}) });
   }
   return out.sort((a, b) => a.table.localeCompare(b.table));
 }
@@ -56,10 +64,15 @@ const isNumeric = (s: unknown) => isObj(s) && (s.type === 'integer' || s.type ==
 /** The TypeScript type of a JSON Schema (the subset the gateway writes). */
 export function tsType(input: unknown, mode: Mode, defs: Schema = {}): string {
   if (!isObj(input)) return 'unknown';
+  // The document's recursive any-JSON schema (json and jsonb columns in writes).
+  if (typeof input.$ref === 'string' && input.$ref.endsWith('/JsonValue')) return 'JsonValue';
   const s = resolve(input, defs);
   if ('const' in s) return JSON.stringify(s.const);
   if (Array.isArray(s.enum)) return union(s.enum.map((v) => JSON.stringify(v)));
-  const alts = (Array.isArray(s.oneOf) ? s.oneOf : Array.isArray(s.anyOf) ? s.anyOf : undefined) as unknown[] | undefined;
+  const all = (Array.isArray(s.oneOf) ? s.oneOf : Array.isArray(s.anyOf) ? s.anyOf : undefined) as unknown[] | undefined;
+  // Forms the gateway accepts but a typed client need not send (`deprecated`, e.g. "7" for an int4).
+  const kept = all?.filter((a) => !(isObj(a) && a.deprecated === true));
+  const alts = kept !== undefined && kept.length > 0 ? kept : all;
   if (alts !== undefined) {
     // int8 and numeric accept a number or a string of digits; row_to_json renders both as numbers.
     if (mode === 'read' && alts.length === 2 && isNumeric(alts[0]) && isObj(alts[1]) && alts[1].type === 'string') return 'number';
@@ -132,11 +145,11 @@ export function generateTypes(doc: unknown, source: string): string {
     'export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };',
   ];
   const entries: string[] = [];
-  for (const { table, schema } of tables) {
+  for (const { table, schema, insert, update } of tables) {
     const n = typeName(table, taken);
     out.push('', `/** A row of \`${table}\` as reads return it. */`, `export interface ${n}Row ${objectType(schema, 'read', defs, 'row')}`);
-    out.push('', `/** What an insert or upsert of \`${table}\` takes. */`, `export interface ${n}Insert ${objectType(schema, 'write', defs, 'insert')}`);
-    out.push('', `/** What an update of \`${table}\` takes. */`, `export interface ${n}Update ${objectType(schema, 'write', defs, 'update')}`);
+    out.push('', `/** What an insert or upsert of \`${table}\` takes. */`, `export interface ${n}Insert ${objectType(insert ?? schema, 'write', defs, 'insert')}`);
+    out.push('', `/** What an update of \`${table}\` takes. */`, `export interface ${n}Update ${objectType(update ?? schema, 'write', defs, 'update')}`);
     entries.push(`  ${propName(table)}: { row: ${n}Row; insert: ${n}Insert; update: ${n}Update };`);
   }
   out.push('', '/** The exposed tables: `new SluiceClient<Tables>({ url })`. */', `export type Tables = {\n${entries.join('\n')}\n};`, '');

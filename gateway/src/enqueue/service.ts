@@ -21,6 +21,8 @@ export interface WriteSpec {
   ack: AckMode;
   /** Ask the writer for generated keys (committed inserts and upserts). */
   ret: boolean;
+  /** Ask the writer for the rows written (`Prefer: return=representation`; committed only). */
+  rows?: boolean;
   idem: IdempotencyRef | undefined;
   /** Status of a committed answer: 201 when the request creates rows (POST), else 200. */
   committedStatus: 200 | 201;
@@ -31,6 +33,8 @@ export interface WriteResult {
   status: 200 | 201 | 202;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** `row_to_json` text per op when the request asked for rows and the writer returned them (null: no row). */
+  rows?: (string | null)[];
 }
 
 /** The parts the service drives. */
@@ -128,6 +132,7 @@ export class WriteService {
     if (committed) {
       req.ack = this.d.nodeId;
       if (spec.ret) req.ret = true;
+      if (spec.rows) req.rows = true;
     }
     // Routed with the map in force now; the coalescer adds in this same turn, so a map
     // change cannot slip in between (the gateway flushes before it reports a new map).
@@ -179,6 +184,7 @@ export class WriteService {
           status,
           body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token, committedAt: o.at },
           headers: { 'Sluice-Consistency-Token': token },
+          ...(o.rows ? { rows: o.rows } : {}),
         };
       }
       case 'duplicate': {

@@ -2,14 +2,15 @@ import type { Hono } from 'hono';
 import type { GatewayEnv } from '../context.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 
-/** GET /metrics (Prometheus text format) and GET /openapi.json (built once). */
-export function metaRoutes(app: Hono<GatewayEnv>, d: { metrics: GatewayMetrics; openapi: object }): void {
-  const openapi = JSON.stringify(d.openapi);
+/** GET /metrics (Prometheus text format) and GET /openapi.json (built at its first request, then kept). */
+export function metaRoutes(app: Hono<GatewayEnv>, d: { metrics: GatewayMetrics; openapi: () => object }): void {
+  let openapi: string | undefined;
   app.get('/metrics', async function metrics(c) {
     const text = await d.metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': d.metrics.registry.contentType });
   });
   app.get('/openapi.json', function openapiJson(c) {
+    openapi ??= JSON.stringify(d.openapi());
     return c.body(openapi, 200, { 'Content-Type': 'application/json' });
   });
 }

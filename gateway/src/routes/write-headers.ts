@@ -34,11 +34,6 @@ export function preference(prefer: string | undefined, name: string): string | u
   return undefined;
 }
 
-/** `Prefer: resolution=merge-duplicates` (PostgREST's spelling of an upsert). */
-export function wantsUpsert(c: Ctx): boolean {
-  return preference(header(c, 'prefer'), 'resolution')?.toLowerCase() === 'merge-duplicates';
-}
-
 /**
  * The Idempotency-Key of this request, scoped to the caller's API key, with
  * the hash of what the request asks for; undefined when the header is absent.

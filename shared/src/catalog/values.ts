@@ -13,15 +13,21 @@ export class Invalid {
   constructor(readonly detail: string) {}
 }
 
-const INT_RANGE: Partial<Record<ColumnKind, [number, number]>> = {
+/** Range of a JSON number in an integer column (int8: the exact doubles; beyond, a string of digits). */
+export const INT_RANGE: Partial<Record<ColumnKind, [number, number]>> = {
   int2: [-32768, 32767],
   int4: [-2147483648, 2147483647],
   int8: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
-const INT8_MIN = -(2n ** 63n);
-const INT8_MAX = 2n ** 63n - 1n;
+/** Range of a string of digits in an integer column (the column type's own range). */
+export const INT_TEXT_RANGE: Partial<Record<ColumnKind, [bigint, bigint]>> = {
+  int2: [-32768n, 32767n],
+  int4: [-2147483648n, 2147483647n],
+  int8: [-(2n ** 63n), 2n ** 63n - 1n],
+};
 
-const EXPECTED: Record<ColumnKind, string> = {
+/** What each kind accepts, in words: error details, and the descriptions of the JSON Schemas (json-schema.ts). */
+export const EXPECTED: Record<ColumnKind, string> = {
   bool: 'a boolean',
   int2: 'an integer (int2)',
   int4: 'an integer (int4)',
@@ -38,21 +44,27 @@ const EXPECTED: Record<ColumnKind, string> = {
   unsupported: 'nothing: this column type is not supported by Sluice',
 };
 
-const INT_TEXT = /^[+-]?\d{1,19}$/;
-const NUMERIC_TEXT = /^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?|NaN|[+-]?Infinity)$/;
-const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/**
+ * The text forms each kind accepts. json-schema.ts builds the OpenAPI
+ * document's column schemas from these same expressions, and its test runs
+ * every kind through both.
+ */
+export const INT_TEXT = /^[+-]?\d{1,19}$/;
+export const NUMERIC_TEXT = /^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?|NaN|[+-]?Infinity)$/;
+export const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const ZONE = '(?:[Zz]|[+-]\\d{2}(?::?\\d{2})?)?';
 const TIME = `\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,6})?)?`;
-const DATE_TEXT = /^(?:\d{4,}-\d{2}-\d{2}|-?infinity)$/;
-const TIME_TEXT = new RegExp(`^${TIME}${ZONE}$`);
-const TIMESTAMP_TEXT = new RegExp(`^(?:\\d{4,}-\\d{2}-\\d{2}(?:[Tt ]${TIME}${ZONE})?|-?infinity)$`);
-const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+export const DATE_TEXT = /^(?:\d{4,}-\d{2}-\d{2}|-?infinity)$/;
+export const TIME_TEXT = new RegExp(`^${TIME}${ZONE}$`);
+export const TIMESTAMP_TEXT = new RegExp(`^(?:\\d{4,}-\\d{2}-\\d{2}(?:[Tt ]${TIME}${ZONE})?|-?infinity)$`);
+export const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function intFromText(kind: ColumnKind, s: string): string | Invalid {
   if (!INT_TEXT.test(s)) return new Invalid(`expected ${EXPECTED[kind]}`);
   if (kind !== 'int8' || s.length < 16) return intFromNumber(kind, Number(s));
   const n = BigInt(s);
-  return n < INT8_MIN || n > INT8_MAX ? new Invalid('out of range for int8') : n.toString();
+  const [min, max] = INT_TEXT_RANGE.int8!;
+  return n < min || n > max ? new Invalid('out of range for int8') : n.toString();
 }
 
 function intFromNumber(kind: ColumnKind, n: number): string | Invalid {

@@ -8,10 +8,15 @@
  * them through `unnest($n::text[])` and casts to the column type in SQL.
  */
 
-/** What one operation does to one row. */
-export type OpKind = 'insert' | 'upsert' | 'update' | 'delete';
+/**
+ * What one operation does to one row. `insert-ignore` inserts unless a row
+ * with its primary key exists (ON CONFLICT DO NOTHING; PostgREST's
+ * `resolution=ignore-duplicates`); a writer that predates it dead-letters
+ * the request (22023 unknown op), replayable once writers know it.
+ */
+export type OpKind = 'insert' | 'insert-ignore' | 'upsert' | 'update' | 'delete';
 
-/** One row operation. `row` for insert/upsert/update, `key` for update/delete. */
+/** One row operation. `row` for insert/insert-ignore/upsert/update, `key` for update/delete. */
 export interface WriteOp {
   /** Table name as the API knows it (a key of the catalog). */
   t: string;
@@ -41,6 +46,12 @@ export interface WriteRequest {
   ack?: string;
   /** Ask the writer to return generated primary keys (committed ack of inserts). */
   ret?: boolean;
+  /**
+   * Ask the writer to return each row an op wrote (`row_to_json`; a delete:
+   * the row it removed), for `Prefer: return=representation`. A writer that
+   * predates it ignores it and the gateway answers without the rows.
+   */
+  rows?: boolean;
 }
 
 /** The payload of one BullMQ job: the requests one gateway coalesced for one partition. */
@@ -61,6 +72,8 @@ export type WriteOutcome =
       n: number[];
       /** Primary keys of inserted/upserted rows, per op (only when `ret`). */
       keys?: (Record<string, unknown> | null)[];
+      /** `row_to_json` text of the row each op wrote or deleted, null where none (only when `rows`). */
+      rows?: (string | null)[];
     }
   | { id: string; s: 'duplicate'; of: string; lsn: string; at: string }
   | { id: string; s: 'dead'; sqlstate: string; message: string; constraint?: string; column?: string };

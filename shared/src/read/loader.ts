@@ -106,9 +106,9 @@ export class RowLoader {
     return { rows: r.value, lsn: r.lsn, source: r.source };
   }
 
-  /** One keyset page: rows with `filter = value` (or all rows), after the key `after`, at most `limit`. */
-  async list(st: RowStatements, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, minLsn?: LsnKey): Promise<ListRows> {
-    const s = st.list(filter?.col ?? null, after !== null);
+  /** One keyset page: rows with `filter = value` (or all rows), after the key `after` in key order (`desc`: before it, descending), at most `limit`. */
+  async list(st: RowStatements, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, minLsn?: LsnKey, desc = false): Promise<ListRows> {
+    const s = st.list(filter?.col ?? null, after !== null, desc);
     const values: unknown[] = [];
     if (filter !== null) values.push(filter.value);
     if (after !== null) values.push(...after);

@@ -24,8 +24,8 @@ export interface RowStatements {
   readonly byKey: Statement;
   /** `$1…$k` = text arrays, one per key column → rows `{ i, j }` (i = 1-based position of the key). */
   readonly byKeys: Statement;
-  /** The keyset page statement for a filter column (or none) and with/without a cursor. */
-  list(filter: ColumnInfo | null, after: boolean): Statement;
+  /** The keyset page statement for a filter column (or none), with/without a cursor, ascending or descending. */
+  list(filter: ColumnInfo | null, after: boolean, desc?: boolean): Statement;
 }
 
 const statement = (prefix: string, text: string): Statement => ({ name: `sluice_${prefix}_${fnv1a32(text).toString(36)}`, text });
@@ -48,11 +48,11 @@ export function rowStatements(table: TableInfo): RowStatements {
        JOIN ${table.qualified} r ON ${pk.map((c, i) => `r.${c.quoted} = ${cast(c, `k.${cols[i]}`)}`).join(' AND ')}`,
   );
   const lists = new Map<string, Statement>();
-  const list = (filter: ColumnInfo | null, after: boolean): Statement => {
-    const id = `${filter?.name ?? ''}\u0000${after}`;
+  const list = (filter: ColumnInfo | null, after: boolean, desc = false): Statement => {
+    const id = `${filter?.name ?? ''}\u0000${after}\u0000${desc}`;
     let s = lists.get(id);
     if (s === undefined) {
-      s = listStatement(table, filter, after);
+      s = listStatement(table, filter, after, desc);
       lists.set(id, s);
     }
     return s;
@@ -62,22 +62,23 @@ export function rowStatements(table: TableInfo): RowStatements {
 
 /**
  * Keyset pagination in primary-key order: `WHERE col = $1 AND (pk…) > (after…)
- * ORDER BY pk… LIMIT n`. Parameters: the filter value (if any), the cursor's
- * key values (if any), then the limit. Returns `{ j, k0…kn }` (key as text,
- * for the next cursor).
+ * ORDER BY pk… LIMIT n` (descending: `<` and `ORDER BY pk… DESC`, the same
+ * index scanned backwards). Parameters: the filter value (if any), the
+ * cursor's key values (if any), then the limit. Returns `{ j, k0…kn }` (key
+ * as text, for the next cursor).
  */
-function listStatement(table: TableInfo, filter: ColumnInfo | null, after: boolean): Statement {
+function listStatement(table: TableInfo, filter: ColumnInfo | null, after: boolean, desc: boolean): Statement {
   const pk = table.primaryKey;
   const where: string[] = [];
   let n = 0;
   if (filter !== null) where.push(`r.${filter.quoted} = ${cast(filter, `$${++n}`)}`);
   if (after) {
     const params = pk.map((c) => cast(c, `$${++n}`));
-    where.push(`(${pk.map((c) => `r.${c.quoted}`).join(', ')}) > (${params.join(', ')})`);
+    where.push(`(${pk.map((c) => `r.${c.quoted}`).join(', ')}) ${desc ? '<' : '>'} (${params.join(', ')})`);
   }
   const keys = pk.map((c, i) => `r.${c.quoted}::text AS k${i}`).join(', ');
   const text = `SELECT row_to_json(r.*)::text AS j, ${keys} FROM ${table.qualified} r${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
- ORDER BY ${pk.map((c) => `r.${c.quoted}`).join(', ')} LIMIT $${++n}`;
+ ORDER BY ${pk.map((c) => `r.${c.quoted}${desc ? ' DESC' : ''}`).join(', ')} LIMIT $${++n}`;
   return statement('rl', text);
 }
 

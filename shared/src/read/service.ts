@@ -129,17 +129,17 @@ export class ReadService {
     return { rows: reads.map((r) => r.row), source };
   }
 
-  /** One keyset page (not cached: a list changes with every insert). */
-  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, token?: LsnKey): Promise<ListPage> {
-    const r = await this.guard(this.loader.list(t.statements, filter, after, limit + 1, token));
+  /** One keyset page in key order, `desc` for descending (not cached: a list changes with every insert). */
+  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, token?: LsnKey, desc = false): Promise<ListPage> {
+    const r = await this.guard(this.loader.list(t.statements, filter, after, limit + 1, token, desc));
     const more = r.rows.length > limit;
     const rows = more ? r.rows.slice(0, limit) : r.rows;
     return { rows: rows.map((x) => x.j), lastKey: more ? rows[rows.length - 1]!.key : null, source: r.source };
   }
 
   /** One keyset page with each row's key and whether more follow (up to limit + 1 rows: the caller merges). */
-  async listWithKeys(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, token?: LsnKey): Promise<{ rows: { j: string; key: string[] }[]; source: 'replica' | 'primary' }> {
-    const r = await this.guard(this.loader.list(t.statements, filter, after, limit + 1, token));
+  async listWithKeys(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, token?: LsnKey, desc = false): Promise<{ rows: { j: string; key: string[] }[]; source: 'replica' | 'primary' }> {
+    const r = await this.guard(this.loader.list(t.statements, filter, after, limit + 1, token, desc));
     return { rows: r.rows, source: r.source };
   }
 

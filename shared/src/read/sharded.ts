@@ -140,22 +140,22 @@ export class ShardedReads {
   }
 
   /** One keyset page: from the one shard a shard-key filter names, else from all, merged in key order. */
-  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, tokens?: ShardTokens): Promise<ShardListPage> {
+  async list(t: ReadTable, filter: { col: ColumnInfo; value: string } | null, after: readonly string[] | null, limit: number, tokens?: ShardTokens, desc = false): Promise<ShardListPage> {
     const shardCol = this.router.column(t.name);
     const shards = !this.router.sharded(t.name)
       ? [this.meta]
       : filter !== null && filter.col.name === shardCol
         ? [this.topology.map.placement(t.name, Number(filter.value)).owner]
         : this.topology.map.shardNames;
-    if (shards.length === 1) return this.service(shards[0]!).list(t, filter, after, limit, this.tokenOf(tokens, shards[0]!));
+    if (shards.length === 1) return this.service(shards[0]!).list(t, filter, after, limit, this.tokenOf(tokens, shards[0]!), desc);
     const pages = await Promise.all(
       shards.map(async (s) => {
-        const p = await this.service(s).listWithKeys(t, filter, after, limit, this.tokenOf(tokens, s));
+        const p = await this.service(s).listWithKeys(t, filter, after, limit, this.tokenOf(tokens, s), desc);
         // A page of limit + 1 rows still says "more" after copies are dropped: the merge takes at most limit.
         return { ...p, rows: p.rows.filter((r) => this.owns(t.name, s, r.j)) };
       }),
     );
-    return mergePages(t, pages, limit);
+    return mergePages(t, pages, limit, desc);
   }
 
   /** Replica states of every shard. */
@@ -189,9 +189,9 @@ function compareKeys(t: ReadTable, a: readonly string[], b: readonly string[]): 
   return 0;
 }
 
-/** The first `limit` rows of several shards' pages, in key order (each page is in key order and has up to limit + 1 rows). */
-function mergePages(t: ReadTable, pages: { rows: { j: string; key: string[] }[]; source: 'replica' | 'primary' }[], limit: number): ShardListPage {
-  const all = pages.flatMap((p) => p.rows).sort((a, b) => compareKeys(t, a.key, b.key));
+/** The first `limit` rows of several shards' pages, in key order (`desc`: descending; each page is in that order and has up to limit + 1 rows). */
+function mergePages(t: ReadTable, pages: { rows: { j: string; key: string[] }[]; source: 'replica' | 'primary' }[], limit: number, desc: boolean): ShardListPage {
+  const all = pages.flatMap((p) => p.rows).sort((a, b) => (desc ? -1 : 1) * compareKeys(t, a.key, b.key));
   const more = all.length > limit;
   const rows = all.slice(0, limit);
   return { rows: rows.map((r) => r.j), lastKey: more ? rows[rows.length - 1]!.key : null, source: pages.some((p) => p.source === 'primary') ? 'primary' : 'replica' };

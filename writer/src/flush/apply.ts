@@ -27,6 +27,7 @@ function paramsOf(g: StatementGroup, reqs: readonly WriteRequest[]): (string | n
   const colArrays = () => g.columns.map((c) => ops.map((op) => op.row![c.name] ?? null));
   switch (g.op) {
     case 'insert':
+    case 'insert-ignore':
     case 'upsert':
       // No columns at all: one placeholder array whose length is the row count.
       return g.columns.length === 0 ? [ops.map(() => '')] : colArrays();
@@ -56,6 +57,7 @@ function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number,
     r.n[op] = n;
     if (r.keys && keys) r.keys[op] = keys;
     if (s.rows && returned) (r.cache ??= []).push(cacheRowOf(g.table, returned));
+    if (s.repr && r.rows && returned) r.rows[op] = (returned['j'] as string | null) ?? null;
   };
   switch (s.returning) {
     case 'none': {
@@ -74,7 +76,7 @@ function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number,
       return;
     }
     case 'keys-text': {
-      // Upsert DO NOTHING returns only the rows it inserted: match them by key text.
+      // Upsert DO NOTHING (and insert-ignore) returns only the rows it inserted: match them by key text.
       const byText = new Map(rows.map((r) => [g.table.primaryKey.map((_, i) => String(r[`t${i}`])).join('\u0001'), r]));
       for (let j = 0; j < g.rows.length; j++) {
         const { req, op } = g.rows[j]!;
@@ -100,12 +102,15 @@ export async function applyRequests(db: Queryable, catalog: Catalog, cache: Stat
   const results: RequestResult[] = reqs.map((r) => ({
     n: new Array<number>(r.ops.length).fill(0),
     ...(r.ret ? { keys: new Array<Record<string, unknown> | null>(r.ops.length).fill(null) } : {}),
+    ...(r.rows ? { rows: new Array<string | null>(r.ops.length).fill(null) } : {}),
   }));
   let rows = 0;
   for (const g of planStatements(catalog, reqs)) {
-    const needKeys = g.rows.some((r) => reqs[r.req]!.ret === true);
-    const needCounts = g.rows.some((r) => reqs[r.req]!.ack !== undefined);
-    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnsRows(g.op)));
+    // Representations are mapped back to their ops like keys (inserts) and counts (the rest).
+    const repr = g.rows.some((r) => reqs[r.req]!.rows === true);
+    const needKeys = repr || g.rows.some((r) => reqs[r.req]!.ret === true);
+    const needCounts = repr || g.rows.some((r) => reqs[r.req]!.ack !== undefined);
+    const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnsRows(g.op)), repr);
     const res = await db.query<Row>(s.name ? { name: s.name, text: s.text, values: paramsOf(g, reqs) } : { text: s.text, values: paramsOf(g, reqs) });
     rows += res.rowCount ?? 0;
     mapRows(g, s, res.rows, res.rowCount ?? 0, reqs, results);

@@ -11,7 +11,7 @@ import type { Rejection } from './types.ts';
  * configuration is fixed; nothing unknown is ever spliced into SQL.
  */
 
-const KINDS = new Set(['insert', 'upsert', 'update', 'delete']);
+const KINDS = new Set(['insert', 'insert-ignore', 'upsert', 'update', 'delete']);
 
 const reject = (sqlstate: string, message: string, extra: Partial<Rejection> = {}): Rejection => ({ sqlstate, message, ...extra });
 
@@ -47,6 +47,7 @@ function checkOp(catalog: Catalog, op: WriteOp): Rejection | null {
   if (!KINDS.has(op.op)) return reject('22023', `unknown op "${String(op.op)}"`, { table: table.name });
   switch (op.op) {
     case 'insert':
+    case 'insert-ignore':
     case 'upsert':
       return checkRow(table, op.row ?? null, false);
     case 'update':

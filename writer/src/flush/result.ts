@@ -19,7 +19,7 @@ export function result(st: TxState, c: { lsn: string; at: string }, jobs: number
     const applied = st.applied.get(item);
     if (dead) acks.push({ node, outcome: deadOutcome(id, dead.why) });
     else if (hit) acks.push({ node, outcome: { id, s: 'duplicate', of: hit.of, lsn: c.lsn, at: c.at } });
-    else if (applied) acks.push({ node, outcome: { id, s: 'committed', lsn: c.lsn, at: c.at, n: applied.n, ...(applied.keys ? { keys: applied.keys } : {}) } });
+    else if (applied) acks.push({ node, outcome: { id, s: 'committed', lsn: c.lsn, at: c.at, n: applied.n, ...(applied.keys ? { keys: applied.keys } : {}), ...(applied.rows ? { rows: applied.rows } : {}) } });
   }
   for (const [item, r] of st.replays) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at) });
   return {

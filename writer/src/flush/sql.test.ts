@@ -20,6 +20,20 @@ describe('statement texts', () => {
     expect(statementText(users, 'upsert', [id], 'keys-text')).toMatch(/ON CONFLICT \("id"\) DO NOTHING RETURNING t\."id" AS k0, t\."id"::text AS t0$/);
   });
 
+  it('insert-ignore skips existing keys whatever columns it carries', () => {
+    expect(statementText(users, 'insert-ignore', [id, name], 'keys-text')).toMatch(/ON CONFLICT \("id"\) DO NOTHING RETURNING t\."id" AS k0, t\."id"::text AS t0$/);
+    expect(returningFor('insert-ignore', [id, name], users, false, true)).toBe('keys-text');
+    expect(returningFor('insert-ignore', [id, name], users, false, false)).toBe('none');
+  });
+
+  it('returns row_to_json of each row written (a delete: removed) only for groups asking for representations', () => {
+    expect(statementText(users, 'insert', [name], 'keys', false, true)).toMatch(/RETURNING t\."id" AS k0, row_to_json\(t\.\*\)::text AS j$/);
+    expect(statementText(users, 'delete', [], 'ordinal', true, true)).toMatch(/RETURNING v\.i AS i, t\."id"::text AS c0, NULL::text AS r, row_to_json\(t\.\*\)::text AS j$/);
+    const cache = new StatementCache();
+    expect(cache.get(users, 'update', [name], 'ordinal', true)).not.toBe(cache.get(users, 'update', [name], 'ordinal'));
+    expect(cache.get(users, 'update', [name], 'ordinal').text).not.toMatch(/AS j/);
+  });
+
   it('updates and deletes by joining unnest WITH ORDINALITY on the key', () => {
     expect(statementText(users, 'update', [name], 'ordinal')).toBe(
       'UPDATE "public"."users" AS t SET "name" = v.a0::character varying FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(k0, a0, i) WHERE t."id" = v.k0::bigint RETURNING v.i AS i',

@@ -20,6 +20,10 @@ import type { OpKind } from '@sluice/shared/queue/contract.ts';
  * affected row for the cache: its key as `col::text` (`c0…`,
  * the text the cache keys on) and `row_to_json(t.*)::text AS r` (what the
  * read path caches), NULL for a delete (a tombstone).
+ *
+ * With `repr` (a request of the group asked for its rows: `Prefer:
+ * return=representation`) it also returns `row_to_json(t.*)::text AS j` of
+ * each row written, or removed by a delete. Only such groups pay for it.
  */
 
 /** What the statement returns, and how `apply.ts` maps the rows back to ops. */
@@ -40,6 +44,8 @@ export interface Statement {
   returning: Returning;
   /** It also returns `c0…` and `r` per affected row (see the module comment). */
   rows: boolean;
+  /** It also returns `j` per affected row: the row for the client (see the module comment). */
+  repr: boolean;
 }
 
 const arrays = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${from + i}::text[]`).join(', ');
@@ -57,13 +63,21 @@ function returningRows(table: TableInfo, deleted: boolean): string[] {
   return [...table.primaryKey.map((c, i) => `t.${c.quoted}::text AS c${i}`), deleted ? 'NULL::text AS r' : 'row_to_json(t.*)::text AS r'];
 }
 
+/** What a statement returns beyond its `Returning` columns. */
+function extras(table: TableInfo, rows: boolean, repr: boolean, deleted: boolean): string[] {
+  return [...(rows ? returningRows(table, deleted) : []), ...(repr ? ['row_to_json(t.*)::text AS j'] : [])];
+}
+
 const returningClause = (cols: string[]) => (cols.length > 0 ? ` RETURNING ${cols.join(', ')}` : '');
+
+/** What an insert does on a key that exists: fail (plain insert), update the given columns (upsert), or skip the row. */
+type OnConflict = 'error' | 'update' | 'skip';
 
 /**
  * INSERT (and upsert) from one text array per column. With no columns at all
  * (every column defaulted) one placeholder array carries the row count.
  */
-function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: boolean, returning: Returning, rows: boolean, fixed?: ColumnInfo): string {
+function insertText(table: TableInfo, columns: readonly ColumnInfo[], conflict: OnConflict, returning: Returning, rows: boolean, repr: boolean, fixed?: ColumnInfo): string {
   let text: string;
   if (columns.length === 0) {
     text = `INSERT INTO ${table.qualified} AS t SELECT FROM unnest($1::text[]) AS u(a0)`;
@@ -72,9 +86,9 @@ function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: bo
     const exprs = columns.map((c, i) => `u.${a[i]}::${c.castType}`).join(', ');
     text = `INSERT INTO ${table.qualified} AS t (${columns.map((c) => c.quoted).join(', ')}) SELECT ${exprs} FROM unnest(${arrays(columns.length)}) AS u(${a.join(', ')})`;
   }
-  if (upsert) {
+  if (conflict !== 'error') {
     const pk = new Set(table.primaryKey.map((c) => c.name));
-    const set = columns.filter((c) => !pk.has(c.name));
+    const set = conflict === 'skip' ? [] : columns.filter((c) => !pk.has(c.name));
     const target = table.primaryKey.map((c) => c.quoted).join(', ');
     text += set.length === 0
       ? ` ON CONFLICT (${target}) DO NOTHING`
@@ -83,7 +97,7 @@ function insertText(table: TableInfo, columns: readonly ColumnInfo[], upsert: bo
         (fixed !== undefined ? ` WHERE t.${fixed.quoted} = EXCLUDED.${fixed.quoted}` : '');
   }
   const cols = returning === 'keys' || returning === 'keys-text' ? returningKeys(table, returning === 'keys-text') : [];
-  return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
+  return text + returningClause([...cols, ...extras(table, rows, repr, false)]);
 }
 
 /** `t.pk1 = v.k0::type AND …`: the join of input keys to the table. */
@@ -96,7 +110,7 @@ function keyMatch(table: TableInfo): string {
  * RETURNING name the input row that matched (a FROM item may be referenced in
  * RETURNING), which is exact whatever text form the key was sent in.
  */
-function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning, rows: boolean, fixed?: ColumnInfo): string {
+function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning: Returning, rows: boolean, repr: boolean, fixed?: ColumnInfo): string {
   const k = aliases('k', table.primaryKey.length);
   const a = aliases('a', columns.length);
   const set = columns.map((c, i) => `${c.quoted} = v.${a[i]}::${c.castType}`).join(', ');
@@ -105,18 +119,18 @@ function updateText(table: TableInfo, columns: readonly ColumnInfo[], returning:
   const pin = f < 0 ? '' : ` AND t.${fixed!.quoted} = v.${a[f]}::${fixed!.castType}`;
   const text = `UPDATE ${table.qualified} AS t SET ${set} FROM unnest(${arrays(k.length + a.length)}) WITH ORDINALITY AS v(${[...k, ...a, 'i'].join(', ')}) WHERE ${keyMatch(table)}${pin}`;
   const cols = returning === 'ordinal' ? ['v.i AS i'] : [];
-  return text + returningClause(rows ? [...cols, ...returningRows(table, false)] : cols);
+  return text + returningClause([...cols, ...extras(table, rows, repr, false)]);
 }
 
 /**
  * DELETE … USING unnest(keys…) WITH ORDINALITY: one form for single and
  * composite keys; RETURNING names the input rows that matched (see update).
  */
-function deleteText(table: TableInfo, returning: Returning, rows: boolean): string {
+function deleteText(table: TableInfo, returning: Returning, rows: boolean, repr: boolean): string {
   const k = aliases('k', table.primaryKey.length);
   const text = `DELETE FROM ${table.qualified} AS t USING unnest(${arrays(k.length)}) WITH ORDINALITY AS v(${[...k, 'i'].join(', ')}) WHERE ${keyMatch(table)}`;
   const cols = returning === 'ordinal' ? ['v.i AS i'] : [];
-  return text + returningClause(rows ? [...cols, ...returningRows(table, true)] : cols);
+  return text + returningClause([...cols, ...extras(table, rows, repr, true)]);
 }
 
 /**
@@ -130,6 +144,8 @@ export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: 
   switch (op) {
     case 'insert':
       return needKeys || rows ? 'keys' : 'none';
+    case 'insert-ignore':
+      return needKeys || needCounts || rows ? 'keys-text' : 'none';
     case 'upsert': {
       const pk = new Set(table.primaryKey.map((c) => c.name));
       const doNothing = columns.every((c) => pk.has(c.name));
@@ -146,16 +162,18 @@ export function returningFor(op: OpKind, columns: readonly ColumnInfo[], table: 
  * Build the text of one statement. `fixed`: the table's shard key when it is
  * not part of the primary key (an update or upsert never changes it).
  */
-export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, rows = false, fixed?: ColumnInfo): string {
+export function statementText(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, rows = false, repr = false, fixed?: ColumnInfo): string {
   switch (op) {
     case 'insert':
-      return insertText(table, columns, false, returning, rows);
+      return insertText(table, columns, 'error', returning, rows, repr);
+    case 'insert-ignore':
+      return insertText(table, columns, 'skip', returning, rows, repr);
     case 'upsert':
-      return insertText(table, columns, true, returning, rows, fixed);
+      return insertText(table, columns, 'update', returning, rows, repr, fixed);
     case 'update':
-      return updateText(table, columns, returning, rows, fixed);
+      return updateText(table, columns, returning, rows, repr, fixed);
     case 'delete':
-      return deleteText(table, returning, rows);
+      return deleteText(table, returning, rows, repr);
   }
 }
 
@@ -211,19 +229,19 @@ export class StatementCache {
     return this.returnRows && op !== 'insert';
   }
 
-  /** The statement for (table, op, columns, returning); rows returned per `returnsRows`. */
-  get(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning): Statement {
-    const key = `${table.name}\u0000${op}\u0000${columns.map((c) => c.name).join('\u0001')}\u0000${returning}`;
+  /** The statement for (table, op, columns, returning, repr); rows returned per `returnsRows`. */
+  get(table: TableInfo, op: OpKind, columns: readonly ColumnInfo[], returning: Returning, repr = false): Statement {
+    const key = `${table.name}\u0000${op}\u0000${columns.map((c) => c.name).join('\u0001')}\u0000${returning}${repr ? '\u0000j' : ''}`;
     const cached = this.byKey.get(key);
     if (cached) return cached;
     const rows = this.returnsRows(op);
-    const text = statementText(table, op, columns, returning, rows, this.fixedColumn(table));
+    const text = statementText(table, op, columns, returning, rows, repr, this.fixedColumn(table));
     // Bounded memory: past maxCached shapes, texts are built per use and not kept.
-    if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows };
+    if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows, repr };
     // The name is a digest of the text: one name always means one text, on every connection.
     const name = this.named < this.maxNamed ? `sluice_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined;
     if (name) this.named++;
-    const s: Statement = { name, text, returning, rows };
+    const s: Statement = { name, text, returning, rows, repr };
     this.byKey.set(key, s);
     return s;
   }

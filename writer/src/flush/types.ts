@@ -25,10 +25,12 @@ export interface WorkItem {
   req: WriteRequest;
 }
 
-/** What applying one request did: rows affected per op, and primary keys when `ret` asked. */
+/** What applying one request did: rows affected per op, primary keys when `ret` asked, rows when `rows` asked. */
 export interface RequestResult {
   n: number[];
   keys?: (Record<string, unknown> | null)[];
+  /** `row_to_json` text per op (null: none written), for `Prefer: return=representation`. */
+  rows?: (string | null)[];
   /** The rows it left, in statement order, for the cache (when statements return rows). */
   cache?: WriteThroughRow[];
 }

@@ -1,3 +1,4 @@
+import type { TableValidator } from '@sluice/shared/catalog/validate.ts';
 import { ValidationError, type FieldError } from '@sluice/shared/errors/index.ts';
 import { parseTokens, type ShardTokens } from '@sluice/shared/read/tokens.ts';
 import { type ReadTable } from '@sluice/shared/read/tables.ts';
@@ -43,14 +44,14 @@ export function parseInList(s: string): string[] | null {
   return body.length === 0 ? [] : out;
 }
 
-/** Keys from `?key=in.(…)`: one element per key; a composite key's values joined by `,` inside quotes. */
-export function keysFromInList(t: ReadTable, raw: string, errors: FieldError[]): string[][] {
+/** Keys from `?key=in.(…)` (or `?<key column>=in.(…)`): one element per key; a composite key's values joined by `,` inside quotes. */
+export function keysFromInList(v: TableValidator, raw: string, errors: FieldError[]): string[][] {
   const items = parseInList(raw);
-  if (items === null) throw new ValidationError('key=in.(…) is malformed: use key=in.(1,2,3), quoting elements that hold a comma: key=in.("a,1","b,2")');
-  const n = t.info.primaryKey.length;
+  if (items === null) throw new ValidationError('in.(…) is malformed: use in.(1,2,3), quoting elements that hold a comma: in.("a,1","b,2")');
+  const n = v.table.primaryKey.length;
   const out: string[][] = [];
   items.forEach((item, i) => {
-    const key = t.validator.keyFromJson(n === 1 ? item : item.split(','), `/key/${i}`, errors);
+    const key = v.keyFromJson(n === 1 ? item : item.split(','), `/key/${i}`, errors);
     if (key !== null) out.push(key);
   });
   return out;
