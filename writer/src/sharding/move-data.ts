@@ -1,3 +1,5 @@
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
 import { deleteLog, readLog } from '@sluice/shared/sql/move-log.ts';
 import type { RangeSql } from './range-sql.ts';
@@ -58,9 +60,12 @@ async function asMove<T>(db: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T
 }
 
 /**
- * Copy the range from `source` to `target` in one REPEATABLE READ snapshot;
- * `onSnapshot` receives it (the log replay skips what it holds) before any
- * row is copied, `onRows` the running count.
+ * Copy the range from `source` to `target` in one REPEATABLE READ snapshot
+ * (the target holds none of it: the mover cleared it), table by table with
+ * COPY, streamed through this process without parsing a row: the writer
+ * that runs the mover keeps flushing batches meanwhile. `onSnapshot`
+ * receives the snapshot (the log replay skips what it holds) before any row
+ * is copied, `onRows` the running count after each table.
  */
 export async function copyRange(source: Pool, target: Pool, s: MoveScope, onSnapshot: (snapshot: string) => Promise<void>, onRows: (n: number) => Promise<void>): Promise<number> {
   const src = await source.connect();
@@ -70,18 +75,12 @@ export async function copyRange(source: Pool, target: Pool, s: MoveScope, onSnap
     const { rows } = await src.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
     await onSnapshot(rows[0]!.s);
     for (const t of s.tables) {
-      const n = t.table.primaryKey.length;
-      let after: string[] | null = null;
-      for (;;) {
-        const page: { rows: Record<string, string>[] } = await src.query<Record<string, string>>(after === null ? t.readChunk : t.readChunkAfter, after === null ? [s.lo, s.hi, CHUNK] : [s.lo, s.hi, CHUNK, ...after]);
-        if (page.rows.length === 0) break;
-        await asMove(target, (c) => c.query(t.upsertRows, [`[${page.rows.map((r) => r.j).join(',')}]`]));
-        copied += page.rows.length;
-        await onRows(copied);
-        const last = page.rows[page.rows.length - 1]!;
-        after = Array.from({ length: n }, (_, i) => last[`k${i}`]!);
-        if (page.rows.length < CHUNK) break;
-      }
+      copied += await asMove(target, async (dst) => {
+        const into = dst.query(copyFrom(t.copyIn));
+        await pipeline(src.query(copyTo(t.copyOut(s.lo, s.hi))), into);
+        return into.rowCount;
+      });
+      await onRows(copied);
     }
     await src.query('COMMIT');
   } catch (err) {

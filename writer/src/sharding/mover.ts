@@ -137,7 +137,7 @@ export class Mover {
     const meta = this.d.topology.metaDb;
     const target = this.d.topology.db(m.target);
     await deleteRange(target, s); // a resumed copy starts over
-    const copied = await copyRange(this.d.topology.db(m.source), target, s, (snapshot) => updateMove(meta, m.id, { snapshot, rowsCopied: 0 }).then(() => {}), (n) => (n % 10_000 === 0 ? updateMove(meta, m.id, { rowsCopied: n }).then(() => {}) : Promise.resolve()));
+    const copied = await copyRange(this.d.topology.db(m.source), target, s, (snapshot) => updateMove(meta, m.id, { snapshot, rowsCopied: 0 }).then(() => {}), (n) => updateMove(meta, m.id, { rowsCopied: n }).then(() => {}));
     await updateMove(meta, m.id, { state: 'catching-up', rowsCopied: copied }, ['copying']);
     this.d.log.info({ move: m.id, rows: copied }, 'move: copied; catching up from the log');
   }
