@@ -26,10 +26,13 @@ CREATE UNIQUE INDEX shard_moves_one_active ON sluice.shard_moves ((true)) WHERE 
 -- On a source shard: the ranges being moved out. Every batch transaction that
 -- touches a sharded table reads this after its statements and logs the rows
 -- it left in a moving range (move_log), in the same transaction.
+-- `sealed`: the cutover is verifying; a batch that would still write the range
+-- here fails instead (and is retried): nothing may commit on the source after.
 CREATE TABLE sluice.active_moves (
   move_id bigint PRIMARY KEY,
   lo      bigint,
-  hi      bigint
+  hi      bigint,
+  sealed  boolean NOT NULL DEFAULT false
 );
 
 -- The rows batches left in a moving range after the copy's snapshot began

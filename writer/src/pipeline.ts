@@ -9,7 +9,7 @@ import type { AfterCommitHook } from './flush/hooks.ts';
 import type { BatchJob } from './flush/types.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
 import type { ConsumerDeps } from './partitions/partition-consumer.ts';
-import { StaleMapError } from './sharding/move-log-hook.ts';
+import { SealedRangeError, StaleMapError } from './sharding/move-log-hook.ts';
 
 /**
  * Attempts of a batch failing with an error that is neither retryable nor
@@ -61,6 +61,8 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
         void d.refreshMap?.();
         return backoffMs(attempt);
       }
+      // A late write of a range under verification: the mover waits for it and unseals; never a poison.
+      if (err instanceof SealedRangeError) return backoffMs(attempt);
       const kind = classify(err);
       const sqlstate = errorCode(err);
       if (kind === 'retry' || attempt <= FATAL_ATTEMPTS) {

@@ -1,22 +1,17 @@
 #!/usr/bin/env node
 /**
- * `pnpm sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]`
- * Reads the gateway's OpenAPI document (GET /openapi.json, or a saved copy)
- * and writes the row types of the exposed tables (stdout without --out).
- * Defaults: SLUICE_URL or http://localhost:3000, SLUICE_API_KEY.
+ * `pnpm sluice <command>`, over a running gateway (SLUICE_URL or
+ * http://localhost:3000; SLUICE_API_KEY, or --url / --api-key):
+ *
+ *   types [--from openapi.json] [--out FILE]   row types of the exposed tables, from GET /openapi.json
+ *   shards …                                   shards, key ranges and moves (shards.ts)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { generateTypes, rowSchemas } from './generate.ts';
+import { option } from './http.ts';
+import { SHARDS_USAGE, shardsCommand } from './shards.ts';
 
-const USAGE = 'usage: sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]\n';
-
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
+const USAGE = `usage: sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]\n       ${SHARDS_USAGE.replace('usage: ', '')}`;
 
 async function loadDocument(args: string[]): Promise<{ doc: unknown; source: string }> {
   const from = option(args, 'from');
@@ -30,6 +25,7 @@ async function loadDocument(args: string[]): Promise<{ doc: unknown; source: str
 }
 
 async function main(args: string[]): Promise<number> {
+  if (args[0] === 'shards' && !args.includes('--help')) return shardsCommand(args);
   if (args[0] !== 'types' || args.includes('--help')) {
     process.stderr.write(USAGE);
     return args.includes('--help') ? 0 : 2;

@@ -97,6 +97,19 @@ export class PartitionLog {
     return { state: await job.getState(), requests: Array.isArray(job.data?.reqs) ? job.data.reqs.length : 0 };
   }
 
+  /**
+   * The jobs a writer holds now (active) and the next `limit` it will take
+   * (waiting, or paused), with their data: where jobs handed back by a
+   * fenced-out writer land (the head of the log).
+   */
+  async head(limit: number): Promise<{ id: string; data: WriteJob }[]> {
+    const out: { id: string; data: WriteJob }[] = [];
+    for (const state of ['active', 'wait', 'paused'] as const) {
+      for (const j of await this.queue.getJobs([state], 0, state === 'active' ? -1 : limit - 1, true)) if (j?.id !== undefined) out.push({ id: j.id, data: j.data });
+    }
+    return out;
+  }
+
   /** Every job in the given states, each state in the order it is handed out (for operators and tests: reads each job's hash, so not for hot paths). */
   async entries(states: readonly LogState[] = ALL_STATES): Promise<LogJob[]> {
     const out: LogJob[] = [];

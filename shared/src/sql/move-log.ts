@@ -12,17 +12,24 @@ export interface ActiveMove {
   moveId: number;
   lo: number | null;
   hi: number | null;
+  /** The cutover is verifying: no write of the range may commit here any more. */
+  sealed?: boolean;
 }
 
 /** The ranges moving out of this shard (read inside a batch transaction: see the writer's move-log hook). */
 export async function activeMoves(db: Queryable): Promise<ActiveMove[]> {
-  const { rows } = await db.query<{ move_id: string; lo: string | null; hi: string | null }>('SELECT move_id, lo, hi FROM sluice.active_moves');
-  return rows.map((r) => ({ moveId: Number(r.move_id), lo: r.lo === null ? null : Number(r.lo), hi: r.hi === null ? null : Number(r.hi) }));
+  const { rows } = await db.query<{ move_id: string; lo: string | null; hi: string | null; sealed: boolean }>('SELECT move_id, lo, hi, sealed FROM sluice.active_moves');
+  return rows.map((r) => ({ moveId: Number(r.move_id), lo: r.lo === null ? null : Number(r.lo), hi: r.hi === null ? null : Number(r.hi), sealed: r.sealed }));
 }
 
 /** Start logging a range (idempotent). */
 export async function startLogging(db: Queryable, m: ActiveMove): Promise<void> {
   await db.query('INSERT INTO sluice.active_moves (move_id, lo, hi) VALUES ($1, $2, $3) ON CONFLICT (move_id) DO NOTHING', [m.moveId, m.lo, m.hi]);
+}
+
+/** Seal (or unseal) a moving range on its source (see ActiveMove.sealed). */
+export async function sealRange(db: Queryable, moveId: number, sealed: boolean): Promise<void> {
+  await db.query('UPDATE sluice.active_moves SET sealed = $2 WHERE move_id = $1', [moveId, sealed]);
 }
 
 /** Stop logging a range and drop what is left of its log. */

@@ -132,9 +132,12 @@ export async function replayLog(source: Pool, target: Pool, moveId: number, snap
   return { applied: apply.length, read: apply.length + skip.length };
 }
 
+/** Row count and hash sum of a range, per table. */
+export type Checksums = Record<string, { n: number; h: string }>;
+
 /** Row count and hash sum of the range on `db`, per table. */
-export async function checksums(db: Pool, s: MoveScope): Promise<Record<string, { n: number; h: string }>> {
-  const out: Record<string, { n: number; h: string }> = {};
+export async function checksums(db: Pool, s: MoveScope): Promise<Checksums> {
+  const out: Checksums = {};
   for (const t of s.tables) {
     const { rows } = await db.query<{ n: string; h: string }>(t.checksum, [s.lo, s.hi]);
     out[t.table.name] = { n: Number(rows[0]!.n), h: rows[0]!.h };

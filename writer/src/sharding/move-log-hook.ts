@@ -20,6 +20,11 @@ export class StaleMapError extends Error {
   override readonly name = 'StaleMapError';
 }
 
+/** A batch would commit a write of a range whose cutover is verifying: the batch fails and is retried (see mover.ts). */
+export class SealedRangeError extends Error {
+  override readonly name = 'SealedRangeError';
+}
+
 /** What the hook needs. */
 export interface MoveLogDeps {
   router: ShardRouter;
@@ -43,6 +48,8 @@ export function moveLogHook(d: MoveLogDeps): InTransactionHook {
         if (value === null || value === undefined) return;
         const m = moves.find((x: ActiveMove) => inRange(value, x.lo, x.hi));
         if (m === undefined) return;
+        // Only a write that reached the source late (handed back by a fenced-out writer) gets here: the mover waits for it.
+        if (m.sealed) throw new SealedRangeError(`${op.t}: a write of moving range (move ${m.moveId}) reached its source during the cutover's verification; retried`);
         const table = d.catalog.get(op.t)!;
         const returned = result.keys?.[i];
         const key = keyValuesOf(table, op) ?? (returned ? table.primaryKey.map((c) => String(returned[c.name])) : null);

@@ -1,14 +1,15 @@
 import type { Histogram } from 'prom-client';
-import type { PoolClient } from '@sluice/shared/db/pool.ts';
+import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
 import { every } from '@sluice/shared/lifecycle/every.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
-import { logBacklog, startLogging, stopLogging, waitForRunningTransactions } from '@sluice/shared/sql/move-log.ts';
+import { logBacklog, sealRange, startLogging, stopLogging, waitForRunningTransactions } from '@sluice/shared/sql/move-log.ts';
 import { activeMove, updateMove, type MoveRow } from '@sluice/shared/sql/shard-moves.ts';
 import { currentLsn, standbysBehind } from '@sluice/shared/sql/replication.ts';
-import { rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
+import { inRange, rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
+import type { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
-import { checksums, copyRange, deleteRange, replayLog, type MoveScope } from './move-data.ts';
+import { checksums, copyRange, deleteRange, replayLog, type Checksums, type MoveScope } from './move-data.ts';
 import type { RangeSql } from './range-sql.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface MoverDeps {
   logs: PartitionLogs;
   /** Live gateways → the map version each routes by. */
   gateways(): Promise<Map<string, number>>;
+  /** Shard-key values of ops (pending writes of the range). */
+  router: ShardRouter;
   log: Logger;
   pauseSeconds?: Histogram;
 }
@@ -50,6 +53,10 @@ export interface MoverDeps {
 const MOVER_LOCK = 7_240_002;
 /** Log entries left under which the cutover starts (a short drain). */
 const CUTOVER_BELOW = 500;
+/** Waiting jobs looked at per source partition for writes of the range (handed-back jobs sit at the head). */
+const PENDING_SCAN = 1000;
+/** Copies of a sealed range tried when it does not verify, before the move fails. */
+const RECOPIES = 2;
 const TICK_MS = 100;
 /** How long the cutover waits for the target's standbys to replay the copy. */
 const STANDBY_WAIT_MS = 10_000;
@@ -194,7 +201,7 @@ export class Mover {
       return;
     }
     if (step === 'barrier') {
-      if (!(await this.barrierPassed(m))) return;
+      if (!(await this.barrierPassed(m)) || (await this.pendingRangeWrites(m)) > 0) return;
       this.stepMs.barrier = Date.now() - since;
       await updateMove(meta, m.id, { step: `drain:${v}:${since}` });
       return;
@@ -213,23 +220,72 @@ export class Mover {
     return false;
   }
 
+  /**
+   * Writes of the range still waiting in the source's partitions. Past the
+   * barrier there are none, but for a batch a fenced-out writer had taken
+   * before it and hands back to the head of its log after the new owner
+   * applied the barrier: it must commit (and be logged) before the range is
+   * verified. Looks at the jobs held and the head of each log (where handed
+   * back jobs go).
+   */
+  private async pendingRangeWrites(m: MoveRow): Promise<number> {
+    const parts = this.d.topology.map.live().filter((r) => r.shard === m.source);
+    const heads = await Promise.all(parts.map((r) => this.d.logs.get(r).head(PENDING_SCAN)));
+    let n = 0;
+    for (const job of heads.flat()) {
+      for (const req of job.data?.reqs ?? []) {
+        for (const op of req.ops) {
+          const v = this.d.router.valueOf(op);
+          if (typeof v === 'number' && inRange(v, m.lo, m.hi)) n++;
+        }
+      }
+    }
+    if (n > 0) this.d.log.info({ move: m.id, writes: n }, 'move: writes of the range still queued on the source (handed back by a fenced-out writer); waiting for them');
+    return n;
+  }
+
   private async finish(m: MoveRow, s: MoveScope, since: number): Promise<void> {
     const source = this.d.topology.db(m.source);
     const target = this.d.topology.db(m.target);
+    // Sealed: from here no write of the range may commit on the source (a late one fails and is retried);
+    // if one is still queued, unseal and wait for it to commit and be logged first.
+    await sealRange(source, m.id, true);
+    if ((await this.pendingRangeWrites(m)) > 0) {
+      await sealRange(source, m.id, false);
+      await updateMove(this.d.topology.metaDb, m.id, { step: m.step!.replace(/^drain:/, 'barrier:') });
+      return;
+    }
     while ((await replayLog(source, target, m.id, m.snapshot, s)).read > 0);
     this.stepMs.drained = Date.now() - since;
-    const [a, b] = await Promise.all([checksums(source, s), checksums(target, s)]);
+    let verify = await this.verify(source, target, s);
+    let recopies = 0;
+    // The source is final for the range now (switched, past the barrier, sealed): a mismatch is
+    // repaired by copying the range again, not by failing the writes the target holds.
+    for (; recopies < RECOPIES && !verify.same; recopies++) {
+      this.d.log.error({ move: m.id, verify }, 'move: the range differs between source and target after the log; copying it again from the sealed source');
+      await deleteRange(target, s);
+      await copyRange(source, target, s, async () => {}, async () => {});
+      verify = await this.verify(source, target, s);
+    }
     this.stepMs.verified = Date.now() - since;
-    const verify = { source: a, target: b };
-    if (JSON.stringify(a) !== JSON.stringify(b)) return this.undo(m, s, 'failed', `verification failed: ${JSON.stringify(verify)}`);
+    if (!verify.same) {
+      await sealRange(source, m.id, false);
+      return this.undo(m, s, 'failed', `verification failed: ${JSON.stringify(verify)}`);
+    }
     const done = await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, true) : null), `move ${m.id}: done`);
     const pauseMs = Date.now() - since;
     await stopLogging(source, m.id);
-    await updateMove(this.d.topology.metaDb, m.id, { state: 'cleanup', step: `cleanup:${done.version}`, pauseMs, verify }, ['cutover']);
+    await updateMove(this.d.topology.metaDb, m.id, { state: 'cleanup', step: `cleanup:${done.version}`, pauseMs, verify: { source: verify.source, target: verify.target, recopies } }, ['cutover']);
     this.d.pauseSeconds?.observe(pauseMs / 1000);
     // Time into the pause at which each step ended (only those this mover saw: a resumed cutover lacks the earlier ones).
     this.d.log.info({ move: m.id, pauseMs, steps: this.stepMs, verify }, 'move: cut over; the target owns the range; deleting it from the source');
     this.stepMs = {};
+  }
+
+  /** Row counts and hashes of the range on both sides, per table. */
+  private async verify(source: Pool, target: Pool, s: MoveScope): Promise<{ same: boolean; source: Checksums; target: Checksums }> {
+    const [a, b] = await Promise.all([checksums(source, s), checksums(target, s)]);
+    return { same: JSON.stringify(a) === JSON.stringify(b), source: a, target: b };
   }
 
   /** Delete the range from the source, once no live gateway reads it there any more (every one routes by the final map). */

@@ -30,7 +30,7 @@ export function shardingOf(d: { topology: Topology; catalog: Catalog; log: Logge
     if (t !== undefined) sqls.set(table, rangeSql(t, column));
   }
   const gate = new PlacementGate(d.topology, router, d.log);
-  const mover = new Mover({ topology: d.topology, tables: [...sqls.values()], logs: d.logs, gateways: d.gateways, log: d.log, pauseSeconds: d.metrics.movePauseSeconds });
+  const mover = new Mover({ topology: d.topology, tables: [...sqls.values()], logs: d.logs, router, gateways: d.gateways, log: d.log, pauseSeconds: d.metrics.movePauseSeconds });
   mover.start();
   /** While a range moves out of this shard, inserts of sharded tables return their keys (the move-log hook logs by key). */
   const askKeys = (shard: string, jobs: readonly BatchJob[]) => {
