@@ -158,7 +158,7 @@ export class PartitionConsumer {
     // Left taken for the next consumer (see `interrupt`).
     if (this.interrupted) throw new LeftInLog();
     if (this.grant && !this.grant.valid()) {
-      this.grant.lost('lease may have lapsed (not renewed in time)');
+      this.lose('lease may have lapsed (not renewed in time)');
       return this.giveBack(seq, entry);
     }
     const bj = toBatchJob(entry);
@@ -170,9 +170,20 @@ export class PartitionConsumer {
       await this.batcher.submit(bj);
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
-      this.grant?.lost(err.message);
+      this.lose(err.message);
       return this.giveBack(seq, entry);
     }
+  }
+
+  /**
+   * The partition is no longer ours: stop fetching at once (until the owner
+   * stops this consumer, the log would keep handing out jobs that can only
+   * be given back, again and again, each round a chance for a lock to lapse
+   * and the job to count a stall), and tell the owner.
+   */
+  private lose(reason: string): void {
+    this.consumer?.pauseFetching();
+    this.grant?.lost(reason);
   }
 
   /** Flush a batch: first deliveries together, each suspect alone (counted first), in queue order. */
