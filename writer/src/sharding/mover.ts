@@ -53,8 +53,13 @@ export interface MoverDeps {
 const MOVER_LOCK = 7_240_002;
 /** Log entries left under which the cutover starts (a short drain). */
 const CUTOVER_BELOW = 500;
-/** Waiting jobs looked at per source partition for writes of the range (handed-back jobs sit at the head). */
-const PENDING_SCAN = 1000;
+/**
+ * Waiting jobs looked at per source partition for writes of the range: a
+ * fenced-out writer hands back at most what it held (SLUICE_WRITER_CONCURRENCY,
+ * 256 by default) to the head. Every job looked at is read from Redis each
+ * tick of the wait, so this stays small.
+ */
+const PENDING_SCAN = 256;
 /** Copies of a sealed range tried when it does not verify, before the move fails. */
 const RECOPIES = 2;
 const TICK_MS = 100;
