@@ -20,7 +20,7 @@ export interface LoadSpec {
   name: string;
   ports: number[];
   method: 'GET' | 'POST';
-  /** Request path; `{key}` is replaced per request according to `keys`. */
+  /** Request path; `{key}` (here or in `body`) is replaced per request according to `keys`. */
   path: string;
   keys?: KeyPattern;
   body?: string;
@@ -47,12 +47,24 @@ export interface LoadResult {
   selfCpuUsPerRequest: number;
 }
 
-/** Request bytes: fixed ones are built once; with `{key}` only the path is formatted per request. */
+/**
+ * Request bytes: fixed ones are built once; with `{key}` in the path or the
+ * body (a body's length then varies) the request is formatted per request,
+ * one key for both.
+ */
 function requestMaker(spec: LoadSpec, port: number, nextKey: () => string): () => Buffer | string {
   const body = spec.body ?? '';
   const headers = Object.entries(spec.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  const framing = spec.method === 'POST' ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` : '';
-  const tail = ` HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${headers}${framing}\r\n${body}`;
+  const framing = (b: string) => (spec.method === 'POST' ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(b)}\r\n` : '');
+  const host = ` HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${headers}`;
+  if (body.includes('{key}')) {
+    return () => {
+      const key = nextKey();
+      const b = body.replaceAll('{key}', key);
+      return `${spec.method} ${spec.path.replaceAll('{key}', key)}${host}${framing(b)}\r\n${b}`;
+    };
+  }
+  const tail = `${host}${framing(body)}\r\n${body}`;
   const at = spec.path.indexOf('{key}');
   if (at < 0) {
     const bytes = Buffer.from(`${spec.method} ${spec.path}${tail}`);
