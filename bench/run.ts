@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [write|read|soak|poison|loadgen|client] [flags]` — see the README's
+ * `pnpm bench [write|read|soak|poison|loadgen|client|shards] [flags]` — see the README's
  * Benchmarks section for what each measures and its flags.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
@@ -7,11 +7,12 @@ import { runClientBench } from './client/index.ts';
 import { runLoadgenBench } from './loadgen/index.ts';
 import { runPoisonBench } from './poison/index.ts';
 import { runReadBench } from './read/index.ts';
+import { runShardsBench } from './shards/index.ts';
 import { runSoak } from './soak/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -50,7 +51,10 @@ switch (mode) {
   case 'client':
     await runClientBench({ writes: num('writes', 10_000), callers: num('callers', 200), ack: value('ack') === 'committed' ? 'committed' : 'queued' });
     break;
+  case 'shards':
+    await runShardsBench({ durationS: num('duration', 15), connections: num('connections', 100), moveRows: num('move-rows', 100_000) });
+    break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards)\n`);
     process.exit(2);
 }

@@ -16,10 +16,16 @@ import { countSoloFlush, splitSuspects } from './suspects.ts';
  * takeover hands a dead owner's jobs back (partition-log/orphans.ts, counted
  * as a stall). A stalled job is redelivered and deduped by
  * `sluice.applied_jobs`; one stalled more often than this is failed by the
- * log itself. That is a backstop only: the writer dead-letters a
- * crash-looping job after 1 + MAX_SOLO_FLUSHES crashes (deadletters/quarantine.ts), first.
+ * log itself, and a job the log fails is an acknowledged write that is
+ * neither committed nor dead-lettered: lost. So the limit is far out of reach
+ * of an innocent job: a starved writer whose leases flap hands the same jobs
+ * back once per takeover without ever flushing them (seen: 5 was reached in a
+ * shard move under load). Crash loops are caught first, by the writer: it
+ * dead-letters a job after 1 + MAX_SOLO_FLUSHES crashes during its flush
+ * (deadletters/quarantine.ts). This is the backstop for a job that kills its
+ * writer before any flush, e.g. while it is fetched.
  */
-export const MAX_STALLED_COUNT = 5;
+export const MAX_STALLED_COUNT = 1000;
 
 /** How a consumer takes and batches jobs. */
 export interface ConsumerSettings {
