@@ -123,7 +123,10 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   // Committed writes of users in the range: how long they waited while the move ran.
   const inRange = history.ops.filter((op) => op.ack === 'committed' && op.outcome === 'ok' && op.start >= t0 && op.start <= moveEnd);
   const slowest = Math.max(0, ...inRange.map((op) => op.end - op.start));
-  console.info(`[shards] move ${lo}…${hi} ${source} → ${target}: ${JSON.stringify({ pauseMs: move.pauseMs, moveMs: Math.round(moveEnd - t0), acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, slowestCommittedAckMs: Math.round(slowest) })}`);
+  // Where the pause went: the mover logs ms into the pause at which each step ended.
+  const cutLine = writers.flatMap((w) => w.output().split('\n')).find((l) => l.includes('move: cut over'));
+  const steps = cutLine ? (JSON.parse(cutLine) as { steps?: Record<string, number> }).steps : undefined;
+  console.info(`[shards] move ${lo}…${hi} ${source} → ${target}: ${JSON.stringify({ pauseMs: move.pauseMs, steps, moveMs: Math.round(moveEnd - t0), acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, slowestCommittedAckMs: Math.round(slowest) })}`);
   return move;
 }
 
