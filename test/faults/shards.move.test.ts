@@ -90,6 +90,14 @@ async function follow(id: number, onState: (m: Move) => Promise<void> = async ()
   }
 }
 
+/** Say why a move or a drain is stuck (the writers' last warnings, the mover's step, the backlog), then fail. */
+async function diagnose(err: unknown): Promise<never> {
+  for (const w of writers) console.error(`[${w.name}] ${w.output().split('\n').filter((l) => /"level":(40|50|60)|"msg":"move/.test(l)).slice(-30).join('\n')}`);
+  const moves = await cluster.shardPool('s1').query('SELECT id, state, step, error FROM sluice.shard_moves ORDER BY id DESC LIMIT 2').catch((e: Error) => ({ rows: [e.message] }));
+  console.error(`[moves] ${JSON.stringify(moves.rows)}\n[backlog] ${JSON.stringify(await cluster.backlogByPartition())}`);
+  throw err;
+}
+
 /** Preload, load, move [lo, lo + 500) from `source` to `target` with `fault` at some state, check. */
 async function moveUnderLoad(source: string, target: string, lo: number, fault: (m: Move, load: LoadDriver) => Promise<void>, o: { unknownAllowed?: boolean } = {}): Promise<Move> {
   const hi = lo + 500;
@@ -99,7 +107,7 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   const created = await admin<Move>('POST', '/v1/admin/shards/moves', { from: lo, to: hi, shard: target });
   expect(created.status, JSON.stringify(created.json)).toBe(202);
   const t0 = performance.now();
-  const move = await follow(created.json.id, (m) => fault(m, load));
+  const move = await follow(created.json.id, (m) => fault(m, load)).catch(diagnose);
   const moveEnd = performance.now();
   // Writes after the move, to the moved users too: they now commit on the target.
   const at = load.acknowledged;
@@ -109,7 +117,7 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   // The log replay made the target equal to the source: no repair copy was needed at the cutover.
   expect(move.verify?.recopies, JSON.stringify(move.verify)).toBe(0);
 
-  const verdict = await drainAndCheck(cluster, history, 120_000);
+  const verdict = await drainAndCheck(cluster, history, 120_000).catch(diagnose);
   expectSound(verdict, { preloaded });
   expect(verdict.failed, 'requests refused during the move').toBe(0);
   if (!o.unknownAllowed) expect(verdict.unknown, 'requests without an answer').toBe(0);

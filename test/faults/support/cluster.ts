@@ -194,6 +194,13 @@ export class FaultCluster {
     return stored === null ? null : new ShardMap(stored.version, stored.doc);
   }
 
+  /** Job counts of each partition that holds any backlog (a failing drain's message). */
+  async backlogByPartition(): Promise<Record<string, object>> {
+    const refs = await this.livePartitions();
+    const counts = await this.eachLog((l) => l.counts());
+    return Object.fromEntries(refs.map((r, i) => [r.name, counts[i]!] as const).filter(([, c]) => (c.backlog ?? 0) > 0));
+  }
+
   /** Job counts summed over the partitions. */
   async jobCounts(): Promise<Record<string, number>> {
     const total: Record<string, number> = {};

@@ -19,7 +19,11 @@ export async function drainAndCheck(cluster: FaultCluster, h: History, timeoutMs
   await eventually(async () => {
     expect(await cluster.backlog()).toBe(0);
     expect((await check(cluster.checkPools(), h)).lost).toEqual([]);
-  }, timeoutMs, 200);
+  }, timeoutMs, 200).catch(async (err: unknown) => {
+    // Which partitions are stuck, and in what state: the first thing to know.
+    console.error(`[drain] not drained after ${timeoutMs} ms; partitions with a backlog: ${JSON.stringify(await cluster.backlogByPartition())}`);
+    throw err;
+  });
   const failed = (await cluster.jobCounts()).failed ?? 0;
   expect(failed, `jobs failed through BullMQ: ${failed > 0 ? JSON.stringify(await cluster.failedJobs()) : ''}`).toBe(0);
   return check(cluster.checkPools(), h);
