@@ -1,4 +1,4 @@
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job, type RedisClient } from 'bullmq';
 import pTimeout from 'p-timeout';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/index.ts';
@@ -48,7 +48,7 @@ export interface LogConsumerOptions {
   prefix: string;
   /** Entries held (taken, not yet done) at once. */
   concurrency: number;
-  /** Lock of a taken entry; renewed every half of it while held. */
+  /** Lock of a taken entry; renewed every quarter of it from the take on, while held. */
   lockDurationMs: number;
   /** Stalls after which the log fails an entry by itself (a backstop: see the writer's quarantine). */
   maxStalledCount: number;
@@ -57,12 +57,39 @@ export interface LogConsumerOptions {
   onFailed?(id: string | undefined, err: Error): void;
 }
 
-/** BullMQ's Worker with fetch-next turned off (see the module comment). */
+/**
+ * BullMQ's Worker with fetch-next turned off (see the module comment), and
+ * each job's lock renewed from the moment it is taken.
+ *
+ * A take (moveToActive) locks the job for lockDuration in Redis, but BullMQ's
+ * lock manager only starts renewing it when the job reaches `processJob`. Its
+ * main loop takes up to `concurrency` jobs, one round trip after another,
+ * before it hands the first one over: with a backlog, a writer starved of CPU
+ * (or a loaded Redis) spends longer than a lock on that fetch-ahead, and the
+ * first jobs' locks lapse while they sit in the worker's own queue; the
+ * stalled check then hands them out again (issue 11: 601 stalled jobs under
+ * `stress-ng`). Tracking the job right after the take closes that window;
+ * `processJob` tracks it again under the same take timestamp (harmless).
+ */
 class OrderedWorker extends Worker {
   override processJob(job: Job, token: string): ReturnType<Worker['processJob']> {
     return super.processJob(job, token, () => false);
   }
+
+  protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job> {
+    const job = await super.moveToActive(client, token, name);
+    // `processedOn` is this process's clock when the take was sent: no later than the lock's start in Redis.
+    if (job?.id !== undefined) this.lockManager.trackJob(job.id, token, job.processedOn ?? Date.now());
+    return job;
+  }
 }
+
+/**
+ * Locks are renewed every quarter of their duration (BullMQ: every half),
+ * checked every eighth: an event loop may stall for three quarters of a lock
+ * before one lapses, not a half.
+ */
+const RENEWALS_PER_LOCK = 4;
 
 /** Consumes one partition's log (see the module comment). */
 export class LogConsumer {
@@ -85,6 +112,7 @@ export class LogConsumer {
       prefix: o.prefix,
       concurrency: o.concurrency,
       lockDuration: o.lockDurationMs,
+      lockRenewTime: Math.max(100, Math.floor(o.lockDurationMs / RENEWALS_PER_LOCK)),
       // Check for stalled jobs (a dead consumer's) twice per lock period.
       stalledInterval: Math.max(500, Math.floor(o.lockDurationMs / 2)),
       maxStalledCount: o.maxStalledCount,
