@@ -12,7 +12,7 @@ import { runSoak } from './soak/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -52,7 +52,7 @@ switch (mode) {
     await runClientBench({ writes: num('writes', 10_000), callers: num('callers', 200), ack: value('ack') === 'committed' ? 'committed' : 'queued' });
     break;
   case 'shards':
-    await runShardsBench({ durationS: num('duration', 15), connections: num('connections', 100), moveRows: num('move-rows', 100_000) });
+    await runShardsBench({ durationS: num('duration', 15), connections: num('connections', 100), moveRows: num('move-rows', 100_000), moves: num('moves', 5) });
     break;
   default:
     process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards)\n`);

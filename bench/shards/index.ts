@@ -4,8 +4,9 @@
  * load spread over 30,000 users (so evenly over the shards' key ranges):
  * writes/s, and CPU per committed row for each primary, the writer, the
  * gateway and Redis. Then the move: 3 shards, a range of 100,000 preloaded
- * rows moved from s2 to s3 while the same load runs; its pause and what the
- * clients saw during the move against the same load without one.
+ * rows moved back and forth between s2 and s3 (`--moves`, default 5) while
+ * the same load runs: each move's pause (and their histogram) and what the
+ * clients saw against the same load without moves.
  */
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,8 @@ export interface ShardsBenchOptions {
   connections: number;
   /** Rows preloaded in the moved range. */
   moveRows: number;
+  /** Moves of the range, back and forth between s2 and s3, under one load (the pause histogram). */
+  moves: number;
 }
 
 const USERS = 30_000;
@@ -149,14 +152,45 @@ async function measureShards(ctx: Ctx, n: number): Promise<{ m: Measured; rows: 
 }
 
 interface MoveSeen {
+  from: string;
+  to: string;
   pauseMs: number | null;
   moveMs: number;
   state: string;
   rowsCopied: number;
+  /** The load was still running when the move ended (a move that outlasts the load is not counted as under load). */
+  underLoad: boolean;
 }
 
-/** 3 shards; the same load with and without a move of `moveRows` rows (users 10001–15000, s2 → s3) in its window. */
-async function measureMove(ctx: Ctx): Promise<{ still: Measured; moving: Measured; move: MoveSeen }> {
+/** Pause histogram buckets (ms), as the writers' sluice_shard_move_pause_seconds has them. */
+const PAUSE_BUCKETS = [100, 250, 500, 1000, 2500, 5000, 10_000];
+
+/** Move users 10001–15000 between s2 and s3 `n` times, one after another; each move's outcome. */
+async function moveBackAndForth(port: number, n: number, loadEnds: () => number): Promise<MoveSeen[]> {
+  const seen: MoveSeen[] = [];
+  for (let k = 0; k < n; k++) {
+    const [from, to] = k % 2 === 0 ? ['s2', 's3'] : ['s3', 's2'];
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${port}/v1/admin/shards/moves`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 10001, to: 15001, shard: to }) });
+    if (res.status !== 202) throw new Error(`move ${k + 1}: HTTP ${res.status} ${await res.text()}`);
+    const { id } = (await res.json()) as { id: number };
+    for (;;) {
+      const m = (await (await fetch(`http://127.0.0.1:${port}/v1/admin/shards/moves/${id}`)).json()) as { state: string; pauseMs: number | null; rowsCopied: number };
+      // `cleanup` comes after the cutover: the pause is known and the next move may start once it is done.
+      if (['done', 'failed', 'cancelled'].includes(m.state)) {
+        seen.push({ from, to, pauseMs: m.pauseMs, moveMs: performance.now() - t0, state: m.state, rowsCopied: m.rowsCopied, underLoad: performance.now() < loadEnds() });
+        process.stderr.write(`move ${k + 1}/${n} ${from} → ${to}: ${m.state}, pause ${m.pauseMs} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        break;
+      }
+      await sleep(50);
+    }
+    if (seen.at(-1)!.state !== 'done') break;
+  }
+  return seen;
+}
+
+/** 3 shards; the same load without moves, then with `moves` moves of a `moveRows`-row range (s2 ⇄ s3) in its window. */
+async function measureMove(ctx: Ctx): Promise<{ still: Measured; moving: Measured; moves: MoveSeen[] }> {
   const { urls, pools } = await databases(ctx, SHARDS, 'bmove');
   try {
     await pools[1]!.query(`INSERT INTO bench_events (user_id, kind, amount, payload) SELECT 10001 + (g % 5000), 'seed', g, '{}' FROM generate_series(1, $1) g`, [ctx.o.moveRows]);
@@ -166,24 +200,18 @@ async function measureMove(ctx: Ctx): Promise<{ still: Measured; moving: Measure
     await settle(pools);
     const track = [...tracked(ctx.running), ...servers(ctx, SHARDS)];
     const still = await drive(spec(ctx, port, 'no move'), track, { settle: async () => void (await settle(pools)) });
-    let move: MoveSeen = { pauseMs: null, moveMs: 0, state: 'not started', rowsCopied: 0 };
-    const moving = await drive(spec(ctx, port, 'moving'), track, {
+    // Long enough a window for the moves (each copies the range and waits for the cleanup of the last).
+    const movingSpec = { ...spec(ctx, port, 'moving'), durationMs: ctx.o.durationS * 1000 * Math.max(1, ctx.o.moves) };
+    let moves: MoveSeen[] = [];
+    let loadEnds = Infinity;
+    const moving = await drive(movingSpec, track, {
       onStart: async () => {
-        const t0 = performance.now();
-        const res = await fetch(`http://127.0.0.1:${port}/v1/admin/shards/moves`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 10001, to: 15001, shard: 's3' }) });
-        const { id } = (await res.json()) as { id: number };
-        for (;;) {
-          const m = (await (await fetch(`http://127.0.0.1:${port}/v1/admin/shards/moves/${id}`)).json()) as { state: string; pauseMs: number | null; rowsCopied: number };
-          if (['done', 'failed', 'cancelled'].includes(m.state)) {
-            move = { pauseMs: m.pauseMs, moveMs: performance.now() - t0, state: m.state, rowsCopied: m.rowsCopied };
-            return;
-          }
-          await sleep(50);
-        }
+        loadEnds = performance.now() + movingSpec.durationMs;
+        moves = await moveBackAndForth(port, ctx.o.moves, () => loadEnds);
       },
       settle: async () => void (await settle(pools)),
     });
-    return { still, moving, move };
+    return { still, moving, moves };
   } finally {
     await stopAll(ctx.running);
     await Promise.all(pools.map((p) => p.end()));
@@ -209,9 +237,17 @@ export async function runShardsBench(o: ShardsBenchOptions): Promise<void> {
     const mv = await measureMove(ctx);
     const moveRows: Row[] = [
       { load: 'same load, no move', 'writes/s': mv.still.load.rps, 'p95 ms': mv.still.load.latencyMs.p95, 'p99 ms': mv.still.load.latencyMs.p99, 'max ms': mv.still.load.latencyMs.max, 'non-2xx': nonOk(mv.still) },
-      { load: `a ${o.moveRows}-row range moved s2 → s3`, 'writes/s': mv.moving.load.rps, 'p95 ms': mv.moving.load.latencyMs.p95, 'p99 ms': mv.moving.load.latencyMs.p99, 'max ms': mv.moving.load.latencyMs.max, 'non-2xx': nonOk(mv.moving) },
+      { load: `${mv.moves.length} moves of a ${o.moveRows}-row range, s2 ⇄ s3`, 'writes/s': mv.moving.load.rps, 'p95 ms': mv.moving.load.latencyMs.p95, 'p99 ms': mv.moving.load.latencyMs.p99, 'max ms': mv.moving.load.latencyMs.max, 'non-2xx': nonOk(mv.moving) },
     ];
-    printTable(`The move under load (3 shards): ${mv.move.state} in ${(mv.move.moveMs / 1000).toFixed(1)} s, ${mv.move.rowsCopied} rows copied, cutover pause ${mv.move.pauseMs} ms`, moveRows);
+    printTable(`Moves under load (3 shards, ${o.connections} connections): what the clients saw`, moveRows);
+    printTable(
+      'Each move',
+      mv.moves.map((m, i) => ({ move: i + 1, 'from → to': `${m.from} → ${m.to}`, state: m.state, 'rows copied': m.rowsCopied, 'pause ms': m.pauseMs, 'move s': m.moveMs / 1000, 'under load': m.underLoad ? 'yes' : 'no' })),
+    );
+    const pauses = mv.moves.filter((m) => m.pauseMs !== null && m.underLoad).map((m) => m.pauseMs!);
+    const histogram: Row[] = PAUSE_BUCKETS.map((le, i) => ({ 'pause ≤ ms': le, moves: pauses.filter((p) => p <= le && (i === 0 || p > PAUSE_BUCKETS[i - 1]!)).length }));
+    histogram.push({ 'pause ≤ ms': '> 10000', moves: pauses.filter((p) => p > PAUSE_BUCKETS.at(-1)!).length });
+    printTable(`Cutover pause of the moves under load (${pauses.length}; no commit for the range while it lasts)`, histogram);
     const file = writeResults(run, { options: o, scale: raw, move: mv });
     process.stdout.write(`results: ${file}\n`);
   } finally {
