@@ -17,7 +17,8 @@ import { AckPublisher } from './acks/publisher.ts';
 import { CacheWriteThrough } from './cache/write-through.ts';
 import { consumerHandlers } from './consumers.ts';
 import type { FlushContext } from './flush/flush.ts';
-import type { AfterCommitHook, InTransactionHook } from './flush/hooks.ts';
+import type { AfterCommitHook, BeforeStatementsHook, InTransactionHook } from './flush/hooks.ts';
+import { viewsOf } from './views/wiring.ts';
 import { StatementCache } from './flush/sql.ts';
 import { WriterMetrics } from './metrics/metrics.ts';
 import { AllPartitions, type PartitionOwnership } from './partitions/ownership.ts';
@@ -44,6 +45,8 @@ export interface WriterDeps {
   metrics?: WriterMetrics;
   /** Extra work inside every batch transaction (flush/hooks.ts). */
   inTransaction?: InTransactionHook[];
+  /** Extra work before the statements of every batch attempt (flush/hooks.ts). */
+  beforeStatements?: BeforeStatementsHook[];
   /** Extra work after every commit, after the cache and the acks (flush/hooks.ts). */
   afterCommit?: AfterCommitHook[];
   /** Bound on `stop()` (default 2 × SLUICE_LOCK_DURATION_MS); see {@link DrainTimeoutError}. */
@@ -118,10 +121,11 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     releasers.add('partition logs', () => logs.close());
     const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix) });
     releasers.add('sharding', () => sharding.stop());
+    const views = config.SLUICE_VIEWS_DIR === undefined ? undefined : await viewsOf(config.SLUICE_VIEWS_DIR, catalog, topology, log);
     const contexts = new Map<string, FlushContext>();
     const contextOf = (shard: string): FlushContext => {
       let ctx = contexts.get(shard);
-      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(deps.inTransaction ?? [])] }));
+      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(views ? [views.inTransaction] : []), ...(deps.inTransaction ?? [])], beforeStatements: [...(views ? [views.before] : []), ...(deps.beforeStatements ?? [])] }));
       return ctx;
     };
     // In order: the cache before the ack (a client reading right after its ack sees its write).

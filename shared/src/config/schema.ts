@@ -60,6 +60,8 @@ export const configSchema = z.object({
   SLUICE_SHARD_MAP: jsonArray(rangeSchema).optional(),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   SLUICE_TABLES: csv.default([]),
+  /** A directory of `<name>.sql` read models (one SELECT … GROUP BY over an exposed table each), kept exact by the writers; unset: none. */
+  SLUICE_VIEWS_DIR: z.string().min(1).optional(),
   SLUICE_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('sluice'),
   SLUICE_PARTITIONS: posInt.max(1024).default(4),
   /** How often every process checks the stored shard map for a new version (partition layout changes, later shard moves). */

@@ -6,7 +6,7 @@ import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { classify } from './classify.ts';
-import type { InTransactionHook } from './hooks.ts';
+import type { BeforeStatementsHook, InTransactionHook } from './hooks.ts';
 import { result } from './result.ts';
 import type { StatementCache } from './sql.ts';
 import { fail, Poisoned, transaction, type TxState } from './transaction.ts';
@@ -41,6 +41,8 @@ export interface FlushContext {
   log: Logger;
   /** Run inside every batch transaction, after its statements (registered at wiring time). */
   inTransaction: readonly InTransactionHook[];
+  /** Run before the statements of each attempt (read models' before-images). */
+  beforeStatements?: readonly BeforeStatementsHook[];
 }
 
 /** Per-call options of a flush (set by the writer's pipeline). */

@@ -1,5 +1,6 @@
 import type { PoolClient } from '@sluice/shared/db/pool.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts';
 
 /**
@@ -17,6 +18,14 @@ import type { BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts'
  *   order, each awaited: the cache is updated before the ack goes out, so a
  *   client that reads right after its committed ack sees its write.
  */
+
+/**
+ * Work inside the batch transaction just before its statements run, given
+ * every request about to be applied (some may still be dead-lettered by the
+ * bisection). A read model reads the before-images of the rows the batch
+ * will update or delete here; it runs again in every retried attempt.
+ */
+export type BeforeStatementsHook = (reqs: readonly WriteRequest[], client: PoolClient) => Promise<void>;
 
 /** The applied part of a batch, as the in-transaction hooks see it. */
 export interface AppliedBatch {

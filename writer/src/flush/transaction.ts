@@ -78,6 +78,7 @@ export async function transaction(ctx: FlushContext, client: PoolClient, jobs: r
   st.hits = await claimIdempotencyKeys(client, runnable);
   for (const [item, hit] of st.hits) if (hit.mismatch) st.dead.set(item, { item, why: mismatch(item, hit) });
   const toApply = runnable.filter((w) => !st.hits.has(w));
+  if (ctx.beforeStatements && toApply.length > 0) for (const hook of ctx.beforeStatements) await hook(toApply.map((w) => w.req), client);
   const poisoned = await applyAll(ctx, client, toApply, st, opts.isolateFatal === true);
   if (poisoned) return poisoned;
   // Work that must commit with the batch (read models): once, over what was applied.

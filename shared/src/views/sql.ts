@@ -1,0 +1,250 @@
+import { quoteIdent } from '../sql/ident.ts';
+import type { BoundView } from './bind.ts';
+
+/**
+ * The SQL of one view, fixed text built once from the bound definition.
+ *
+ * Storage (`data`): the group columns (unique, NULLS NOT DISTINCT, so a NULL
+ * group is one group as in GROUP BY), the output columns, and hidden columns
+ * that keep them exact when rows go away:
+ *   `__rows`  rows in the group (count(*) before the WHERE-filtered group empties: 0 → the group is deleted)
+ *   `__n<i>`  non-null values of aggregate i (sum/avg: NULL when 0; count(col) is this)
+ *   `__s<i>`  running sum of aggregate i (avg = __s / __n)
+ *   `__stale` a removed value was the group's min or max: recompute it from the base table
+ *
+ * A delta is a set of signed row images (+1 a row now present, −1 a row that
+ * was present before the batch) aggregated per group:
+ *   `rows`, `n<i>`, `s<i>`, `a<i>` (min/max of the added values), `d<i>` (min/max of the removed ones).
+ * One `INSERT … ON CONFLICT DO UPDATE` folds them: once per group per batch.
+ */
+
+/** Statement texts of a view. */
+export interface ViewStatements {
+  create: string;
+  /** Params: `$1` int[] signs, one text[] per base column, one bool[] per defaulted column ("given"), one text[] per key column (rows read after). */
+  foldBatch: string;
+  /** Same params as `foldBatch`: appends the delta to the log, tagged with this transaction's id. */
+  logBatch: string;
+  /** `$1` the backfill snapshot (pg_snapshot text): folds the logged deltas it cannot see. */
+  foldLog: string;
+  /** Recompute min/max of the groups given as text arrays (one per group column). */
+  recompute: string;
+  /** Delete the groups given (text arrays) whose row count reached 0. */
+  dropEmpty: string;
+  /** Fill `data` from the base table (run in the backfill's snapshot). */
+  backfill: string;
+  /** Every group where `data` and a fresh `SELECT … GROUP BY` differ: `{ k, stored, fresh }`. */
+  verify: string;
+  /** `$1` = key text arrays: the before-images of these keys (`c0…`). */
+  before: string;
+}
+
+const Q = quoteIdent;
+
+/** The default expressions of base columns (pg_get_expr), for inserts that omit them. */
+export type Defaults = ReadonlyMap<string, string>;
+
+export function viewStatements(v: BoundView, defaults: Defaults): ViewStatements {
+  const cols = v.columns;
+  const defaulted = cols.filter((c) => defaults.has(c.name));
+  const pk = v.table.primaryKey;
+  const g = v.group;
+  const gList = g.map((x) => x.quoted).join(', ');
+  const minmax = v.aggregates.filter((a) => a.fn === 'min' || a.fn === 'max');
+  const summed = v.aggregates.filter((a) => a.fn === 'sum' || a.fn === 'avg' || (a.fn === 'count' && a.col !== null));
+
+  // ---- storage
+  const colDefs = [
+    ...g.map((x) => `${x.quoted} ${x.col.type}`),
+    ...v.aggregates.map((a) => `${a.quoted} ${a.type}${a.fn === 'count' ? ' NOT NULL' : ''}`),
+    '__rows bigint NOT NULL',
+    ...summed.map((a) => `__n${a.i} bigint NOT NULL`),
+    ...v.aggregates.filter((a) => a.fn === 'avg').map((a) => `__s${a.i} numeric`),
+    '__stale boolean NOT NULL DEFAULT false',
+  ];
+  const dataName = `${v.name}__data`;
+  const create = `CREATE TABLE IF NOT EXISTS ${v.data} (${colDefs.join(', ')}, CONSTRAINT ${Q(`${v.name}__key`)} UNIQUE NULLS NOT DISTINCT (${gList}));
+CREATE TABLE IF NOT EXISTS ${v.log} (xid xid8 NOT NULL, ${g.map((x) => `${x.quoted} ${x.col.type}`).join(', ')}, rows bigint NOT NULL${deltaColDefs(v)});
+CREATE OR REPLACE VIEW ${v.read} AS SELECT ${[...g.map((x) => x.quoted), ...v.aggregates.map((a) => a.quoted)].join(', ')} FROM ${v.data};
+COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.name}: maintained by the writers, do not write'`;
+
+  // ---- a batch's delta from signed images
+  let p = 1;
+  const signs = `$${p++}::int[]`;
+  const colParams = cols.map(() => `$${p++}::text[]`);
+  const givenParams = defaulted.map(() => `$${p++}::bool[]`);
+  const keyParams = pk.map(() => `$${p++}::text[]`);
+  const a = cols.map((_, i) => `a${i}`);
+  const gv = defaulted.map((_, i) => `g${i}`);
+  const valueOf = (i: number) => {
+    const c = cols[i]!;
+    const d = defaulted.indexOf(c);
+    // An insert that omitted a defaulted column got its default, evaluated in this same transaction (now() included).
+    return d < 0 ? `u.${a[i]}::${c.castType}` : `CASE WHEN u.${gv[d]} THEN u.${a[i]}::${c.castType} ELSE (${defaults.get(c.name)})::${c.castType} END`;
+  };
+  const images = `img AS (
+  SELECT u.s, ${cols.map((c, i) => `${valueOf(i)} AS ${c.quoted}`).join(', ')}
+    FROM unnest(${[signs, ...colParams, ...givenParams].join(', ')}) AS u(${['s', ...a, ...gv].join(', ')})
+  UNION ALL
+  SELECT 1, ${cols.map((c) => `t.${c.quoted}`).join(', ')}
+    FROM ${v.table.qualified} t JOIN ${distinctKeys(pk, keyParams)}
+      ON ${pk.map((c, i) => `t.${c.quoted} = k.k${i}`).join(' AND ')}
+)`;
+  const deltaOf = (src: string, filter: string | null) => `d AS (
+  SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, sum(r.s)::bigint AS rows${deltaAggs(v)}
+    FROM ${src} r${filter ? ` WHERE ${filter}` : ''}
+   GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}
+)`;
+  const batchDelta = `WITH ${images}, ${deltaOf('img', v.where)}`;
+  const foldBatch = `${batchDelta}\n${upsert(v)}`;
+  const logBatch = `${batchDelta}\nINSERT INTO ${v.log} SELECT pg_current_xact_id(), d.* FROM d`;
+  const foldLog = `WITH d AS (
+  SELECT ${g.map((x) => x.quoted).join(', ')}, sum(rows)::bigint AS rows${logAggs(v)}
+    FROM ${v.log} WHERE NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
+   GROUP BY ${gList}
+)\n${upsert(v)}`;
+
+  // ---- min/max recompute, empty groups
+  const gArr = g.map((x, i) => `$${i + 1}::text[]`).join(', ');
+  const gAlias = g.map((_, i) => `q${i}`);
+  const inGroups = `(${g.map((x) => `r.${x.col.quoted}`).join(', ')}) IN (SELECT ${g.map((x, i) => `${gAlias[i]}::${x.col.castType}`).join(', ')} FROM unnest(${gArr}) AS q(${gAlias.join(', ')}))`;
+  const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = f.${m.quoted}`).join(', ')}, __stale = false
+  FROM (SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${minmax.map((m) => `${m.fn}(r.${m.col!.quoted}) AS ${m.quoted}`).join(', ')}
+          FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${inGroups}
+         GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}) f
+ WHERE ${g.map((x) => `v.${x.quoted} IS NOT DISTINCT FROM f.${x.quoted}`).join(' AND ')}`;
+  const dropEmpty = `DELETE FROM ${v.data} v USING unnest(${gArr}) AS q(${gAlias.join(', ')})
+ WHERE v.__rows = 0 AND ${g.map((x, i) => `v.${x.quoted} IS NOT DISTINCT FROM q.${gAlias[i]}::${x.col.castType}`).join(' AND ')}`;
+
+  // ---- backfill and verify: the definition itself, plus the hidden columns
+  const fresh = `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg').map((x) => `, sum(r.${x.col!.quoted}) AS __s${x.i}`).join('')}
+  FROM ${v.table.qualified} r${v.where ? ` WHERE ${v.where}` : ''}
+ GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}`;
+  const outCols = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted), '__rows', ...summed.map((x) => `__n${x.i}`), ...v.aggregates.filter((x) => x.fn === 'avg').map((x) => `__s${x.i}`)];
+  const backfill = `INSERT INTO ${v.data} (${outCols.join(', ')}) ${fresh}`;
+  const shown = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted)];
+  const verify = `WITH fresh AS (${fresh}),
+ f AS (SELECT ${shown.join(', ')} FROM fresh), s AS (SELECT ${shown.join(', ')} FROM ${v.data})
+SELECT row_to_json(x.*)::text AS stored, NULL::text AS fresh FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM f) x
+UNION ALL
+SELECT NULL, row_to_json(y.*)::text FROM (SELECT * FROM f EXCEPT ALL SELECT * FROM s) y`;
+  const before = `SELECT ${cols.map((c, i) => `t.${c.quoted}::text AS c${i}`).join(', ')}
+  FROM ${v.table.qualified} t JOIN ${distinctKeys(pk, pk.map((_, i) => `$${i + 1}::text[]`))}
+    ON ${pk.map((c, i) => `t.${c.quoted} = k.k${i}`).join(' AND ')}`;
+  return { create, foldBatch, logBatch, foldLog, recompute, dropEmpty, backfill, verify, before };
+}
+
+/**
+ * Keys as typed values, each once: the same row named twice (two ops, or two
+ * text spellings of one key such as `1` and `01`) must be imaged once.
+ */
+function distinctKeys(pk: BoundView['table']['primaryKey'], params: string[]): string {
+  const k = pk.map((_, i) => `k${i}`);
+  return `(SELECT DISTINCT ${pk.map((c, i) => `u.${k[i]}::${c.castType} AS ${k[i]}`).join(', ')} FROM unnest(${params.join(', ')}) AS u(${k.join(', ')})) k`;
+}
+
+function aggSql(a: BoundView['aggregates'][number]): string {
+  if (a.col === null) return 'count(*)';
+  return `${a.fn}(r.${a.col.quoted})${a.fn === 'avg' ? '' : ''}`;
+}
+
+/** Delta columns per aggregate (see the module comment). */
+function deltaAggs(v: BoundView): string {
+  return v.aggregates
+    .map((a) => {
+      if (a.col === null) return '';
+      const c = `r.${a.col.quoted}`;
+      if (a.fn === 'min' || a.fn === 'max') return `, ${a.fn}(${c}) FILTER (WHERE r.s > 0) AS a${a.i}, ${a.fn}(${c}) FILTER (WHERE r.s < 0) AS d${a.i}`;
+      const n = `, coalesce(sum(r.s) FILTER (WHERE ${c} IS NOT NULL), 0)::bigint AS n${a.i}`;
+      return a.fn === 'count' ? n : `${n}, sum(r.s * ${c})::numeric AS s${a.i}`;
+    })
+    .join('');
+}
+
+/** The log's delta columns (same names as `deltaAggs`). */
+function deltaColDefs(v: BoundView): string {
+  return v.aggregates
+    .map((a) => {
+      if (a.col === null) return '';
+      if (a.fn === 'min' || a.fn === 'max') return `, a${a.i} ${a.col.type}, d${a.i} ${a.col.type}`;
+      return a.fn === 'count' ? `, n${a.i} bigint` : `, n${a.i} bigint, s${a.i} numeric`;
+    })
+    .join('');
+}
+
+/** Re-aggregate logged deltas (sums add; min of mins, max of maxes). */
+function logAggs(v: BoundView): string {
+  return v.aggregates
+    .map((a) => {
+      if (a.col === null) return '';
+      if (a.fn === 'min' || a.fn === 'max') return `, ${a.fn}(a${a.i}) AS a${a.i}, ${a.fn === 'min' ? 'min' : 'max'}(d${a.i}) AS d${a.i}`;
+      return a.fn === 'count' ? `, sum(n${a.i})::bigint AS n${a.i}` : `, sum(n${a.i})::bigint AS n${a.i}, sum(s${a.i}) AS s${a.i}`;
+    })
+    .join('');
+}
+
+/**
+ * Fold `d` into the view: a new group takes the delta as is; an existing one
+ * adds counts and sums, takes least/greatest of added min/max values, and is
+ * marked stale when a removed value could have been its min or max
+ * (removed ≤ current min, ≥ current max). RETURNING names each group touched
+ * (`k0…` as text), its row count, and whether it went stale.
+ */
+function upsert(v: BoundView): string {
+  const g = v.group;
+  const ins: string[] = [];
+  const vals: string[] = [];
+  const set: string[] = [];
+  const stale: string[] = [];
+  const push = (col: string, value: string, onConflict: string | null) => {
+    ins.push(col);
+    vals.push(value);
+    if (onConflict !== null) set.push(`${col} = ${onConflict}`);
+  };
+  for (const x of g) push(x.quoted, `d.${x.quoted}`, null);
+  push('__rows', 'd.rows', 'v.__rows + EXCLUDED.__rows');
+  for (const a of v.aggregates) {
+    const out = a.quoted;
+    if (a.col === null) {
+      push(out, 'd.rows', `v.${out} + EXCLUDED.${out}`);
+      continue;
+    }
+    const nNew = `v.__n${a.i} + EXCLUDED.__n${a.i}`;
+    switch (a.fn) {
+      case 'count':
+        push(`__n${a.i}`, `d.n${a.i}`, nNew);
+        push(out, `d.n${a.i}`, `v.${out} + EXCLUDED.${out}`);
+        break;
+      case 'sum':
+        push(`__n${a.i}`, `d.n${a.i}`, nNew);
+        push(out, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} END::${a.type}`, `CASE WHEN ${nNew} > 0 THEN coalesce(v.${out}, 0) + coalesce(EXCLUDED.${out}, 0) END`);
+        break;
+      case 'avg':
+        push(`__n${a.i}`, `d.n${a.i}`, nNew);
+        push(`__s${a.i}`, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} END`, `CASE WHEN ${nNew} > 0 THEN coalesce(v.__s${a.i}, 0) + coalesce(EXCLUDED.__s${a.i}, 0) END`);
+        push(out, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} / d.n${a.i} END`, `CASE WHEN ${nNew} > 0 THEN (coalesce(v.__s${a.i}, 0) + coalesce(EXCLUDED.__s${a.i}, 0)) / (${nNew}) END`);
+        break;
+      case 'min':
+      case 'max': {
+        // EXCLUDED carries the removed value in the output column only for this comparison? No: see __stale below.
+        const better = a.fn === 'min' ? 'least' : 'greatest';
+        const cmp = a.fn === 'min' ? '<=' : '>=';
+        const removed = `d.d${a.i}`;
+        // The removed value travels in the proposed row's __stale flag (EXCLUDED has only table columns):
+        stale.push(`(${removed} IS NOT NULL AND EXISTS (SELECT FROM ${v.data} c WHERE ${g.map((x) => `c.${x.quoted} IS NOT DISTINCT FROM d.${x.quoted}`).join(' AND ')} AND c.${out} ${cmp} ${removed}))`);
+        push(out, `d.a${a.i}`, `${better}(v.${out}, EXCLUDED.${out})`);
+        break;
+      }
+    }
+  }
+  if (stale.length > 0) {
+    // Computed from the row as it was before this statement (the subquery sees the statement's snapshot).
+    ins.push('__stale');
+    vals.push(`(${stale.join(' OR ')})`);
+    set.push('__stale = v.__stale OR EXCLUDED.__stale');
+  }
+  return `INSERT INTO ${v.data} AS v (${ins.join(', ')})
+SELECT ${vals.join(', ')} FROM d
+ON CONFLICT (${g.map((x) => x.quoted).join(', ')}) DO UPDATE SET ${set.join(', ')}
+RETURNING ${g.map((x, i) => `v.${x.quoted}::text AS k${i}`).join(', ')}, v.__rows AS rows, v.__stale AS stale`;
+}

@@ -1,0 +1,181 @@
+import type { PoolClient } from '@sluice/shared/db/pool.ts';
+import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import type { BoundView } from '@sluice/shared/views/bind.ts';
+import type { ViewStatements } from '@sluice/shared/views/sql.ts';
+import type { AppliedBatch, BeforeStatementsHook, InTransactionHook } from '../flush/hooks.ts';
+
+/**
+ * Keeps read models exact inside the batch transaction, from the batch's own
+ * rows, once per group per batch (shared/src/views/sql.ts has the SQL):
+ *
+ * - before the statements: the before-images of every row the batch names by
+ *   key with an op other than a plain insert (update, upsert, delete,
+ *   insert-ignore), read in one query per view;
+ * - after them (the in-transaction hook): one statement per view folds
+ *   −1 × before-images, +1 × the same keys read again, and +1 × each applied
+ *   plain insert's own values (a plain insert that committed made a new row:
+ *   no read needed). A request rolled back by poison bisection left its keyed
+ *   rows as they were (before = after: no change) and its inserts are not
+ *   among the applied ones. Then, only when needed, the min/max of groups a
+ *   removed value may have held are recomputed, and emptied groups deleted.
+ *
+ * While a view is being built (state `building`, see build.ts) the delta goes
+ * to its log instead, tagged with the transaction id; the builder folds the
+ * deltas its snapshot did not see. A shared advisory lock per view, taken
+ * before the state is read, is what the builder's exclusive lock waits for
+ * at the switch to `ready`.
+ */
+
+/** One maintained view. */
+export interface MaintainedView {
+  bound: BoundView;
+  sql: ViewStatements;
+  /** Base columns that have a default (an insert may omit them). */
+  defaulted: ReadonlySet<string>;
+  /** Advisory lock key of the view (two int4). */
+  lock: number;
+}
+
+interface Images {
+  /** Key text arrays of the rows imaged (one array per key column). */
+  keys: string[][];
+  /** Before-images: text per base column. */
+  rows: (string | null)[][];
+}
+
+const LOCK_CLASS = 7_240_014;
+
+/** Advisory lock key of a view (stable across processes). */
+export function viewLockKey(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+/** The shared lock and state read of the touched views: one round trip (names are [a-z0-9_], checked at parse). */
+export function stateSql(views: readonly MaintainedView[]): string {
+  const locks = views.map((v) => `SELECT pg_advisory_xact_lock_shared(${LOCK_CLASS}, ${v.lock});`).join(' ');
+  return `${locks} SELECT name, state FROM sluice.views WHERE name IN (${views.map((v) => `'${v.bound.name}'`).join(', ')})`;
+}
+
+/** The builder's exclusive lock statement for one view. */
+export function exclusiveLockSql(v: MaintainedView): string {
+  return `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${v.lock})`;
+}
+
+export class ViewMaintainer {
+  private readonly byTable = new Map<string, MaintainedView[]>();
+  private readonly pending = new WeakMap<PoolClient, Map<string, Images>>();
+
+  constructor(readonly views: readonly MaintainedView[]) {
+    for (const v of views) {
+      const list = this.byTable.get(v.bound.table.name) ?? [];
+      list.push(v);
+      this.byTable.set(v.bound.table.name, list);
+    }
+  }
+
+  /** The before-statements hook. */
+  readonly before: BeforeStatementsHook = async (reqs, client) => {
+    const out = new Map<string, Images>();
+    this.pending.set(client, out);
+    for (const [table, views] of this.byTable) {
+      const keys = keyedKeys(reqs, table, views[0]!.bound.table.primaryKey.length);
+      if (keys === null) continue;
+      for (const v of views) {
+        const res = await client.query<Record<string, string | null>>({ text: v.sql.before, values: keys, rowMode: 'array' } as never);
+        out.set(v.bound.name, { keys, rows: res.rows as unknown as (string | null)[][] });
+      }
+    }
+  };
+
+  /** The in-transaction hook. */
+  readonly inTransaction: InTransactionHook = async (batch, client) => {
+    const images = this.pending.get(client) ?? new Map<string, Images>();
+    this.pending.delete(client);
+    const reqs = [...batch.applied.keys()].map((w) => w.req);
+    const touched = this.views.filter((v) => images.has(v.bound.name) || reqs.some((r) => r.ops.some((o) => o.t === v.bound.table.name && o.op === 'insert')));
+    if (touched.length === 0) return;
+    const res = (await client.query(stateSql(touched))) as unknown as { rows: { name: string; state: string }[] }[] | { rows: { name: string; state: string }[] };
+    const last = Array.isArray(res) ? res[res.length - 1]! : res;
+    const state = new Map(last.rows.map((r) => [r.name, r.state]));
+    for (const v of touched) {
+      const s = state.get(v.bound.name);
+      // Unknown: not created yet on this shard (its builder waits for this transaction before its snapshot).
+      if (s === undefined) continue;
+      const params = paramsOf(v, images.get(v.bound.name), reqs);
+      if (params === null) continue;
+      if (s === 'building') {
+        await client.query(v.sql.logBatch, params);
+        continue;
+      }
+      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(v.sql.foldBatch, params);
+      await settle(client, v, folded.rows);
+    }
+  };
+}
+
+/** After a fold: recompute min/max of stale groups, delete emptied ones (each only when some group needs it). */
+export async function settle(client: PoolClient, v: MaintainedView, rows: readonly Record<string, unknown>[]): Promise<void> {
+  const g = v.bound.group.length;
+  const arrays = (pick: (r: Record<string, unknown>) => boolean) => {
+    const sel = rows.filter(pick);
+    return sel.length === 0 ? null : Array.from({ length: g }, (_, i) => sel.map((r) => r[`k${i}`] as string | null));
+  };
+  const stale = v.sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
+  if (stale !== null) await client.query(v.sql.recompute, stale);
+  const empty = arrays((r) => Number(r['rows']) === 0);
+  if (empty !== null) await client.query(v.sql.dropEmpty, empty);
+}
+
+/**
+ * Keys (text arrays, one per key column) of the rows of `table` that need
+ * before/after images: every op but a plain insert; and, when there is any
+ * such op, the plain inserts that carry their key too (the same row may be
+ * inserted and then changed in one batch; images see the net effect).
+ * Null when the batch has no keyed op on the table.
+ */
+function keyedKeys(reqs: readonly WriteRequest[], table: string, width: number): string[][] | null {
+  const keys: string[][] = Array.from({ length: width }, () => []);
+  let any = false;
+  for (const r of reqs) for (const o of r.ops) if (o.t === table && o.op !== 'insert' && o.key) {
+    any = true;
+    o.key.forEach((k, i) => keys[i]!.push(k));
+  }
+  if (!any) return null;
+  return keys;
+}
+
+/** Parameters of foldBatch/logBatch, or null when the batch changed nothing the view reads. */
+function paramsOf(v: MaintainedView, img: Images | undefined, reqs: readonly WriteRequest[]): unknown[] | null {
+  const cols = v.bound.columns;
+  const defaulted = cols.filter((c) => v.defaulted.has(c.name));
+  const pk = v.bound.table.primaryKey;
+  const signs: number[] = [];
+  const values: (string | null)[][] = cols.map(() => []);
+  const given: boolean[][] = defaulted.map(() => []);
+  const keys: string[][] = img ? img.keys.map((k) => [...k]) : pk.map(() => []);
+  for (const row of img?.rows ?? []) {
+    signs.push(-1);
+    row.forEach((x, i) => values[i]!.push(x));
+    given.forEach((g) => g.push(true));
+  }
+  for (const r of reqs) {
+    for (const o of r.ops) {
+      if (o.t !== v.bound.table.name || o.op !== 'insert' || !o.row) continue;
+      const row = o.row;
+      // With keyed ops in the batch, an insert that carries its key is imaged after (see keyedKeys).
+      if (img && pk.every((c) => row[c.name] !== undefined)) {
+        pk.forEach((c, i) => keys[i]!.push(row[c.name]!));
+        continue;
+      }
+      signs.push(1);
+      cols.forEach((c, i) => values[i]!.push(row[c.name] ?? null));
+      defaulted.forEach((c, i) => given[i]!.push(row[c.name] !== undefined));
+    }
+  }
+  if (signs.length === 0 && keys[0]!.length === 0) return null;
+  return [signs, ...values, ...given, ...keys];
+}
+
+export type { AppliedBatch };
