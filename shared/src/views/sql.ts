@@ -9,7 +9,7 @@ import type { BoundView } from './bind.ts';
  * that keep them exact when rows go away:
  *   `__rows`  rows in the group (count(*) before the WHERE-filtered group empties: 0 → the group is deleted)
  *   `__n<i>`  non-null values of aggregate i (sum/avg: NULL when 0; count(col) is this)
- *   `__s<i>`  running sum of aggregate i (avg = __s / __n)
+ *   `__s<i>`  running sum of aggregate i (sum = __s, avg = __s / __n, NULL while __n = 0)
  *   `__stale` a removed value was the group's min or max: recompute it from the base table
  *
  * A delta is a set of signed row images (+1 a row now present, −1 a row that
@@ -59,7 +59,7 @@ export function viewStatements(v: BoundView, defaults: Defaults): ViewStatements
     ...v.aggregates.map((a) => `${a.quoted} ${a.type}${a.fn === 'count' ? ' NOT NULL' : ''}`),
     '__rows bigint NOT NULL',
     ...summed.map((a) => `__n${a.i} bigint NOT NULL`),
-    ...v.aggregates.filter((a) => a.fn === 'avg').map((a) => `__s${a.i} numeric`),
+    ...v.aggregates.filter((a) => a.fn === 'avg' || a.fn === 'sum').map((a) => `__s${a.i} numeric NOT NULL DEFAULT 0`),
     '__stale boolean NOT NULL DEFAULT false',
   ];
   const dataName = `${v.name}__data`;
@@ -107,20 +107,21 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
   // ---- min/max recompute, empty groups
   const gArr = g.map((x, i) => `$${i + 1}::text[]`).join(', ');
   const gAlias = g.map((_, i) => `q${i}`);
-  const inGroups = `(${g.map((x) => `r.${x.col.quoted}`).join(', ')}) IN (SELECT ${g.map((x, i) => `${gAlias[i]}::${x.col.castType}`).join(', ')} FROM unnest(${gArr}) AS q(${gAlias.join(', ')}))`;
+  // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
+  const same = (left: string, x: (typeof g)[number], right: string) => `${left} ${x.col.notNull ? '=' : 'IS NOT DISTINCT FROM'} ${right}`;
+  const ofGroup = g.map((x, i) => same(`r.${x.col.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ');
   const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = f.${m.quoted}`).join(', ')}, __stale = false
-  FROM (SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${minmax.map((m) => `${m.fn}(r.${m.col!.quoted}) AS ${m.quoted}`).join(', ')}
-          FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${inGroups}
-         GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}) f
- WHERE ${g.map((x) => `v.${x.quoted} IS NOT DISTINCT FROM f.${x.quoted}`).join(' AND ')}`;
+  FROM (SELECT ${gAlias.map((a) => `q.${a}`).join(', ')}, ${minmax.map((m) => `(SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup}) AS ${m.quoted}`).join(', ')}
+          FROM unnest(${gArr}) AS q(${gAlias.join(', ')})) f
+ WHERE ${g.map((x, i) => `v.${x.quoted} IS NOT DISTINCT FROM f.${gAlias[i]}::${x.col.castType}`).join(' AND ')}`;
   const dropEmpty = `DELETE FROM ${v.data} v USING unnest(${gArr}) AS q(${gAlias.join(', ')})
  WHERE v.__rows = 0 AND ${g.map((x, i) => `v.${x.quoted} IS NOT DISTINCT FROM q.${gAlias[i]}::${x.col.castType}`).join(' AND ')}`;
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
-  const fresh = `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg').map((x) => `, sum(r.${x.col!.quoted}) AS __s${x.i}`).join('')}
+  const fresh = `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `, coalesce(sum(r.${x.col!.quoted}), 0) AS __s${x.i}`).join('')}
   FROM ${v.table.qualified} r${v.where ? ` WHERE ${v.where}` : ''}
  GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}`;
-  const outCols = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted), '__rows', ...summed.map((x) => `__n${x.i}`), ...v.aggregates.filter((x) => x.fn === 'avg').map((x) => `__s${x.i}`)];
+  const outCols = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted), '__rows', ...summed.map((x) => `__n${x.i}`), ...v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `__s${x.i}`)];
   const backfill = `INSERT INTO ${v.data} (${outCols.join(', ')}) ${fresh}`;
   const shown = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted)];
   const verify = `WITH fresh AS (${fresh}),
@@ -216,14 +217,16 @@ function upsert(v: BoundView): string {
         push(out, `d.n${a.i}`, `v.${out} + EXCLUDED.${out}`);
         break;
       case 'sum':
+      case 'avg': {
+        // The raw signed sum travels in __s (EXCLUDED has only table columns): a delta that
+        // removes as many values as it adds still changes the sum.
+        const sNew = `coalesce(v.__s${a.i}, 0) + coalesce(EXCLUDED.__s${a.i}, 0)`;
         push(`__n${a.i}`, `d.n${a.i}`, nNew);
-        push(out, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} END::${a.type}`, `CASE WHEN ${nNew} > 0 THEN coalesce(v.${out}, 0) + coalesce(EXCLUDED.${out}, 0) END`);
+        push(`__s${a.i}`, `coalesce(d.s${a.i}, 0)`, sNew);
+        const shown = a.fn === 'sum' ? (x: string) => `(${x})::${a.type}` : (x: string, n: string) => `(${x}) / (${n})`;
+        push(out, `CASE WHEN d.n${a.i} > 0 THEN ${shown(`d.s${a.i}`, `d.n${a.i}`)} END`, `CASE WHEN ${nNew} > 0 THEN ${shown(sNew, nNew)} END`);
         break;
-      case 'avg':
-        push(`__n${a.i}`, `d.n${a.i}`, nNew);
-        push(`__s${a.i}`, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} END`, `CASE WHEN ${nNew} > 0 THEN coalesce(v.__s${a.i}, 0) + coalesce(EXCLUDED.__s${a.i}, 0) END`);
-        push(out, `CASE WHEN d.n${a.i} > 0 THEN d.s${a.i} / d.n${a.i} END`, `CASE WHEN ${nNew} > 0 THEN (coalesce(v.__s${a.i}, 0) + coalesce(EXCLUDED.__s${a.i}, 0)) / (${nNew}) END`);
-        break;
+      }
       case 'min':
       case 'max': {
         // EXCLUDED carries the removed value in the output column only for this comparison? No: see __stale below.

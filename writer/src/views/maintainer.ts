@@ -80,7 +80,7 @@ export class ViewMaintainer {
     const out = new Map<string, Images>();
     this.pending.set(client, out);
     for (const [table, views] of this.byTable) {
-      const keys = keyedKeys(reqs, table, views[0]!.bound.table.primaryKey.length);
+      const keys = keyedKeys(reqs, table, views[0]!.bound.table.primaryKey.map((c) => c.name));
       if (keys === null) continue;
       for (const v of views) {
         const res = await client.query<Record<string, string | null>>({ text: v.sql.before, values: keys, rowMode: 'array' } as never);
@@ -135,15 +135,20 @@ export async function settle(client: PoolClient, v: MaintainedView, rows: readon
  * inserted and then changed in one batch; images see the net effect).
  * Null when the batch has no keyed op on the table.
  */
-function keyedKeys(reqs: readonly WriteRequest[], table: string, width: number): string[][] | null {
-  const keys: string[][] = Array.from({ length: width }, () => []);
+function keyedKeys(reqs: readonly WriteRequest[], table: string, pk: readonly string[]): string[][] | null {
+  const keys: string[][] = pk.map(() => []);
   let any = false;
-  for (const r of reqs) for (const o of r.ops) if (o.t === table && o.op !== 'insert' && o.key) {
-    any = true;
-    o.key.forEach((k, i) => keys[i]!.push(k));
+  for (const r of reqs) {
+    for (const o of r.ops) {
+      if (o.t !== table || o.op === 'insert') continue;
+      // update/delete name the key; upsert/insert-ignore carry it in the row (every key column is required).
+      const key = o.key ?? (o.row ? pk.map((c) => o.row![c] ?? null) : null);
+      if (key === null || key.some((k) => k === null)) continue;
+      any = true;
+      key.forEach((k, i) => keys[i]!.push(k!));
+    }
   }
-  if (!any) return null;
-  return keys;
+  return any ? keys : null;
 }
 
 /** Parameters of foldBatch/logBatch, or null when the batch changed nothing the view reads. */
