@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { RegExpRouter } from 'hono/router/reg-exp-router';
-import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
 import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
@@ -30,6 +30,7 @@ import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables/index.ts';
+import { adminViewRoutes, viewRoutes } from './routes/views.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { shardReadSettings } from '@sluice/shared/read/settings.ts';
@@ -40,6 +41,8 @@ import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 /** Everything the gateway app needs; connections are the caller's to open and close. */
 export interface GatewayDeps {
   config: Readonly<Config>;
+  /** Read models (SLUICE_VIEWS_DIR) as the read path sees them (`viewTableInfo`). */
+  views?: readonly TableInfo[];
   log: Logger;
   /** Shards (primary pools) and the shard map, started: routing, status lookups, Idempotency-Key authority, readiness. */
   topology: Topology;
@@ -123,11 +126,14 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
+  viewRoutes(app, { reads, views: deps.views ?? [] });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
   const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  // After adminRoutes: its `/v1/admin/*` scope check runs first.
+  if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology);
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.

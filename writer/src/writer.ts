@@ -18,7 +18,7 @@ import { CacheWriteThrough } from './cache/write-through.ts';
 import { consumerHandlers } from './consumers.ts';
 import type { FlushContext } from './flush/flush.ts';
 import type { AfterCommitHook, BeforeStatementsHook, InTransactionHook } from './flush/hooks.ts';
-import { viewsOf } from './views/wiring.ts';
+import { viewFences, viewsOf } from './views/wiring.ts';
 import { StatementCache } from './flush/sql.ts';
 import { WriterMetrics } from './metrics/metrics.ts';
 import { AllPartitions, type PartitionOwnership } from './partitions/ownership.ts';
@@ -104,7 +104,8 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     const acks = new AckPublisher(control, prefix, log, () => metrics.ackPublishFailures.inc());
     releasers.add('ack publishes', () => acks.drain());
     const firstShard = topology.shards[0]!.name;
-    const cache = new CacheWriteThrough(redis.connect('cache', 'sluice-writer-cache'), catalog, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log);
+    const cacheRedis = redis.connect('cache', 'sluice-writer-cache');
+    const cache = new CacheWriteThrough(cacheRedis, catalog, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log);
 
     let metricsPort: number | undefined;
     if (config.SLUICE_WRITER_METRICS_PORT > 0) {
@@ -133,6 +134,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       ({ partition, jobs, result }) => cache.apply(partition.shard, jobs, result),
       ({ result }) => acks.publish(result.acks),
       ({ partition, result, seconds }) => metrics.committed(partition.name, result.stats, seconds),
+      ...(views ? [viewFences(views, cacheRedis, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log)] : []),
       ...(deps.afterCommit ?? []),
     ];
     const settings = {

@@ -1,9 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Queryable } from '@sluice/shared/db/pool.ts';
-import { bindView } from '@sluice/shared/views/bind.ts';
-import { loadViewParser, parseView, ViewDefinitionError } from '@sluice/shared/views/parse.ts';
+import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
+import { ViewDefinitionError } from '@sluice/shared/views/parse.ts';
 import { viewStatements } from '@sluice/shared/views/sql.ts';
 import { viewLockKey, type MaintainedView } from './maintainer.ts';
 
@@ -17,12 +15,9 @@ const VOLATILE = /\b(nextval|random|clock_timestamp|timeofday|statement_timestam
 
 /** Parse and bind the definitions in `dir`. `shardKeys`: sharded table → shard-key column. */
 export async function loadViews(dir: string, catalog: Catalog, db: Queryable, shardKeys: Readonly<Record<string, string>> = {}): Promise<MaintainedView[]> {
-  await loadViewParser();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
   const out: MaintainedView[] = [];
-  for (const f of files) {
-    const spec = parseView(f.slice(0, -4), readFileSync(join(dir, f), 'utf8'), join(dir, f));
-    const bound = bindView(spec, catalog);
+  for (const bound of await loadViewDefinitions(dir, catalog)) {
+    const spec = bound.spec;
     const shardKey = shardKeys[bound.table.name];
     // Per-shard view tables are exact only when a group lives on one shard: the shard key must be a group column.
     if (shardKey !== undefined && !bound.group.some((g) => g.col.name === shardKey)) {
@@ -46,11 +41,6 @@ export async function loadViews(dir: string, catalog: Catalog, db: Queryable, sh
       defaults.set(r.name, r.expr);
     }
     out.push({ bound, sql: viewStatements(bound, defaults), defaulted: new Set(defaults.keys()), lock: viewLockKey(bound.name) });
-  }
-  const names = new Set<string>();
-  for (const v of out) {
-    if (catalog.has(v.bound.name)) throw new ViewDefinitionError(v.bound.spec.file, `view name "${v.bound.name}" is also an exposed table's name`);
-    names.add(v.bound.name);
   }
   return out;
 }

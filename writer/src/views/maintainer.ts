@@ -66,6 +66,8 @@ export function exclusiveLockSql(v: MaintainedView): string {
 export class ViewMaintainer {
   private readonly byTable = new Map<string, MaintainedView[]>();
   private readonly pending = new WeakMap<PoolClient, Map<string, Images>>();
+  /** Groups each partition's batch changed (one flush in flight per partition; a retried attempt starts over). */
+  private readonly touchedGroups = new Map<string, { table: string; key: string[] }[]>();
 
   constructor(readonly views: readonly MaintainedView[]) {
     for (const v of views) {
@@ -93,6 +95,8 @@ export class ViewMaintainer {
   readonly inTransaction: InTransactionHook = async (batch, client) => {
     const images = this.pending.get(client) ?? new Map<string, Images>();
     this.pending.delete(client);
+    const groups: { table: string; key: string[] }[] = [];
+    this.touchedGroups.set(batch.partition?.name ?? '', groups);
     const reqs = [...batch.applied.keys()].map((w) => w.req);
     const touched = this.views.filter((v) => images.has(v.bound.name) || reqs.some((r) => r.ops.some((o) => o.t === v.bound.table.name && o.op === 'insert')));
     if (touched.length === 0) return;
@@ -111,8 +115,16 @@ export class ViewMaintainer {
       }
       const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(v.sql.foldBatch, params);
       await settle(client, v, folded.rows);
+      for (const r of folded.rows) groups.push({ table: v.bound.name, key: v.bound.group.map((_, i) => r[`k${i}`] as string) });
     }
   };
+
+  /** The view groups the committed batch of `partition` changed (for the cache's fences), once. */
+  takeTouched(partition: string): { table: string; key: string[] }[] {
+    const g = this.touchedGroups.get(partition) ?? [];
+    this.touchedGroups.delete(partition);
+    return g;
+  }
 }
 
 /** After a fold: recompute min/max of stale groups, delete emptied ones (each only when some group needs it). */

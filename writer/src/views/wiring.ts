@@ -1,4 +1,9 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import { fenceKeys } from '@sluice/shared/read/cache/write-through.ts';
+import type { CacheTtls } from '@sluice/shared/read/cache/store.ts';
+import type { Redis } from '@sluice/shared/redis/connections.ts';
+import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import type { AfterCommitHook } from '../flush/hooks.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { ensureView } from './build.ts';
@@ -21,4 +26,19 @@ export async function viewsOf(dir: string, catalog: Catalog, topology: Topology,
   }
   log.info({ views: views.map((v) => v.bound.name) }, 'read models loaded');
   return m;
+}
+
+/**
+ * After a commit, fence the view groups the batch changed at its LSN (before
+ * the acks go out, like the tables' write-through): a cached group older than
+ * the commit is never served to a reader carrying the write's token, and the
+ * next read without one loads the group again.
+ */
+export function viewFences(m: ViewMaintainer, redis: Redis, prefixOf: (shard: string) => string, ttls: CacheTtls, log: Logger): AfterCommitHook {
+  const catalog = new Map(m.views.map((v) => [v.bound.name, viewTableInfo(v.bound)]));
+  return async function viewFences({ partition, result }) {
+    const groups = m.takeTouched(partition.name);
+    if (groups.length === 0) return;
+    await fenceKeys(redis, catalog, prefixOf(partition.shard), groups, result.lsn, ttls).catch((err: unknown) => log.warn({ err, groups: groups.length }, 'fencing view groups in the cache failed; cached groups may be served until their soft TTL'));
+  };
 }

@@ -1,0 +1,59 @@
+import type { Hono } from 'hono';
+import { compileValidator } from '@sluice/shared/catalog/validate.ts';
+import type { TableInfo } from '@sluice/shared/catalog/types.ts';
+import { isCacheable } from '@sluice/shared/read/cache/keys.ts';
+import { rowStatements } from '@sluice/shared/read/rows.ts';
+import type { ShardedReads } from '@sluice/shared/read/sharded.ts';
+import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
+import type { Topology } from '@sluice/shared/topology/topology.ts';
+import type { GatewayEnv } from '../context.ts';
+import { readRows } from './tables/list.ts';
+import { readRow } from './tables/read.ts';
+
+/**
+ * Read models over HTTP, through the tables' own read path (cache with LSN
+ * stamps, replicas, primary, stampede protection, `Sluice-Source`,
+ * read-your-writes with `Sluice-Consistency-Token`): a view is read like a
+ * table whose primary key is its group columns.
+ *
+ *   GET /v1/views/{name}/{key}              one group (composite keys joined by `,`); scope read:{name}
+ *   GET /v1/views/{name}?{col}=eq.{v}&limit=&after=   a keyset page in key order (eq. on the key, or on the first group column)
+ *   GET /v1/admin/views                     every view's state on every shard (scope admin, mounted with the admin routes)
+ */
+
+/** The read table of a view (`info` from viewTableInfo). The first group column of a composite key may filter a list (the view's unique index leads with it). */
+export function viewReadTable(info: TableInfo): ReadTable {
+  const filters = new Map<string, FilterColumn>();
+  const first = info.primaryKey[0]!;
+  if (info.primaryKey.length > 1) filters.set(first.name, { col: first, validator: compileValidator({ ...info, primaryKey: [first] }) });
+  return { name: info.name, info, validator: compileValidator(info), cacheable: isCacheable(info), statements: rowStatements(info), filters };
+}
+
+/** The read path as the table routes use it, with the views in place of the tables. */
+function overTables(reads: ShardedReads, tables: ReadonlyMap<string, ReadTable>): ShardedReads {
+  return new Proxy(reads, { get: (target, p) => (p === 'tables' ? tables : (Reflect.get(target, p, target) as unknown)) }) as ShardedReads;
+}
+
+/** Mount `/v1/views/…` (after the auth middleware). */
+export function viewRoutes(app: Hono<GatewayEnv>, d: { reads: ShardedReads; views: readonly TableInfo[] }): void {
+  if (d.views.length === 0) return;
+  const service = overTables(d.reads, new Map(d.views.map((v) => [v.name, viewReadTable(v)])));
+  app.get('/v1/views/:table/:key', readRow({ service }));
+  app.get('/v1/views/:table', readRows({ service }));
+}
+
+/** GET /v1/admin/views: state, rows, last verify of each view on each shard. */
+export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology): void {
+  app.get('/v1/admin/views', async (c) => {
+    const views = [];
+    for (const shard of topology.shards) {
+      const { rows } = await topology.db(shard.name).query<Record<string, unknown>>(
+        `SELECT v.name, v.state, v.rows AS "rowsAtBuild", greatest(c.reltuples, 0)::bigint AS "rowsEstimate", v.verified_at AS "verifiedAt", v.differing, v.ready_at AS "readyAt"
+           FROM sluice.views v LEFT JOIN pg_class c ON c.oid = to_regclass('sluice_views.' || quote_ident(v.name || '__data'))
+          ORDER BY v.name`,
+      );
+      for (const r of rows) views.push({ shard: shard.name, ...r });
+    }
+    return c.json({ views });
+  });
+}
