@@ -13,7 +13,8 @@ import { indexedColumns } from '@sluice/shared/read/rows.ts';
 import { openApiDocument } from '@sluice/gateway/openapi/document.ts';
 import { startPostgres } from '@sluice/local-servers/postgres.ts';
 import { lintOpenApi } from './lib/redocly.ts';
-import { SAMPLE_SQL, SAMPLE_TABLES } from './lib/openapi-sample.ts';
+import { SAMPLE_SQL, SAMPLE_TABLES, sampleViewsDir } from './lib/openapi-sample.ts';
+import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
 
 const USAGE = `usage: pnpm openapi [lint] [--url URL] [--out FILE]
 
@@ -36,7 +37,8 @@ async function sampleDocument(): Promise<object> {
     const catalog = await introspectCatalog(pool, SAMPLE_TABLES);
     const indexed = new Map<string, string[]>();
     for (const t of catalog.values()) indexed.set(t.name, (await indexedColumns(pool, t)).map((c) => c.name));
-    return openApiDocument({ catalog, indexed: (t) => indexed.get(t) ?? [], version: '0.1.0' });
+    const views = (await loadViewDefinitions(sampleViewsDir(), catalog)).map(viewTableInfo);
+    return openApiDocument({ catalog, indexed: (t) => indexed.get(t) ?? [], version: '0.1.0', views });
   } finally {
     await pool.end();
     await pg.destroy();

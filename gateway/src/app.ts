@@ -138,7 +138,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.
   const indexed = (table: string) => [...(reads.tables.get(table)?.filters.keys() ?? [])];
-  metaRoutes(app, { metrics, openapi: () => openApiDocument({ catalog: deps.catalog, indexed, version: '0.1.0' }) });
+  metaRoutes(app, { metrics, openapi: () => openApiDocument({ catalog: deps.catalog, indexed, version: '0.1.0', views: deps.views ?? [] }) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
   return app;

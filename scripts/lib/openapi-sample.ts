@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 /**
  * Tables that exercise every part of the OpenAPI document: each column kind
  * the catalog supports, varchar(n), NOT NULL with and without defaults, an
@@ -37,3 +41,16 @@ CREATE TABLE billing.invoices (no integer GENERATED ALWAYS AS IDENTITY PRIMARY K
 
 /** Their names for SLUICE_TABLES. */
 export const SAMPLE_TABLES = ['events', 'kinds', 'pairs', 'user_events', 'billing.invoices'];
+
+/** Read models over the sample tables (SLUICE_VIEWS_DIR files: name → SQL); the README's example is `kind_stats`. */
+export const SAMPLE_VIEWS: Record<string, string> = {
+  kind_stats: 'select kind, count(*) as events, max(created_at) as last_at from events group by kind',
+  tenant_stats: 'select tenant, v, count(*) as n, min(seq) as first_seq, avg(seq) as mean_seq from pairs group by tenant, v',
+};
+
+/** Write SAMPLE_VIEWS into a fresh directory; returns its path. */
+export function sampleViewsDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-views-'));
+  for (const [name, sql] of Object.entries(SAMPLE_VIEWS)) writeFileSync(join(dir, `${name}.sql`), sql);
+  return dir;
+}

@@ -15,7 +15,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
-import { SAMPLE_SQL, SAMPLE_TABLES } from '../../scripts/lib/openapi-sample.ts';
+import { SAMPLE_SQL, SAMPLE_TABLES, SAMPLE_VIEWS, sampleViewsDir } from '../../scripts/lib/openapi-sample.ts';
 import { lintOpenApi } from '../../scripts/lib/redocly.ts';
 import { createTestEnv } from '../harness/index.ts';
 import { examplesSource, readmeCurls, templateOf } from './readme-examples.ts';
@@ -31,7 +31,7 @@ let dir: string;
 
 beforeAll(async () => {
   const env = await createTestEnv({ sql: SAMPLE_SQL });
-  gw = await startGateway({ testEnv: env, env: { SLUICE_TABLES: SAMPLE_TABLES.join(',') } });
+  gw = await startGateway({ testEnv: env, env: { SLUICE_TABLES: SAMPLE_TABLES.join(','), SLUICE_VIEWS_DIR: sampleViewsDir() } });
   doc = (await (await gw.request('/openapi.json')).json()) as Doc;
   dir = mkdtempSync(join(tmpdir(), 'sluice-openapi-'));
   writeFileSync(join(dir, 'openapi.json'), JSON.stringify(doc, null, 2));
@@ -69,6 +69,8 @@ describe('GET /openapi.json', () => {
       }
     }
     for (const table of SAMPLE_TABLES) expect(templates).toContain(`/v1/tables/${encodeURIComponent(table)}`);
+    for (const view of Object.keys(SAMPLE_VIEWS)) expect(templates).toEqual(expect.arrayContaining([`/v1/views/${view}`, `/v1/views/${view}/{key}`]));
+    expect(templates).toContain('/v1/admin/views');
   });
 
   it('gives every operation an id and every error status a problem+json response', () => {

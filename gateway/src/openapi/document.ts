@@ -1,5 +1,6 @@
 import type { Schema } from '@sluice/shared/catalog/json-schema.ts';
-import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
+import { adminViewPaths, viewPaths, viewSchemas } from './views.ts';
 import { adminPaths, adminSchemas } from './admin.ts';
 import { components, header, param } from './components.ts';
 import { batchSchema, operationPaths } from './operations.ts';
@@ -19,6 +20,8 @@ export interface DocumentSource {
   /** Columns a list may filter on with eq., per table (the read path's indexed columns). */
   indexed: (table: string) => readonly string[];
   version: string;
+  /** Read models (viewTableInfo), if any. */
+  views?: readonly TableInfo[];
 }
 
 const DESCRIPTION = [
@@ -30,6 +33,7 @@ const DESCRIPTION = [
 const TAGS = [
   { name: 'tables', description: 'Writes and reads of the exposed tables, `/v1/tables/<table>` (PostgREST\'s common subset included)' },
   { name: 'writes', description: 'Atomic multi-table batches and the status of a write' },
+  { name: 'views', description: 'Read models (SLUICE_VIEWS_DIR): denormalized aggregates kept exact in every batch transaction, `/v1/views/<name>`' },
   { name: 'admin', description: 'Dead letters and partitions (scope `admin`)' },
   { name: 'health', description: 'Health checks, metrics and this document (no auth)' },
 ];
@@ -60,13 +64,18 @@ export function openApiDocument(src: DocumentSource): Schema {
     Object.assign(paths, tablePaths({ info: t, indexed: src.indexed(t.name) }));
     Object.assign(schemas, tableSchemas(t));
   }
+  for (const v of src.views ?? []) {
+    Object.assign(paths, viewPaths(v));
+    Object.assign(schemas, viewSchemas(v));
+  }
+  const views = (src.views ?? []).length > 0 ? adminViewPaths() : {};
   return {
     openapi: '3.1.0',
     info: { title: 'Sluice', version: src.version, description: DESCRIPTION },
     servers: [{ url: '/', description: 'This gateway, or the load balancer in front of the gateways' }],
     security: [{ bearer: [] }],
     tags: TAGS,
-    paths: withRequestIds({ ...paths, ...operationPaths(), ...adminPaths() }),
+    paths: withRequestIds({ ...paths, ...operationPaths(), ...adminPaths(), ...views }),
     components: components(schemas, { Batch: batchSchema([...src.catalog.keys()]), ...adminSchemas() }),
   };
 }
