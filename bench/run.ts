@@ -9,10 +9,11 @@ import { runPoisonBench } from './poison/index.ts';
 import { runReadBench } from './read/index.ts';
 import { runShardsBench } from './shards/index.ts';
 import { runSoak } from './soak/index.ts';
+import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -54,7 +55,10 @@ switch (mode) {
   case 'shards':
     await runShardsBench({ durationS: num('duration', 15), connections: num('connections', 100), moveRows: num('move-rows', 100_000), moves: num('moves', 5) });
     break;
+  case 'views':
+    await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000) });
+    break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views)\n`);
     process.exit(2);
 }

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { RegExpRouter } from 'hono/router/reg-exp-router';
-import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
+import type { BoundView } from '@sluice/shared/views/bind.ts';
+import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
@@ -41,8 +43,8 @@ import { ReadinessCheck, publicKnobs } from './status/readiness.ts';
 /** Everything the gateway app needs; connections are the caller's to open and close. */
 export interface GatewayDeps {
   config: Readonly<Config>;
-  /** Read models (SLUICE_VIEWS_DIR) as the read path sees them (`viewTableInfo`). */
-  views?: readonly TableInfo[];
+  /** Read models (SLUICE_VIEWS_DIR), parsed and bound (`loadViewDefinitions`). */
+  views?: readonly BoundView[];
   log: Logger;
   /** Shards (primary pools) and the shard map, started: routing, status lookups, Idempotency-Key authority, readiness. */
   topology: Topology;
@@ -126,19 +128,19 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
-  viewRoutes(app, { reads, views: deps.views ?? [] });
+  viewRoutes(app, { reads, views: (deps.views ?? []).map(viewTableInfo) });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
   const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
-  if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology);
+  if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.
   const indexed = (table: string) => [...(reads.tables.get(table)?.filters.keys() ?? [])];
-  metaRoutes(app, { metrics, openapi: () => openApiDocument({ catalog: deps.catalog, indexed, version: '0.1.0', views: deps.views ?? [] }) });
+  metaRoutes(app, { metrics, openapi: () => openApiDocument({ catalog: deps.catalog, indexed, version: '0.1.0', views: (deps.views ?? []).map(viewTableInfo) }) });
   app.onError(problemErrors(deps.log));
   app.notFound(problemNotFound());
   return app;

@@ -2,7 +2,7 @@
 // one gateway process. The only place that reads process.env.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
 import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
@@ -39,7 +39,7 @@ async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   if (catalog.size === 0) logger.warn('SLUICE_TABLES is empty: no table accepts writes');
   if (cfg.SLUICE_API_KEYS === undefined) logger.warn('SLUICE_API_KEYS is not set: authentication is OFF, every caller may write every exposed table');
 
-  const views = cfg.SLUICE_VIEWS_DIR === undefined ? [] : (await loadViewDefinitions(cfg.SLUICE_VIEWS_DIR, catalog)).map(viewTableInfo);
+  const views = cfg.SLUICE_VIEWS_DIR === undefined ? [] : await loadViewDefinitions(cfg.SLUICE_VIEWS_DIR, catalog);
   const gateway = createApp({ config: cfg, log: logger, topology, catalog, nodeId, producer, subscriber, cache, views });
   running = gateway;
   releasers.add('gateway', () => gateway.close());

@@ -6,7 +6,7 @@
 import { createLogger } from '@sluice/shared/log/index.ts';
 import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
 import { newNodeId } from '@sluice/shared/queue/ids.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { type WriteJob } from '@sluice/shared/queue/contract.ts';
@@ -80,7 +80,7 @@ export async function startGateway(o: TestGatewayOptions = {}): Promise<TestGate
   const catalog = await introspectCatalog(env.pool, config.SLUICE_TABLES);
   const cache = createRedis({ url: env.redisUrl, role: 'cache', timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, name: `test-cache-${nodeId}` });
   cache.on('error', () => {});
-  const views = config.SLUICE_VIEWS_DIR === undefined ? [] : (await loadViewDefinitions(config.SLUICE_VIEWS_DIR, catalog)).map(viewTableInfo);
+  const views = config.SLUICE_VIEWS_DIR === undefined ? [] : await loadViewDefinitions(config.SLUICE_VIEWS_DIR, catalog);
   const gw = createApp({ config, log, topology, catalog, nodeId, producer, subscriber, cache, processMetrics: false, views });
   await gw.start();
 

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 import { freePort } from '@sluice/local-servers/free-port.ts';
-import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { verifyView } from '@sluice/writer/views/build.ts';
-import { loadViews } from '@sluice/writer/views/load.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
 import { createTestEnv, eventually, type TestEnv } from '../harness/index.ts';
 
 const SQL = `
@@ -27,6 +27,8 @@ CREATE TABLE ev (
 );
 CREATE INDEX ON ev (user_id);
 INSERT INTO ev (id, user_id, kind, amount) SELECT g, g % 20, 'click', g % 90 FROM generate_series(1, 5000) g;`;
+
+const run = promisify(execFile);
 
 describe('read models over HTTP', () => {
   let env: TestEnv;
@@ -119,8 +121,13 @@ describe('read models over HTTP', () => {
       const p = await (await get('/v1/admin/partitions')).json() as { partitions: { backlog: number }[] };
       if (p.partitions.some((x) => x.backlog > 0) || Number(rows[0]!.n) === 0) throw new Error('draining');
     }, 60_000, 200);
-    const catalog = await introspectCatalog(env.pool, ['ev']);
-    for (const v of await loadViews(dir, catalog, env.pool)) expect({ view: v.bound.name, diff: await verifyView(env.pool, v) }).toEqual({ view: v.bound.name, diff: [] });
+    for (const name of ['user_stats', 'user_kinds']) {
+      const r = await fetch(`${base}/v1/admin/views/${name}/verify`, { method: 'POST' });
+      expect(await r.json()).toMatchObject({ view: name, differing: 0, shards: [{ shard: 'main', differing: 0, groups: [] }] });
+    }
+    // The CLI over the same route: exit 0 and "0 differing groups".
+    const cli = await run(process.execPath, ['--import', 'tsx', 'client/src/cli/main.ts', 'views', 'verify', 'user_stats', '--url', base], { cwd: REPO_ROOT });
+    expect(cli.stdout).toContain('user_stats: 0 differing groups');
     const admin = await (await get('/v1/admin/views')).json() as { views: { differing: number }[] };
     expect(admin.views.map((v) => v.differing)).toEqual([0, 0]);
   }, 120_000);

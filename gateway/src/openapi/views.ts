@@ -66,7 +66,21 @@ export function adminViewPaths(): Record<string, Schema> {
       differing: { anyOf: [{ type: 'integer' }, { type: 'null' }] }, readyAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
     },
   };
+  const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'The view (its file name without .sql)' };
+  const json2 = (schema: Schema) => ({ 'application/json': { schema } });
   return {
+    '/v1/admin/views/{name}/verify': {
+      parameters: [name],
+      post: {
+        operationId: 'verify_view',
+        summary: 'Recompute a view from its base table on every shard and report each differing group (`pnpm sluice views verify <name>`)',
+        tags: ['admin'],
+        responses: {
+          '200': { description: 'The comparison (differing = 0: exact)', headers: { 'X-Request-Id': header('RequestId') }, content: json2({ type: 'object', required: ['view', 'differing', 'shards'], properties: { view: str, differing: { type: 'integer' }, shards: { type: 'array', items: { type: 'object', properties: { shard: str, differing: { type: 'integer' }, groups: { type: 'array', items: { type: 'object', properties: { stored: {}, fresh: {} } } } } } } } }) },
+          ...problems('401', '403', '404', '500', '503'),
+        },
+      },
+    },
     '/v1/admin/views': {
       get: {
         operationId: 'list_views',

@@ -6,6 +6,9 @@ import { rowStatements } from '@sluice/shared/read/rows.ts';
 import type { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
+import { NotFoundError } from '@sluice/shared/errors/index.ts';
+import type { BoundView } from '@sluice/shared/views/bind.ts';
+import { verifyView } from '@sluice/shared/views/verify.ts';
 import type { GatewayEnv } from '../context.ts';
 import { readRows } from './tables/list.ts';
 import { readRow } from './tables/read.ts';
@@ -19,6 +22,7 @@ import { readRow } from './tables/read.ts';
  *   GET /v1/views/{name}/{key}              one group (composite keys joined by `,`); scope read:{name}
  *   GET /v1/views/{name}?{col}=eq.{v}&limit=&after=   a keyset page in key order (eq. on the key, or on the first group column)
  *   GET /v1/admin/views                     every view's state on every shard (scope admin, mounted with the admin routes)
+ *   POST /v1/admin/views/{name}/verify      recompute and compare, every differing group (scope admin)
  */
 
 /** The read table of a view (`info` from viewTableInfo). The first group column of a composite key may filter a list (the view's unique index leads with it). */
@@ -42,8 +46,24 @@ export function viewRoutes(app: Hono<GatewayEnv>, d: { reads: ShardedReads; view
   app.get('/v1/views/:table', readRows({ service }));
 }
 
-/** GET /v1/admin/views: state, rows, last verify of each view on each shard. */
-export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology): void {
+/**
+ * GET /v1/admin/views: state, rows, last verify of each view on each shard.
+ * POST /v1/admin/views/{name}/verify: recompute the view from its base table
+ * on every shard and report each differing group (`pnpm sluice views verify`).
+ */
+export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology, views: readonly BoundView[]): void {
+  const byName = new Map(views.map((v) => [v.name, v]));
+  app.post('/v1/admin/views/:name/verify', async (c) => {
+    const v = byName.get(c.req.param('name'));
+    if (v === undefined) throw new NotFoundError(`no view named ${JSON.stringify(c.req.param('name').slice(0, 100))}`);
+    const shards = [];
+    for (const shard of topology.shards) {
+      const diff = await verifyView(topology.db(shard.name), { bound: v });
+      // Each differing group as the view stores it and as a fresh GROUP BY computes it (null: absent on that side).
+      shards.push({ shard: shard.name, differing: diff.length, groups: diff.slice(0, 100).map((d) => ({ stored: d.stored === null ? null : (JSON.parse(d.stored) as unknown), fresh: d.fresh === null ? null : (JSON.parse(d.fresh) as unknown) })) });
+    }
+    return c.json({ view: v.name, differing: shards.reduce((n, s) => n + s.differing, 0), shards });
+  });
   app.get('/v1/admin/views', async (c) => {
     const views = [];
     for (const shard of topology.shards) {

@@ -116,20 +116,4 @@ async function switchToReady(client: PoolClient, v: MaintainedView, snapshot: st
   }
 }
 
-/** Every group where the view and a fresh `SELECT … GROUP BY` differ (empty: exact). Records the result. */
-export async function verifyView(pool: Pool, v: MaintainedView): Promise<{ stored: string | null; fresh: string | null }[]> {
-  const client = await pool.connect();
-  try {
-    // One snapshot for both sides. No lock: a batch changes the table and the view in one transaction, so any snapshot sees both or neither.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    const { rows } = await client.query<{ stored: string | null; fresh: string | null }>(v.sql.verify);
-    await client.query('COMMIT');
-    await client.query('UPDATE sluice.views SET verified_at = now(), differing = $2 WHERE name = $1', [v.bound.name, rows.length]);
-    return rows;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
+export { verifyView } from '@sluice/shared/views/verify.ts';

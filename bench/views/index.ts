@@ -1,0 +1,143 @@
+/**
+ * `pnpm bench views [--rows N] [--users N]`: what a read model costs the write
+ * path. The same batches (1,000 rows each, the writer's flush, in process,
+ * against a private Postgres) are committed with 0, 1 and 3 views, and with
+ * one equivalent summary kept by a per-row trigger (what pg_ivm does: work in
+ * the writing transaction for every row). Reported: Postgres CPU per
+ * committed row (the postmaster and every backend, /proc), the writer's own
+ * CPU per row, rows/s, and the ratio to 0 views, for an insert-only load and
+ * a mixed one (70 % inserts, 20 % updates that move rows between groups,
+ * 10 % deletes). Same run, same machine, one after the other.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
+import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
+import { StatementCache } from '@sluice/writer/flush/sql.ts';
+import type { BatchJob } from '@sluice/writer/flush/types.ts';
+import { ensureView, verifyView } from '@sluice/writer/views/build.ts';
+import { loadViews } from '@sluice/writer/views/load.ts';
+import { ViewMaintainer } from '@sluice/writer/views/maintainer.ts';
+import type { WriteOp } from '@sluice/shared/queue/contract.ts';
+import { sampleCpu } from '../lib/cpu.ts';
+import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { createLogger, createPool, introspectCatalog, migrate, startPostgres } from '../lib/shared.ts';
+
+export interface ViewsBenchOptions {
+  rows: number;
+  users: number;
+}
+
+const TABLE = `DROP TABLE IF EXISTS bench_events CASCADE;
+DROP SCHEMA IF EXISTS sluice_views CASCADE; CREATE SCHEMA sluice_views; DELETE FROM sluice.views;
+DROP TABLE IF EXISTS trig_user_stats;
+CREATE TABLE bench_events (
+  id bigint PRIMARY KEY,
+  user_id int NOT NULL,
+  kind text NOT NULL,
+  amount numeric,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  payload text
+);
+CREATE INDEX ON bench_events (user_id);`;
+
+const VIEWS: Record<string, string> = {
+  user_stats: 'select user_id, count(*) as events, sum(amount) as total, max(created_at) as last_at from bench_events group by user_id',
+  kind_stats: 'select kind, count(*) as n, avg(amount) as mean from bench_events group by kind',
+  user_kinds: 'select user_id, kind, count(*) as n, min(amount) as lo from bench_events group by user_id, kind',
+};
+
+/** user_stats kept by a per-row trigger (insert, update, delete), as pg_ivm would. */
+const TRIGGER = `
+CREATE TABLE trig_user_stats (user_id int PRIMARY KEY, events bigint NOT NULL, total numeric, last_at timestamptz);
+CREATE FUNCTION trig_user_stats_f() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE trig_user_stats SET events = events - 1, total = total - coalesce(OLD.amount, 0) WHERE user_id = OLD.user_id;
+    -- max() under a delete: recompute the group, as an incremental view must.
+    UPDATE trig_user_stats SET last_at = (SELECT max(created_at) FROM bench_events WHERE user_id = OLD.user_id) WHERE user_id = OLD.user_id AND last_at <= OLD.created_at;
+    DELETE FROM trig_user_stats WHERE user_id = OLD.user_id AND events = 0;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO trig_user_stats AS s VALUES (NEW.user_id, 1, NEW.amount, NEW.created_at)
+    ON CONFLICT (user_id) DO UPDATE SET events = s.events + 1, total = coalesce(s.total, 0) + coalesce(EXCLUDED.total, 0), last_at = greatest(s.last_at, EXCLUDED.last_at);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER trig_user_stats AFTER INSERT OR UPDATE OR DELETE ON bench_events FOR EACH ROW EXECUTE FUNCTION trig_user_stats_f();`;
+
+type Load = 'insert' | 'mixed';
+
+/** Deterministic batches: 1,000 single-op requests each. */
+function batches(load: Load, rows: number, users: number): BatchJob[] {
+  let seed = 42;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const out: BatchJob[] = [];
+  let nextId = 1;
+  const payload = 'x'.repeat(120);
+  for (let b = 0; b * 1000 < rows; b++) {
+    const reqs = Array.from({ length: 1000 }, (_, i) => {
+      const x = load === 'insert' ? 0 : rnd();
+      let op: WriteOp;
+      if (x < 0.7 || nextId < 2000) op = { t: 'bench_events', op: 'insert', row: { id: String(nextId++), user_id: String(Math.floor(rnd() * users)), kind: ['view', 'click', 'buy'][Math.floor(rnd() * 3)]!, amount: String(Math.floor(rnd() * 1000)), payload } };
+      else if (x < 0.9) op = { t: 'bench_events', op: 'update', key: [String(1 + Math.floor(rnd() * (nextId - 1)))], row: { user_id: String(Math.floor(rnd() * users)), amount: String(Math.floor(rnd() * 1000)) } };
+      else op = { t: 'bench_events', op: 'delete', key: [String(1 + Math.floor(rnd() * (nextId - 1)))] };
+      return { id: `b${b}.${i}`, ops: [op] };
+    });
+    out.push({ id: `bench.${load}.${b}`, data: { v: 1, reqs }, rows: 1000, attempts: 1 });
+  }
+  return out;
+}
+
+export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
+  const log = createLogger('bench-views', 'warn');
+  const pgServer = await startPostgres();
+  const pool = createPool({ url: pgServer.url, max: 2, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views', log });
+  const results: Row[] = [];
+  try {
+    await migrate(pool);
+    const variants: { name: string; views: string[]; trigger: boolean }[] = [
+      { name: '0 views', views: [], trigger: false },
+      { name: '1 view (Sluice)', views: ['user_stats'], trigger: false },
+      { name: '3 views (Sluice)', views: ['user_stats', 'kind_stats', 'user_kinds'], trigger: false },
+      { name: '1 view (per-row trigger)', views: [], trigger: true },
+    ];
+    for (const load of ['insert', 'mixed'] as Load[]) {
+      const jobs = batches(load, o.rows, o.users);
+      let base = 0;
+      for (const v of variants) {
+        await pool.query(TABLE);
+        if (v.trigger) await pool.query(TRIGGER);
+        const catalog = await introspectCatalog(pool, ['bench_events']);
+        const dir = mkdtempSync(join(tmpdir(), 'bench-views-'));
+        for (const n of v.views) writeFileSync(join(dir, `${n}.sql`), VIEWS[n]!);
+        const views = await loadViews(dir, catalog, pool);
+        for (const m of views) await ensureView(pool, m, log);
+        const maintainer = new ViewMaintainer(views);
+        const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
+        await pool.query('CHECKPOINT');
+        const tracked = [{ name: 'postgres', pid: pgServer.pid }];
+        const cpu0 = sampleCpu(tracked);
+        const own0 = process.cpuUsage();
+        const t0 = performance.now();
+        let committed = 0;
+        for (const j of jobs) committed += (await flushBatch(ctx, [{ ...j, id: `${j.id}.${v.name}` }])).stats.requests;
+        const ms = performance.now() - t0;
+        const own = process.cpuUsage(own0);
+        const pgUs = sampleCpu(tracked).postgres! - cpu0.postgres!;
+        const perRow = pgUs / committed;
+        if (v.name === '0 views') base = perRow;
+        let exact = '';
+        for (const m of views) exact += (await verifyView(pool, m)).length === 0 ? '' : `${m.bound.name} differs `;
+        results.push({ load, variant: v.name, rows: committed, 'rows/s': Math.round((committed / ms) * 1000), 'pg µs/row': Number(perRow.toFixed(1)), 'writer µs/row': Number(((own.user + own.system) / committed).toFixed(1)), 'pg × 0 views': Number((perRow / base).toFixed(2)), verify: views.length === 0 ? '-' : exact || '0 differing' });
+      }
+    }
+    printTable(`views: ${o.rows} rows per load, ${o.users} users, batches of 1,000`, results);
+    const run = runId('views');
+    process.stdout.write(`results: ${writeResults(run, { options: o, results })}\n`);
+  } finally {
+    await pool.end();
+    await pgServer.stop();
+  }
+}
