@@ -31,7 +31,7 @@ export interface ViewsBenchOptions {
 
 const TABLE = `DROP TABLE IF EXISTS bench_events CASCADE;
 DROP SCHEMA IF EXISTS sluice_views CASCADE; CREATE SCHEMA sluice_views; DELETE FROM sluice.views;
-DROP TABLE IF EXISTS trig_user_stats;
+DROP TABLE IF EXISTS trig_user_stats; DROP FUNCTION IF EXISTS trig_user_stats_f() CASCADE;
 CREATE TABLE bench_events (
   id bigint PRIMARY KEY,
   user_id int NOT NULL,

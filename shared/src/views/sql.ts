@@ -10,6 +10,7 @@ import type { BoundView } from './bind.ts';
  *   `__rows`  rows in the group (count(*) before the WHERE-filtered group empties: 0 → the group is deleted)
  *   `__n<i>`  non-null values of aggregate i (sum/avg: NULL when 0; count(col) is this)
  *   `__s<i>`  running sum of aggregate i (sum = __s, avg = __s / __n, NULL while __n = 0)
+ *   `__d<i>`  scratch: the extreme value a delta removed (min/max), compared in the fold, never kept
  *   `__stale` a removed value was the group's min or max: recompute it from the base table
  *
  * A delta is a set of signed row images (+1 a row now present, −1 a row that
@@ -60,6 +61,7 @@ export function viewStatements(v: BoundView, defaults: Defaults): ViewStatements
     '__rows bigint NOT NULL',
     ...summed.map((a) => `__n${a.i} bigint NOT NULL`),
     ...v.aggregates.filter((a) => a.fn === 'avg' || a.fn === 'sum').map((a) => `__s${a.i} numeric NOT NULL DEFAULT 0`),
+    ...minmax.map((a) => `__d${a.i} ${a.type}`),
     '__stale boolean NOT NULL DEFAULT false',
   ];
   const dataName = `${v.name}__data`;
@@ -108,14 +110,14 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
   const gArr = g.map((x, i) => `$${i + 1}::text[]`).join(', ');
   const gAlias = g.map((_, i) => `q${i}`);
   // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
-  const same = (left: string, x: (typeof g)[number], right: string) => `${left} ${x.col.notNull ? '=' : 'IS NOT DISTINCT FROM'} ${right}`;
-  const ofGroup = g.map((x, i) => same(`r.${x.col.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ');
+  const keyEq = (left: string, x: (typeof g)[number], right: string) => (x.col.notNull ? `${left} = ${right}` : `(${left} = ${right} OR (${left} IS NULL AND ${right} IS NULL))`);
+  const ofGroup = g.map((x, i) => keyEq(`r.${x.col.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ');
   const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = f.${m.quoted}`).join(', ')}, __stale = false
   FROM (SELECT ${gAlias.map((a) => `q.${a}`).join(', ')}, ${minmax.map((m) => `(SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup}) AS ${m.quoted}`).join(', ')}
           FROM unnest(${gArr}) AS q(${gAlias.join(', ')})) f
- WHERE ${g.map((x, i) => `v.${x.quoted} IS NOT DISTINCT FROM f.${gAlias[i]}::${x.col.castType}`).join(' AND ')}`;
+ WHERE ${g.map((x, i) => keyEq(`v.${x.quoted}`, x, `f.${gAlias[i]}::${x.col.castType}`)).join(' AND ')}`;
   const dropEmpty = `DELETE FROM ${v.data} v USING unnest(${gArr}) AS q(${gAlias.join(', ')})
- WHERE v.__rows = 0 AND ${g.map((x, i) => `v.${x.quoted} IS NOT DISTINCT FROM q.${gAlias[i]}::${x.col.castType}`).join(' AND ')}`;
+ WHERE v.__rows = 0 AND ${g.map((x, i) => keyEq(`v.${x.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ')}`;
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
   const fresh = `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `, coalesce(sum(r.${x.col!.quoted}), 0) AS __s${x.i}`).join('')}
@@ -232,9 +234,9 @@ function upsert(v: BoundView): string {
         // EXCLUDED carries the removed value in the output column only for this comparison? No: see __stale below.
         const better = a.fn === 'min' ? 'least' : 'greatest';
         const cmp = a.fn === 'min' ? '<=' : '>=';
-        const removed = `d.d${a.i}`;
-        // The removed value travels in the proposed row's __stale flag (EXCLUDED has only table columns):
-        stale.push(`(${removed} IS NOT NULL AND EXISTS (SELECT FROM ${v.data} c WHERE ${g.map((x) => `c.${x.quoted} IS NOT DISTINCT FROM d.${x.quoted}`).join(' AND ')} AND c.${out} ${cmp} ${removed}))`);
+        // The removed extreme travels in __d (EXCLUDED has only table columns); SET sees the row as it was.
+        push(`__d${a.i}`, `d.d${a.i}`, 'NULL');
+        stale.push(`(EXCLUDED.__d${a.i} IS NOT NULL AND v.${out} IS NOT NULL AND EXCLUDED.__d${a.i} ${cmp} v.${out})`);
         push(out, `d.a${a.i}`, `${better}(v.${out}, EXCLUDED.${out})`);
         break;
       }
@@ -242,9 +244,10 @@ function upsert(v: BoundView): string {
   }
   if (stale.length > 0) {
     // Computed from the row as it was before this statement (the subquery sees the statement's snapshot).
+    // A new group cannot have lost a value it never had: not stale.
     ins.push('__stale');
-    vals.push(`(${stale.join(' OR ')})`);
-    set.push('__stale = v.__stale OR EXCLUDED.__stale');
+    vals.push('false');
+    set.push(`__stale = v.__stale OR ${stale.join(' OR ')}`);
   }
   return `INSERT INTO ${v.data} AS v (${ins.join(', ')})
 SELECT ${vals.join(', ')} FROM d
