@@ -101,7 +101,7 @@ describe('read models', () => {
     const { rows } = await env.pool.query<{ n: string }>('SELECT count(*) AS n FROM sluice_views.user_stats');
     expect(Number(rows[0]!.n)).toBeGreaterThan(3);
     await expectExact();
-  });
+  }, 180_000);
 
   it('refuses nothing it accepted: every aggregate is readable through the view', async () => {
     const { rows } = await env.pool.query('SELECT * FROM sluice_views.user_stats ORDER BY user_id LIMIT 1');
@@ -134,5 +134,5 @@ describe('read models', () => {
     expect(committedDuring).toBeGreaterThan(0);
     expect(built!.logged + other!.logged).toBeGreaterThan(0);
     await expectExact();
-  });
+  }, 180_000);
 });

@@ -16,7 +16,9 @@ import type { BoundView } from './bind.ts';
  * A delta is a set of signed row images (+1 a row now present, −1 a row that
  * was present before the batch) aggregated per group:
  *   `rows`, `n<i>`, `s<i>`, `a<i>` (min/max of the added values), `d<i>` (min/max of the removed ones).
- * One `INSERT … ON CONFLICT DO UPDATE` folds them: once per group per batch.
+ * One `INSERT … ON CONFLICT DO UPDATE` folds them: once per group per batch,
+ * in group-key order, so two partitions' batches that share groups lock them
+ * in the same order (they wait for each other, never deadlock).
  */
 
 /** Statement texts of a view. */
@@ -250,7 +252,7 @@ function upsert(v: BoundView): string {
     set.push(`__stale = v.__stale OR ${stale.join(' OR ')}`);
   }
   return `INSERT INTO ${v.data} AS v (${ins.join(', ')})
-SELECT ${vals.join(', ')} FROM d
+SELECT ${vals.join(', ')} FROM d ORDER BY ${g.map((x) => `d.${x.quoted}`).join(', ')}
 ON CONFLICT (${g.map((x) => x.quoted).join(', ')}) DO UPDATE SET ${set.join(', ')}
 RETURNING ${g.map((x, i) => `v.${x.quoted}::text AS k${i}`).join(', ')}, v.__rows AS rows, v.__stale AS stale`;
 }
