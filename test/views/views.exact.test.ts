@@ -67,6 +67,7 @@ function randomReq(r: () => number, maxId: number): Req {
   const x = r();
   if (x < 0.02) return ins('ev', { ...row, amount: '-5000' }); // poison: CHECK violation, bisected away
   if (x < 0.35) return ins('ev', row); // may collide with an existing id: 23505, bisected away
+  if (x < 0.4) return { ops: [{ t: 'ev', op: 'insert-ignore', row }] }; // skipped when the id exists
   if (x < 0.55) return ups('ev', r() < 0.5 ? row : { ...row, created_at: new Date(1_700_000_000_000 + Math.floor(r() * 1e9)).toISOString() });
   if (x < 0.8) return upd('ev', [id], r() < 0.5 ? { amount } : { user_id: user, kind: row.kind });
   return del('ev', [id]);

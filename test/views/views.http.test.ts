@@ -56,10 +56,10 @@ describe('read models over HTTP', () => {
       SLUICE_COMMIT_WAIT_MS: '20000',
       NODE_ENV: 'test',
     };
-    procs.push(await startTsProcess('writer/src/main.ts', { name: 'writer', env: sluiceEnv, ready: /writer started/ }));
-    procs.push(await startTsProcess('gateway/src/main.ts', { name: 'gateway', env: sluiceEnv, ready: /gateway listening/ }));
+    procs.push(await startTsProcess('writer/src/main.ts', { name: 'writer', env: sluiceEnv, ready: /writer started/, timeoutMs: 90_000 }));
+    procs.push(await startTsProcess('gateway/src/main.ts', { name: 'gateway', env: sluiceEnv, ready: /gateway listening/, timeoutMs: 90_000 }));
     base = `http://127.0.0.1:${port}`;
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     for (const p of procs.reverse()) await p.stop();
@@ -114,7 +114,7 @@ describe('read models over HTTP', () => {
     procs[0]!.kill('SIGKILL');
     await Promise.all(clients);
     expect(codes.filter((c) => c !== 202)).toEqual([]);
-    procs.push(await startTsProcess('writer/src/main.ts', { name: 'writer-2', env: sluiceEnv, ready: /writer started/ }));
+    procs.push(await startTsProcess('writer/src/main.ts', { name: 'writer-2', env: sluiceEnv, ready: /writer started/, timeoutMs: 90_000 }));
     await eventually(async () => {
       const { rows } = await env.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sluice.applied_jobs`);
       // Drained when no job is waiting in any partition: checked through the admin API.
