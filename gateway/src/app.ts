@@ -32,7 +32,7 @@ import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables/index.ts';
-import { adminViewRoutes, viewRoutes } from './routes/views.ts';
+import { adminViewRoutes, viewReadPath, viewRoutes } from './routes/views.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { shardReadSettings } from '@sluice/shared/read/settings.ts';
@@ -114,7 +114,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, liveness: Liveness): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, viewReads: ShardedReads, liveness: Liveness): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -128,7 +128,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
-  viewRoutes(app, { reads, views: (deps.views ?? []).map(viewTableInfo) });
+  viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo) });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
@@ -146,24 +146,27 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   return app;
 }
 
-/** One read service per shard (its cache namespace, replicas and primary), behind the shard map. */
-function buildReadPath(deps: GatewayDeps, metrics: GatewayMetrics): ShardedReads {
+/** One read service per shard (its cache namespace, replicas and primary), behind the shard map; and the same services routing views. */
+function buildReadPath(deps: GatewayDeps, metrics: GatewayMetrics): { reads: ShardedReads; viewReads: ShardedReads } {
   const first = deps.topology.shards[0]!.name;
   const services = new Map<string, ReadService>();
   for (const shard of deps.topology.shards) {
     const settings = shardReadSettings(deps.config, shard, first);
     services.set(shard.name, createReadService({ settings, log: deps.log.child({ shard: shard.name }), catalog: deps.catalog, primary: deps.topology.db(shard.name), cache: deps.cache, registry: metrics.registry, nodeId: deps.nodeId }));
   }
-  return new ShardedReads(deps.topology, new ShardRouter(deps.catalog, deps.topology.map.shardKeys), services);
+  return {
+    reads: new ShardedReads(deps.topology, new ShardRouter(deps.catalog, deps.topology.map.shardKeys), services),
+    viewReads: viewReadPath(deps.topology, deps.views ?? [], services),
+  };
 }
 
 /** Build the gateway. Constructible in tests with real connections, for `app.request()`. */
 export function createApp(deps: GatewayDeps): Gateway {
   const metrics = new GatewayMetrics(deps.config, deps.processMetrics ?? true);
   const w = buildWritePath(deps, metrics);
-  const reads = buildReadPath(deps, metrics);
+  const { reads, viewReads } = buildReadPath(deps, metrics);
   const liveness = new Liveness(deps.producer);
-  const app = buildHttp(deps, metrics, w, reads, liveness);
+  const app = buildHttp(deps, metrics, w, reads, viewReads, liveness);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {

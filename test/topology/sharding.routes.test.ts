@@ -8,7 +8,12 @@
  *   s_events  PRIMARY KEY (user_id, id): the key names the shard
  *   s_prefs   PRIMARY KEY (k), user_id outside it: writes carry it beside the key
  *   plain     not sharded: the first shard only
+ *   user_kinds  a read model over s_events grouped by user_id: per-shard view
+ *               tables, reads routed by user_id, groups moved with their rows
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 import { freePort } from '@sluice/local-servers/free-port.ts';
@@ -45,6 +50,8 @@ const count = async (i: number, sql: string): Promise<number> => Number((await e
 
 beforeAll(async () => {
   envs = await Promise.all([0, 1, 2].map((i) => createTestEnv({ sql: tablesSql(i) })));
+  const views = mkdtempSync(join(tmpdir(), 'sharded-views-'));
+  writeFileSync(join(views, 'user_kinds.sql'), 'select user_id, kind, count(*) as n from s_events group by user_id, kind');
   const port = await freePort();
   const env = {
     DATABASE_URL: envs[0]!.databaseUrl,
@@ -54,6 +61,7 @@ beforeAll(async () => {
     SLUICE_SHARD_KEYS: 's_events:user_id,s_prefs:user_id',
     SLUICE_SHARD_MAP: JSON.stringify([{ upTo: 1001, shard: 's1' }, { upTo: 2001, shard: 's2' }, { shard: 's3' }]),
     SLUICE_TABLES: 's_events,s_prefs,plain',
+    SLUICE_VIEWS_DIR: views,
     SLUICE_PARTITIONS: '2',
     SLUICE_PORT: String(port),
     SLUICE_HOST: '127.0.0.1',
@@ -162,6 +170,27 @@ describe('sharding: reads', () => {
   });
 });
 
+describe('sharding: read models', () => {
+  it('keeps a view\'s groups on the shard of their rows and reads them there, with read-your-writes', async () => {
+    const viewRows = (i: number, user: number) => envs[i]!.pool.query<{ n: string }>('SELECT n FROM sluice_views.user_kinds WHERE user_id = $1', [user]).then((r) => r.rows.map((x) => Number(x.n)));
+    let token = '';
+    for (const user of [7, 1700, 3300]) {
+      for (let i = 0; i < 3; i++) token = (await call('POST', '/v1/tables/s_events', { user_id: user, kind: 'view' }, committed)).headers.get('sluice-consistency-token')!;
+      const r = await call('GET', `/v1/views/user_kinds/${user},view`, undefined, { 'sluice-consistency-token': token });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(r.json).toMatchObject({ user_id: user, kind: 'view', n: 3 });
+      expect(r.headers.get('sluice-consistency-token')).toMatch(new RegExp(`^${user < 1001 ? 's1' : user < 2001 ? 's2' : 's3'}:`));
+      // Only its own shard holds the group.
+      const home = user < 1001 ? 0 : user < 2001 ? 1 : 2;
+      expect(await Promise.all([0, 1, 2].map((i) => viewRows(i, user)))).toEqual([0, 1, 2].map((i) => (i === home ? [3] : [])));
+    }
+    // A list filtered by the shard key reads that shard.
+    const list = await call('GET', '/v1/views/user_kinds?user_id=eq.1700', undefined, { 'sluice-consistency-token': token });
+    expect(list.status).toBe(200);
+    expect(list.json.rows).toEqual([{ user_id: 1700, kind: 'view', n: 3 }]);
+  });
+});
+
 describe('sharding: admin', () => {
   it('shows the shards and the map, and refuses moves it cannot do with 400/409', async () => {
     const s = await call('GET', '/v1/admin/shards');
@@ -201,6 +230,12 @@ describe('sharding: admin', () => {
     const w = await call('POST', '/v1/tables/s_events', { user_id: 150, kind: 'after' }, committed);
     expect(w.headers.get('sluice-consistency-token')).toMatch(/^s2:/);
     expect((await call('GET', '/v1/admin/shards')).json.ranges).toEqual([{ upTo: 100, shard: 's1' }, { upTo: 200, shard: 's2' }, { upTo: 1001, shard: 's1' }, { upTo: 2001, shard: 's2' }, { shard: 's3' }]);
+    // The view's groups of the range moved with the rows: s2 has them, whole, and serves them.
+    const groups = (i: number) => envs[i]!.pool.query<{ n: string }>("SELECT coalesce(sum(n), 0) AS n FROM sluice_views.user_kinds WHERE user_id BETWEEN 100 AND 199 AND kind = 'before'").then((r) => Number(r.rows[0]!.n));
+    await eventually(async () => expect([await groups(0), await groups(1)]).toEqual([0, 20]), 20_000);
+    const viewRead = await call('GET', '/v1/views/user_kinds/150,after', undefined, { 'sluice-consistency-token': w.headers.get('sluice-consistency-token')! });
+    expect(viewRead.json).toMatchObject({ user_id: 150, kind: 'after', n: 1 });
+    expect((await call('GET', '/v1/views/user_kinds/110,before')).json).toMatchObject({ n: 1 });
     // It cannot come back to s1 while s1's cache may still hold its rows.
     expect((await call('POST', '/v1/admin/shards/moves', { from: 100, to: 200, shard: 's1' })).status).toBe(409);
   });

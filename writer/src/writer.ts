@@ -120,9 +120,9 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     await topology.followChanges(new MapChanges(control, redis.connect('subscriber', 'sluice-writer-map'), prefix));
     const logs = new PartitionLogs(control, prefix);
     releasers.add('partition logs', () => logs.close());
-    const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix) });
-    releasers.add('sharding', () => sharding.stop());
     const views = config.SLUICE_VIEWS_DIR === undefined ? undefined : await viewsOf(config.SLUICE_VIEWS_DIR, catalog, topology, log);
+    const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix), views: views?.views.map((v) => v.bound) });
+    releasers.add('sharding', () => sharding.stop());
     const contexts = new Map<string, FlushContext>();
     const contextOf = (shard: string): FlushContext => {
       let ctx = contexts.get(shard);

@@ -3,7 +3,10 @@ import { compileValidator } from '@sluice/shared/catalog/validate.ts';
 import type { TableInfo } from '@sluice/shared/catalog/types.ts';
 import { isCacheable } from '@sluice/shared/read/cache/keys.ts';
 import { rowStatements } from '@sluice/shared/read/rows.ts';
-import type { ShardedReads } from '@sluice/shared/read/sharded.ts';
+import { ShardedReads } from '@sluice/shared/read/sharded.ts';
+import type { ReadService } from '@sluice/shared/read/service.ts';
+import { ShardRouter } from '@sluice/shared/topology/router.ts';
+import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { NotFoundError } from '@sluice/shared/errors/index.ts';
@@ -31,6 +34,44 @@ export function viewReadTable(info: TableInfo): ReadTable {
   const first = info.primaryKey[0]!;
   if (info.primaryKey.length > 1) filters.set(first.name, { col: first, validator: compileValidator({ ...info, primaryKey: [first] }) });
   return { name: info.name, info, validator: compileValidator(info), cacheable: isCacheable(info), statements: rowStatements(info), filters };
+}
+
+/**
+ * The read path of views: the shards' own read services, routed by the
+ * view's shard-key group column. A view over a sharded table must group by
+ * its shard key (writer/src/views/load.ts), so each group lives on the shard
+ * that holds its base rows, and follows them when a move changes the map: a
+ * group read goes to the shard the map names for the group's shard-key value
+ * (a list filtered on it, too); other lists ask every shard and merge.
+ */
+export function viewReadPath(topology: Topology, views: readonly BoundView[], services: ReadonlyMap<string, ReadService>): ShardedReads {
+  const shardKeys = topology.map.shardKeys;
+  const base = new Map<string, string>();
+  const keys: Record<string, string> = {};
+  const infos = new Map<string, TableInfo>();
+  for (const v of views) {
+    const info = viewTableInfo(v);
+    const key = shardKeys[v.table.name];
+    const g = key === undefined ? undefined : v.group.find((x) => x.col.name === key);
+    if (g !== undefined) {
+      base.set(v.name, v.table.name);
+      keys[v.name] = g.name;
+      // The router wants the shard key NOT NULL: it is in every base row, so in every group.
+      const cols = info.columns.map((c) => (c.name === g.name ? { ...c, notNull: true } : c));
+      infos.set(v.name, { ...info, columns: cols, byName: new Map(cols.map((c) => [c.name, c])), primaryKey: info.primaryKey.map((c) => (c.name === g.name ? { ...c, notNull: true } : c)) });
+    } else infos.set(v.name, info);
+  }
+  const layout = {
+    get shards() {
+      return topology.shards;
+    },
+    // Read the map at each call: a move publishes new versions while the gateway runs.
+    get map() {
+      const m = topology.map;
+      return { shardNames: m.shardNames, placement: (t: string, value: number | null) => m.placement(base.get(t) ?? t, value) };
+    },
+  };
+  return new ShardedReads(layout, new ShardRouter(infos, keys), services);
 }
 
 /** The read path as the table routes use it, with the views in place of the tables. */

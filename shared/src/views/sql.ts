@@ -256,3 +256,30 @@ SELECT ${vals.join(', ')} FROM d ORDER BY ${g.map((x) => `d.${x.quoted}`).join('
 ON CONFLICT (${g.map((x) => x.quoted).join(', ')}) DO UPDATE SET ${set.join(', ')}
 RETURNING ${g.map((x, i) => `v.${x.quoted}::text AS k${i}`).join(', ')}, v.__rows AS rows, v.__stale AS stale`;
 }
+
+/**
+ * A view's groups of one shard-key range, for a shard move (the view must
+ * group by the shard key, so a range's groups hold only that range's rows).
+ * `$1` lo (null: unbounded), `$2` hi (exclusive, null: unbounded).
+ *
+ *   clear  deletes the range's groups;
+ *   fill   computes them from the base rows on this shard, as the backfill does.
+ *
+ * The mover runs clear + fill on the target inside the cutover pause (the
+ * copied rows are verified and no write of the range can commit anywhere), and
+ * clear on the source once it deleted the range's rows there.
+ */
+export function viewRangeStatements(v: BoundView, shardColumn: string): { clear: string; fill: string } {
+  const g = v.group.find((x) => x.col.name === shardColumn);
+  if (g === undefined) throw new Error(`view ${v.name} does not group by the shard key ${shardColumn}`);
+  const inRange = (c: string) => `($1::bigint IS NULL OR ${c} >= $1::bigint) AND ($2::bigint IS NULL OR ${c} < $2::bigint)`;
+  const fill = viewStatements(v, new Map()).backfill;
+  // The backfill's base scan, narrowed to the range (its WHERE, if any, kept).
+  const from = `FROM ${v.table.qualified} r`;
+  const at = fill.indexOf(from);
+  if (at < 0) throw new Error(`view ${v.name}: unexpected backfill text`);
+  const rest = fill.slice(at + from.length);
+  const groupBy = rest.slice(rest.indexOf('\n GROUP BY'));
+  const narrowed = ` WHERE ${inRange(`r.${g.col.quoted}`)}${v.where ? ` AND (${v.where})` : ''}${groupBy}`;
+  return { clear: `DELETE FROM ${v.data} WHERE ${inRange(g.quoted)}`, fill: fill.slice(0, at + from.length) + narrowed };
+}

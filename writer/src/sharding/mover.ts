@@ -48,6 +48,8 @@ export interface MoverDeps {
   router: ShardRouter;
   log: Logger;
   pauseSeconds?: Histogram;
+  /** Read models over sharded tables: their groups of a range (shared/src/views/sql.ts viewRangeStatements). */
+  views?: readonly { name: string; clear: string; fill: string }[];
 }
 
 const MOVER_LOCK = 7_240_002;
@@ -277,6 +279,9 @@ export class Mover {
       await sealRange(source, m.id, false);
       return this.undo(m, s, 'failed', `verification failed: ${JSON.stringify(verify)}`);
     }
+    // The views' groups of the range, from the verified rows (the copy and the log wrote rows, not groups).
+    await this.rebuildViewGroups(target, s);
+    this.stepMs.views = Date.now() - since;
     const done = await this.d.topology.propose((x) => (x.moves.some((y) => y.id === m.id) ? x.withMoveEnded(m.id, true) : null), `move ${m.id}: done`);
     const pauseMs = Date.now() - since;
     await stopLogging(source, m.id);
@@ -285,6 +290,28 @@ export class Mover {
     // Time into the pause at which each step ended (only those this mover saw: a resumed cutover lacks the earlier ones).
     this.d.log.info({ move: m.id, pauseMs, steps: this.stepMs, verify }, 'move: cut over; the target owns the range; deleting it from the source');
     this.stepMs = {};
+  }
+
+  /** Recompute every view's groups of the range on `target`, in one transaction (a re-run after a crash does the same). */
+  private async rebuildViewGroups(target: Pool, s: MoveScope): Promise<void> {
+    if (!this.d.views?.length) return;
+    const client = await target.connect();
+    try {
+      await client.query('BEGIN');
+      for (const v of this.d.views) {
+        // Only a view that is ready here: one still being built on this shard is not moved into (README "Read models", limits).
+        const { rows } = await client.query<{ state: string }>('SELECT state FROM sluice.views WHERE name = $1', [v.name]);
+        if (rows[0]?.state !== 'ready') continue;
+        await client.query(v.clear, [s.lo, s.hi]);
+        await client.query(v.fill, [s.lo, s.hi]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Row counts and hashes of the range on both sides, per table. */
@@ -299,6 +326,8 @@ export class Mover {
     const behind = [...(await this.d.gateways()).values()].filter((x) => x < version);
     if (behind.length > 0) return;
     const deleted = await deleteRange(this.d.topology.db(m.source), s, 5);
+    // The source's view groups of the range went with its rows.
+    for (const v of this.d.views ?? []) await this.d.topology.db(m.source).query(v.clear, [s.lo, s.hi]).catch((err: unknown) => (isUndefinedTable(err) ? undefined : Promise.reject(err)));
     await updateMove(this.d.topology.metaDb, m.id, { state: 'done', rowsDeleted: m.rowsDeleted + deleted, finished: true }, ['cleanup']);
     this.d.log.info({ move: m.id, deleted }, 'move done');
   }
@@ -312,4 +341,9 @@ export class Mover {
     await updateMove(this.d.topology.metaDb, m.id, { state: to, error, finished: true });
     this.d.log.warn({ move: m.id, error }, `move ${to}`);
   }
+}
+
+/** 42P01: the view's table does not exist on that shard (not built there yet). */
+function isUndefinedTable(err: unknown): boolean {
+  return (err as { code?: string }).code === '42P01';
 }

@@ -2,6 +2,8 @@ import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
+import type { BoundView } from '@sluice/shared/views/bind.ts';
+import { viewRangeStatements } from '@sluice/shared/views/sql.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import type { InTransactionHook } from '../flush/hooks.ts';
 import type { BatchJob } from '../flush/types.ts';
@@ -20,7 +22,7 @@ export interface ShardingParts {
 }
 
 /** The sharding parts of a writer (nothing at all when the map has no sharded table). */
-export function shardingOf(d: { topology: Topology; catalog: Catalog; log: Logger; metrics: WriterMetrics; logs: PartitionLogs; gateways(): Promise<Map<string, number>> }): ShardingParts {
+export function shardingOf(d: { topology: Topology; catalog: Catalog; log: Logger; metrics: WriterMetrics; logs: PartitionLogs; gateways(): Promise<Map<string, number>>; views?: readonly BoundView[] }): ShardingParts {
   const keys = d.topology.map.shardKeys;
   if (Object.keys(keys).length === 0) return { inTransaction: [], pipeline: {}, stop: async () => {} };
   const router = new ShardRouter(d.catalog, keys);
@@ -30,7 +32,9 @@ export function shardingOf(d: { topology: Topology; catalog: Catalog; log: Logge
     if (t !== undefined) sqls.set(table, rangeSql(t, column));
   }
   const gate = new PlacementGate(d.topology, router, d.log);
-  const mover = new Mover({ topology: d.topology, tables: [...sqls.values()], logs: d.logs, router, gateways: d.gateways, log: d.log, pauseSeconds: d.metrics.movePauseSeconds });
+  // A view over a sharded table groups by its shard key (views/load.ts): its groups move with their rows.
+  const views = (d.views ?? []).filter((v) => keys[v.table.name] !== undefined).map((v) => ({ name: v.name, ...viewRangeStatements(v, keys[v.table.name]!) }));
+  const mover = new Mover({ topology: d.topology, tables: [...sqls.values()], logs: d.logs, router, gateways: d.gateways, log: d.log, pauseSeconds: d.metrics.movePauseSeconds, views });
   mover.start();
   /** While a range moves out of this shard, inserts of sharded tables return their keys (the move-log hook logs by key). */
   const askKeys = (shard: string, jobs: readonly BatchJob[]) => {
