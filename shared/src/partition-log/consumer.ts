@@ -161,13 +161,16 @@ export class LogConsumer {
       const t = this.taken.get(e);
       return t?.token !== undefined && !this.finished.has(e) ? [{ e, token: t.token }] : [];
     });
-    if (held.length === 0) return 0;
+    // A dropped connection would queue the script until it reconnects, holding the
+    // batch (and a stop) behind it: BullMQ's own completion copes with that case.
+    if (held.length === 0 || this.o.connection.status !== 'ready') return 0;
     const base = `${this.o.prefix}:${queueName(this.ref)}`;
     const keys = [`${base}:active`, `${base}:stalled`, `${base}:events`, `${base}:meta`, ...held.map((h) => `${base}:${h.e.id}`)];
     const argv = held.flatMap((h) => [h.e.id, h.token]);
     let done: number[];
     try {
-      done = (await evalCached(this.o.connection, COMPLETE_ENTRIES, COMPLETE_ENTRIES_SHA, keys, argv)) as number[];
+      // Bounded: past it, BullMQ completes each entry (one the script finished meanwhile is reported missing, nothing more).
+      done = (await pTimeout(evalCached(this.o.connection, COMPLETE_ENTRIES, COMPLETE_ENTRIES_SHA, keys, argv), { milliseconds: Math.max(250, Math.floor(this.o.lockDurationMs / 4)) })) as number[];
     } catch (err) {
       this.o.log.debug({ err, entries: held.length }, 'bulk completion failed; each entry completes on its own');
       return 0;

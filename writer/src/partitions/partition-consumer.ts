@@ -200,7 +200,8 @@ export class PartitionConsumer {
       if (run.suspect && attempt === 1) await countSoloFlush((field) => this.consumer!.countIn(this.entries.get(job)!, field), job);
       await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence);
       // Committed: mark the run's jobs done in one script, not one per job as each processor resolves.
-      await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));
+      // Not after an interruption: the connection is gone (see `interrupt`).
+      if (!this.interrupted) await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));
     }
   }
 
