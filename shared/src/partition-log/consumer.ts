@@ -82,6 +82,11 @@ class OrderedWorker extends Worker {
     return super.processJob(job, token, () => false);
   }
 
+  /** Stop renewing the locks of jobs about to be completed (BullMQ untracks a job right before moveToFinished too). */
+  untrack(ids: readonly string[]): void {
+    for (const id of ids) this.lockManager.untrackJob(id);
+  }
+
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job> {
     const job = await super.moveToActive(client, token, name);
     // `processedOn` is this process's clock when the take was sent: no later than the lock's start in Redis.
@@ -167,6 +172,7 @@ export class LogConsumer {
     const base = `${this.o.prefix}:${queueName(this.ref)}`;
     const keys = [`${base}:active`, `${base}:stalled`, `${base}:events`, `${base}:meta`, ...held.map((h) => `${base}:${h.e.id}`)];
     const argv = held.flatMap((h) => [h.e.id, h.token]);
+    this.worker?.untrack(held.map((h) => h.e.id));
     let done: number[];
     try {
       // Bounded: past it, BullMQ completes each entry (one the script finished meanwhile is reported missing, nothing more).
