@@ -1,10 +1,12 @@
 /**
- * `pnpm bench [write|read|soak|poison|loadgen|client|shards] [flags]` — see the README's
+ * `pnpm bench [write|read|soak|poison|loadgen|client|shards|flush|log] [flags]` — see the README's
  * Benchmarks section for what each measures and its flags.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
 import { runClientBench } from './client/index.ts';
+import { runFlushBench } from './flush/index.ts';
 import { runLoadgenBench } from './loadgen/index.ts';
+import { runLogBench } from './log/index.ts';
 import { runPoisonBench } from './poison/index.ts';
 import { runReadBench } from './read/index.ts';
 import { runShardsBench } from './shards/index.ts';
@@ -13,7 +15,7 @@ import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -40,6 +42,12 @@ switch (mode) {
   case 'read':
     await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });
     break;
+  case 'flush':
+    await runFlushBench({ rows: (value('rows') ?? '30,200,1000').split(',').map(Number).filter((n) => n > 0), rowsPerRound: num('round-rows', 20_000), rounds: num('rounds', 5) });
+    break;
+  case 'log':
+    await runLogBench({ jobs: num('jobs', 5000), batch: num('batch', 20), rounds: num('rounds', 5) });
+    break;
   case 'loadgen':
     await runLoadgenBench({ durationS: num('duration', 10), connections: num('connections', 100) });
     break;
@@ -59,6 +67,6 @@ switch (mode) {
     await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000) });
     break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log)\n`);
     process.exit(2);
 }

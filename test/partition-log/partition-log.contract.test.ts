@@ -109,6 +109,40 @@ describe('partition log (consumer side)', () => {
     expect(await l.find('j.0')).toBeNull();
   });
 
+  it('complete() finishes many taken entries in one script as moveToFinished would: gone, lock and stalled mark dropped, `completed` emitted; a lost lock is left to BullMQ', async () => {
+    const { ref, log: l } = fresh();
+    const held: LogEntry[] = [];
+    const release: (() => void)[] = [];
+    const { consumer, connection, failed } = consume(ref, (e) => {
+      held.push(e);
+      return new Promise<void>((resolve) => release.push(resolve));
+    }, { concurrency: 10 });
+    await l.append(Array.from({ length: 6 }, (_, i) => job(i)));
+    await consumer.start();
+    await eventually(() => expect(held).toHaveLength(6));
+    const base = `${env.prefix}:${(await import('@sluice/shared/partition-log/names.ts')).queueName(ref)}`;
+    // The keys the script names are BullMQ's: the held entries are in `active`, each with a lock.
+    expect((await connection.lrange(`${base}:active`, 0, -1)).sort()).toEqual(held.map((e) => e.id).sort());
+    expect(await connection.exists(`${base}:${held[0]!.id}:lock`)).toBe(1);
+    // One entry's lock is taken over (as after a lapse): not ours to complete.
+    await connection.set(`${base}:${held[5]!.id}:lock`, 'someone-else');
+    expect(await consumer.complete(held)).toBe(5);
+    expect(await consumer.complete(held.slice(0, 2))).toBe(0); // already done: nothing twice
+    for (const r of release) r();
+    await eventually(async () => expect(await l.counts()).toMatchObject({ waiting: 0, backlog: 1, failed: 0 }));
+    for (const e of held.slice(0, 5)) {
+      expect(await l.find(e.id)).toBeNull();
+      expect(await connection.exists(`${base}:${e.id}`, `${base}:${e.id}:lock`)).toBe(0);
+    }
+    expect(await connection.smembers(`${base}:stalled`)).not.toContain(held[0]!.id);
+    const events = await connection.xrange(`${base}:events`, '-', '+');
+    const completed = events.filter(([, f]) => f[1] === 'completed').map(([, f]) => f[3]);
+    expect(completed.sort()).toEqual(held.slice(0, 5).map((e) => e.id).sort());
+    // The one whose lock was lost stays taken (BullMQ's own completion refused it), never failed.
+    expect((await l.entries(['active'])).map((e) => e.id)).toEqual([held[5]!.id]);
+    expect(failed).toEqual([]);
+  });
+
   it('a processor that throws fails the entry for good (tried once) and keeps it with the reason', async () => {
     const { ref, log: l } = fresh();
     const { consumer, failed } = consume(ref, async () => {

@@ -114,7 +114,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       metricsPort = server.port;
     }
 
-    const statements = new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values', shardKeys: topology.map.shardKeys });
+    const statements = new StatementCache({ returnRows: config.SLUICE_CACHE_WRITE_THROUGH === 'values', shardKeys: topology.map.shardKeys, copyMinRows: config.SLUICE_COPY_MIN_ROWS });
     const failpoints = new FailPoints(config.SLUICE_FAILPOINTS);
     // New maps (a move's steps, a partition change) arrive over pub/sub, not only at the next poll.
     await topology.followChanges(new MapChanges(control, redis.connect('subscriber', 'sluice-writer-map'), prefix));

@@ -68,6 +68,8 @@ export const configSchema = z.object({
   SLUICE_TOPOLOGY_POLL_MS: posInt.min(50).max(60_000).default(1000),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
+  /** Plain inserts that return nothing go in by COPY from this many rows of one statement group (0: always unnest). */
+  SLUICE_COPY_MIN_ROWS: nonNegInt.max(100_000).default(500),
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),
   SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
   SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WaitingError, Worker, type Job, type RedisClient } from 'bullmq';
 import pTimeout from 'p-timeout';
 import type { Redis } from 'ioredis';
@@ -24,6 +25,11 @@ import { queueName } from './names.ts';
  * - Close: BullMQ's close waits for its blocking connection's 'end', which
  *   ioredis never emits for a client disconnected while it waits to
  *   reconnect; close waits (bounded) for Redis first, then force-closes.
+ * - Completing many entries in one script (`complete`): BullMQ completes each
+ *   job with its own moveToFinished script after its processor resolves, one
+ *   round trip and one 14-key script per job. A batch's jobs all commit at
+ *   once, so they are completed together; their processors then leave the
+ *   log alone (WaitingError, as for LeftInLog).
  * Entries are removed when they complete (`sluice.applied_jobs` remembers
  * them); failed ones stay in the failed set for inspection.
  */
@@ -76,6 +82,11 @@ class OrderedWorker extends Worker {
     return super.processJob(job, token, () => false);
   }
 
+  /** Stop renewing the locks of jobs about to be completed (BullMQ untracks a job right before moveToFinished too). */
+  untrack(ids: readonly string[]): void {
+    for (const id of ids) this.lockManager.untrackJob(id);
+  }
+
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job> {
     const job = await super.moveToActive(client, token, name);
     // `processedOn` is this process's clock when the take was sent: no later than the lock's start in Redis.
@@ -96,6 +107,8 @@ export class LogConsumer {
   private worker: OrderedWorker | undefined;
   /** The BullMQ job and lock token behind each entry handed out. */
   private readonly taken = new WeakMap<LogEntry, { job: Job; token: string | undefined }>();
+  /** Entries `complete` finished in the log: their processors must not complete them again. */
+  private readonly finished = new WeakSet<LogEntry>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -135,6 +148,47 @@ export class LogConsumer {
       if (err instanceof LeftInLog) throw new WaitingError();
       throw err;
     }
+    // Completed already by `complete`: BullMQ's own moveToFinished would find no lock.
+    if (this.finished.has(entry)) throw new WaitingError();
+  }
+
+  /**
+   * Complete taken entries in one script, as BullMQ's moveToFinished does for
+   * a job with `removeOnComplete` (check the lock token, drop the lock, take it
+   * off `active` and the stalled candidates, delete its keys, emit
+   * `completed`), before their processors resolve. An entry whose lock is not
+   * ours any more, or that is gone, is left to BullMQ's own completion (which
+   * reports it as it always did); so is every entry when the call fails.
+   * Returns how many were completed here.
+   */
+  async complete(entries: readonly LogEntry[]): Promise<number> {
+    const held = entries.flatMap((e) => {
+      const t = this.taken.get(e);
+      return t?.token !== undefined && !this.finished.has(e) ? [{ e, token: t.token }] : [];
+    });
+    // A dropped connection would queue the script until it reconnects, holding the
+    // batch (and a stop) behind it: BullMQ's own completion copes with that case.
+    if (held.length === 0 || this.o.connection.status !== 'ready') return 0;
+    const base = `${this.o.prefix}:${queueName(this.ref)}`;
+    const keys = [`${base}:active`, `${base}:stalled`, `${base}:events`, `${base}:meta`, ...held.map((h) => `${base}:${h.e.id}`)];
+    const argv = held.flatMap((h) => [h.e.id, h.token]);
+    this.worker?.untrack(held.map((h) => h.e.id));
+    let done: number[];
+    try {
+      // Bounded: past it, BullMQ completes each entry (one the script finished meanwhile is reported missing, nothing more).
+      done = (await pTimeout(evalCached(this.o.connection, COMPLETE_ENTRIES, COMPLETE_ENTRIES_SHA, keys, argv), { milliseconds: Math.max(250, Math.floor(this.o.lockDurationMs / 4)) })) as number[];
+    } catch (err) {
+      this.o.log.debug({ err, entries: held.length }, 'bulk completion failed; each entry completes on its own');
+      return 0;
+    }
+    let n = 0;
+    held.forEach((h, i) => {
+      if (done[i] === 1) {
+        this.finished.add(h.e);
+        n++;
+      }
+    });
+    return n;
   }
 
   /**
@@ -185,6 +239,42 @@ export class LogConsumer {
     const up = blocking !== undefined && (await whenReady(this.o.connection, bound)) && (await whenReady(blocking, bound));
     if (!up) this.o.log.warn({ ms: bound }, 'Redis still down: force-closing the partition log consumer');
     await worker.close(!up);
+  }
+}
+
+// BullMQ 5's moveToFinished-14.lua for a completed job with removeOnComplete
+// (keepJobs.count 0), no parent, no deduplication id, no metrics, no fetch of
+// the next job; the events stream trimmed once per call (trimEvents).
+// KEYS: active, stalled, events, meta, then one job key per entry; ARGV: id, token per entry.
+const COMPLETE_ENTRIES = `
+local rcall = redis.call
+local maxEvents = rcall('HGET', KEYS[4], 'opts.maxLenEvents') or 10000
+rcall('XTRIM', KEYS[3], 'MAXLEN', '~', maxEvents)
+local out = {}
+for i = 5, #KEYS do
+  local jobKey = KEYS[i]
+  local id = ARGV[(i - 4) * 2 - 1]
+  local ok = 0
+  if rcall('GET', jobKey .. ':lock') == ARGV[(i - 4) * 2] and rcall('EXISTS', jobKey) == 1 and rcall('LREM', KEYS[1], -1, id) > 0 then
+    rcall('DEL', jobKey .. ':lock')
+    rcall('SREM', KEYS[2], id)
+    rcall('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
+    rcall('XADD', KEYS[3], '*', 'event', 'completed', 'jobId', id, 'returnvalue', 'null', 'prev', 'active')
+    ok = 1
+  end
+  out[#out + 1] = ok
+end
+return out`;
+
+const COMPLETE_ENTRIES_SHA = createHash('sha1').update(COMPLETE_ENTRIES).digest('hex');
+
+/** EVALSHA (the script body is not resent per call), EVAL once when Redis does not have it (NOSCRIPT). */
+async function evalCached(redis: Redis, script: string, sha: string, keys: readonly string[], argv: readonly string[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...argv);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script, keys.length, ...keys, ...argv);
   }
 }
 

@@ -1,7 +1,8 @@
 import type { WriteThroughRow } from '@sluice/shared/read/cache/write-through.ts';
 import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
-import type { Queryable } from '@sluice/shared/db/pool.ts';
+import type { PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { copyable, copyRows } from './copy.ts';
 import { planStatements, type StatementGroup } from './plan.ts';
 import { returningFor, type StatementCache, type Statement } from './sql.ts';
 import type { RequestResult } from './types.ts';
@@ -98,7 +99,7 @@ function mapRows(g: StatementGroup, s: Statement, rows: Row[], rowCount: number,
  * Plan `reqs` (in order) and run the statements. Throws the first database
  * error as is (the caller classifies it; a poison error makes it bisect).
  */
-export async function applyRequests(db: Queryable, catalog: Catalog, cache: StatementCache, reqs: readonly WriteRequest[]): Promise<Applied> {
+export async function applyRequests(db: PoolClient, catalog: Catalog, cache: StatementCache, reqs: readonly WriteRequest[]): Promise<Applied> {
   const results: RequestResult[] = reqs.map((r) => ({
     n: new Array<number>(r.ops.length).fill(0),
     ...(r.ret ? { keys: new Array<Record<string, unknown> | null>(r.ops.length).fill(null) } : {}),
@@ -111,6 +112,12 @@ export async function applyRequests(db: Queryable, catalog: Catalog, cache: Stat
     const needKeys = repr || g.rows.some((r) => reqs[r.req]!.ret === true);
     const needCounts = repr || g.rows.some((r) => reqs[r.req]!.ack !== undefined);
     const s = cache.get(g.table, g.op, g.columns, returningFor(g.op, g.columns, g.table, needKeys, needCounts, cache.returnsRows(g.op)), repr);
+    if (g.op === 'insert' && s.returning === 'none' && !s.rows && !s.repr && copyable(cache.copyMinRows, g.columns, g.rows.length)) {
+      const n = await copyRows(db, cache.copyText(g.table, g.columns), g.columns, g.rows.map((r) => reqs[r.req]!.ops[r.op]!));
+      rows += n;
+      mapRows(g, s, [], n, reqs, results);
+      continue;
+    }
     const res = await db.query<Row>(s.name ? { name: s.name, text: s.text, values: paramsOf(g, reqs) } : { text: s.text, values: paramsOf(g, reqs) });
     rows += res.rowCount ?? 0;
     mapRows(g, s, res.rows, res.rowCount ?? 0, reqs, results);

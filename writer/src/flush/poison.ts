@@ -1,5 +1,5 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
-import type { Queryable } from '@sluice/shared/db/pool.ts';
+import type { PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import { applyRequests } from './apply.ts';
 import { classify } from './classify.ts';
@@ -43,7 +43,7 @@ export interface Bisection {
  * the whole batch is then retried.
  */
 export async function bisectRequests(
-  db: Queryable,
+  db: PoolClient,
   catalog: Catalog,
   cache: StatementCache,
   reqs: readonly WriteRequest[],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ColumnInfo, TableInfo } from '@sluice/shared/catalog/types.ts';
 import type { OpKind } from '@sluice/shared/queue/contract.ts';
+import { copyText } from './copy.ts';
 
 /**
  * Statement texts of the write path. Each text is fixed per (table, op,
@@ -187,6 +188,8 @@ export interface StatementCacheOptions {
   maxCached?: number;
   /** Sharded table → its shard-key column (SLUICE_SHARD_KEYS): never changed by an update or upsert. */
   shardKeys?: Readonly<Record<string, string>>;
+  /** SLUICE_COPY_MIN_ROWS: plain inserts returning nothing go in by COPY from this many rows (0: never; see copy.ts). */
+  copyMinRows?: number;
 }
 
 /**
@@ -197,6 +200,8 @@ export interface StatementCacheOptions {
  */
 export class StatementCache {
   readonly returnRows: boolean;
+  /** See `StatementCacheOptions.copyMinRows`. */
+  readonly copyMinRows: number;
   private readonly maxNamed: number;
   private readonly maxCached: number;
   private readonly byKey = new Map<string, Statement>();
@@ -207,6 +212,20 @@ export class StatementCache {
     this.maxNamed = o.maxNamed ?? 512;
     this.maxCached = o.maxCached ?? 8 * this.maxNamed;
     this.shardKeys = o.shardKeys ?? {};
+    this.copyMinRows = o.copyMinRows ?? 0;
+  }
+
+  private readonly copies = new Map<string, string>();
+
+  /** `COPY … FROM STDIN` text of (table, columns), kept like the statements (see copy.ts). */
+  copyText(table: TableInfo, columns: readonly ColumnInfo[]): string {
+    const key = `${table.name}\u0000${columns.map((c) => c.name).join('\u0001')}`;
+    let text = this.copies.get(key);
+    if (text === undefined) {
+      text = copyText(table.qualified, columns);
+      if (this.copies.size < this.maxCached) this.copies.set(key, text);
+    }
+    return text;
   }
 
   private readonly shardKeys: Readonly<Record<string, string>>;

@@ -199,6 +199,9 @@ export class PartitionConsumer {
       // Once per batch, not per retry: a database outage must not count as a crash.
       if (run.suspect && attempt === 1) await countSoloFlush((field) => this.consumer!.countIn(this.entries.get(job)!, field), job);
       await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence);
+      // Committed: mark the run's jobs done in one script, not one per job as each processor resolves.
+      // Not after an interruption: the connection is gone (see `interrupt`).
+      if (!this.interrupted) await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));
     }
   }
 
