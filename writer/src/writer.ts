@@ -15,6 +15,7 @@ import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { AckPublisher } from './acks/publisher.ts';
 import { CacheWriteThrough } from './cache/write-through.ts';
+import { confirmersOf } from './confirm/wiring.ts';
 import { consumerHandlers } from './consumers.ts';
 import type { FlushContext } from './flush/flush.ts';
 import type { AfterCommitHook, BeforeStatementsHook, InTransactionHook } from './flush/hooks.ts';
@@ -129,13 +130,16 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(views ? [views.inTransaction] : []), ...(deps.inTransaction ?? [])], beforeStatements: [...(views ? [views.before] : []), ...(deps.beforeStatements ?? [])] }));
       return ctx;
     };
-    // In order: the cache before the ack (a client reading right after its ack sees its write).
+    const confirmers = confirmersOf(config, topology, metrics, log);
+    // In order: the cache before the ack (a client reading right after its ack sees its write);
+    // last, the jobs wait until a standby has the commit (confirm/confirmer.ts): a failover cannot lose them.
     const afterCommit: AfterCommitHook[] = [
       ({ partition, jobs, result }) => cache.apply(partition.shard, jobs, result),
       ({ result }) => acks.publish(result.acks),
       ({ partition, result, seconds }) => metrics.committed(partition.name, result.stats, seconds),
       ...(views ? [viewFences(views, cacheRedis, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log)] : []),
       ...(deps.afterCommit ?? []),
+      ({ partition, result }) => confirmers.confirm(partition.shard, result),
     ];
     const settings = {
       prefix,

@@ -85,6 +85,24 @@ export const configSchema = z.object({
   SLUICE_LEASE_TTL_MS: posInt.min(500).max(600_000).default(5000),
   /** How often a writer renews its leases, heartbeats and rebalances (must be under half the lease TTL). */
   SLUICE_LEASE_RENEW_MS: posInt.min(50).max(60_000).default(1000),
+  /**
+   * Standbys that must have a batch's commit (see SLUICE_CONFIRM_POSITION)
+   * before the writer completes its jobs in Redis, so a commit lost in a
+   * primary failover is replayed from the queue. Unset: 1 for a shard with
+   * replicas configured, 0 otherwise; 0 = complete right after COMMIT.
+   */
+  SLUICE_CONFIRM_REPLICAS: nonNegInt.max(16).optional(),
+  /** `flush`: the standby wrote the WAL to disk (survives a failover); `replay`: it also applied it (visible to its readers). */
+  SLUICE_CONFIRM_POSITION: z.enum(['flush', 'replay']).default('flush'),
+  /** How long a batch's jobs wait for that confirmation before SLUICE_CONFIRM_ON_TIMEOUT applies. */
+  SLUICE_CONFIRM_TIMEOUT_MS: posInt.max(600_000).default(5000),
+  /**
+   * Past the timeout: `complete` the jobs anyway (availability; counted in
+   * sluice_writer_unconfirmed_batches_total, a failover may then lose them) or
+   * `wait` until a standby has the commit (durability; the partition stalls and
+   * the gateways push back with 503 once SLUICE_MAX_QUEUE_DEPTH is reached).
+   */
+  SLUICE_CONFIRM_ON_TIMEOUT: z.enum(['complete', 'wait']).default('complete'),
   /** Writer's Prometheus `/metrics` port; 0 = no HTTP server. */
   SLUICE_WRITER_METRICS_PORT: nonNegInt.max(65535).default(0),
   SLUICE_MAX_BODY_BYTES: posInt.default(1_048_576),

@@ -1,4 +1,5 @@
 import { DatabaseError } from '@sluice/shared/db/pool.ts';
+import { FailoverError } from '../confirm/errors.ts';
 
 /**
  * What to do when a flush fails, by SQLSTATE (PostgreSQL Appendix A):
@@ -20,6 +21,7 @@ const RETRY_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: the server is starting or in recovery
   '25P03', // idle_in_transaction_session_timeout: the session was terminated
+  '25006', // read_only_sql_transaction: the address leads to a standby (mid-failover, or a demoted primary)
 ]);
 
 const POISON_CODES = new Set([
@@ -42,6 +44,8 @@ const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout ex
 /** Classify a flush error (see {@link FailureKind}). */
 export function classify(err: unknown): FailureKind {
   if (err instanceof DatabaseError) return classifySqlstate(err.code ?? '');
+  // The commit's server is gone or was replaced (confirm/errors.ts): flush again where the address leads now.
+  if (err instanceof FailoverError) return 'retry';
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'retry';
@@ -67,6 +71,7 @@ export function classifySqlstate(code: string): FailureKind {
 /** SQLSTATE of an error for metrics and logs: the code, or a stable stand-in. */
 export function errorCode(err: unknown): string {
   if (err instanceof DatabaseError) return err.code ?? 'unknown';
+  if (err instanceof FailoverError) return 'failover';
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
   return classify(err) === 'retry' ? 'connection' : 'other';

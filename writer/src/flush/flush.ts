@@ -5,6 +5,7 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import { timelineOfWalFile } from '@sluice/shared/sql/replication.ts';
 import { classify } from './classify.ts';
 import type { BeforeStatementsHook, InTransactionHook } from './hooks.ts';
 import { result } from './result.ts';
@@ -112,7 +113,16 @@ async function attempts(ctx: FlushContext, client: PoolClient, jobs: readonly Ba
 
 interface Done {
   st: TxState;
-  c: { lsn: string; at: string };
+  c: Commit;
+}
+
+/** Where and when a batch committed. */
+export interface Commit {
+  /** The consistency token. */
+  lsn: string;
+  /** The timeline `lsn` is on (a promoted standby writes on a new one). */
+  timeline: number;
+  at: string;
 }
 
 /**
@@ -139,15 +149,17 @@ async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly Bat
  * saw the primary's WAL position at or past it reads a snapshot holding it
  * (which lets the read path stamp primary fills exactly: shared/src/cache/loader.ts).
  * It also moves an idle primary's WAL on, so the next fill is not held back.
+ * The WAL file name of the insert position names the timeline: a position is
+ * only comparable with positions of the same timeline (confirm/confirmer.ts).
  */
-async function commit(client: PoolClient): Promise<{ lsn: string; at: string }> {
-  const res = (await client.query("COMMIT; SELECT pg_logical_emit_message(false, 'sluice', '')::text AS lsn")) as unknown;
-  const parts = (Array.isArray(res) ? res : [res]) as { command: string; rows: { lsn?: string }[] }[];
+async function commit(client: PoolClient): Promise<Commit> {
+  const res = (await client.query("COMMIT; SELECT pg_logical_emit_message(false, 'sluice', '')::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal")) as unknown;
+  const parts = (Array.isArray(res) ? res : [res]) as { command: string; rows: { lsn?: string; wal?: string }[] }[];
   // COMMIT of a transaction that had failed answers ROLLBACK instead of raising.
   if (parts[0]?.command !== 'COMMIT') throw new CommitRolledBackError(`COMMIT answered ${parts[0]?.command ?? 'nothing'}`);
-  const lsn = parts[1]?.rows[0]?.lsn;
-  if (!lsn) throw new Error('no LSN after COMMIT');
-  return { lsn, at: new Date().toISOString() };
+  const row = parts[1]?.rows[0];
+  if (!row?.lsn || !row.wal) throw new Error('no LSN after COMMIT');
+  return { lsn: row.lsn, timeline: timelineOfWalFile(row.wal), at: new Date().toISOString() };
 }
 
 // A prepared statement that can no longer run on this connection ("cached plan

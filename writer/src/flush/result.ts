@@ -1,11 +1,12 @@
 import type { WriteThroughRow } from '@sluice/shared/read/cache/write-through.ts';
 import { deadOutcome } from '../deadletters/dead-letters.ts';
 import { replayOutcome } from './replay.ts';
+import type { Commit } from './flush.ts';
 import type { TxState } from './transaction.ts';
 import type { AddressedOutcome, FlushResult } from './types.ts';
 
 /** What a committed batch did, for the after-commit steps: acks per request, rows for the cache, counts. */
-export function result(st: TxState, c: { lsn: string; at: string }, jobs: number): FlushResult {
+export function result(st: TxState, c: Commit, jobs: number): FlushResult {
   const acks: AddressedOutcome[] = [];
   const written: WriteThroughRow[] = [];
   for (const item of st.fresh) {
@@ -24,6 +25,7 @@ export function result(st: TxState, c: { lsn: string; at: string }, jobs: number
   for (const [item, r] of st.replays) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at) });
   return {
     lsn: c.lsn,
+    timeline: c.timeline,
     at: c.at,
     written,
     acks,

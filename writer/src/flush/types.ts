@@ -63,6 +63,8 @@ export interface FlushStats {
 export interface FlushResult {
   /** Consistency token: end of a WAL message emitted right after COMMIT. */
   lsn: string;
+  /** The timeline `lsn` is on. */
+  timeline: number;
   /** Rows the committed requests left, in commit order, for the cache's write-through. */
   written: WriteThroughRow[];
   at: string;

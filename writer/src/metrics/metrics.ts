@@ -40,6 +40,25 @@ export class WriterMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers: [this.registry],
   });
+  readonly confirmSeconds = new Histogram({
+    name: 'sluice_writer_confirm_seconds',
+    help: "Time from a batch's COMMIT until enough standbys had it (SLUICE_CONFIRM_REPLICAS); its jobs stay in Redis meanwhile",
+    labelNames: ['shard'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly unconfirmed = new Counter({
+    name: 'sluice_writer_unconfirmed_batches_total',
+    help: 'Batches still not on enough standbys after SLUICE_CONFIRM_TIMEOUT_MS (completed anyway with SLUICE_CONFIRM_ON_TIMEOUT=complete: a failover may lose them); alert on any increase',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+  readonly timelineChanges = new Counter({
+    name: 'sluice_writer_timeline_changes_total',
+    help: "Batches whose commit was on another timeline than the primary's now (a failover happened): replayed from the queue",
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
   readonly config = new Gauge({ name: 'sluice_config', help: 'Numeric configuration knobs', labelNames: ['knob'] as const, registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

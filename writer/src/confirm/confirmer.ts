@@ -1,0 +1,139 @@
+import type { Queryable } from '@sluice/shared/db/pool.ts';
+import type { Logger } from '@sluice/shared/log/index.ts';
+import { lsnValue, standbyState, type StandbyPositionKind, type StandbyState } from '@sluice/shared/sql/replication.ts';
+import { NotPrimaryError, StaleTimelineError, TimelineChangedError } from './errors.ts';
+
+/**
+ * Keeps a batch's jobs in Redis until its commit is on a standby: with
+ * asynchronous streaming replication the last commits of a primary that dies
+ * may never reach the standby that is promoted. A job completed before then
+ * would be gone from the queue with its data; a job kept until then is still
+ * in Redis after a failover, and its batch is flushed again on the new
+ * primary, where `sluice.applied_jobs` skips the jobs whose commit survived.
+ *
+ * One confirmer per shard, shared by its partitions. `confirm()` resolves
+ * once `replicas` streaming standbys report a flush (or replay) position at
+ * or past the commit's token, read from the primary's `pg_stat_replication`
+ * together with the primary's role and timeline (one query; concurrent
+ * waiters share it, and a commit below a position already seen on the same
+ * timeline needs none). It throws, and the batch is retried, when the server
+ * behind the shard's address is not the one that took the commit:
+ *
+ * - `NotPrimaryError`: it is in recovery (the address points at a standby);
+ * - `TimelineChangedError`: it writes on another timeline (a standby was
+ *   promoted and the address moved): the retry replays the batch there;
+ * - `StaleTimelineError`: the server is on a timeline older than one this
+ *   writer has seen its primary on (an old primary came back behind the
+ *   address): its commits are never confirmed, so their jobs stay in Redis
+ *   until the address is right again.
+ *
+ * Past `timeoutMs` the batch is counted as unconfirmed; `onTimeout` says
+ * whether it then completes anyway (`complete`) or keeps waiting (`wait`).
+ */
+
+/** How a shard's commits are confirmed (SLUICE_CONFIRM_*). */
+export interface ConfirmSettings {
+  /** Standbys that must have the commit; 0 = no confirmation. */
+  replicas: number;
+  position: StandbyPositionKind;
+  timeoutMs: number;
+  onTimeout: 'complete' | 'wait';
+}
+
+/** What the confirmer reports to (narrow: the writer's metrics). */
+export interface ConfirmMetrics {
+  confirmed(shard: string, seconds: number): void;
+  unconfirmed(shard: string): void;
+  timelineChanged(shard: string): void;
+}
+
+/** A committed batch's position. */
+export interface CommitPosition {
+  lsn: string;
+  timeline: number;
+}
+
+/** Polls back off from this to POLL_MAX_MS while a commit is not confirmed. */
+const POLL_FIRST_MS = 1;
+const POLL_MAX_MS = 20;
+
+/** One shard's confirmations (see the module comment). */
+export class StandbyConfirmer {
+  private inFlight: Promise<StandbyState> | undefined;
+  /** Highest timeline this writer has seen the shard's primary on. */
+  private newestTimeline = 0;
+  /** The `replicas`-th highest standby position last seen, and its timeline: commits at or below it need no query. */
+  private confirmedUpTo: { timeline: number; lsn: bigint } = { timeline: 0, lsn: -1n };
+
+  constructor(
+    readonly shard: string,
+    private readonly db: Queryable,
+    private readonly s: ConfirmSettings,
+    private readonly metrics: ConfirmMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolve once the commit is on enough standbys (or the timeout says complete); throw when the shard failed over (see the module comment). */
+  async confirm(c: CommitPosition): Promise<void> {
+    if (this.s.replicas === 0) return;
+    const target = lsnValue(c.lsn);
+    if (this.covered(c.timeline, target)) return;
+    const t0 = performance.now();
+    let delay = POLL_FIRST_MS;
+    let timedOut = false;
+    for (;;) {
+      const st = await this.poll();
+      if (st.inRecovery) throw new NotPrimaryError(`shard ${this.shard}: the server behind its address is a standby`);
+      const timeline = st.timeline!;
+      if (timeline < this.newestTimeline) throw new StaleTimelineError(`shard ${this.shard}: the server behind its address is on timeline ${timeline}, but the primary has been on ${this.newestTimeline} (an old primary is back?)`);
+      if (timeline !== c.timeline) {
+        this.metrics.timelineChanged(this.shard);
+        throw new TimelineChangedError(`shard ${this.shard}: commit on timeline ${c.timeline}, primary now on ${timeline}: replaying the batch`);
+      }
+      if (this.covered(c.timeline, target)) {
+        this.metrics.confirmed(this.shard, (performance.now() - t0) / 1000);
+        return;
+      }
+      if (!timedOut && performance.now() - t0 > this.s.timeoutMs) {
+        timedOut = true;
+        this.metrics.unconfirmed(this.shard);
+        const standbys = st.positions.length;
+        if (this.s.onTimeout === 'complete') {
+          this.log.warn({ shard: this.shard, lsn: c.lsn, standbys, want: this.s.replicas }, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; completing its jobs anyway (a failover now may lose them)');
+          return;
+        }
+        this.log.warn({ shard: this.shard, lsn: c.lsn, standbys, want: this.s.replicas }, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; its jobs wait in Redis until one has it');
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(POLL_MAX_MS, delay * 2);
+    }
+  }
+
+  private covered(timeline: number, lsn: bigint): boolean {
+    return this.confirmedUpTo.timeline === timeline && lsn <= this.confirmedUpTo.lsn;
+  }
+
+  /** One query at a time per shard; every waiter reads its answer. */
+  private poll(): Promise<StandbyState> {
+    this.inFlight ??= standbyState(this.db, this.s.position)
+      .then((st) => {
+        this.learn(st);
+        return st;
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+    return this.inFlight;
+  }
+
+  private learn(st: StandbyState): void {
+    if (st.timeline === null) return;
+    if (st.timeline > this.newestTimeline) {
+      if (this.newestTimeline > 0) this.log.warn({ shard: this.shard, from: this.newestTimeline, to: st.timeline }, 'primary is on a new timeline (a standby was promoted)');
+      this.newestTimeline = st.timeline;
+    }
+    const sorted = st.positions.filter((p): p is string => p !== null).map(lsnValue).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    const nth = sorted[this.s.replicas - 1];
+    if (nth !== undefined && (this.confirmedUpTo.timeline !== st.timeline || nth > this.confirmedUpTo.lsn)) this.confirmedUpTo = { timeline: st.timeline, lsn: nth };
+  }
+}
