@@ -68,7 +68,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Pids whose parent is `ppid` (Linux /proc). */
-function childrenOf(ppid: number): number[] {
+export function childrenOf(ppid: number): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;

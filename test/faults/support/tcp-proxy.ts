@@ -1,5 +1,6 @@
 /**
- * A TCP proxy (node:net) between a client and a gateway that cuts
+ * A TCP proxy (node:net) between a client and a server (a gateway, or
+ * Postgres as the moving address of a failover: `moveTo`) that cuts
  * connections on purpose. While cutting, each chunk passing through is,
  * with the given probability, dropped and both sockets destroyed:
  *   toServer: the request is cut before (part of) it reached the gateway;
@@ -22,13 +23,16 @@ export class TcpProxy {
   private policy: CutPolicy = { toServer: 0, toClient: 0 };
   private readonly sockets = new Set<net.Socket>();
 
-  private constructor(private readonly server: net.Server) {}
+  private constructor(
+    private readonly server: net.Server,
+    private target: { host: string; port: number },
+  ) {}
 
   /** Listen on a free loopback port and forward to `target` (host:port). */
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
     const server = net.createServer();
-    const proxy = new TcpProxy(server);
-    server.on('connection', (client) => proxy.pair(client, target));
+    const proxy = new TcpProxy(server, target);
+    server.on('connection', (client) => proxy.pair(client, proxy.target));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return proxy;
   }
@@ -36,6 +40,21 @@ export class TcpProxy {
   /** `http://127.0.0.1:<port>`. */
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Forward new connections to `target` from now on and cut every open one,
+   * as a virtual IP, a DNS change or a PgBouncer/HAProxy reconfiguration
+   * does when an operator moves a database address after a failover.
+   */
+  moveTo(target: { host: string; port: number }): void {
+    this.target = target;
+    for (const s of this.sockets) s.destroy();
   }
 
   /** Start (or change) cutting. */

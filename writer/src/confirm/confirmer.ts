@@ -29,6 +29,8 @@ import { NotPrimaryError, StaleTimelineError, TimelineChangedError } from './err
  *
  * Past `timeoutMs` the batch is counted as unconfirmed; `onTimeout` says
  * whether it then completes anyway (`complete`) or keeps waiting (`wait`).
+ * A shard left with too few standbys (see `short`) does not make every batch
+ * wait out the timeout under `complete`.
  */
 
 /** How a shard's commits are confirmed (SLUICE_CONFIRM_*). */
@@ -65,6 +67,15 @@ export class StandbyConfirmer {
   /** The `replicas`-th highest standby position last seen, and its timeline: commits at or below it need no query. */
   private confirmedUpTo: { timeline: number; lsn: bigint } = { timeline: 0, lsn: -1n };
 
+  /**
+   * A commit timed out while fewer standbys than `replicas` were streaming
+   * (e.g. right after a failover, before a new standby follows the promoted
+   * one). With `complete`, later commits then complete at once (each
+   * counted as unconfirmed) instead of each waiting out the timeout, until
+   * enough standbys stream again.
+   */
+  private short = false;
+
   constructor(
     readonly shard: string,
     private readonly db: Queryable,
@@ -94,10 +105,18 @@ export class StandbyConfirmer {
         this.metrics.confirmed(this.shard, (performance.now() - t0) / 1000);
         return;
       }
+      const standbys = st.positions.length;
+      if (this.short && this.s.onTimeout === 'complete') {
+        this.metrics.unconfirmed(this.shard);
+        return;
+      }
       if (!timedOut && performance.now() - t0 > this.s.timeoutMs) {
         timedOut = true;
         this.metrics.unconfirmed(this.shard);
-        const standbys = st.positions.length;
+        if (standbys < this.s.replicas) {
+          this.short = true;
+          this.log.warn({ shard: this.shard, standbys, want: this.s.replicas }, 'fewer standbys streaming than SLUICE_CONFIRM_REPLICAS: commits are not confirmed until enough stream again');
+        }
         if (this.s.onTimeout === 'complete') {
           this.log.warn({ shard: this.shard, lsn: c.lsn, standbys, want: this.s.replicas }, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; completing its jobs anyway (a failover now may lose them)');
           return;
@@ -131,6 +150,10 @@ export class StandbyConfirmer {
     if (st.timeline > this.newestTimeline) {
       if (this.newestTimeline > 0) this.log.warn({ shard: this.shard, from: this.newestTimeline, to: st.timeline }, 'primary is on a new timeline (a standby was promoted)');
       this.newestTimeline = st.timeline;
+    }
+    if (this.short && st.positions.length >= this.s.replicas) {
+      this.short = false;
+      this.log.warn({ shard: this.shard, standbys: st.positions.length }, 'enough standbys streaming again: commits wait for confirmation again');
     }
     const sorted = st.positions.filter((p): p is string => p !== null).map(lsnValue).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
     const nth = sorted[this.s.replicas - 1];
