@@ -26,6 +26,7 @@ afterEach(async () => {
 });
 
 const HOLD_MS = 2000;
+const step = (what: string, o: object = {}) => console.info(`[row 34] ${what} ${JSON.stringify(o)}`);
 
 interface Run {
   history: History;
@@ -44,35 +45,39 @@ async function failoverUnderLoad(env: Record<string, string>): Promise<Run> {
   // 24 clients, half `queued` half `committed` (even / odd).
   const load = startLoad({ urls: gateways.map((g) => g.url), clients: 24, timeoutMs: 30_000 });
   await eventually(() => expect(load.acknowledged).toBeGreaterThan(1000), 60_000);
+  step('load running', { acknowledged: load.acknowledged });
 
   await c.holdWalSender();
   const before = load.acknowledged;
   await new Promise((r) => setTimeout(r, HOLD_MS));
   expect(load.acknowledged, 'writes went on while the WAL sender was held').toBeGreaterThan(before);
   const gapBytes = await c.replicaGap();
+  step('WAL sender held', { acknowledged: load.acknowledged, gapBytes });
   const killedAt = performance.now();
   c.killPrimary();
   await c.promoteReplica();
   c.moveAddressToReplica();
+  step('promoted and moved', { acknowledged: load.acknowledged, ms: Math.round(performance.now() - killedAt) });
 
   const moved = load.acknowledged;
   await eventually(() => expect(load.acknowledged).toBeGreaterThan(moved + 1000), 90_000);
+  step('writes resumed', { acknowledged: load.acknowledged });
   const history = await load.stop();
   const firstCommit = history.ops.filter((o) => o.ack === 'committed' && o.outcome === 'ok' && o.status !== 504 && o.start > killedAt).reduce((m, o) => Math.min(m, o.end), Number.POSITIVE_INFINITY);
   return { history, gapBytes, recoveryMs: Math.round(firstCommit - killedAt), writerOutput: writer.output() };
 }
 
 describe('row 34: primary failover to an asynchronous replica', () => {
-  it('with confirmation: 0 acknowledged writes lost, 0 applied twice, per-key order kept', async () => {
+  it('with confirmation: 0 acknowledged writes lost, 0 applied twice, per-key order kept', { timeout: 300_000 }, async () => {
     const run = await failoverUnderLoad({});
     const verdict = await drainAndCheck(cluster!, run.history, 120_000);
     expectSound(verdict);
     expect(run.gapBytes, 'the replica missed WAL when the primary died').toBeGreaterThan(0);
     expect(logged(run.writerOutput, 'batch failed; retrying the same batch'), 'the writer retried over the failover').toBe(true);
-    console.info(`[row 34] ${JSON.stringify({ attempted: verdict.attempted, acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, lost: verdict.lost.length, duplicates: verdict.duplicates.length, gapBytes: run.gapBytes, recoveryMs: run.recoveryMs })}`);
+    console.info(`[row 34] verdict ${JSON.stringify({ attempted: verdict.attempted, acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, lost: verdict.lost.length, duplicates: verdict.duplicates.length, gapBytes: run.gapBytes, recoveryMs: run.recoveryMs })}`);
   });
 
-  it('without confirmation (SLUICE_CONFIRM_REPLICAS=0) the same failover loses acknowledged writes', async () => {
+  it('without confirmation (SLUICE_CONFIRM_REPLICAS=0) the same failover loses acknowledged writes', { timeout: 300_000 }, async () => {
     const run = await failoverUnderLoad({ SLUICE_CONFIRM_REPLICAS: '0' });
     await eventually(async () => expect(await cluster!.backlog()).toBe(0), 120_000);
     const verdict = await check(cluster!.checkPools(), run.history);
