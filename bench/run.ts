@@ -37,7 +37,7 @@ const mode = args.find((a, i) => !a.startsWith('--') && !(i > 0 && VALUED.has(ar
 
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile });
+    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica') });
     break;
   case 'read':
     await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });

@@ -6,6 +6,10 @@
  *   b. a naive Hono service doing one INSERT per request (pool),
  *   c. Sluice `Sluice-Ack: queued`, d. Sluice `Sluice-Ack: committed`,
  *   e. the writer draining a pre-filled backlog, against one COPY of the same rows.
+ * With `--replica`, a streaming replica follows the primary in every scenario,
+ * and c. and d. also run with confirmation (SLUICE_CONFIRM_REPLICAS=1: jobs
+ * complete once the replica has flushed the commit) right after the same
+ * scenario without it (SLUICE_CONFIRM_REPLICAS=0).
  * Everything runs on this machine in one run, so ratios are comparable even
  * when absolute numbers are not. CPU per request is read from /proc for every process.
  */
@@ -15,7 +19,7 @@ import type { Tracked } from '../lib/cpu.ts';
 import { summarizeProfiles, type ProfileSummary } from '../lib/profile.ts';
 import { profileDir, runId } from '../lib/report.ts';
 import { startBaseline, startService, startStack, stopAll, tracked, type Running, type ServiceOptions } from '../lib/services.ts';
-import { createLogger, createPool, freePort, loadConfig, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
+import { createLogger, createPool, freePort, loadConfig, migrate, startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
 import type { LoadSpec } from '../load/generator.ts';
 import { copyRows, measureDrain, prefillBacklog, type RowsRun } from './drain.ts';
 import { report } from './report.ts';
@@ -32,6 +36,8 @@ export interface WriteBenchOptions {
   batchLingerMs?: number;
   /** Run only these scenarios (bare, naive, queued, committed, drain); empty = all. */
   only: string[];
+  /** Start a streaming replica and measure queued/committed with and without confirmation on it. */
+  replica: boolean;
   /** Write `--cpu-prof` profiles of the gateway and the writer, and print their hottest functions. */
   profile: boolean;
 }
@@ -41,6 +47,7 @@ interface Ctx {
   o: WriteBenchOptions;
   run: string;
   pg: LocalPostgres;
+  replica: LocalPostgres | undefined;
   redis: LocalRedis;
   pool: pg.Pool;
   running: Running[];
@@ -54,7 +61,8 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
   const run = runId('write');
   const pgServer = await startPostgres(); // fsync on, as in production
   const redis = await startRedis({ appendfsync: 'everysec' });
-  const ctx: Ctx = { o, run, pg: pgServer, redis, pool: new pg.Pool({ connectionString: pgServer.url, max: 2 }), running: [], profiles: {} };
+  const replicaServer = o.replica ? await startReplica(pgServer) : undefined;
+  const ctx: Ctx = { o, run, pg: pgServer, replica: replicaServer, redis, pool: new pg.Pool({ connectionString: pgServer.url, max: 2 }), running: [], profiles: {} };
   try {
     await ctx.pool.query(BENCH_TABLE_SQL);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
@@ -65,14 +73,17 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     // Each ratio's two halves run back to back (bare → queued → naive): the machine's load drifts.
     if (want('bare')) results.push(await baseline(ctx, 'bare', 'a. bare Hono POST (no work)', 'bench/baselines/bare-hono.ts', []));
     if (want('queued')) results.push(await sluice(ctx, 'queued', 'c. Sluice queued'));
+    if (want('queued') && ctx.replica) results.push(await sluice(ctx, 'queued', 'c2. Sluice queued, confirmed on the replica', true));
     if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
     if (want('committed')) results.push(await sluice(ctx, 'committed', 'd. Sluice committed'));
+    if (want('committed') && ctx.replica) results.push(await sluice(ctx, 'committed', 'd2. Sluice committed, confirmed on the replica', true));
     const drain = want('drain') ? await drainVsCopy(ctx) : undefined;
     report(run, o, results, drain, ctx.profiles);
   } finally {
     await stopAll(ctx.running);
     await ctx.pool.end().catch(() => {});
     await redis.destroy().catch(() => {});
+    await replicaServer?.destroy().catch(() => {});
     await pgServer.destroy().catch(() => {});
   }
 }
@@ -86,8 +97,10 @@ function servers(ctx: Ctx): Tracked[] {
 }
 
 /** The environment `pnpm start` would get: where Postgres and Redis are, which table; everything else at its default. */
-function services(ctx: Ctx, key: string, port: number): ServiceOptions {
+function services(ctx: Ctx, key: string, port: number, confirm = false): ServiceOptions {
   const env: Record<string, string> = { DATABASE_URL: ctx.pg.url, REDIS_URL: ctx.redis.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port) };
+  // With a replica: reads may use it either way; only the confirmation differs between the halves of a pair.
+  if (ctx.replica) Object.assign(env, { SLUICE_REPLICA_URLS: ctx.replica.url, SLUICE_CONFIRM_REPLICAS: confirm ? '1' : '0' });
   if (ctx.o.partitions !== undefined) env.SLUICE_PARTITIONS = String(ctx.o.partitions);
   if (ctx.o.batchLingerMs !== undefined) env.SLUICE_BATCH_LINGER_MS = String(ctx.o.batchLingerMs);
   return { env, ...(ctx.o.profile ? { profile: { dir: join(profileDir(ctx.run), key), services: PROFILED } } : {}) };
@@ -106,14 +119,15 @@ async function baseline(ctx: Ctx, key: string, scenario: string, file: string, a
   return r;
 }
 
-async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string): Promise<WriteResult> {
+async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false): Promise<WriteResult> {
   await ctx.pool.query('TRUNCATE bench_events');
   const port = await freePort();
-  const so = services(ctx, ack, port);
+  const key = confirm ? `${ack}-confirm` : ack;
+  const so = services(ctx, key, port, confirm);
   ctx.running.push(...(await startStack(so)));
-  const r = await measureWrite(ack, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool);
+  const r = await measureWrite(key, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool);
   await stopAll(ctx.running); // they write their profiles as they exit
-  if (so.profile) ctx.profiles[ack] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
+  if (so.profile) ctx.profiles[key] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
   return r;
 }
 

@@ -42,7 +42,23 @@ function ratios(results: WriteResult[], drain: { drain: RowsRun; copy: RowsRun }
     { name: 'queued p95 ms', value: queued?.measured.load.latencyMs.p95 ?? null, target: '≤ 20' },
     { name: 'committed p95 ms', value: committed?.measured.load.latencyMs.p95 ?? null, target: '≤ 40' },
     { name: 'drain rows/s ÷ COPY rows/s', value: drain ? drain.drain.rowsPerSec / drain.copy.rowsPerSec : null, target: '≥ 0.5' },
+    ...confirmRatios(by('queued'), by('queued-confirm'), by('committed'), by('committed-confirm')),
     { name: 'load generator µs/req (bare)', value: bare ? (bare.measured.cpuUs.loadgen ?? 0) / bare.measured.load.requests : null, target: '—' },
+  ];
+}
+
+/** With `--replica`: what confirmation on the replica costs, each pair from this run. */
+function confirmRatios(q: WriteResult | undefined, qc: WriteResult | undefined, c: WriteResult | undefined, cc: WriteResult | undefined): Ratio[] {
+  if (qc === undefined && cc === undefined) return [];
+  const rows = (r: WriteResult | undefined) => (r && r.rows > 0 ? (r.rows / r.measured.windowMs) * 1000 : null);
+  const p95 = (r: WriteResult | undefined) => r?.measured.load.latencyMs.p95;
+  return [
+    { name: 'queued writes/s: confirmed ÷ not', value: ratio(qc?.measured.load.rps, q?.measured.load.rps), target: '—' },
+    { name: 'queued rows committed/s: confirmed ÷ not', value: ratio(rows(qc), rows(q)), target: '—' },
+    { name: 'queued p95: confirmed ÷ not', value: ratio(p95(qc), p95(q)), target: '—' },
+    { name: 'committed writes/s: confirmed ÷ not', value: ratio(cc?.measured.load.rps, c?.measured.load.rps), target: '—' },
+    { name: 'committed p95: confirmed ÷ not', value: ratio(p95(cc), p95(c)), target: '—' },
+    { name: 'rows/txn (queued): confirmed ÷ not', value: ratio(qc && qc.commits > 0 ? qc.rows / qc.commits : null, q && q.commits > 0 ? q.rows / q.commits : null), target: '—' },
   ];
 }
 
