@@ -14,9 +14,10 @@ import { NotPrimaryError, StaleTimelineError, TimelineChangedError } from './err
  * One confirmer per shard, shared by its partitions. `confirm()` resolves
  * once `replicas` streaming standbys report a flush (or replay) position at
  * or past the commit's token, read from the primary's `pg_stat_replication`
- * together with the primary's role and timeline (one query; concurrent
- * waiters share it, and a commit below a position already seen on the same
- * timeline needs none). It throws, and the batch is retried, when the server
+ * together with the primary's role and timeline: one query per poll, a poll
+ * every POLL_INTERVAL_MS while any commit of the shard waits, each poll
+ * settling every waiter; a commit below a position already seen on the
+ * same timeline needs none. It throws, and the batch is retried, when the server
  * behind the shard's address is not the one that took the commit:
  *
  * - `NotPrimaryError`: it is in recovery (the address points at a standby);
@@ -55,13 +56,26 @@ export interface CommitPosition {
   timeline: number;
 }
 
-/** Polls back off from this to POLL_MAX_MS while a commit is not confirmed. */
-const POLL_FIRST_MS = 1;
-const POLL_MAX_MS = 20;
+/**
+ * Pause between two polls while commits wait. One loop per shard polls for
+ * every waiting partition at once, so the cost is at most one small query
+ * per interval per shard, whatever the number of partitions and batches.
+ */
+const POLL_INTERVAL_MS = 3;
+
+interface Waiter {
+  c: CommitPosition;
+  lsn: bigint;
+  t0: number;
+  timedOut: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
 
 /** One shard's confirmations (see the module comment). */
 export class StandbyConfirmer {
-  private inFlight: Promise<StandbyState> | undefined;
+  private waiters: Waiter[] = [];
+  private loop: Promise<void> | undefined;
   /** Highest timeline this writer has seen the shard's primary on. */
   private newestTimeline = 0;
   /** The `replicas`-th highest standby position last seen, and its timeline: commits at or below it need no query. */
@@ -85,64 +99,82 @@ export class StandbyConfirmer {
   ) {}
 
   /** Resolve once the commit is on enough standbys (or the timeout says complete); throw when the shard failed over (see the module comment). */
-  async confirm(c: CommitPosition): Promise<void> {
-    if (this.s.replicas === 0) return;
-    const target = lsnValue(c.lsn);
-    if (this.covered(c.timeline, target)) return;
-    const t0 = performance.now();
-    let delay = POLL_FIRST_MS;
-    let timedOut = false;
-    for (;;) {
-      const st = await this.poll();
-      if (st.inRecovery) throw new NotPrimaryError(`shard ${this.shard}: the server behind its address is a standby`);
-      const timeline = st.timeline!;
-      if (timeline < this.newestTimeline) throw new StaleTimelineError(`shard ${this.shard}: the server behind its address is on timeline ${timeline}, but the primary has been on ${this.newestTimeline} (an old primary is back?)`);
-      if (timeline !== c.timeline) {
-        this.metrics.timelineChanged(this.shard);
-        throw new TimelineChangedError(`shard ${this.shard}: commit on timeline ${c.timeline}, primary now on ${timeline}: replaying the batch`);
-      }
-      if (this.covered(c.timeline, target)) {
-        this.metrics.confirmed(this.shard, (performance.now() - t0) / 1000);
+  confirm(c: CommitPosition): Promise<void> {
+    if (this.s.replicas === 0) return Promise.resolve();
+    const lsn = lsnValue(c.lsn);
+    if (this.covered(c.timeline, lsn)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ c, lsn, t0: performance.now(), timedOut: false, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    this.loop ??= this.run().finally(() => {
+      this.loop = undefined;
+      if (this.waiters.length > 0) this.kick();
+    });
+  }
+
+  /** Poll while commits wait; settle each after every poll. A failed poll fails every waiter (their batches are retried). */
+  private async run(): Promise<void> {
+    while (this.waiters.length > 0) {
+      let st: StandbyState;
+      try {
+        st = await standbyState(this.db, this.s.position);
+      } catch (err) {
+        for (const w of this.waiters.splice(0)) w.reject(err);
         return;
       }
-      const standbys = st.positions.length;
-      if (this.short && this.s.onTimeout === 'complete') {
-        this.metrics.unconfirmed(this.shard);
-        return;
-      }
-      if (!timedOut && performance.now() - t0 > this.s.timeoutMs) {
-        timedOut = true;
-        this.metrics.unconfirmed(this.shard);
-        if (standbys < this.s.replicas) {
-          this.short = true;
-          this.log.warn({ shard: this.shard, standbys, want: this.s.replicas }, 'fewer standbys streaming than SLUICE_CONFIRM_REPLICAS: commits are not confirmed until enough stream again');
-        }
-        if (this.s.onTimeout === 'complete') {
-          this.log.warn({ shard: this.shard, lsn: c.lsn, standbys, want: this.s.replicas }, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; completing its jobs anyway (a failover now may lose them)');
-          return;
-        }
-        this.log.warn({ shard: this.shard, lsn: c.lsn, standbys, want: this.s.replicas }, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; its jobs wait in Redis until one has it');
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(POLL_MAX_MS, delay * 2);
+      this.learn(st);
+      this.waiters = this.waiters.filter((w) => !this.settle(w, st));
+      if (this.waiters.length > 0) await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
     }
+  }
+
+  /** Decide one waiter against a poll; true when it is settled. */
+  private settle(w: Waiter, st: StandbyState): boolean {
+    const fail = (err: Error) => {
+      w.reject(err);
+      return true;
+    };
+    if (st.inRecovery) return fail(new NotPrimaryError(`shard ${this.shard}: the server behind its address is a standby`));
+    const timeline = st.timeline!;
+    if (timeline < this.newestTimeline) return fail(new StaleTimelineError(`shard ${this.shard}: the server behind its address is on timeline ${timeline}, but the primary has been on ${this.newestTimeline} (an old primary is back?)`));
+    if (timeline !== w.c.timeline) {
+      this.metrics.timelineChanged(this.shard);
+      return fail(new TimelineChangedError(`shard ${this.shard}: commit on timeline ${w.c.timeline}, primary now on ${timeline}: replaying the batch`));
+    }
+    if (this.covered(w.c.timeline, w.lsn)) {
+      this.metrics.confirmed(this.shard, (performance.now() - w.t0) / 1000);
+      w.resolve();
+      return true;
+    }
+    const standbys = st.positions.length;
+    if (this.short && this.s.onTimeout === 'complete') {
+      this.metrics.unconfirmed(this.shard);
+      w.resolve();
+      return true;
+    }
+    if (w.timedOut || performance.now() - w.t0 <= this.s.timeoutMs) return false;
+    w.timedOut = true;
+    this.metrics.unconfirmed(this.shard);
+    if (standbys < this.s.replicas && !this.short) {
+      this.short = true;
+      this.log.warn({ shard: this.shard, standbys, want: this.s.replicas }, 'fewer standbys streaming than SLUICE_CONFIRM_REPLICAS: commits are not confirmed until enough stream again');
+    }
+    const at = { shard: this.shard, lsn: w.c.lsn, standbys, want: this.s.replicas };
+    if (this.s.onTimeout === 'wait') {
+      this.log.warn(at, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; its jobs wait in Redis until one has it');
+      return false;
+    }
+    this.log.warn(at, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; completing its jobs anyway (a failover now may lose them)');
+    w.resolve();
+    return true;
   }
 
   private covered(timeline: number, lsn: bigint): boolean {
     return this.confirmedUpTo.timeline === timeline && lsn <= this.confirmedUpTo.lsn;
-  }
-
-  /** One query at a time per shard; every waiter reads its answer. */
-  private poll(): Promise<StandbyState> {
-    this.inFlight ??= standbyState(this.db, this.s.position)
-      .then((st) => {
-        this.learn(st);
-        return st;
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-    return this.inFlight;
   }
 
   private learn(st: StandbyState): void {
