@@ -8,6 +8,7 @@ import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { cacheTtlsOf } from '@sluice/shared/read/cache/store.ts';
 import { cachePrefixOf } from '@sluice/shared/read/cache/keys.ts';
+import { forgetCachedRows } from '@sluice/shared/read/cache/forget.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
 import { closeDrainedEpochs } from '@sluice/shared/topology/epochs.ts';
 import { liveGateways } from '@sluice/shared/topology/fleet.ts';
@@ -130,7 +131,11 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(views ? [views.inTransaction] : []), ...(deps.inTransaction ?? [])], beforeStatements: [...(views ? [views.before] : []), ...(deps.beforeStatements ?? [])] }));
       return ctx;
     };
-    const confirmers = confirmersOf(config, topology, metrics, log);
+    // A failover: rows cached from commits it lost carry stamps of the dead timeline (read/cache/forget.ts).
+    const confirmers = confirmersOf(config, topology, metrics, log, async (shard) => {
+      const dropped = await forgetCachedRows(cacheRedis, cachePrefixOf(prefix, shard, firstShard));
+      log.warn({ shard, dropped }, 'primary changed timeline: cached rows of the shard dropped');
+    });
     // In order: the cache before the ack (a client reading right after its ack sees its write);
     // last, the jobs wait until a standby has the commit (confirm/confirmer.ts): a failover cannot lose them.
     const afterCommit: AfterCommitHook[] = [

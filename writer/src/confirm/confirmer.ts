@@ -14,8 +14,8 @@ import { NotPrimaryError, StaleTimelineError, TimelineChangedError } from './err
  * One confirmer per shard, shared by its partitions. `confirm()` resolves
  * once `replicas` streaming standbys report a flush (or replay) position at
  * or past the commit's token, read from the primary's `pg_stat_replication`
- * together with the primary's role and timeline: one query per poll, a poll
- * every POLL_INTERVAL_MS while any commit of the shard waits, each poll
+ * together with the primary's role and timeline: one query per poll, polls
+ * (see POLL_MIN_MS) only while a commit of the shard waits, each poll
  * settling every waiter; a commit below a position already seen on the
  * same timeline needs none. It throws, and the batch is retried, when the server
  * behind the shard's address is not the one that took the commit:
@@ -48,6 +48,8 @@ export interface ConfirmMetrics {
   confirmed(shard: string, seconds: number): void;
   unconfirmed(shard: string): void;
   timelineChanged(shard: string): void;
+  /** The shard's primary was seen on a newer timeline than before (a standby was promoted). */
+  newTimeline?(shard: string, from: number, to: number): void;
 }
 
 /** A committed batch's position. */
@@ -57,11 +59,15 @@ export interface CommitPosition {
 }
 
 /**
- * Pause between two polls while commits wait. One loop per shard polls for
- * every waiting partition at once, so the cost is at most one small query
- * per interval per shard, whatever the number of partitions and batches.
+ * Pause between two polls while commits wait: one loop per shard polls for
+ * every waiting partition at once, so the cost is one small query per pause
+ * per shard, whatever the number of partitions and batches. The pause
+ * doubles after a poll that confirmed nothing (a lagging or absent standby
+ * must not cost a query every millisecond) and starts short again after one
+ * that did.
  */
-const POLL_INTERVAL_MS = 3;
+const POLL_MIN_MS = 1;
+const POLL_MAX_MS = 25;
 
 interface Waiter {
   c: CommitPosition;
@@ -118,6 +124,7 @@ export class StandbyConfirmer {
 
   /** Poll while commits wait; settle each after every poll. A failed poll fails every waiter (their batches are retried). */
   private async run(): Promise<void> {
+    let pause = POLL_MIN_MS;
     while (this.waiters.length > 0) {
       let st: StandbyState;
       try {
@@ -127,8 +134,10 @@ export class StandbyConfirmer {
         return;
       }
       this.learn(st);
+      const before = this.waiters.length;
       this.waiters = this.waiters.filter((w) => !this.settle(w, st));
-      if (this.waiters.length > 0) await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+      pause = this.waiters.length < before ? POLL_MIN_MS : Math.min(POLL_MAX_MS, pause * 2);
+      if (this.waiters.length > 0) await new Promise((r) => setTimeout(r, pause));
     }
   }
 
@@ -180,8 +189,12 @@ export class StandbyConfirmer {
   private learn(st: StandbyState): void {
     if (st.timeline === null) return;
     if (st.timeline > this.newestTimeline) {
-      if (this.newestTimeline > 0) this.log.warn({ shard: this.shard, from: this.newestTimeline, to: st.timeline }, 'primary is on a new timeline (a standby was promoted)');
+      const from = this.newestTimeline;
       this.newestTimeline = st.timeline;
+      if (from > 0) {
+        this.log.warn({ shard: this.shard, from, to: st.timeline }, 'primary is on a new timeline (a standby was promoted)');
+        this.metrics.newTimeline?.(this.shard, from, st.timeline);
+      }
     }
     if (this.short && st.positions.length >= this.s.replicas) {
       this.short = false;

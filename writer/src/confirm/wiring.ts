@@ -17,12 +17,13 @@ export function confirmReplicasOf(config: Pick<Config, 'SLUICE_CONFIRM_REPLICAS'
   return config.SLUICE_CONFIRM_REPLICAS ?? (replicaUrls.length > 0 ? 1 : 0);
 }
 
-/** One confirmer per shard of the topology. */
-export function confirmersOf(config: Readonly<Config>, topology: Topology, metrics: WriterMetrics, log: Logger): Confirmers {
+/** One confirmer per shard of the topology; `onNewTimeline` runs when one sees its shard's primary on a newer timeline. */
+export function confirmersOf(config: Readonly<Config>, topology: Topology, metrics: WriterMetrics, log: Logger, onNewTimeline?: (shard: string) => Promise<void>): Confirmers {
   const m: ConfirmMetrics = {
     confirmed: (shard, seconds) => metrics.confirmSeconds.observe({ shard }, seconds),
     unconfirmed: (shard) => metrics.unconfirmed.inc({ shard }),
     timelineChanged: (shard) => metrics.timelineChanges.inc({ shard }),
+    newTimeline: (shard) => void onNewTimeline?.(shard).catch((err: unknown) => log.warn({ err, shard }, 'after a timeline change: step failed')),
   };
   const byShard = new Map<string, StandbyConfirmer>();
   const replicas = new Map<string, number>();
