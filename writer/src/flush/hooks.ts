@@ -16,7 +16,10 @@ import type { BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts'
  *   and must finish before the batch's jobs are marked done (cache
  *   write-through, acks to waiting gateways, …). Hooks run in registration
  *   order, each awaited: the cache is updated before the ack goes out, so a
- *   client that reads right after its committed ack sees its write.
+ *   client that reads right after its committed ack sees its write. The last
+ *   one waits for the standbys (writer/src/confirm/); a hook that throws
+ *   makes the batch retry, which after a failover replays it on the new
+ *   primary (`sluice.applied_jobs` skips what survived).
  */
 
 /**
