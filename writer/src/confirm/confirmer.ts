@@ -201,7 +201,9 @@ export class StandbyConfirmer {
       this.log.warn({ shard: this.shard, standbys: st.positions.length }, 'enough standbys streaming again: commits wait for confirmation again');
     }
     const sorted = st.positions.filter((p): p is string => p !== null).map(lsnValue).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    // Positions of another timeline say nothing about this one's commits.
+    if (this.confirmedUpTo.timeline !== st.timeline) this.confirmedUpTo = { timeline: st.timeline, lsn: -1n };
     const nth = sorted[this.s.replicas - 1];
-    if (nth !== undefined && (this.confirmedUpTo.timeline !== st.timeline || nth > this.confirmedUpTo.lsn)) this.confirmedUpTo = { timeline: st.timeline, lsn: nth };
+    if (nth !== undefined && nth > this.confirmedUpTo.lsn) this.confirmedUpTo = { timeline: st.timeline, lsn: nth };
   }
 }
