@@ -29,6 +29,7 @@ import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { flagRoutes } from './routes/flags.ts';
 import { FlagFollower } from '@sluice/shared/flags/follower.ts';
+import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -109,7 +110,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   });
   const service = new WriteService({
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
-    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
+    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, poisonWrites: new FailPoints(config.SLUICE_FAILPOINTS).armed('gateway-poison-writes'), router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
   });
   metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };
