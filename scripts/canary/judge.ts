@@ -1,0 +1,105 @@
+/**
+ * The verdict on one window: the canary servers against the stable ones,
+ * over the same interval (both sides' counters read at the same two moments).
+ * Pure, so every rule is unit-tested (scripts/canary/judge.test.ts).
+ */
+
+/** What one side (canary or stable servers, summed) did during the window. */
+export interface Side {
+  /** Responses HAProxy counted (hrsp_1xx…5xx, other). */
+  responses: number;
+  /** 5xx answers plus connection and response errors (econ, eresp): what a client saw as a failure. */
+  errors: number;
+  /** Latency histogram of the gateways' `sluice_http_request_duration_seconds`: cumulative counts by upper bound (s). */
+  latency: { le: number; count: number }[];
+  /** Writes the gateways acknowledged as queued (`sluice_requests_enqueued_total`). */
+  enqueued: number;
+  /** Writes refused with 503 before or while enqueueing (`sluice_writes_rejected_total`, `sluice_enqueue_failures_total`). */
+  enqueueFailures: number;
+  /** Dead letters whose job id names one of this side's gateway nodes. */
+  deadLetters: number;
+}
+
+/** The thresholds (CLI options). */
+export interface Thresholds {
+  /** A verdict needs this many canary responses in the window. */
+  minRequests: number;
+  /** Canary error rate may exceed the stable one by this much (0.01 = 1 point). */
+  maxErrorRateDelta: number;
+  /** Canary p99 may reach `stable p99 × ratio` … */
+  maxLatencyRatio: number;
+  /** … or this floor (ms), whichever is higher (sub-millisecond p99s differ by noise). */
+  latencyFloorMs: number;
+  /** Canary dead letters per enqueued write may exceed the stable rate by this much. */
+  maxDeadLetterRateDelta: number;
+  /** Canary enqueue failures per write may exceed the stable rate by this much. */
+  maxEnqueueFailureRateDelta: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = { minRequests: 50, maxErrorRateDelta: 0.01, maxLatencyRatio: 2, latencyFloorMs: 100, maxDeadLetterRateDelta: 0.01, maxEnqueueFailureRateDelta: 0.01 };
+
+/** A window's figures and verdict. */
+export interface Verdict {
+  /** `healthy`: enough traffic and no rule broken; `unhealthy`: a rule broken; `pending`: too little canary traffic yet. */
+  state: 'healthy' | 'unhealthy' | 'pending';
+  reasons: string[];
+  canary: Figures;
+  stable: Figures;
+}
+
+/** Rates and p99 of one side. */
+export interface Figures {
+  responses: number;
+  errorRate: number;
+  p99Ms: number | null;
+  enqueued: number;
+  deadLetters: number;
+  deadLetterRate: number;
+  enqueueFailureRate: number;
+}
+
+const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
+
+/** p99 from cumulative buckets: the upper bound of the first bucket holding 99 % (null without samples). */
+export function p99Ms(latency: Side['latency']): number | null {
+  const total = latency.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const b = latency.find((x) => x.count >= 0.99 * total)!;
+  return Number.isFinite(b.le) ? b.le * 1000 : Number.POSITIVE_INFINITY;
+}
+
+function figures(s: Side): Figures {
+  return {
+    responses: s.responses,
+    errorRate: rate(s.errors, s.responses),
+    p99Ms: p99Ms(s.latency),
+    enqueued: s.enqueued,
+    deadLetters: s.deadLetters,
+    deadLetterRate: rate(s.deadLetters, s.enqueued),
+    enqueueFailureRate: rate(s.enqueueFailures, s.enqueued + s.enqueueFailures),
+  };
+}
+
+/**
+ * Judge a window. Dead letters are judged as soon as they appear (they are
+ * damage done after a 202, not noise), everything else once the canary has
+ * answered `minRequests`. `stable` may be a previous window's figures when
+ * the stable servers had no traffic (the 100 % step).
+ */
+export function judge(canary: Side, stable: Side, t: Thresholds): Verdict {
+  const c = figures(canary);
+  const s = figures(stable);
+  const reasons: string[] = [];
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  if (c.deadLetters > 0 && c.deadLetterRate > s.deadLetterRate + t.maxDeadLetterRateDelta) {
+    reasons.push(`dead letters: ${c.deadLetters} of ${c.enqueued} canary writes (${pct(c.deadLetterRate)}) vs stable ${pct(s.deadLetterRate)}`);
+  }
+  if (c.responses >= t.minRequests) {
+    if (c.errorRate > s.errorRate + t.maxErrorRateDelta) reasons.push(`errors: ${pct(c.errorRate)} of ${c.responses} canary responses vs stable ${pct(s.errorRate)}`);
+    if (c.enqueueFailureRate > s.enqueueFailureRate + t.maxEnqueueFailureRateDelta) reasons.push(`enqueue failures: ${pct(c.enqueueFailureRate)} vs stable ${pct(s.enqueueFailureRate)}`);
+    const limit = Math.max((s.p99Ms ?? 0) * t.maxLatencyRatio, t.latencyFloorMs);
+    if (c.p99Ms !== null && c.p99Ms > limit) reasons.push(`latency: canary p99 ≤ ${c.p99Ms} ms vs limit ${limit} ms (stable p99 ≤ ${s.p99Ms ?? '-'} ms)`);
+  }
+  const state = reasons.length > 0 ? 'unhealthy' : c.responses >= t.minRequests ? 'healthy' : 'pending';
+  return { state, reasons, canary: c, stable: s };
+}
