@@ -60,7 +60,7 @@ export interface CanaryReport {
   canaries: string[];
   stable: string[];
   steps: StepReport[];
-  /** Rollback: from the decision to HAProxy having acknowledged every weight (ms). */
+  /** Rollback: from the decision to HAProxy having acknowledged the canary's weight 0 (ms). */
   rollbackMs?: number;
   /** Rollback: from the decision until the canary servers had no open session (ms; null if not within 5 s). */
   drainedMs?: number | null;
@@ -133,6 +133,10 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
   return state.report;
 }
 
+function emptySide(): Side {
+  return { responses: 0, errors: 0, latency: [], enqueued: 0, enqueueFailures: 0, deadLetters: 0 };
+}
+
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
@@ -143,11 +147,37 @@ function line(f: Figures): string {
 
 /** Judge one step's window until it passes, fails or runs out of time. */
 async function watchStep(o: CanaryOptions, state: State, src: SluiceSource, baseline: Side | undefined): Promise<{ step: Omit<StepReport, 'share' | 'weights'>; stableSide: Side }> {
-  const start = await snapshot(o.haproxy, o.backend, src);
+  const began = Date.now();
+  // A check that cannot observe (a scrape timed out) is skipped; a step that cannot observe for
+  // max-wait rolls back: a canary nobody can judge is not promoted.
+  const observe = async (): Promise<Snapshot | null> => {
+    try {
+      return await snapshot(o.haproxy, o.backend, src);
+    } catch (err) {
+      o.print(`  could not observe (${(err as Error).message}); retrying`);
+      return null;
+    }
+  };
+  const unobservable = (): { step: Omit<StepReport, 'share' | 'weights'>; stableSide: Side } => {
+    const none = judge(emptySide(), emptySide(), o.thresholds);
+    return { step: { startedAt: new Date(began).toISOString(), windowMs: Date.now() - began, verdict: 'insufficient-traffic', reasons: [`could not observe the servers for ${Date.now() - began} ms`], canary: none.canary, stable: none.stable }, stableSide: emptySide() };
+  };
+  let start: Snapshot | null = null;
+  while (start === null) {
+    start = await observe();
+    if (start === null) {
+      if (Date.now() - began >= o.maxWaitMs) return unobservable();
+      await sleep(o.checkMs);
+    }
+  }
   const startedAt = new Date(start.at).toISOString();
   for (;;) {
     await sleep(o.checkMs);
-    const now = await snapshot(o.haproxy, o.backend, src);
+    const now = await observe();
+    if (now === null) {
+      if (Date.now() - began >= o.maxWaitMs) return unobservable();
+      continue;
+    }
     const canary = sideOf(start, now, state.canaries);
     const stableSide = sideOf(start, now, state.stable);
     // At 100 % the stable servers get nothing: the canary is held to the last window they had.
@@ -163,10 +193,10 @@ async function watchStep(o: CanaryOptions, state: State, src: SluiceSource, base
 /** Canary weight 0, stable weights restored; measure how long HAProxy took and when the canary had no session left. */
 async function rollback(o: CanaryOptions, state: State, reason: string): Promise<CanaryReport> {
   const t0 = performance.now();
-  const weights = new Map<string, number>([...state.canaries.map((c) => [c, 0] as const), ...state.stable.map((s) => [s, state.original[s] || 100] as const)]);
-  // Canary first: from this command on, no new request reaches it.
-  await o.haproxy.setWeights(o.backend, weights);
+  // The canary first, alone: from this answer on no new request reaches it; then the stable weights back.
+  await o.haproxy.setWeights(o.backend, new Map(state.canaries.map((c) => [c, 0] as const)));
   const rollbackMs = performance.now() - t0;
+  await o.haproxy.setWeights(o.backend, new Map(state.stable.map((s) => [s, state.original[s] || 100] as const)));
   let drainedMs: number | null = null;
   while (performance.now() - t0 < 5000) {
     const stats = await o.haproxy.stats(o.backend);

@@ -57,11 +57,13 @@ export class HaproxyRuntime {
     return out;
   }
 
-  /** Set weights of several servers, one command each, in order; throws on an answer that is not empty. */
+  /**
+   * Set weights of several servers in one round trip (the CLI runs
+   * `;`-separated commands in order); throws on any answer (success is silent).
+   */
   async setWeights(backend: string, weights: ReadonlyMap<string, number>): Promise<void> {
-    for (const [server, w] of weights) {
-      const answer = (await this.command(`set weight ${backend}/${server} ${w}`)).trim();
-      if (answer !== '') throw new Error(`haproxy: set weight ${backend}/${server} ${w}: ${answer}`);
-    }
+    const cmds = [...weights].map(([server, w]) => `set weight ${backend}/${server} ${w}`);
+    const answer = (await this.command(cmds.join('; '))).trim();
+    if (answer !== '') throw new Error(`haproxy: ${cmds.join('; ')}: ${answer}`);
   }
 }

@@ -55,7 +55,7 @@ function buckets(text: string): Map<number, number> {
 }
 
 async function gatewayFigures(addr: string): Promise<{ node: string | null; metrics: ServerCounters['metrics'] }> {
-  const get = (path: string) => fetch(`http://${addr}${path}`, { signal: AbortSignal.timeout(1000) });
+  const get = (path: string) => fetch(`http://${addr}${path}`, { signal: AbortSignal.timeout(2000) });
   const [live, metrics] = await Promise.allSettled([get('/livez').then((r) => r.json() as Promise<{ node?: string }>), get('/metrics').then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))]);
   const node = live.status === 'fulfilled' ? (live.value.node ?? null) : null;
   if (metrics.status !== 'fulfilled') return { node, metrics: null };
@@ -69,7 +69,7 @@ async function deadLettersByNode(src: SluiceSource): Promise<Map<string, number>
   let after: number | null = null;
   for (let page = 0; page < 50; page += 1) {
     const q = new URLSearchParams({ state: 'all', since: src.since.toISOString(), limit: '500', ...(after === null ? {} : { after: String(after) }) });
-    const res = await fetch(`${src.url.replace(/\/$/, '')}/v1/admin/dead-letters?${q}`, { headers: src.adminKey ? { authorization: `Bearer ${src.adminKey}` } : {}, signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${src.url.replace(/\/$/, '')}/v1/admin/dead-letters?${q}`, { headers: src.adminKey ? { authorization: `Bearer ${src.adminKey}` } : {}, signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error(`GET /v1/admin/dead-letters: HTTP ${res.status}`);
     const body = (await res.json()) as { items: { jobId: string }[]; next: number | null };
     for (const d of body.items) {
