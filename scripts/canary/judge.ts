@@ -75,7 +75,8 @@ function figures(s: Side): Figures {
     p99Ms: p99Ms(s.latency),
     enqueued: s.enqueued,
     deadLetters: s.deadLetters,
-    deadLetterRate: rate(s.deadLetters, s.enqueued),
+    // Dead letters are read a moment after the metrics: never more than one per write.
+    deadLetterRate: rate(s.deadLetters, Math.max(s.enqueued, s.deadLetters)),
     enqueueFailureRate: rate(s.enqueueFailures, s.enqueued + s.enqueueFailures),
   };
 }
@@ -92,7 +93,7 @@ export function judge(canary: Side, stable: Side, t: Thresholds): Verdict {
   const reasons: string[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   if (c.deadLetters > 0 && c.deadLetterRate > s.deadLetterRate + t.maxDeadLetterRateDelta) {
-    reasons.push(`dead letters: ${c.deadLetters} of ${c.enqueued} canary writes (${pct(c.deadLetterRate)}) vs stable ${pct(s.deadLetterRate)}`);
+    reasons.push(`dead letters: ${c.deadLetters} of the canary's writes (${c.enqueued} counted queued; ${pct(c.deadLetterRate)}) vs stable ${pct(s.deadLetterRate)}`);
   }
   if (c.responses >= t.minRequests) {
     if (c.errorRate > s.errorRate + t.maxErrorRateDelta) reasons.push(`errors: ${pct(c.errorRate)} of ${c.responses} canary responses vs stable ${pct(s.errorRate)}`);

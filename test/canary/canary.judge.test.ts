@@ -51,7 +51,7 @@ describe('canary: judging a window', () => {
   it('dead letters of canary writes count at once, even below min requests, against the stable rate', () => {
     const v = judge(side({ responses: 3, enqueued: 3, deadLetters: 3, latency: latency(8, 3) }), side(), T);
     expect(v.state).toBe('unhealthy');
-    expect(v.reasons[0]).toMatch(/dead letters: 3 of 3/);
+    expect(v.reasons[0]).toMatch(/dead letters: 3 of the canary/);
     // The stable servers dead-letter bad client input at the same rate: not the canary's fault.
     expect(judge(side({ enqueued: 1000, deadLetters: 20 }), side({ enqueued: 1000, deadLetters: 20 }), T).state).toBe('healthy');
   });
