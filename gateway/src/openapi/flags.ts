@@ -29,8 +29,8 @@ export function flagSchemas(): Record<string, Schema> {
       additionalProperties: false,
       properties: {
         enabled: { type: 'boolean', description: 'false: off for everyone (the kill switch)' },
-        rollout: { type: 'integer', minimum: 0, maximum: 100, default: 100, description: 'Percent of users: a user is in when murmur3_32("{flag}:{userId}", 0) % 100 + 1 ≤ rollout (Unleash\'s bucketing; raising it only adds users)' },
-        description: { type: 'string', maxLength: 1000, default: '' },
+        rollout: { type: 'integer', minimum: 0, maximum: 100, description: 'Percent of users (absent: 100): a user is in when murmur3_32("{flag}:{userId}", 0) % 100 + 1 ≤ rollout (Unleash\'s bucketing; raising it only adds users)' },
+        description: { type: 'string', maxLength: 1000, description: 'Free text (absent: empty)' },
       },
     },
     FlagEvaluation: {
