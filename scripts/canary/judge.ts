@@ -26,7 +26,7 @@ export interface Thresholds {
   minRequests: number;
   /** Canary error rate may exceed the stable one by this much (0.01 = 1 point). */
   maxErrorRateDelta: number;
-  /** Canary p99 may reach `stable p99 × ratio` … */
+  /** Canary latency (p99, or the quantile the window's sample supports: `judgedQuantile`) may reach `stable's × ratio` … */
   maxLatencyRatio: number;
   /** … or this floor (ms), whichever is higher (sub-millisecond p99s differ by noise). */
   latencyFloorMs: number;
@@ -60,12 +60,27 @@ export interface Figures {
 
 const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
 
-/** p99 from cumulative buckets: the upper bound of the first bucket holding 99 % (null without samples). */
-export function p99Ms(latency: Side['latency']): number | null {
+/** A quantile from cumulative buckets: the upper bound of the first bucket holding `q` of them (null without samples). */
+export function quantileMs(latency: Side['latency'], q: number): number | null {
   const total = latency.at(-1)?.count ?? 0;
   if (total === 0) return null;
-  const b = latency.find((x) => x.count >= 0.99 * total)!;
+  const b = latency.find((x) => x.count >= q * total)!;
   return Number.isFinite(b.le) ? b.le * 1000 : Number.POSITIVE_INFINITY;
+}
+
+/** p99 (null without samples). */
+export function p99Ms(latency: Side['latency']): number | null {
+  return quantileMs(latency, 0.99);
+}
+
+/**
+ * The latency quantile a window can support: at least 10 of the canary's
+ * samples above it (p99 from 1,000 requests, p90 from 100, the median below
+ * 20). A p99 of 20 requests is their maximum, one slow request on a busy
+ * machine, and would roll back healthy canaries.
+ */
+export function judgedQuantile(canarySamples: number): number {
+  return Math.max(0.5, Math.min(0.99, 1 - 10 / Math.max(canarySamples, 1)));
 }
 
 function figures(s: Side): Figures {
@@ -98,8 +113,12 @@ export function judge(canary: Side, stable: Side, t: Thresholds): Verdict {
   if (c.responses >= t.minRequests) {
     if (c.errorRate > s.errorRate + t.maxErrorRateDelta) reasons.push(`errors: ${pct(c.errorRate)} of ${c.responses} canary responses vs stable ${pct(s.errorRate)}`);
     if (c.enqueueFailureRate > s.enqueueFailureRate + t.maxEnqueueFailureRateDelta) reasons.push(`enqueue failures: ${pct(c.enqueueFailureRate)} vs stable ${pct(s.enqueueFailureRate)}`);
-    const limit = Math.max((s.p99Ms ?? 0) * t.maxLatencyRatio, t.latencyFloorMs);
-    if (c.p99Ms !== null && c.p99Ms > limit) reasons.push(`latency: canary p99 ≤ ${c.p99Ms} ms vs limit ${limit} ms (stable p99 ≤ ${s.p99Ms ?? '-'} ms)`);
+    const q = judgedQuantile(canary.latency.at(-1)?.count ?? 0);
+    const cq = quantileMs(canary.latency, q);
+    const sq = quantileMs(stable.latency, q);
+    const limit = Math.max((sq ?? 0) * t.maxLatencyRatio, t.latencyFloorMs);
+    const name = `p${Math.round(q * 100)}`;
+    if (cq !== null && cq > limit) reasons.push(`latency: canary ${name} ≤ ${cq} ms vs limit ${limit} ms (stable ${name} ≤ ${sq ?? '-'} ms)`);
   }
   const state = reasons.length > 0 ? 'unhealthy' : c.responses >= t.minRequests ? 'healthy' : 'pending';
   return { state, reasons, canary: c, stable: s };

@@ -1,6 +1,6 @@
 /** The canary controller's pure parts: weights for a share, the window verdict, the step list. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_THRESHOLDS, judge, p99Ms, type Side } from '../../scripts/canary/judge.ts';
+import { DEFAULT_THRESHOLDS, judge, judgedQuantile, p99Ms, type Side } from '../../scripts/canary/judge.ts';
 import { parseSteps, weightsFor } from '../../scripts/canary/weights.ts';
 
 const latency = (ms: number, n: number) => [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, Number.POSITIVE_INFINITY].map((le) => ({ le, count: le * 1000 >= ms ? n : 0 }));
@@ -46,6 +46,16 @@ describe('canary: judging a window', () => {
     expect(judge(side({ latency: latency(50, 1000) }), side({ latency: latency(5, 1000) }), T).state).toBe('healthy');
     expect(p99Ms(latency(25, 10))).toBe(25);
     expect(p99Ms([])).toBeNull();
+    expect(judge(side({ latency: latency(500, 1000) }), side(), T).reasons[0]).toMatch(/canary p99/);
+  });
+
+  it('judges the latency quantile the window supports: one slow request in 20 is not a p99', () => {
+    expect(judgedQuantile(1000)).toBeCloseTo(0.99);
+    expect(judgedQuantile(100)).toBeCloseTo(0.9);
+    expect(judgedQuantile(20)).toBe(0.5);
+    // 19 fast and 1 slow canary request: its median is fast.
+    const mixed = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, Number.POSITIVE_INFINITY].map((le) => ({ le, count: le >= 0.01 ? (le >= 2.5 ? 20 : 19) : 0 }));
+    expect(judge(side({ responses: 20, latency: mixed }), side(), { ...T, minRequests: 10 }).state).toBe('healthy');
   });
 
   it('dead letters of canary writes count at once, even below min requests, against the stable rate', () => {
