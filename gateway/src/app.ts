@@ -27,6 +27,9 @@ import { jsonBody } from './middleware/body/index.ts';
 import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { flagRoutes } from './routes/flags.ts';
+import { FlagFollower } from '@sluice/shared/flags/follower.ts';
+import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -107,14 +110,14 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   });
   const service = new WriteService({
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
-    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
+    producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, poisonWrites: new FailPoints(config.SLUICE_FAILPOINTS).armed('gateway-poison-writes'), router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
   });
   metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, viewReads: ShardedReads, liveness: Liveness): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, viewReads: ShardedReads, liveness: Liveness, flags: FlagFollower): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -131,9 +134,10 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo) });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
+  flagRoutes(app, flags, body);
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
-  const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const admin = adminRoutes(app, { partitions, shards, flags: { db: deps.topology.metaDb, flags }, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
   if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
@@ -166,7 +170,8 @@ export function createApp(deps: GatewayDeps): Gateway {
   const w = buildWritePath(deps, metrics);
   const { reads, viewReads } = buildReadPath(deps, metrics);
   const liveness = new Liveness(deps.producer);
-  const app = buildHttp(deps, metrics, w, reads, viewReads, liveness);
+  const flags = new FlagFollower({ db: deps.topology.metaDb, pub: deps.producer, sub: deps.subscriber, prefix: deps.config.SLUICE_QUEUE_PREFIX, reconcileMs: deps.config.SLUICE_FLAGS_RECONCILE_MS, log: deps.log.child({ part: 'flags' }) });
+  const app = buildHttp(deps, metrics, w, reads, viewReads, liveness, flags);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
@@ -179,13 +184,20 @@ export function createApp(deps: GatewayDeps): Gateway {
       // New maps arrive over pub/sub at once (a move's cutover waits for every gateway to route by it).
       await deps.topology.followChanges(new MapChanges(deps.producer, deps.subscriber, deps.config.SLUICE_QUEUE_PREFIX));
       await w.follower.start();
+      // Before serving: the first evaluation already sees the stored set.
+      await flags.start();
       await w.backlog.start();
       await reads.start();
     },
-    drain: () => liveness.drain(),
+    drain: () => {
+      liveness.drain();
+      // SSE clients reconnect through the load balancer to a gateway that stays.
+      flags.endListeners();
+    },
     close() {
       closing ??= (async () => {
         w.backlog.stop();
+        await flags.stop().catch(warn('flag follower stop'));
         // Every step runs even if one fails (BullMQ's close() rule).
         await w.coalescer.flush().catch(warn('coalescer flush'));
         await w.follower.stop().catch(warn('fleet registry leave'));

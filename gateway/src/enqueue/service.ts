@@ -56,6 +56,23 @@ export interface WriteServiceDeps {
   idempotency: IdempotencyStore;
   metrics: GatewayMetrics;
   log: Logger;
+  /**
+   * Test-only (SLUICE_FAILPOINTS=gateway-poison-writes): every value this
+   * gateway enqueues carries a NUL byte, which Postgres refuses (SQLSTATE
+   * 22021), so the writer dead-letters every write it acknowledged: the bad
+   * canary that answers 202 and whose damage only the dead letters show.
+   */
+  poisonWrites?: boolean;
+}
+
+/** The ops with a NUL byte appended to every value (see `poisonWrites`). */
+function poisoned(ops: WriteOp[]): WriteOp[] {
+  const nul = (v: string | null) => (v === null ? v : `${v}\u0000`);
+  return ops.map((o) => ({
+    ...o,
+    ...(o.row ? { row: Object.fromEntries(Object.entries(o.row).map(([k, v]) => [k, nul(v)])) } : {}),
+    ...(o.key ? { key: o.key.map((v) => `${v}\u0000`) } : {}),
+  }));
 }
 
 /**
@@ -126,7 +143,7 @@ export class WriteService {
     routeOps(this.d.status.topology.map, this.d.router, this.d.catalog, spec.ops);
     const claim = spec.idem === undefined ? NEW : await this.claim(spec.idem);
     if (claim.kind === 'replay') return this.replay(claim.writeId, spec);
-    const req: WriteRequest = { id: '', ops: spec.ops };
+    const req: WriteRequest = { id: '', ops: this.d.poisonWrites === true ? poisoned(spec.ops) : spec.ops };
     const committed = spec.ack === 'committed';
     if (spec.idem !== undefined) req.idem = spec.idem;
     if (committed) {

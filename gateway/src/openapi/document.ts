@@ -2,6 +2,7 @@ import type { Schema } from '@sluice/shared/catalog/json-schema.ts';
 import type { Catalog, TableInfo } from '@sluice/shared/catalog/types.ts';
 import { adminViewPaths, viewPaths, viewSchemas } from './views.ts';
 import { adminPaths, adminSchemas } from './admin.ts';
+import { flagPaths, flagSchemas } from './flags.ts';
 import { components, header, param } from './components.ts';
 import { batchSchema, operationPaths } from './operations.ts';
 import { tablePaths, tableSchemas } from './tables.ts';
@@ -34,7 +35,8 @@ const TAGS = [
   { name: 'tables', description: 'Writes and reads of the exposed tables, `/v1/tables/<table>` (PostgREST\'s common subset included)' },
   { name: 'writes', description: 'Atomic multi-table batches and the status of a write' },
   { name: 'views', description: 'Read models (SLUICE_VIEWS_DIR): denormalized aggregates kept exact in every batch transaction, `/v1/views/<name>`' },
-  { name: 'admin', description: 'Dead letters and partitions (scope `admin`)' },
+  { name: 'admin', description: 'Dead letters, partitions, shards and flags (scope `admin`)' },
+  { name: 'flags', description: 'Feature flags: evaluation for any valid key, changes under `/v1/admin/flags`' },
   { name: 'health', description: 'Health checks, metrics and this document (no auth)' },
 ];
 
@@ -75,7 +77,7 @@ export function openApiDocument(src: DocumentSource): Schema {
     servers: [{ url: '/', description: 'This gateway, or the load balancer in front of the gateways' }],
     security: [{ bearer: [] }],
     tags: TAGS,
-    paths: withRequestIds({ ...paths, ...operationPaths(), ...adminPaths(), ...views }),
-    components: components(schemas, { Batch: batchSchema([...src.catalog.keys()]), ...adminSchemas() }),
+    paths: withRequestIds({ ...paths, ...operationPaths(), ...adminPaths(), ...flagPaths(), ...views }),
+    components: components(schemas, { Batch: batchSchema([...src.catalog.keys()]), ...adminSchemas(), ...flagSchemas() }),
   };
 }

@@ -66,6 +66,7 @@ export const configSchema = z.object({
   SLUICE_PARTITIONS: posInt.max(1024).default(4),
   /** How often every process checks the stored shard map for a new version (partition layout changes, later shard moves). */
   SLUICE_TOPOLOGY_POLL_MS: posInt.min(50).max(60_000).default(1000),
+  SLUICE_FLAGS_RECONCILE_MS: posInt.min(50).max(60_000).default(500),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
   /** Plain inserts that return nothing go in by COPY from this many rows of one statement group (0: always unnest). */

@@ -18,6 +18,10 @@ export class FailPoints {
   get enabled(): boolean {
     return this.points.size > 0;
   }
+  /** The point is in the list (for fail points that change behaviour instead of pausing). */
+  armed(name: string): boolean {
+    return this.points.has(name);
+  }
   /** Await at a named step. Resolves at once when the point is not armed. */
   async hit(name: string, onHit?: () => void): Promise<void> {
     const ms = this.points.get(name);

@@ -9,6 +9,7 @@ import type { GatewayEnv } from '../../context.ts';
 import type { WriteService } from '../../enqueue/service.ts';
 import { DeadLetterStore } from '@sluice/shared/sql/dead-letter-admin.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
+import { flagAdminRoutes, type FlagAdminDeps } from './flags.ts';
 import { partitionRoutes, type PartitionRouteDeps } from './partitions.ts';
 import { shardRoutes, type ShardRouteDeps } from './shards.ts';
 
@@ -20,7 +21,9 @@ export interface AdminDeps {
   validators: ReadonlyMap<string, TableValidator>;
   /** Shards and moves. */
   shards: ShardRouteDeps;
-  /** The JSON body middleware (a move's body). */
+  /** Feature flags: the first shard's pool and this gateway's follower. */
+  flags: FlagAdminDeps;
+  /** The JSON body middleware (a move's body, a flag's). */
   body: MiddlewareHandler<GatewayEnv>;
   /** The gateway's metrics registry: `sluice_dead_letters` is added to it. */
   registry: Registry;
@@ -65,7 +68,7 @@ function cachedCount(store: DeadLetterStore, log: Logger): () => Promise<number 
 /**
  * Mount `/v1/admin/*` (scope `admin`): dead letters (list, inspect, replay,
  * discard), partitions (owners, tokens, backlog, pause/resume) and shards
- * (health, the map, moves of key ranges); add the
+ * (health, the map, moves of key ranges), feature flags; add the
  * `sluice_dead_letters` gauge.
  */
 export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
@@ -84,5 +87,6 @@ export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
   deadLetterRoutes(app, { store, service: d.service, validators: d.validators });
   partitionRoutes(app, d.partitions);
   shardRoutes(app, d.shards, d.body);
+  flagAdminRoutes(app, d.flags, d.body);
   return { deadLetters };
 }
