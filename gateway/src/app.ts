@@ -130,7 +130,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   tableRoutes(app, { writes, reads: { service: reads } });
   viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo) });
   batchRoutes(app, writes);
-  writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
+  writeStatusRoutes(app, { topology: deps.topology, logs: w.logs, retentionS: config.SLUICE_DEDUPE_RETENTION_S });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
   const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });

@@ -26,6 +26,7 @@ import { LeasedPartitions } from './partitions/leased-partitions.ts';
 import { pipeline } from './pipeline.ts';
 import { boundedDrain } from './drain.ts';
 import { shardingOf } from './sharding/wiring.ts';
+import { DedupeRetention } from './retention/dedupe-retention.ts';
 import { MapChanges } from '@sluice/shared/topology/changes.ts';
 
 export { FATAL_ATTEMPTS } from './pipeline.ts';
@@ -82,6 +83,13 @@ async function connections(config: Readonly<Config>, deps: WriterDeps, releasers
     topology = own;
   }
   return { topology, redis };
+}
+
+/** The oldest append time of any job in a live partition of `shard` (see retention/dedupe-retention.ts). */
+async function oldestQueuedAt(logs: PartitionLogs, topology: Topology, shard: string): Promise<number | null> {
+  const times = await Promise.all(topology.map.live().filter((r) => r.shard === shard).map((r) => logs.get(r).oldestAppendedAt()));
+  const known = times.filter((t): t is number => t !== null);
+  return known.length === 0 ? null : Math.min(...known);
 }
 
 /** Start a writer: catalog, after-commit steps, metrics, one consumer per owned partition. */
@@ -161,6 +169,14 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       }
     }, config.SLUICE_LEASE_RENEW_MS);
     releasers.add('epoch closer', () => clearInterval(closer));
+    const retention = new DedupeRetention(
+      { windowS: config.SLUICE_DEDUPE_RETENTION_S, intervalMs: config.SLUICE_RETENTION_INTERVAL_MS, batchRows: config.SLUICE_RETENTION_BATCH_ROWS },
+      () => topology.shards.map((sh) => ({ name: sh.name, db: topology.db(sh.name), oldestQueuedAt: () => oldestQueuedAt(logs, topology, sh.name) })),
+      log,
+      (table, rows) => metrics.retentionRemoved.inc({ table }, rows),
+    );
+    retention.start();
+    releasers.add('dedupe retention', () => retention.stop());
     lifecycleLogger(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix, map: topology.map.version }, 'writer started');
 
     let stopping: Promise<void> | undefined;

@@ -60,6 +60,8 @@ function crossChecks(c: Config): string[] {
   if (c.SLUICE_FAILPOINTS.length > 0 && c.NODE_ENV !== 'test') out.push('SLUICE_FAILPOINTS: fail points are test-only (set NODE_ENV=test)');
   // A lease renewed less often than twice per TTL lapses between two renewals on the first hiccup.
   if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) out.push(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
+  // A retry within the TTL must still find its key in Postgres when Redis forgot it.
+  if (c.SLUICE_DEDUPE_RETENTION_S < c.SLUICE_IDEMPOTENCY_TTL_S) out.push(`SLUICE_DEDUPE_RETENTION_S (${c.SLUICE_DEDUPE_RETENTION_S}) must be at least SLUICE_IDEMPOTENCY_TTL_S (${c.SLUICE_IDEMPOTENCY_TTL_S})`);
   out.push(...shardChecks(c));
   if (c.SLUICE_CACHE_SOFT_TTL_S > c.SLUICE_CACHE_TTL_S) out.push(`SLUICE_CACHE_SOFT_TTL_S (${c.SLUICE_CACHE_SOFT_TTL_S}) must not exceed SLUICE_CACHE_TTL_S (${c.SLUICE_CACHE_TTL_S})`);
   return out;

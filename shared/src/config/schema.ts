@@ -99,6 +99,16 @@ export const configSchema = z.object({
    */
   SLUICE_DRAIN_GRACE_MS: nonNegInt.max(120_000).default(3000),
   SLUICE_IDEMPOTENCY_TTL_S: posInt.default(86_400),
+  /**
+   * How long `sluice.applied_jobs` and `sluice.idempotency_keys` rows (and so
+   * write statuses) are kept: at least SLUICE_IDEMPOTENCY_TTL_S. Applied-job
+   * rows are also kept while any older job is still in a partition's log.
+   */
+  SLUICE_DEDUPE_RETENTION_S: posInt.default(172_800),
+  /** How often each writer removes dedupe records past retention. */
+  SLUICE_RETENTION_INTERVAL_MS: posInt.min(50).max(3_600_000).default(60_000),
+  /** Rows per retention DELETE (short statements; a pause between them). */
+  SLUICE_RETENTION_BATCH_ROWS: posInt.max(100_000).default(5000),
   // Read path (gateway/src/read, shared/src/cache) and the cache warmer (writer/src/warmer).
   SLUICE_REPLICA_URLS: csv.pipe(z.array(z.string().url())).default([]),
   SLUICE_CACHE_REDIS_URL: z.string().url().optional(),

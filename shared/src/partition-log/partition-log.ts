@@ -110,6 +110,22 @@ export class PartitionLog {
     return out;
   }
 
+  /**
+   * When the oldest job still in the log (taken, waiting, paused, delayed)
+   * was appended, in ms of the appending gateway's clock; null when empty.
+   * Any job that can still be delivered (again) is in the log, so nothing
+   * older than this can be redelivered: what dedupe retention leans on.
+   */
+  async oldestAppendedAt(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const state of ['active', 'wait', 'paused', 'delayed', 'prioritized'] as const) {
+      // asc: index 0 is the entry the log handed out (or will hand out) first, the oldest of its state.
+      const [j] = await this.queue.getJobs([state], 0, 0, true);
+      if (j?.timestamp !== undefined && (oldest === null || j.timestamp < oldest)) oldest = j.timestamp;
+    }
+    return oldest;
+  }
+
   /** Every job in the given states, each state in the order it is handed out (for operators and tests: reads each job's hash, so not for hot paths). */
   async entries(states: readonly LogState[] = ALL_STATES): Promise<LogJob[]> {
     const out: LogJob[] = [];
