@@ -62,6 +62,7 @@ function crossChecks(c: Config): string[] {
   if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) out.push(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
   // A retry within the TTL must still find its key in Postgres when Redis forgot it.
   if (c.SLUICE_DEDUPE_RETENTION_S < c.SLUICE_IDEMPOTENCY_TTL_S) out.push(`SLUICE_DEDUPE_RETENTION_S (${c.SLUICE_DEDUPE_RETENTION_S}) must be at least SLUICE_IDEMPOTENCY_TTL_S (${c.SLUICE_IDEMPOTENCY_TTL_S})`);
+  if (c.SLUICE_POPULARITY_MAX_KEYS < c.SLUICE_WARMER_TOP_KEYS) out.push(`SLUICE_POPULARITY_MAX_KEYS (${c.SLUICE_POPULARITY_MAX_KEYS}) must be at least SLUICE_WARMER_TOP_KEYS (${c.SLUICE_WARMER_TOP_KEYS})`);
   out.push(...shardChecks(c));
   if (c.SLUICE_CACHE_SOFT_TTL_S > c.SLUICE_CACHE_TTL_S) out.push(`SLUICE_CACHE_SOFT_TTL_S (${c.SLUICE_CACHE_SOFT_TTL_S}) must not exceed SLUICE_CACHE_TTL_S (${c.SLUICE_CACHE_TTL_S})`);
   return out;

@@ -124,6 +124,10 @@ export const configSchema = z.object({
   SLUICE_RYW_WAIT_MS: nonNegInt.max(10_000).default(20),
   SLUICE_POPULARITY_SAMPLE: nonNegInt.max(1_000_000).default(1),
   SLUICE_POPULARITY_FLUSH_MS: posInt.max(60_000).default(1000),
+  /** Members the popularity set keeps (the least read go first); at least SLUICE_WARMER_TOP_KEYS. */
+  SLUICE_POPULARITY_MAX_KEYS: posInt.max(10_000_000).default(20_000),
+  /** The popularity set expires this long after the last read was counted into it. */
+  SLUICE_POPULARITY_TTL_S: posInt.max(2_592_000).default(86_400),
   SLUICE_WARMER_INTERVAL_MS: posInt.max(600_000).default(1000),
   SLUICE_WARMER_TOP_KEYS: posInt.max(1_000_000).default(10_000),
   SLUICE_WARMER_HALF_LIFE_S: posInt.default(600),
