@@ -1,6 +1,7 @@
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
+import { metricsHostOf } from '@sluice/shared/config/index.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
@@ -117,7 +118,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
 
     let metricsPort: number | undefined;
     if (config.SLUICE_WRITER_METRICS_PORT > 0) {
-      const server = await startMetricsServer(metrics.registry, config.SLUICE_WRITER_METRICS_PORT, config.SLUICE_HOST);
+      const server = await startMetricsServer(metrics.registry, config.SLUICE_WRITER_METRICS_PORT, metricsHostOf(config));
       releasers.add('metrics server', () => server.close());
       metricsPort = server.port;
     }

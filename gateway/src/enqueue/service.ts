@@ -26,6 +26,8 @@ export interface WriteSpec {
   idem: IdempotencyRef | undefined;
   /** Status of a committed answer: 201 when the request creates rows (POST), else 200. */
   committedStatus: 200 | 201;
+  /** The writing principal's id: its writeId carries this owner's tag (queue/ids.ts). */
+  owner: string;
 }
 
 /** What the route sends back. */
@@ -138,7 +140,7 @@ export class WriteService {
     // change cannot slip in between (the gateway flushes before it reports a new map).
     const map = this.d.status.topology.map;
     const p = partitionOfRoute(map, routeOps(map, this.d.router, this.d.catalog, spec.ops), (c) => this.d.coalescer.keylessPartition(c));
-    const added = this.d.coalescer.add(p, req);
+    const added = this.d.coalescer.add(p, req, spec.owner);
     // Registered in the same synchronous turn as `add` (which named the writeId):
     // no outcome can arrive before the job is even sent.
     const outcome = committed ? this.d.acks.wait(req.id) : undefined;

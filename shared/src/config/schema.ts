@@ -6,7 +6,8 @@ const posInt = z.coerce.number().int().positive();
 const nonNegInt = z.coerce.number().int().nonnegative();
 
 const apiKeySchema = z.object({
-  key: z.string().min(8, 'API keys must be at least 8 characters'),
+  // 32 characters: e.g. `openssl rand -hex 16`; short keys fall to guessing.
+  key: z.string().min(32, 'API keys must be at least 32 characters'),
   scopes: z.array(z.string().regex(/^(read|write):(\*|[A-Za-z_][A-Za-z0-9_]*)$|^admin$/, 'scope must be read:<table|*>, write:<table|*> or admin')).min(1),
 });
 
@@ -50,7 +51,8 @@ const rangeSchema = z.object({ upTo: z.number().int().optional(), shard: shardNa
  */
 export const configSchema = z.object({
   SLUICE_PORT: posInt.max(65535).default(3000),
-  SLUICE_HOST: z.string().default('0.0.0.0'),
+  /** Unset: the gateway binds 0.0.0.0 with auth on and 127.0.0.1 with auth off; metrics servers bind 127.0.0.1. */
+  SLUICE_HOST: z.string().min(1).optional(),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
   /** Several Postgres primaries: `[{"name","url","replicas"}]`; unset: one shard `main` from DATABASE_URL and SLUICE_REPLICA_URLS. */
   SLUICE_SHARDS: jsonArray(shardSchema).optional(),
@@ -74,6 +76,8 @@ export const configSchema = z.object({
   SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
   SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),
   SLUICE_MAX_PENDING_REQUESTS: posInt.default(20_000),
+  /** Bytes of request bodies a gateway holds at once, reserved by Content-Length (or SLUICE_MAX_BODY_BYTES) before reading. */
+  SLUICE_MAX_PENDING_BYTES: posInt.default(268_435_456),
   SLUICE_COMMIT_WAIT_MS: posInt.default(5000),
   SLUICE_PG_POOL_MAX: posInt.max(1000).default(4),
   SLUICE_PG_CONNECT_TIMEOUT_MS: posInt.default(5000),
@@ -133,6 +137,8 @@ export const configSchema = z.object({
   SLUICE_WARMER_HALF_LIFE_S: posInt.default(600),
   SLUICE_WARMER_METRICS_PORT: nonNegInt.max(65535).default(0),
   SLUICE_API_KEYS: jsonArray(apiKeySchema).optional(),
+  /** Key of the HMACs in API key ids and writeId owner tags; the same on every gateway; required with SLUICE_API_KEYS. */
+  SLUICE_HMAC_SECRET: z.string().min(32, 'SLUICE_HMAC_SECRET must be at least 32 characters').optional(),
   SLUICE_ALLOW_VOLATILE_REDIS: envBool.default(false),
   SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Test-only fail points (`name[=ms],…`). Refused unless NODE_ENV=test. */
