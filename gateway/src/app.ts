@@ -108,9 +108,10 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   });
   const service = new WriteService({
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
+    limits: { writes: config.SLUICE_MAX_QUEUE_WRITES, bytes: config.SLUICE_MAX_QUEUE_BYTES, partitionWrites: config.SLUICE_MAX_PARTITION_WRITES, partitionBytes: config.SLUICE_MAX_PARTITION_BYTES },
     producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
   });
-  metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
+  metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogWrites: () => backlog.writes, backlogBytes: () => backlog.bytes, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };
 }
 
@@ -140,7 +141,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
   if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
-  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
+  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status(), backlog: { jobs: w.backlog.depth, writes: w.backlog.writes, bytes: w.backlog.bytes } }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.
   const indexed = (table: string) => [...(reads.tables.get(table)?.filters.keys() ?? [])];

@@ -7,6 +7,8 @@ export interface GaugeSources {
   unsent(): number;
   waiters(): number;
   backlog(): number;
+  backlogWrites(): number;
+  backlogBytes(): number;
   backlogAgeMs(): number;
 }
 
@@ -46,6 +48,8 @@ export class GatewayMetrics {
     this.gauge('sluice_unsent_requests', 'Requests held by the coalescer or being sent, not yet confirmed by Redis', read((s) => s.unsent()));
     this.gauge('sluice_commit_waiters', 'Requests waiting for a committed ack', read((s) => s.waiters()));
     this.gauge('sluice_queue_backlog_jobs', 'Jobs waiting, active, delayed, prioritized or paused over all partitions (cached poll)', read((s) => s.backlog()));
+    this.gauge('sluice_queue_backlog_writes', 'Writes (requests) in the backlog over all partitions (cached poll)', read((s) => s.backlogWrites()));
+    this.gauge('sluice_queue_backlog_bytes', 'Payload bytes in the backlog over all partitions (cached poll): size the queue Redis by this', read((s) => s.backlogBytes()));
     this.gauge('sluice_queue_backlog_age_seconds', 'Age of the cached backlog figure', read((s) => s.backlogAgeMs() / 1000));
     this.knobs(config);
   }

@@ -75,6 +75,14 @@ export const configSchema = z.object({
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),
   SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
   SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),
+  /** Writes (requests) queued over all partitions above which writes get 503 (jobs carry up to SLUICE_ENQUEUE_MAX_REQUESTS each). */
+  SLUICE_MAX_QUEUE_WRITES: posInt.default(1_000_000),
+  /** Payload bytes queued over all partitions above which writes get 503: size the queue Redis's maxmemory above it. */
+  SLUICE_MAX_QUEUE_BYTES: posInt.default(536_870_912),
+  /** Writes queued in one partition above which writes routed to it get 503 (one slow key range cannot take the whole budget). */
+  SLUICE_MAX_PARTITION_WRITES: posInt.default(250_000),
+  /** Payload bytes queued in one partition above which writes routed to it get 503. */
+  SLUICE_MAX_PARTITION_BYTES: posInt.default(134_217_728),
   SLUICE_MAX_PENDING_REQUESTS: posInt.default(20_000),
   /** Bytes of request bodies a gateway holds at once, reserved by Content-Length (or SLUICE_MAX_BODY_BYTES) before reading. */
   SLUICE_MAX_PENDING_BYTES: posInt.default(268_435_456),
