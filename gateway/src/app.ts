@@ -138,7 +138,12 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs, retentionS: config.SLUICE_DEDUPE_RETENTION_S, secret: hmacSecretOf(config), authOn: config.SLUICE_API_KEYS !== undefined });
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
-  const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const status = {
+    replicas: () => reads.status(),
+    rates: () => ({ writesPerSec: metrics.writeRate.perSecond(), readsPerSec: metrics.readRate.perSecond() }),
+    limits: { jobs: config.SLUICE_MAX_QUEUE_DEPTH, writes: config.SLUICE_MAX_QUEUE_WRITES, bytes: config.SLUICE_MAX_QUEUE_BYTES },
+  };
+  const admin = adminRoutes(app, { partitions, shards, body, service: w.service, validators, registry: metrics.registry, log: deps.log, status });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
   if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status(), backlog: { jobs: w.backlog.depth, writes: w.backlog.writes, bytes: w.backlog.bytes } }) });

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '@sluice/shared/config/schema.ts';
+import { RateMeter } from './rates.ts';
 
 /** Live values the gauges read at scrape time (no per-request cost). */
 export interface GaugeSources {
@@ -27,6 +28,11 @@ export class GatewayMetrics {
   readonly enqueueFailures: Counter;
   /** Writes refused with 503 before enqueueing, by reason. */
   readonly rejected: Counter<'reason'>;
+  /** Request latency by route pattern and method (the gateway's own time, from the first middleware). */
+  readonly latency: Histogram<'route' | 'method'>;
+  /** Successful writes and reads a second, as this gateway saw them (admin status). */
+  readonly writeRate = new RateMeter();
+  readonly readRate = new RateMeter();
   private sources: GaugeSources | undefined;
 
   constructor(config: Readonly<Config>, defaultMetrics = true) {
@@ -42,6 +48,13 @@ export class GatewayMetrics {
     this.jobsEnqueued = new Counter({ name: 'sluice_jobs_enqueued_total', help: 'BullMQ jobs added (each holds many requests)', registers });
     this.requestsEnqueued = new Counter({ name: 'sluice_requests_enqueued_total', help: 'Write requests acknowledged as queued in Redis', registers });
     this.enqueueFailures = new Counter({ name: 'sluice_enqueue_failures_total', help: 'addBulk calls that failed (their requests got 503)', registers });
+    this.latency = new Histogram({
+      name: 'sluice_http_request_duration_seconds',
+      help: 'Request latency by route pattern and method, from the first middleware to the response',
+      labelNames: ['route', 'method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     this.rejected = new Counter({ name: 'sluice_writes_rejected_total', help: 'Writes refused with 503 before enqueueing, by reason', labelNames: ['reason'], registers });
     const read = (f: (s: GaugeSources) => number) => () => (this.sources ? f(this.sources) : 0);
     this.gauge('sluice_pending_requests', 'Write requests admitted and not yet answered (bounded by SLUICE_MAX_PENDING_REQUESTS)', read((s) => s.pending()));

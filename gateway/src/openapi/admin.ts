@@ -40,6 +40,8 @@ export function adminSchemas(): Record<string, Schema> {
               partition: str, shard: str, epoch: { type: 'integer' }, consumable: { type: 'boolean' }, owner: nullable(str), token: nullable({ type: 'integer' }),
               leaseExpiresAt: nullable(time), fencedToken: nullable({ type: 'integer' }), paused: { type: 'boolean' },
               jobs: { type: 'object', additionalProperties: { type: 'integer' } }, backlog: { type: 'integer' },
+              writes: { type: 'integer', description: 'Writes (requests) in the backlog' }, bytes: { type: 'integer', description: 'Payload bytes in the backlog' },
+              oldestJobAgeMs: nullable({ type: 'integer', description: 'Age of the oldest job in the log (null: empty)' }),
             },
           },
         },
@@ -167,6 +169,14 @@ export function adminPaths(): Record<string, Schema> {
           ...problems('404', '409', '422', '503', '504'),
           ...AUTH,
         },
+      },
+    },
+    '/v1/admin/status': {
+      get: {
+        operationId: 'admin_status',
+        summary: 'The operator view (pnpm sluice status): partitions with owners, backlog in jobs, writes and bytes with the oldest job\'s age; writers; replicas and lag; dead letters; this gateway\'s write and read rates',
+        tags: ['admin'],
+        responses: { '200': ok('Status', { type: 'object', required: ['at', 'backlog', 'partitions', 'writers', 'deadLetters', 'rates'], additionalProperties: true }), ...problems('503'), ...AUTH },
       },
     },
     '/v1/admin/partitions': { get: { operationId: 'list_partitions', summary: 'Who owns which partition, fencing tokens, backlog; live writers; the layout', tags: ['admin'], responses: { '200': ok('Partitions and writers', ref('schemas/Partitions')), ...problems('503'), ...AUTH } } },
