@@ -145,8 +145,10 @@ describe('dead-letter admin: the real flow', () => {
 
     const refunds = async () => (await t.env.pool.query(`SELECT count(*)::int AS n FROM events WHERE kind = 'refund'`)).rows[0].n as number;
     await eventually(async () => expect(await refunds()).toBe(1), 10_000);
-    const status = await t.request(`/v1/writes/${firstBody.writeId}`, { headers: WRITER });
+    // The replay is the admin's write (its writeId carries the admin key's owner tag): the admin reads its status.
+    const status = await t.request(`/v1/writes/${firstBody.writeId}`, { headers: ADMIN });
     expect((await json(status)).status).toBe('committed');
+    expect((await t.request(`/v1/writes/${firstBody.writeId}`, { headers: WRITER })).status).toBe(404);
     // The original write stays dead; the replay is its own write.
     expect((await json(await t.request(`/v1/writes/${writeId}`, { headers: WRITER }))).status).toBe('dead');
 
