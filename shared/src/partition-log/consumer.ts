@@ -145,7 +145,11 @@ export class LogConsumer {
   }
 
   private shrink(job: Job): void {
-    const s = sizeOfJobs([job.data]);
+    this.shrinkBy(sizeOfJobs([job.data]));
+  }
+
+  private shrinkBy(s: { writes: number; bytes: number }): void {
+    if (s.writes === 0 && s.bytes === 0) return;
     const key = backlogSizeKey(`${this.o.prefix}:${queueName(this.ref)}:`);
     this.o.connection
       .multi()
@@ -199,12 +203,16 @@ export class LogConsumer {
       return 0;
     }
     let n = 0;
+    const gone: unknown[] = [];
     held.forEach((h, i) => {
       if (done[i] === 1) {
         this.finished.add(h.e);
+        gone.push(h.e.data);
         n++;
       }
     });
+    // BullMQ emits no 'completed' for these (their processors end in WaitingError): take them off the size here.
+    this.shrinkBy(sizeOfJobs(gone));
     return n;
   }
 
