@@ -5,6 +5,7 @@ import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
+import { hmacSecretOf } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';
@@ -23,7 +24,7 @@ import { WriteService } from './enqueue/service.ts';
 import { GatewayMetrics } from './metrics/index.ts';
 import { httpMetrics } from './metrics/http.ts';
 import { apiKeyAuth } from './middleware/auth/index.ts';
-import { jsonBody } from './middleware/body/index.ts';
+import { ByteBudget, jsonBody } from './middleware/body/index.ts';
 import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
@@ -98,7 +99,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   const topology = deps.topology;
   const logs = new PartitionLogs(deps.producer, prefix);
   const backlog = new BacklogMonitor(logs, () => topology.map.live(), BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
-  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, metrics, log });
+  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), metrics, log });
   const follower = new MapFollower(topology, coalescer, new GatewayBeat(deps.producer, prefix, nodeId, config.SLUICE_LEASE_TTL_MS), config.SLUICE_LEASE_RENEW_MS, log);
   const acks = new AckWaiters(deps.subscriber, ackChannel(prefix, nodeId), config.SLUICE_COMMIT_WAIT_MS, log);
   const idempotency = new IdempotencyStore(deps.producer, topology.metaDb, {
@@ -110,9 +111,10 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   });
   const service = new WriteService({
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
+    limits: { writes: config.SLUICE_MAX_QUEUE_WRITES, bytes: config.SLUICE_MAX_QUEUE_BYTES, partitionWrites: config.SLUICE_MAX_PARTITION_WRITES, partitionBytes: config.SLUICE_MAX_PARTITION_BYTES },
     producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, poisonWrites: new FailPoints(config.SLUICE_FAILPOINTS).armed('gateway-poison-writes'), router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
   });
-  metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogAgeMs: () => backlog.ageMs() });
+  metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogWrites: () => backlog.writes, backlogBytes: () => backlog.bytes, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };
 }
 
@@ -127,20 +129,28 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const app = new Hono<GatewayEnv>({ router: new RegExpRouter() });
   app.use(requestId({ prefix: deps.nodeId }));
   app.use(httpMetrics(metrics));
-  app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS }));
-  const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH });
+  app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));
+  // /metrics and /readyz's details (settings, dependency errors, dead letters) are for operators: the admin scope.
+  app.use('/metrics', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));
+  app.use('/readyz', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config), optional: true }));
+  const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH, budget: new ByteBudget(config.SLUICE_MAX_PENDING_BYTES) });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
   viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo) });
   batchRoutes(app, writes);
-  writeStatusRoutes(app, { topology: deps.topology, logs: w.logs });
+  writeStatusRoutes(app, { topology: deps.topology, logs: w.logs, retentionS: config.SLUICE_DEDUPE_RETENTION_S, secret: hmacSecretOf(config), authOn: config.SLUICE_API_KEYS !== undefined });
   flagRoutes(app, flags, body);
   const partitions = { topology: deps.topology, logs: w.logs, redis: deps.producer, prefix: config.SLUICE_QUEUE_PREFIX, lease: { ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS } };
   const shards = { topology: deps.topology, logs: w.logs, replicas: () => reads.status(), cacheTtlMs: config.SLUICE_CACHE_TTL_S * 1000 };
-  const admin = adminRoutes(app, { partitions, shards, flags: { db: deps.topology.metaDb, flags }, body, service: w.service, validators, registry: metrics.registry, log: deps.log });
+  const status = {
+    replicas: () => reads.status(),
+    rates: () => ({ writesPerSec: metrics.writeRate.perSecond(), readsPerSec: metrics.readRate.perSecond() }),
+    limits: { jobs: config.SLUICE_MAX_QUEUE_DEPTH, writes: config.SLUICE_MAX_QUEUE_WRITES, bytes: config.SLUICE_MAX_QUEUE_BYTES },
+  };
+  const admin = adminRoutes(app, { partitions, shards, flags: { db: deps.topology.metaDb, flags }, body, service: w.service, validators, registry: metrics.registry, log: deps.log, status });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
   if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
-  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status() }) });
+  const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status(), backlog: { jobs: w.backlog.depth, writes: w.backlog.writes, bytes: w.backlog.bytes } }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.
   const indexed = (table: string) => [...(reads.tables.get(table)?.filters.keys() ?? [])];

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
-import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { gatewayHostOf, loadConfigOrExit } from '@sluice/shared/config/index.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
@@ -45,10 +45,10 @@ async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   releasers.add('gateway', () => gateway.close());
   await gateway.start();
 
-  const { server, port } = await listen(gateway.app, { host: cfg.SLUICE_HOST, port: cfg.SLUICE_PORT, requestTimeoutMs: cfg.SLUICE_REQUEST_TIMEOUT_MS });
+  const { server, port } = await listen(gateway.app, { host: gatewayHostOf(cfg), port: cfg.SLUICE_PORT, requestTimeoutMs: cfg.SLUICE_REQUEST_TIMEOUT_MS });
   // In-flight committed waits may take SLUICE_COMMIT_WAIT_MS; give them that and a little more.
   releasers.add('http server', () => closeServer(server, cfg.SLUICE_COMMIT_WAIT_MS + 5_000));
-  lifecycleLogger(logger).info({ url: `http://${cfg.SLUICE_HOST}:${port}`, nodeId, tables: [...catalog.keys()], map: topology.map.version, partitions: topology.map.routable(topology.map.metaShard).length }, 'gateway listening');
+  lifecycleLogger(logger).info({ url: `http://${gatewayHostOf(cfg)}:${port}`, nodeId, tables: [...catalog.keys()], map: topology.map.version, partitions: topology.map.routable(topology.map.metaShard).length }, 'gateway listening');
 }
 
 /** First start over a Redis that still holds jobs queued by a Sluice before named partitions: refuse (partition-log/legacy.ts). */

@@ -1,5 +1,7 @@
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import type { GatewayEnv } from './context.ts';
 
@@ -30,12 +32,57 @@ export async function listen(app: Hono<GatewayEnv>, o: ListenOptions): Promise<{
       connectionsCheckingInterval: Math.min(1_000, o.requestTimeoutMs),
     },
   }) as Server;
+  server.on('connection', lingerOnClose);
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   const addr = server.address();
   return { server, port: typeof addr === 'object' && addr !== null ? addr.port : o.port };
+}
+
+/** How long a closing connection keeps reading (and discarding) what the client still sends. */
+const LINGER_MS = 2_000;
+
+/**
+ * Close lingeringly (as Apache's lingering_close): Node ends a connection it
+ * will not keep alive (a 413 sets `Connection: close`) with destroySoon(),
+ * which closes the socket while the client may still be sending its body;
+ * the kernel then answers the unread bytes with a reset, and a client that
+ * had not read the 413 yet sees only ECONNRESET (a 20 MB upload did). Here
+ * the socket sends its FIN after the answer, keeps reading and discarding
+ * until the client closes its side or LINGER_MS pass, then is destroyed.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function lingeringDestroySoon(this: Socket) {
+    if (this.destroyed) return;
+    this.end();
+    const done = () => {
+      clearTimeout(timer);
+      this.destroy();
+    };
+    const timer = setTimeout(done, LINGER_MS);
+    timer.unref();
+    this.once('end', done);
+    this.once('close', () => clearTimeout(timer));
+    this.on('data', () => {}); // discard
+    this.resume();
+  };
+}
+
+/** Node's own rejections (before the app sees a request), as RFC 9457 problems: a header block too large, a malformed request, a request timeout. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') return void socket.destroy();
+  const code = err.code ?? '';
+  const [status, title, detail] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request header block is larger than this server accepts']
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request did not arrive within SLUICE_REQUEST_TIMEOUT_MS']
+        : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /**

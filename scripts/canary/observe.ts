@@ -49,13 +49,20 @@ function metricValue(text: string, name: string): number {
 
 function buckets(text: string): Map<number, number> {
   const out = new Map<number, number>();
-  const re = /^sluice_http_request_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm;
-  for (const m of text.matchAll(re)) out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  // One series per route and method: summed per bound, the gateway's whole histogram.
+  const re = /^sluice_http_request_duration_seconds_bucket\{([^}]*)\} (\S+)$/gm;
+  for (const m of text.matchAll(re)) {
+    const le = /(?:^|,)le="([^"]+)"/.exec(m[1]!)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+  }
   return out;
 }
 
-async function gatewayFigures(addr: string): Promise<{ node: string | null; metrics: ServerCounters['metrics'] }> {
-  const get = (path: string) => fetch(`http://${addr}${path}`, { signal: AbortSignal.timeout(2000) });
+async function gatewayFigures(addr: string, adminKey: string | undefined): Promise<{ node: string | null; metrics: ServerCounters['metrics'] }> {
+  // /metrics is behind the admin scope when auth is on.
+  const get = (path: string) => fetch(`http://${addr}${path}`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(2000) });
   const [live, metrics] = await Promise.allSettled([get('/livez').then((r) => r.json() as Promise<{ node?: string }>), get('/metrics').then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))]);
   const node = live.status === 'fulfilled' ? (live.value.node ?? null) : null;
   if (metrics.status !== 'fulfilled') return { node, metrics: null };
@@ -90,7 +97,7 @@ export async function snapshot(h: HaproxyRuntime, backend: string, src: SluiceSo
   await Promise.all(
     [...stats].map(async ([name, s]) => {
       const addr = addrs.get(name);
-      const g = addr === undefined ? { node: null, metrics: null } : await gatewayFigures(addr);
+      const g = addr === undefined ? { node: null, metrics: null } : await gatewayFigures(addr, src.adminKey);
       servers.set(name, {
         responses: num(s.hrsp_1xx) + num(s.hrsp_2xx) + num(s.hrsp_3xx) + num(s.hrsp_4xx) + num(s.hrsp_5xx) + num(s.hrsp_other),
         // econ/eresp: requests HAProxy could not get an answer for (a client saw a 502/503 of the proxy).

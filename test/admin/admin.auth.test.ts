@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
 
 const KEYS = [
-  { key: 'admin-key-for-ops', scopes: ['admin'] },
-  { key: 'data-key-everything', scopes: ['write:*', 'read:*'] },
+  { key: 'admin-key-for-ops-0123456789abcdef0123456789', scopes: ['admin'] },
+  { key: 'data-key-everything-0123456789abcdef0123456789', scopes: ['write:*', 'read:*'] },
 ];
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -32,19 +32,19 @@ describe('admin auth', () => {
       const anonymous = await t.request(path, { method });
       expect(anonymous.status, `${method} ${path}`).toBe(401);
       expect(anonymous.headers.get('content-type')).toBe('application/problem+json');
-      const data = await t.request(path, { method, headers: bearer('data-key-everything') });
+      const data = await t.request(path, { method, headers: bearer('data-key-everything-0123456789abcdef0123456789') });
       expect(data.status, `${method} ${path}`).toBe(403);
       expect((await json(data)).detail).toMatch(/admin scope/);
     }
   });
 
   it('lets an admin key in (and nothing was paused by the refused calls)', async () => {
-    const res = await t.request('/v1/admin/partitions', { headers: bearer('admin-key-for-ops') });
+    const res = await t.request('/v1/admin/partitions', { headers: bearer('admin-key-for-ops-0123456789abcdef0123456789') });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body.partitions.map((p: { paused: boolean }) => p.paused)).toEqual([false, false, false, false]);
-    expect((await t.request('/v1/admin/dead-letters', { headers: bearer('admin-key-for-ops') })).status).toBe(200);
-    expect((await t.request('/v1/admin/dead-letters/1', { headers: bearer('admin-key-for-ops') })).status).toBe(404);
+    expect((await t.request('/v1/admin/dead-letters', { headers: bearer('admin-key-for-ops-0123456789abcdef0123456789') })).status).toBe(200);
+    expect((await t.request('/v1/admin/dead-letters/1', { headers: bearer('admin-key-for-ops-0123456789abcdef0123456789') })).status).toBe(404);
   });
 
   it('/openapi.json describes every admin route', async () => {

@@ -8,7 +8,7 @@ import { REPO_ROOT } from '@sluice/local-servers/processes.ts';
 import { closeServer, listen } from '@sluice/gateway/server.ts';
 import { startGateway, type TestGateway } from '../gateway/support.ts';
 
-const KEYS = [{ key: 'admin-key-for-cli', scopes: ['admin'] }];
+const KEYS = [{ key: 'admin-key-for-cli-0123456789abcdef0123456789', scopes: ['admin'] }];
 let t: TestGateway;
 let server: Server;
 let url: string;
@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 /** Run the CLI; resolves with its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = { SLUICE_URL: url, SLUICE_ADMIN_KEY: 'admin-key-for-cli' }): Promise<{ code: number; out: string; err: string }> {
+async function cli(args: string[], env: Record<string, string> = { SLUICE_URL: url, SLUICE_ADMIN_KEY: 'admin-key-for-cli-0123456789abcdef0123456789' }): Promise<{ code: number; out: string; err: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/deadletters.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
     return { code: 0, out: stdout, err: stderr };
@@ -48,7 +48,7 @@ describe('pnpm deadletters', () => {
     expect(list.code).toBe(0);
     expect(list.out).toMatch(new RegExp(`^${id}\\s+\\S+\\s+events\\s+23514\\s+p1\\.cli\\.1\\.0\\s+violates check`, 'm'));
 
-    const show = await cli(['show', String(id), '--url', url, '--key', 'admin-key-for-cli'], {});
+    const show = await cli(['show', String(id), '--url', url, '--key', 'admin-key-for-cli-0123456789abcdef0123456789'], {});
     expect(show.code).toBe(0);
     expect(JSON.parse(show.out)).toMatchObject({ id, payload: { ops: [{ t: 'events' }] } });
 

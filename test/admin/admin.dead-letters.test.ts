@@ -11,11 +11,11 @@ import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
 import { quiet } from '../writer/helpers.ts';
 
-const ADMIN = { authorization: 'Bearer admin-key-for-ops' };
-const WRITER = { authorization: 'Bearer data-key-everything' };
+const ADMIN = { authorization: 'Bearer admin-key-for-ops-0123456789abcdef0123456789' };
+const WRITER = { authorization: 'Bearer data-key-everything-0123456789abcdef0123456789' };
 const KEYS = [
-  { key: 'admin-key-for-ops', scopes: ['admin'] },
-  { key: 'data-key-everything', scopes: ['write:*', 'read:*'] },
+  { key: 'admin-key-for-ops-0123456789abcdef0123456789', scopes: ['admin'] },
+  { key: 'data-key-everything-0123456789abcdef0123456789', scopes: ['write:*', 'read:*'] },
 ];
 
 let t: TestGateway;
@@ -128,8 +128,8 @@ describe('dead-letter admin: the real flow', () => {
 
     // The gauge and /readyz count pending dead letters (fixtures of the other block included).
     const pending = (await get('/v1/admin/dead-letters?limit=500')).body.items.length;
-    await eventually(async () => expect(await (await t.request('/metrics')).text()).toMatch(new RegExp(`^sluice_dead_letters ${pending}$`, 'm')), 3000);
-    await eventually(async () => expect((await json(await t.request('/readyz'))).details).toMatchObject({ deadLetters: pending }), 3000);
+    await eventually(async () => expect(await (await t.request('/metrics', { headers: { authorization: `Bearer ${'admin-key-for-ops-0123456789abcdef0123456789'}` } })).text()).toMatch(new RegExp(`^sluice_dead_letters ${pending}$`, 'm')), 3000);
+    await eventually(async () => expect((await json(await t.request('/readyz', { headers: { authorization: `Bearer ${'admin-key-for-ops-0123456789abcdef0123456789'}` } }))).details).toMatchObject({ deadLetters: pending }), 3000);
 
     // Fix the cause, then replay: twice in a row, the second answers with the first replay's write.
     await t.env.pool.query('ALTER TABLE events DROP CONSTRAINT amount_not_negative');
@@ -145,8 +145,10 @@ describe('dead-letter admin: the real flow', () => {
 
     const refunds = async () => (await t.env.pool.query(`SELECT count(*)::int AS n FROM events WHERE kind = 'refund'`)).rows[0].n as number;
     await eventually(async () => expect(await refunds()).toBe(1), 10_000);
-    const status = await t.request(`/v1/writes/${firstBody.writeId}`, { headers: WRITER });
+    // The replay is the admin's write (its writeId carries the admin key's owner tag): the admin reads its status.
+    const status = await t.request(`/v1/writes/${firstBody.writeId}`, { headers: ADMIN });
     expect((await json(status)).status).toBe('committed');
+    expect((await t.request(`/v1/writes/${firstBody.writeId}`, { headers: WRITER })).status).toBe(404);
     // The original write stays dead; the replay is its own write.
     expect((await json(await t.request(`/v1/writes/${writeId}`, { headers: WRITER }))).status).toBe('dead');
 
@@ -158,7 +160,7 @@ describe('dead-letter admin: the real flow', () => {
     expect(await json(third)).toMatchObject({ writeId: firstBody.writeId, status: 'committed' });
     expect(await refunds()).toBe(1);
     expect((await get(`/v1/admin/dead-letters?state=replayed`)).body.items.map((i: { id: number }) => i.id)).toEqual([id]);
-    await eventually(async () => expect(await (await t.request('/metrics')).text()).toMatch(new RegExp(`^sluice_dead_letters ${pending - 1}$`, 'm')), 3000);
+    await eventually(async () => expect(await (await t.request('/metrics', { headers: { authorization: `Bearer ${'admin-key-for-ops-0123456789abcdef0123456789'}` } })).text()).toMatch(new RegExp(`^sluice_dead_letters ${pending - 1}$`, 'm')), 3000);
   });
 
   it('replays with Sluice-Ack: committed and answers 422 when the replay is refused again', async () => {

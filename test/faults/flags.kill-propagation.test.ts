@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type FaultCluster, type GatewayProc } from './support/index.ts';
 
 const KEYS = JSON.stringify([
-  { key: 'admin-key-for-ops', scopes: ['admin'] },
-  { key: 'read-key-for-apps', scopes: ['read:f_items'] },
+  { key: 'admin-key-for-ops-0123456789abcdef', scopes: ['admin'] },
+  { key: 'read-key-for-apps-0123456789abcdef', scopes: ['read:f_items'] },
 ]);
-const ADMIN = { authorization: 'Bearer admin-key-for-ops', 'content-type': 'application/json' };
-const APP = { authorization: 'Bearer read-key-for-apps' };
+const ADMIN = { authorization: 'Bearer admin-key-for-ops-0123456789abcdef', 'content-type': 'application/json' };
+const APP = { authorization: 'Bearer read-key-for-apps-0123456789abcdef' };
 const ROUNDS = 10;
 const CLIENTS_PER_GATEWAY = 4;
 

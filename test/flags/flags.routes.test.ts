@@ -11,11 +11,11 @@ import { eventually } from '../harness/index.ts';
 import { json, startGateway, type TestGateway } from '../gateway/support.ts';
 
 const KEYS = [
-  { key: 'admin-key-for-ops', scopes: ['admin'] },
-  { key: 'read-key-for-apps', scopes: ['read:events'] },
+  { key: 'admin-key-for-ops-0123456789abcdef', scopes: ['admin'] },
+  { key: 'read-key-for-apps-0123456789abcdef', scopes: ['read:events'] },
 ];
-const ADMIN = { authorization: 'Bearer admin-key-for-ops' };
-const APP = { authorization: 'Bearer read-key-for-apps' };
+const ADMIN = { authorization: 'Bearer admin-key-for-ops-0123456789abcdef' };
+const APP = { authorization: 'Bearer read-key-for-apps-0123456789abcdef' };
 
 describe('flags: routes', () => {
   let a: TestGateway;

@@ -1,4 +1,5 @@
 /** RELIABILITY rows 13 and 14: Idempotency-Key replay, mismatch, in-flight, and the Postgres authority. */
+import { parseWriteId } from '@sluice/shared/queue/ids.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestHash } from '@sluice/gateway/enqueue/idempotency.ts';
 import { json, startGateway, type TestGateway } from './support.ts';
@@ -65,7 +66,7 @@ describe('enqueue: Idempotency-Key', () => {
     const body = { kind: 'k5', amount: 1 };
     const first = await t.post('/v1/tables/events', body, { 'idempotency-key': 'same-5' });
     const { writeId } = await json(first);
-    const jobId = writeId.slice(0, writeId.lastIndexOf('.'));
+    const jobId = parseWriteId(writeId)!.jobId;
     const replay = t.post('/v1/tables/events', body, { 'idempotency-key': 'same-5', 'sluice-ack': 'committed' });
     // Play the writer: the job commits.
     await t.env.pool.query('INSERT INTO sluice.applied_jobs (job_id, requests) VALUES ($1, 1)', [jobId]);

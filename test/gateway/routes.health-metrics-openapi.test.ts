@@ -2,10 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startGateway, type TestGateway } from './support.ts';
 
+const ADMIN = 'admin-key-of-the-operators-0123456789abcdef';
+const asAdmin = { headers: { authorization: `Bearer ${ADMIN}` } };
+
 describe('routes: health, readiness, metrics, OpenAPI', () => {
   let t: TestGateway;
   beforeAll(async () => {
-    t = await startGateway({ env: { SLUICE_API_KEYS: JSON.stringify([{ key: 'secret-key-123', scopes: ['write:*'] }]) } });
+    t = await startGateway({ env: { SLUICE_API_KEYS: JSON.stringify([{ key: 'secret-key-123-0123456789abcdef0123456789', scopes: ['write:*'] }, { key: ADMIN, scopes: ['admin'] }]) } });
   });
   afterAll(async () => {
     await t?.close();
@@ -18,20 +21,20 @@ describe('routes: health, readiness, metrics, OpenAPI', () => {
   });
 
   it('/readyz checks Redis, Postgres and the backlog and shows knobs but no secrets', async () => {
-    const res = await t.request('/readyz');
+    const res = await t.request('/readyz', asAdmin);
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body).toMatchObject({ status: 'ready', checks: { redis: 'ok', postgres: 'ok', backlog: 'ok' } });
-    expect(body.knobs).toMatchObject({ SLUICE_PARTITIONS: 4, SLUICE_MAX_QUEUE_DEPTH: expect.any(Number), SLUICE_AUTH: 'on (1 keys)' });
+    expect(body.knobs).toMatchObject({ SLUICE_PARTITIONS: 4, SLUICE_MAX_QUEUE_DEPTH: expect.any(Number), SLUICE_AUTH: 'on (2 keys)' });
     const text = JSON.stringify(body);
-    for (const secret of ['secret-key-123', 'DATABASE_URL', 'REDIS_URL', 'SLUICE_API_KEYS']) expect(text).not.toContain(secret);
+    for (const secret of ['secret-key-123-0123456789abcdef0123456789', ADMIN, 'DATABASE_URL', 'REDIS_URL', 'SLUICE_API_KEYS']) expect(text).not.toContain(secret);
   });
 
   it('/metrics: requests by route and status, enqueue counters, gauges and every numeric knob', async () => {
-    await t.post('/v1/tables/events', { kind: 'm', amount: 1 }, { authorization: 'Bearer secret-key-123' });
-    await t.post('/v1/tables/events', { kind: 'm' }, { authorization: 'Bearer secret-key-123' });
+    await t.post('/v1/tables/events', { kind: 'm', amount: 1 }, { authorization: 'Bearer secret-key-123-0123456789abcdef0123456789' });
+    await t.post('/v1/tables/events', { kind: 'm' }, { authorization: 'Bearer secret-key-123-0123456789abcdef0123456789' });
     await t.request('/nowhere');
-    const res = await t.request('/metrics');
+    const res = await t.request('/metrics', asAdmin);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();

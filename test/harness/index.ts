@@ -129,6 +129,8 @@ export function testEnvVars(env: TestEnvUrls, overrides: Record<string, string |
     REDIS_URL: env.redisUrl,
     SLUICE_QUEUE_PREFIX: env.prefix,
     SLUICE_HOST: '127.0.0.1',
+    // Needed whenever a test sets SLUICE_API_KEYS; harmless otherwise.
+    SLUICE_HMAC_SECRET: 'test-hmac-secret-0123456789abcdef0123',
     SLUICE_LOG_LEVEL: 'warn',
     // No load balancer to wait for: a stopping gateway closes at once (tests of the drain set their own).
     SLUICE_DRAIN_GRACE_MS: '0',

@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono';
 import { createLogger } from '@sluice/shared/log/index.ts';
+import { hmacSecretOf } from '@sluice/shared/config/index.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { type Catalog } from '@sluice/shared/catalog/types.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
@@ -87,7 +88,7 @@ export function catalogOf(db: Queryable, tables: string[]): Promise<Catalog> {
 /** A Hono app with the gateway's auth and problem+json handling, serving only the read routes. */
 export function readApp(service: TestReadService): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
-  app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS }));
+  app.use('/v1/*', apiKeyAuth({ keys: service.config.SLUICE_API_KEYS, secret: hmacSecretOf(service.config) }));
   const c = service.config;
   readRoutes(app, { service: ShardedReads.single(service) }, jsonBody({ maxBytes: c.SLUICE_MAX_BODY_BYTES, maxDepth: c.SLUICE_MAX_JSON_DEPTH }));
   app.onError(problemErrors(log));

@@ -19,16 +19,16 @@ CREATE TABLE prices (sku numeric PRIMARY KEY, cents int);
 INSERT INTO prices VALUES (1.5, 150);`;
 
 const KEYS = JSON.stringify([
-  { key: 'k-reader-all', scopes: ['read:*'] },
-  { key: 'k-writer-users', scopes: ['write:users'] },
-  { key: 'k-reader-users', scopes: ['read:users'] },
+  { key: 'k-reader-all-0123456789abcdef0123456789', scopes: ['read:*'] },
+  { key: 'k-writer-users-0123456789abcdef0123456789', scopes: ['write:users'] },
+  { key: 'k-reader-users-0123456789abcdef0123456789', scopes: ['read:users'] },
 ]);
 
 let env: TestEnv;
 let service: TestReadService;
 let app: Hono<GatewayEnv>;
 const counter = new ReadCounter();
-const auth = (key = 'k-reader-all') => ({ authorization: `Bearer ${key}` });
+const auth = (key = 'k-reader-all-0123456789abcdef0123456789') => ({ authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SQL });
@@ -101,11 +101,11 @@ describe('GET /v1/tables/{table}/{key}', () => {
 describe('scopes', () => {
   it('needs a key (401) holding read:<table> or read:* (403)', async () => {
     expect((await app.request('/v1/tables/users/1')).status).toBe(401);
-    expect((await app.request('/v1/tables/users/1', { headers: auth('k-writer-users') })).status).toBe(403);
-    expect((await app.request('/v1/tables/users/1', { headers: auth('k-reader-users') })).status).toBe(200);
-    expect((await app.request('/v1/tables/memberships/acme,2', { headers: auth('k-reader-users') })).status).toBe(403);
-    expect((await app.request('/v1/tables/users?team=eq.1', { headers: auth('k-writer-users') })).status).toBe(403);
-    const post = await app.request('/v1/tables/users/get', { method: 'POST', headers: { ...auth('k-writer-users'), 'content-type': 'application/json' }, body: '{"keys":[1]}' });
+    expect((await app.request('/v1/tables/users/1', { headers: auth('k-writer-users-0123456789abcdef0123456789') })).status).toBe(403);
+    expect((await app.request('/v1/tables/users/1', { headers: auth('k-reader-users-0123456789abcdef0123456789') })).status).toBe(200);
+    expect((await app.request('/v1/tables/memberships/acme,2', { headers: auth('k-reader-users-0123456789abcdef0123456789') })).status).toBe(403);
+    expect((await app.request('/v1/tables/users?team=eq.1', { headers: auth('k-writer-users-0123456789abcdef0123456789') })).status).toBe(403);
+    const post = await app.request('/v1/tables/users/get', { method: 'POST', headers: { ...auth('k-writer-users-0123456789abcdef0123456789'), 'content-type': 'application/json' }, body: '{"keys":[1]}' });
     expect(post.status).toBe(403);
   });
 });

@@ -122,7 +122,7 @@ describe('cache warmer', () => {
 describe('popularity counter', () => {
   const key = () => hotKeysKey(`${env.prefix}-pop`);
   const counter = (redis: Redis, o: { sample?: number; maxKeys?: number } = {}) =>
-    new PopularityCounter(redis, `${env.prefix}-pop`, { sample: o.sample ?? 1, flushMs: 60_000, ...(o.maxKeys ? { maxKeys: o.maxKeys } : {}) });
+    new PopularityCounter(redis, `${env.prefix}-pop`, { sample: o.sample ?? 1, flushMs: 60_000, maxMembers: 100_000, ttlMs: 3_600_000, ...(o.maxKeys ? { maxKeys: o.maxKeys } : {}) });
 
   it('sends one script call per flush (per 1,000 distinct keys), not a command per read', async () => {
     const redis = countingRedis(env.redisUrl);

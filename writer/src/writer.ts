@@ -1,6 +1,7 @@
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
+import { metricsHostOf } from '@sluice/shared/config/index.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
@@ -28,6 +29,7 @@ import { LeasedPartitions } from './partitions/leased-partitions.ts';
 import { pipeline } from './pipeline.ts';
 import { boundedDrain } from './drain.ts';
 import { shardingOf } from './sharding/wiring.ts';
+import { DedupeRetention } from './retention/dedupe-retention.ts';
 import { MapChanges } from '@sluice/shared/topology/changes.ts';
 
 export { FATAL_ATTEMPTS } from './pipeline.ts';
@@ -86,6 +88,13 @@ async function connections(config: Readonly<Config>, deps: WriterDeps, releasers
   return { topology, redis };
 }
 
+/** The oldest append time of any job in a live partition of `shard` (see retention/dedupe-retention.ts). */
+async function oldestQueuedAt(logs: PartitionLogs, topology: Topology, shard: string): Promise<number | null> {
+  const times = await Promise.all(topology.map.live().filter((r) => r.shard === shard).map((r) => logs.get(r).oldestAppendedAt()));
+  const known = times.filter((t): t is number => t !== null);
+  return known.length === 0 ? null : Math.min(...known);
+}
+
 /** Start a writer: catalog, after-commit steps, metrics, one consumer per owned partition. */
 export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {}): Promise<Writer> {
   const log = deps.log ?? createLogger('sluice-writer', config.SLUICE_LOG_LEVEL);
@@ -111,7 +120,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
 
     let metricsPort: number | undefined;
     if (config.SLUICE_WRITER_METRICS_PORT > 0) {
-      const server = await startMetricsServer(metrics.registry, config.SLUICE_WRITER_METRICS_PORT, config.SLUICE_HOST);
+      const server = await startMetricsServer(metrics.registry, config.SLUICE_WRITER_METRICS_PORT, metricsHostOf(config));
       releasers.add('metrics server', () => server.close());
       metricsPort = server.port;
     }
@@ -170,6 +179,14 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       }
     }, config.SLUICE_LEASE_RENEW_MS);
     releasers.add('epoch closer', () => clearInterval(closer));
+    const retention = new DedupeRetention(
+      { windowS: config.SLUICE_DEDUPE_RETENTION_S, intervalMs: config.SLUICE_RETENTION_INTERVAL_MS, batchRows: config.SLUICE_RETENTION_BATCH_ROWS },
+      () => topology.shards.map((sh) => ({ name: sh.name, db: topology.db(sh.name), oldestQueuedAt: () => oldestQueuedAt(logs, topology, sh.name) })),
+      log,
+      (table, rows) => metrics.retentionRemoved.inc({ table }, rows),
+    );
+    retention.start();
+    releasers.add('dedupe retention', () => retention.stop());
     lifecycleLogger(log).info({ partitions: ownership.owned(), tables: [...catalog.keys()], prefix, map: topology.map.version }, 'writer started');
 
     let stopping: Promise<void> | undefined;

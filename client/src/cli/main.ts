@@ -6,14 +6,16 @@
  *   types [--from openapi.json] [--out FILE]   row types of the exposed tables, from GET /openapi.json
  *   shards …                                   shards, key ranges and moves (shards.ts)
  *   views [verify NAME]                        read models: state, and a recompute-and-compare (views.ts)
+ *   status [--json]                            partitions, backlog, writers, replicas, dead letters, rates (status.ts)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { generateTypes, rowSchemas } from './generate.ts';
 import { option } from './http.ts';
 import { SHARDS_USAGE, shardsCommand } from './shards.ts';
 import { VIEWS_USAGE, viewsCommand } from './views.ts';
+import { STATUS_USAGE, statusCommand } from './status.ts';
 
-const USAGE = `usage: sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]\n       ${SHARDS_USAGE.replace('usage: ', '')}       ${VIEWS_USAGE.replace('usage: ', '')}`;
+const USAGE = `usage: sluice types [--url URL] [--api-key KEY] [--from openapi.json] [--out FILE]\n       ${SHARDS_USAGE.replace('usage: ', '')}       ${VIEWS_USAGE.replace('usage: ', '')}       ${STATUS_USAGE.replace('usage: ', '')}\n`;
 
 async function loadDocument(args: string[]): Promise<{ doc: unknown; source: string }> {
   const from = option(args, 'from');
@@ -29,6 +31,7 @@ async function loadDocument(args: string[]): Promise<{ doc: unknown; source: str
 async function main(args: string[]): Promise<number> {
   if (args[0] === 'shards' && !args.includes('--help')) return shardsCommand(args);
   if (args[0] === 'views' && !args.includes('--help')) return viewsCommand(args);
+  if (args[0] === 'status' && !args.includes('--help')) return statusCommand(args);
   if (args[0] !== 'types' || args.includes('--help')) {
     process.stderr.write(USAGE);
     return args.includes('--help') ? 0 : 2;

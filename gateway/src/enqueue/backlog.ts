@@ -1,5 +1,5 @@
 import type { Logger } from '@sluice/shared/log/index.ts';
-import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
+import type { BacklogSize, PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 
 /**
@@ -11,6 +11,12 @@ import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 export class BacklogMonitor {
   /** Jobs over all partitions at the last successful poll. */
   depth = 0;
+  /** Writes (requests) over all partitions at the last successful poll: what clients sent. */
+  writes = 0;
+  /** Payload bytes over all partitions at the last successful poll: what Redis memory is sized by. */
+  bytes = 0;
+  /** Each live partition's backlog at the last successful poll. */
+  byPartition: ReadonlyMap<string, BacklogSize> = new Map();
   private lastOkAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -57,8 +63,12 @@ export class BacklogMonitor {
   private async pollOnce(): Promise<void> {
     if (!this.connected()) return;
     try {
-      const counts = await Promise.all(this.partitions().map((r) => this.logs.get(r).counts()));
-      this.depth = counts.reduce((sum, c) => sum + c.backlog, 0);
+      const parts = this.partitions();
+      const sizes = await Promise.all(parts.map((r) => this.logs.get(r).sizes()));
+      this.depth = sizes.reduce((sum, c) => sum + c.jobs, 0);
+      this.writes = sizes.reduce((sum, c) => sum + c.writes, 0);
+      this.bytes = sizes.reduce((sum, c) => sum + c.bytes, 0);
+      this.byPartition = new Map(parts.map((r, i) => [r.name, sizes[i]!]));
       this.lastOkAt = Date.now();
     } catch (err) {
       this.log.debug({ err: { message: (err as Error).message } }, 'backlog poll failed');

@@ -2,7 +2,7 @@ import { UnavailableError } from '@sluice/shared/errors/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
-import { jobIdOf, writeIdOf } from '@sluice/shared/queue/ids.ts';
+import { jobIdOf, ownerTag, writeIdOf } from '@sluice/shared/queue/ids.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 
@@ -36,6 +36,8 @@ export interface CoalescerOptions {
   lingerMs: number;
   /** SLUICE_ENQUEUE_MAX_REQUESTS: a partition's batch is sent at once when it holds this many. */
   maxRequests: number;
+  /** SLUICE_HMAC_SECRET (or the public no-auth one): the key of writeIds' owner tags (queue/ids.ts). */
+  secret: string;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -86,9 +88,9 @@ export class Coalescer {
    * Add `req` to the open batch of `partition`, assigning `req.id` (its
    * writeId) at once; returns the batch's promise, resolved when its job is in Redis.
    */
-  add(partition: PartitionRef, req: WriteRequest): Promise<void> {
+  add(partition: PartitionRef, req: WriteRequest, owner: string): Promise<void> {
     const batch = this.open.get(partition.name) ?? this.openBatch(partition);
-    req.id = writeIdOf(batch.jobId, batch.reqs.length);
+    req.id = writeIdOf(batch.jobId, batch.reqs.length, (base) => ownerTag(this.o.secret, owner, base));
     batch.reqs.push(req);
     this.pending++;
     if (batch.reqs.length >= this.o.maxRequests) this.send(batch);

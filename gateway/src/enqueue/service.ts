@@ -26,6 +26,8 @@ export interface WriteSpec {
   idem: IdempotencyRef | undefined;
   /** Status of a committed answer: 201 when the request creates rows (POST), else 200. */
   committedStatus: 200 | 201;
+  /** The writing principal's id: its writeId carries this owner's tag (queue/ids.ts). */
+  owner: string;
 }
 
 /** What the route sends back. */
@@ -41,6 +43,8 @@ export interface WriteResult {
 export interface WriteServiceDeps {
   nodeId: string;
   maxQueueDepth: number;
+  /** Backlog limits in writes and bytes, in total and per partition (SLUICE_MAX_QUEUE_WRITES …). */
+  limits: BacklogLimits;
   maxPending: number;
   producer: Redis;
   /** The shard map (routing) and the status sources (replays of committed Idempotency-Keys). */
@@ -95,6 +99,14 @@ export class UnconfirmedWriteError extends AppError {
   }
 }
 
+/** Backlog limits beside the job count (what an operator sizes Redis by). */
+export interface BacklogLimits {
+  writes: number;
+  bytes: number;
+  partitionWrites: number;
+  partitionBytes: number;
+}
+
 const NEW: Claim = { kind: 'new' };
 const REPLAY_POLL_MS = 50;
 
@@ -119,7 +131,23 @@ export class WriteService {
   admit(): void {
     if (this.d.producer.status !== 'ready' || !this.d.registered()) return this.refuse('redis', this.redisDown);
     if (this.d.backlog.depth > this.d.maxQueueDepth) return this.refuse('backlog', this.backlogFull);
+    const l = this.d.limits;
+    if (this.d.backlog.writes > l.writes) return this.refuse('backlog_writes', new UnavailableError(`the queue backlog holds more than SLUICE_MAX_QUEUE_WRITES (${l.writes}) writes; retry later`, 1));
+    if (this.d.backlog.bytes > l.bytes) return this.refuse('backlog_bytes', new UnavailableError(`the queue backlog holds more than SLUICE_MAX_QUEUE_BYTES (${l.bytes}) bytes; retry later`, 1));
     if (this.inFlight >= this.d.maxPending) return this.refuse('pending', this.tooManyPending);
+  }
+
+  /** The per-partition limits, once the request is routed: the 503 to answer, if over one (counted). */
+  private partitionFull(partition: string): AppError | undefined {
+    const size = this.d.backlog.byPartition.get(partition);
+    if (size === undefined) return undefined;
+    const l = this.d.limits;
+    let reason: string | undefined;
+    let err: AppError | undefined;
+    if (size.writes > l.partitionWrites) [reason, err] = ['partition_writes', new UnavailableError(`partition ${partition} holds more than SLUICE_MAX_PARTITION_WRITES (${l.partitionWrites}) queued writes; retry later`, 1)];
+    else if (size.bytes > l.partitionBytes) [reason, err] = ['partition_bytes', new UnavailableError(`partition ${partition} holds more than SLUICE_MAX_PARTITION_BYTES (${l.partitionBytes}) queued bytes; retry later`, 1)];
+    if (reason !== undefined) this.d.metrics.rejected.inc({ reason });
+    return err;
   }
 
   private refuse(reason: string, err: AppError): never {
@@ -155,7 +183,13 @@ export class WriteService {
     // change cannot slip in between (the gateway flushes before it reports a new map).
     const map = this.d.status.topology.map;
     const p = partitionOfRoute(map, routeOps(map, this.d.router, this.d.catalog, spec.ops), (c) => this.d.coalescer.keylessPartition(c));
-    const added = this.d.coalescer.add(p, req);
+    const full = this.partitionFull(p.name);
+    if (full !== undefined) {
+      // Refused after the claim: give the key back, so a retry is not told "in progress".
+      if (spec.idem !== undefined) await this.d.idempotency.release(spec.idem.scope, spec.idem.key);
+      throw full;
+    }
+    const added = this.d.coalescer.add(p, req, spec.owner);
     // Registered in the same synchronous turn as `add` (which named the writeId):
     // no outcome can arrive before the job is even sent.
     const outcome = committed ? this.d.acks.wait(req.id) : undefined;

@@ -113,7 +113,17 @@ function schemas(): Record<string, Schema> {
     WriteStatus: {
       oneOf: [
         { type: 'object', required: ['writeId', 'status', 'state'], properties: { writeId: WRITE_ID, status: { const: 'queued' }, state: { type: 'string', description: 'The job\'s state in its partition\'s log' } } },
-        { type: 'object', required: ['writeId', 'status', 'token', 'committedAt'], properties: { writeId: WRITE_ID, status: { const: 'committed' }, token: { type: 'string' }, committedAt: { type: 'string', format: 'date-time' } } },
+        {
+          type: 'object',
+          required: ['writeId', 'status', 'token', 'committedAt'],
+          properties: {
+            writeId: WRITE_ID,
+            status: { const: 'committed' },
+            token: { type: 'string' },
+            committedAt: { type: 'string', format: 'date-time' },
+            retainedUntil: { type: 'string', format: 'date-time', description: 'After this (committedAt + SLUICE_DEDUPE_RETENTION_S) the status is no longer kept and this route answers 404' },
+          },
+        },
         {
           type: 'object',
           required: ['writeId', 'status', 'sqlstate', 'message', 'deadAt'],

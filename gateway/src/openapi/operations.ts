@@ -81,17 +81,16 @@ export function operationPaths(): Record<string, Schema> {
     '/livez': health('livez', 'Load balancer check: this node can accept writes (its Redis connection is up, it is not draining); never judges Postgres or the backlog', status('live'), 'Draining or Redis unreachable'),
     '/readyz': health(
       'readyz',
-      'Deep check for humans: Redis and Postgres answer and the backlog is under the limit; shows the non-secret knobs; 503 while draining',
-      { type: 'object', required: ['status', 'node', 'checks', 'checkedAt'], properties: { status: { const: 'ready' }, node: { type: 'string' }, ready: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'string' } }, details: { type: 'object', additionalProperties: true }, checkedAt: { type: 'string', format: 'date-time' }, knobs: { type: 'object', additionalProperties: true } } },
+      'Deep check for humans: Redis and Postgres answer and the backlog is under the limit; 503 while draining. The checks, details and non-secret knobs only with an admin key (Authorization optional here)',
+      { type: 'object', required: ['status', 'node', 'checkedAt'], properties: { status: { const: 'ready' }, node: { type: 'string' }, ready: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'string' } }, details: { type: 'object', additionalProperties: true }, checkedAt: { type: 'string', format: 'date-time' }, knobs: { type: 'object', additionalProperties: true } } },
       'Not ready or draining; the problem lists the checks',
     ),
     '/metrics': {
       get: {
         operationId: 'metrics',
-        summary: 'Prometheus metrics',
+        summary: 'Prometheus metrics (admin scope when auth is on)',
         tags: ['health'],
-        security: [],
-        responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems('401', '403') },
       },
     },
     '/openapi.json': {

@@ -41,8 +41,11 @@ export function healthRoutes(app: Hono<GatewayEnv>, d: HealthRouteDeps): void {
   app.get('/readyz', async function readyz(c) {
     if (d.liveness.draining) return notLive(c, d.nodeId, { reason: 'draining' });
     const r = await d.readiness.get();
-    if (r.ready) return c.json({ status: 'ready', node: d.nodeId, ...r, knobs: d.knobs });
-    const problem = new AppError(503, 'https://sluice.dev/problems/not-ready', 'Not ready', 'this gateway cannot take writes right now', { node: d.nodeId, checks: r.checks, details: r.details, checkedAt: r.checkedAt, knobs: d.knobs }, RETRY);
+    // Settings and raw dependency errors only for the admin scope (anyone, with auth off).
+    const admin = c.get('principal').admin;
+    if (r.ready) return c.json(admin ? { status: 'ready', node: d.nodeId, ...r, knobs: d.knobs } : { status: 'ready', node: d.nodeId, ready: true, checkedAt: r.checkedAt });
+    const more = admin ? { checks: r.checks, details: r.details, knobs: d.knobs } : {};
+    const problem = new AppError(503, 'https://sluice.dev/problems/not-ready', 'Not ready', 'this gateway cannot take writes right now', { node: d.nodeId, checkedAt: r.checkedAt, ...more }, RETRY);
     return problemResponse(c, problem);
   });
 }

@@ -58,8 +58,8 @@ export class ReadinessCheck {
       this.probe(() => this.d.db.query('SELECT 1')),
       this.d.details?.().catch(() => undefined),
     ]);
-    const depth = this.d.backlog.depth;
-    const backlog = depth > this.d.maxQueueDepth ? `${depth} jobs > SLUICE_MAX_QUEUE_DEPTH ${this.d.maxQueueDepth}` : 'ok';
+    const b = this.d.backlog;
+    const backlog = b.depth > this.d.maxQueueDepth ? `${b.depth} jobs > SLUICE_MAX_QUEUE_DEPTH ${this.d.maxQueueDepth}` : 'ok';
     return { ready: redis === 'ok' && postgres === 'ok' && backlog === 'ok', checks: { redis, postgres, backlog }, ...(details ? { details } : {}), checkedAt: new Date().toISOString() };
   }
 

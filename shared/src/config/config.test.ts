@@ -29,7 +29,7 @@ describe('loadConfig', () => {
   });
 
   it('parses lists and API keys', () => {
-    const c = loadConfig({ SLUICE_TABLES: 'events, billing.invoices', SLUICE_API_KEYS: '[{"key":"k-123456789","scopes":["write:events","admin"]}]' });
+    const c = loadConfig({ SLUICE_TABLES: 'events, billing.invoices', SLUICE_API_KEYS: '[{"key":"k-123456789-0123456789abcdef0123456789","scopes":["write:events","admin"]}]', SLUICE_HMAC_SECRET: 'x'.repeat(32) });
     expect(c.SLUICE_TABLES).toEqual(['events', 'billing.invoices']);
     expect(c.SLUICE_API_KEYS?.[0]?.scopes).toEqual(['write:events', 'admin']);
   });

@@ -60,9 +60,32 @@ function crossChecks(c: Config): string[] {
   if (c.SLUICE_FAILPOINTS.length > 0 && c.NODE_ENV !== 'test') out.push('SLUICE_FAILPOINTS: fail points are test-only (set NODE_ENV=test)');
   // A lease renewed less often than twice per TTL lapses between two renewals on the first hiccup.
   if (c.SLUICE_LEASE_RENEW_MS * 2 > c.SLUICE_LEASE_TTL_MS) out.push(`SLUICE_LEASE_RENEW_MS (${c.SLUICE_LEASE_RENEW_MS}) must be at most half of SLUICE_LEASE_TTL_MS (${c.SLUICE_LEASE_TTL_MS})`);
+  // A retry within the TTL must still find its key in Postgres when Redis forgot it.
+  if (c.SLUICE_DEDUPE_RETENTION_S < c.SLUICE_IDEMPOTENCY_TTL_S) out.push(`SLUICE_DEDUPE_RETENTION_S (${c.SLUICE_DEDUPE_RETENTION_S}) must be at least SLUICE_IDEMPOTENCY_TTL_S (${c.SLUICE_IDEMPOTENCY_TTL_S})`);
+  if (c.SLUICE_POPULARITY_MAX_KEYS < c.SLUICE_WARMER_TOP_KEYS) out.push(`SLUICE_POPULARITY_MAX_KEYS (${c.SLUICE_POPULARITY_MAX_KEYS}) must be at least SLUICE_WARMER_TOP_KEYS (${c.SLUICE_WARMER_TOP_KEYS})`);
+  if (c.SLUICE_API_KEYS !== undefined && c.SLUICE_HMAC_SECRET === undefined) out.push('SLUICE_HMAC_SECRET: required when SLUICE_API_KEYS is set (at least 32 characters, the same on every gateway)');
   out.push(...shardChecks(c));
   if (c.SLUICE_CACHE_SOFT_TTL_S > c.SLUICE_CACHE_TTL_S) out.push(`SLUICE_CACHE_SOFT_TTL_S (${c.SLUICE_CACHE_SOFT_TTL_S}) must not exceed SLUICE_CACHE_TTL_S (${c.SLUICE_CACHE_TTL_S})`);
   return out;
+}
+
+/**
+ * Where the gateway listens: SLUICE_HOST when set; otherwise every interface
+ * only with auth on. With auth off (SLUICE_API_KEYS unset) anyone who can
+ * connect may write, read and use the admin API, so only this machine can.
+ */
+export function gatewayHostOf(c: Readonly<Config>): string {
+  return c.SLUICE_HOST ?? (c.SLUICE_API_KEYS === undefined ? '127.0.0.1' : '0.0.0.0');
+}
+
+/** Where a writer's or warmer's /metrics listens (no auth there): SLUICE_HOST when set, else this machine only. */
+export function metricsHostOf(c: Readonly<Config>): string {
+  return c.SLUICE_HOST ?? '127.0.0.1';
+}
+
+/** The HMAC key of owner tags and key ids; with auth off a public one (every caller may read everything then anyway). */
+export function hmacSecretOf(c: Readonly<Config>): string {
+  return c.SLUICE_HMAC_SECRET ?? 'sluice: auth is off (SLUICE_API_KEYS unset)';
 }
 
 /** For `main.ts`: print every problem and exit before any connection is opened. */

@@ -6,7 +6,8 @@ const posInt = z.coerce.number().int().positive();
 const nonNegInt = z.coerce.number().int().nonnegative();
 
 const apiKeySchema = z.object({
-  key: z.string().min(8, 'API keys must be at least 8 characters'),
+  // 32 characters: e.g. `openssl rand -hex 16`; short keys fall to guessing.
+  key: z.string().min(32, 'API keys must be at least 32 characters'),
   scopes: z.array(z.string().regex(/^(read|write):(\*|[A-Za-z_][A-Za-z0-9_]*)$|^admin$/, 'scope must be read:<table|*>, write:<table|*> or admin')).min(1),
 });
 
@@ -50,7 +51,8 @@ const rangeSchema = z.object({ upTo: z.number().int().optional(), shard: shardNa
  */
 export const configSchema = z.object({
   SLUICE_PORT: posInt.max(65535).default(3000),
-  SLUICE_HOST: z.string().default('0.0.0.0'),
+  /** Unset: the gateway binds 0.0.0.0 with auth on and 127.0.0.1 with auth off; metrics servers bind 127.0.0.1. */
+  SLUICE_HOST: z.string().min(1).optional(),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
   /** Several Postgres primaries: `[{"name","url","replicas"}]`; unset: one shard `main` from DATABASE_URL and SLUICE_REPLICA_URLS. */
   SLUICE_SHARDS: jsonArray(shardSchema).optional(),
@@ -74,7 +76,17 @@ export const configSchema = z.object({
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),
   SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
   SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),
+  /** Writes (requests) queued over all partitions above which writes get 503 (jobs carry up to SLUICE_ENQUEUE_MAX_REQUESTS each). */
+  SLUICE_MAX_QUEUE_WRITES: posInt.default(1_000_000),
+  /** Payload bytes queued over all partitions above which writes get 503: size the queue Redis's maxmemory above it. */
+  SLUICE_MAX_QUEUE_BYTES: posInt.default(536_870_912),
+  /** Writes queued in one partition above which writes routed to it get 503 (one slow key range cannot take the whole budget). */
+  SLUICE_MAX_PARTITION_WRITES: posInt.default(250_000),
+  /** Payload bytes queued in one partition above which writes routed to it get 503. */
+  SLUICE_MAX_PARTITION_BYTES: posInt.default(134_217_728),
   SLUICE_MAX_PENDING_REQUESTS: posInt.default(20_000),
+  /** Bytes of request bodies a gateway holds at once, reserved by Content-Length (or SLUICE_MAX_BODY_BYTES) before reading. */
+  SLUICE_MAX_PENDING_BYTES: posInt.default(268_435_456),
   SLUICE_COMMIT_WAIT_MS: posInt.default(5000),
   SLUICE_PG_POOL_MAX: posInt.max(1000).default(4),
   SLUICE_PG_CONNECT_TIMEOUT_MS: posInt.default(5000),
@@ -118,6 +130,16 @@ export const configSchema = z.object({
    */
   SLUICE_DRAIN_GRACE_MS: nonNegInt.max(120_000).default(3000),
   SLUICE_IDEMPOTENCY_TTL_S: posInt.default(86_400),
+  /**
+   * How long `sluice.applied_jobs` and `sluice.idempotency_keys` rows (and so
+   * write statuses) are kept: at least SLUICE_IDEMPOTENCY_TTL_S. Applied-job
+   * rows are also kept while any older job is still in a partition's log.
+   */
+  SLUICE_DEDUPE_RETENTION_S: posInt.default(172_800),
+  /** How often each writer removes dedupe records past retention. */
+  SLUICE_RETENTION_INTERVAL_MS: posInt.min(50).max(3_600_000).default(60_000),
+  /** Rows per retention DELETE (short statements; a pause between them). */
+  SLUICE_RETENTION_BATCH_ROWS: posInt.max(100_000).default(5000),
   // Read path (gateway/src/read, shared/src/cache) and the cache warmer (writer/src/warmer).
   SLUICE_REPLICA_URLS: csv.pipe(z.array(z.string().url())).default([]),
   SLUICE_CACHE_REDIS_URL: z.string().url().optional(),
@@ -133,11 +155,17 @@ export const configSchema = z.object({
   SLUICE_RYW_WAIT_MS: nonNegInt.max(10_000).default(20),
   SLUICE_POPULARITY_SAMPLE: nonNegInt.max(1_000_000).default(1),
   SLUICE_POPULARITY_FLUSH_MS: posInt.max(60_000).default(1000),
+  /** Members the popularity set keeps (the least read go first); at least SLUICE_WARMER_TOP_KEYS. */
+  SLUICE_POPULARITY_MAX_KEYS: posInt.max(10_000_000).default(20_000),
+  /** The popularity set expires this long after the last read was counted into it. */
+  SLUICE_POPULARITY_TTL_S: posInt.max(2_592_000).default(86_400),
   SLUICE_WARMER_INTERVAL_MS: posInt.max(600_000).default(1000),
   SLUICE_WARMER_TOP_KEYS: posInt.max(1_000_000).default(10_000),
   SLUICE_WARMER_HALF_LIFE_S: posInt.default(600),
   SLUICE_WARMER_METRICS_PORT: nonNegInt.max(65535).default(0),
   SLUICE_API_KEYS: jsonArray(apiKeySchema).optional(),
+  /** Key of the HMACs in API key ids and writeId owner tags; the same on every gateway; required with SLUICE_API_KEYS. */
+  SLUICE_HMAC_SECRET: z.string().min(32, 'SLUICE_HMAC_SECRET must be at least 32 characters').optional(),
   SLUICE_ALLOW_VOLATILE_REDIS: envBool.default(false),
   SLUICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Test-only fail points (`name[=ms],…`). Refused unless NODE_ENV=test. */

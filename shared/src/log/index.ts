@@ -1,14 +1,24 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** One JSON logger per process. Secrets (API keys, URLs with passwords) are redacted by path. */
-export function createLogger(name: string, level: string): Logger {
-  return pino({
-    name,
-    level,
-    redact: { paths: ['*.password', '*.authorization', 'req.headers.authorization', '*.apiKey', '*.key'], censor: '[redacted]' },
-  });
+/**
+ * Paths never logged. Secrets (API keys, URLs with passwords), and row data:
+ * Postgres puts the failing row in a DatabaseError's DETAIL ("Failing row
+ * contains (…)", "Key (email)=(…) already exists"), its WHERE and internal
+ * query; pino's error serializer would copy them all. The SQLSTATE, the
+ * constraint and the column stay (the dead letter keeps the detail, behind
+ * the admin scope).
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  '*.password', '*.authorization', 'req.headers.authorization', '*.apiKey', '*.key',
+  'err.detail', 'err.where', 'err.internalQuery', 'err.cause.detail', 'err.cause.where', 'err.cause.internalQuery', '*.err.detail',
+];
+
+/** One JSON logger per process (to stdout, or `destination`: tests). */
+export function createLogger(name: string, level: string, destination?: DestinationStream): Logger {
+  const options = { name, level, redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /**

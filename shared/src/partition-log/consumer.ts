@@ -6,6 +6,7 @@ import type { Logger } from '../log/index.ts';
 import { whenReady } from '../redis/connect.ts';
 import type { PartitionRef } from '../topology/partitions.ts';
 import { queueName } from './names.ts';
+import { backlogSizeKey, sizeOfJobs } from './partition-log.ts';
 
 /**
  * The consumer side of one partition's log: a BullMQ Worker, bent in the few
@@ -134,8 +135,28 @@ export class LogConsumer {
       autorun: true,
     });
     this.worker.on('error', (err) => o.log.warn({ err }, 'partition log consumer error'));
-    this.worker.on('failed', (job, err) => o.onFailed?.(job?.id, err));
+    this.worker.on('failed', (job, err) => {
+      if (job !== undefined) this.shrink(job);
+      o.onFailed?.(job?.id, err);
+    });
+    // A job left the backlog: take its writes and bytes off the partition's size (partition-log.ts `sizes`).
+    this.worker.on('completed', (job) => this.shrink(job));
     await this.worker.waitUntilReady();
+  }
+
+  private shrink(job: Job): void {
+    this.shrinkBy(sizeOfJobs([job.data]));
+  }
+
+  private shrinkBy(s: { writes: number; bytes: number }): void {
+    if (s.writes === 0 && s.bytes === 0) return;
+    const key = backlogSizeKey(`${this.o.prefix}:${queueName(this.ref)}:`);
+    this.o.connection
+      .multi()
+      .hincrby(key, 'w', -s.writes)
+      .hincrby(key, 'b', -s.bytes)
+      .exec()
+      .catch(() => {}); // a lost subtraction is undone when the log next drains (sizes())
   }
 
   private async process(job: Job, token: string | undefined): Promise<void> {
@@ -182,12 +203,16 @@ export class LogConsumer {
       return 0;
     }
     let n = 0;
+    const gone: unknown[] = [];
     held.forEach((h, i) => {
       if (done[i] === 1) {
         this.finished.add(h.e);
+        gone.push(h.e.data);
         n++;
       }
     });
+    // BullMQ emits no 'completed' for these (their processors end in WaitingError): take them off the size here.
+    this.shrinkBy(sizeOfJobs(gone));
     return n;
   }
 

@@ -41,6 +41,39 @@ export interface FoundJob {
   requests: number;
 }
 
+/** What a partition's backlog holds. */
+export interface BacklogSize {
+  jobs: number;
+  /** Requests (writes) in those jobs. */
+  writes: number;
+  /** Bytes of their payloads (JSON), what Redis memory is sized by. */
+  bytes: number;
+}
+
+/** Writes and bytes of jobs' payloads (JSON length: what BullMQ stores, near enough). */
+export function sizeOfJobs(jobs: readonly unknown[]): { writes: number; bytes: number } {
+  let writes = 0;
+  let bytes = 0;
+  for (const d of jobs) {
+    const reqs = (d as Partial<WriteJob> | undefined)?.reqs;
+    writes += Array.isArray(reqs) ? reqs.length : 0;
+    bytes += JSON.stringify(d ?? null).length;
+  }
+  return { writes, bytes };
+}
+
+/** The backlog-size hash of the queue whose key prefix is `queueKeyPrefix` (`<prefix>:<queue>:`). */
+export function backlogSizeKey(queueKeyPrefix: string): string {
+  return `${queueKeyPrefix}sluice-size`;
+}
+
+// KEYS: wait, active, paused, delayed, prioritized, the size hash.
+const SIZES = `
+local jobs = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
+if jobs == 0 then redis.call('DEL', KEYS[6]) return {0, 0, 0} end
+local v = redis.call('HMGET', KEYS[6], 'w', 'b')
+return {jobs, math.max(0, tonumber(v[1] or '0')), math.max(0, tonumber(v[2] or '0'))}`;
+
 /** Job states, as `entries` names them. */
 export type LogState = 'waiting' | 'active' | 'delayed' | 'prioritized' | 'paused' | 'failed' | 'completed';
 const ALL_STATES: readonly LogState[] = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'];
@@ -70,9 +103,33 @@ export class PartitionLog {
     this.queue.on('error', () => {});
   }
 
-  /** Append jobs under their own ids (an id already present is not added twice: BullMQ keeps the first). */
+  /**
+   * Append jobs under their own ids (an id already present is not added twice: BullMQ keeps the first),
+   * then add their writes and bytes to the partition's backlog size (see `sizes`).
+   */
   async append(jobs: readonly { id: string; data: WriteJob }[]): Promise<void> {
     await this.queue.addBulk(jobs.map((j) => ({ name: JOB_NAME, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
+    const s = sizeOfJobs(jobs.map((j) => j.data));
+    await this.connection.multi().hincrby(this.sizeKey, 'w', s.writes).hincrby(this.sizeKey, 'b', s.bytes).exec();
+  }
+
+  /** The partition's backlog-size hash (beside the queue's keys: same hash tag). */
+  get sizeKey(): string {
+    return backlogSizeKey(this.queue.keys[''] ?? '');
+  }
+
+  /**
+   * Jobs, writes and bytes in the log. Writes and bytes are counters kept
+   * beside the queue (appends add, the consumer subtracts when a job leaves:
+   * partition-log/consumer.ts), since counting them would read every job;
+   * when the log holds no job they are set back to 0 in the same script, so
+   * a count lost to a crash between a job's completion and its subtraction
+   * does not outlive the backlog it belonged to.
+   */
+  async sizes(): Promise<BacklogSize> {
+    const k = this.queue.keys;
+    const [jobs, writes, bytes] = (await this.connection.eval(SIZES, 6, k.wait!, k.active!, k.paused!, k.delayed!, k.prioritized!, this.sizeKey)) as [number, number, number];
+    return { jobs, writes, bytes };
   }
 
   /** Job counts by state. */
@@ -108,6 +165,22 @@ export class PartitionLog {
       for (const j of await this.queue.getJobs([state], 0, state === 'active' ? -1 : limit - 1, true)) if (j?.id !== undefined) out.push({ id: j.id, data: j.data });
     }
     return out;
+  }
+
+  /**
+   * When the oldest job still in the log (taken, waiting, paused, delayed)
+   * was appended, in ms of the appending gateway's clock; null when empty.
+   * Any job that can still be delivered (again) is in the log, so nothing
+   * older than this can be redelivered: what dedupe retention leans on.
+   */
+  async oldestAppendedAt(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const state of ['active', 'wait', 'paused', 'delayed', 'prioritized'] as const) {
+      // asc: index 0 is the entry the log handed out (or will hand out) first, the oldest of its state.
+      const [j] = await this.queue.getJobs([state], 0, 0, true);
+      if (j?.timestamp !== undefined && (oldest === null || j.timestamp < oldest)) oldest = j.timestamp;
+    }
+    return oldest;
   }
 
   /** Every job in the given states, each state in the order it is handed out (for operators and tests: reads each job's hash, so not for hot paths). */

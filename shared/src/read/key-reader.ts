@@ -92,7 +92,6 @@ export class KeyReader {
   async read(t: ReadTable, key: readonly string[], token: LsnKey | undefined): Promise<RowRead> {
     if (!t.cacheable) return this.bypass(t, key, token);
     const k = this.d.store.keys(t.name, key);
-    this.d.popularity?.recordRead(k.id);
     let entry: CacheEntry | null;
     try {
       entry = await this.d.store.get(k);
@@ -101,9 +100,30 @@ export class KeyReader {
       return this.uncached(t, key, token);
     }
     const hit = freshHit(entry, token);
-    if (hit === null) return this.afterLookup(t, key, k, token, entry);
+    if (hit === null) return this.counted(k.id, this.afterLookup(t, key, k, token, entry));
     this.hits.inc();
+    this.count(k.id, hit);
     return hit;
+  }
+
+  /**
+   * Count a read for the warmer only when it found a row: misses of rows that
+   * do not exist would fill the popularity set with keys nobody can warm.
+   */
+  private count(id: string, r: RowRead): void {
+    if (r.row !== null) this.d.popularity?.recordRead(id);
+  }
+
+  private counted(id: string, r: RowRead | Promise<RowRead>): RowRead | Promise<RowRead> {
+    if (this.d.popularity === undefined) return r;
+    if (!(r instanceof Promise)) {
+      this.count(id, r);
+      return r;
+    }
+    return r.then((v) => {
+      this.count(id, v);
+      return v;
+    });
   }
 
   /**
@@ -114,7 +134,6 @@ export class KeyReader {
   async readMany(t: ReadTable, keys: readonly (readonly string[])[], token: LsnKey | undefined): Promise<RowRead[]> {
     if (!t.cacheable) return Promise.all(keys.map((key) => this.bypass(t, key, token)));
     const ks = keys.map((key) => this.d.store.keys(t.name, key));
-    for (const k of ks) this.d.popularity?.recordRead(k.id);
     let entries: (CacheEntry | null)[];
     try {
       entries = await this.d.store.getMany(ks);
@@ -129,9 +148,11 @@ export class KeyReader {
     for (let i = 0; i < keys.length; i++) {
       const e = entries[i]!;
       const hit = freshHit(e, token, now);
-      if (hit !== null) hits++;
-      else pending = true;
-      out[i] = hit ?? this.afterLookup(t, keys[i]!, ks[i]!, token, e);
+      if (hit !== null) {
+        hits++;
+        this.count(ks[i]!.id, hit);
+      } else pending = true;
+      out[i] = hit ?? this.counted(ks[i]!.id, this.afterLookup(t, keys[i]!, ks[i]!, token, e));
     }
     if (hits > 0) this.hits.inc(hits);
     return pending ? Promise.all(out) : (out as RowRead[]);

@@ -28,8 +28,8 @@ export interface ReadSettings {
     readTimeoutMs: number;
     pool: { max: number; connectTimeoutMs: number; statementTimeoutMs: number };
   };
-  /** SLUICE_POPULARITY_SAMPLE (0 = off), SLUICE_POPULARITY_FLUSH_MS */
-  popularity: { sample: number; flushMs: number };
+  /** SLUICE_POPULARITY_SAMPLE (0 = off), SLUICE_POPULARITY_FLUSH_MS, SLUICE_POPULARITY_MAX_KEYS, SLUICE_POPULARITY_TTL_S (as ms) */
+  popularity: { sample: number; flushMs: number; maxMembers: number; ttlMs: number };
   /** SLUICE_MAX_ROWS_PER_REQUEST: keys of one multi-get, rows of one page. */
   maxKeysPerRequest: number;
   /** How long start waits for the cache connection before serving from the database. */
@@ -65,6 +65,8 @@ export interface WarmerSettings {
   topKeys: number;
   /** SLUICE_WARMER_HALF_LIFE_S */
   halfLifeS: number;
+  /** SLUICE_POPULARITY_MAX_KEYS, SLUICE_POPULARITY_TTL_S (as ms): the bounds the warmer keeps when it rewrites the set. */
+  popularity: { maxMembers: number; ttlMs: number };
 }
 
 /** The read path's settings from the config. */
@@ -82,7 +84,7 @@ export function readSettingsOf(c: Readonly<Config>, replicaUrls: readonly string
       readTimeoutMs: replicaReadTimeoutMs(c),
       pool: { max: c.SLUICE_PG_POOL_MAX, connectTimeoutMs: c.SLUICE_PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: c.SLUICE_STATEMENT_TIMEOUT_MS },
     },
-    popularity: { sample: c.SLUICE_POPULARITY_SAMPLE, flushMs: c.SLUICE_POPULARITY_FLUSH_MS },
+    popularity: { sample: c.SLUICE_POPULARITY_SAMPLE, flushMs: c.SLUICE_POPULARITY_FLUSH_MS, maxMembers: c.SLUICE_POPULARITY_MAX_KEYS, ttlMs: c.SLUICE_POPULARITY_TTL_S * 1000 },
     maxKeysPerRequest: c.SLUICE_MAX_ROWS_PER_REQUEST,
     cacheReadyWaitMs: c.SLUICE_REDIS_TIMEOUT_MS * 5,
   };
@@ -90,5 +92,10 @@ export function readSettingsOf(c: Readonly<Config>, replicaUrls: readonly string
 
 /** The warmer's settings from the config. */
 export function warmerSettingsOf(c: Readonly<Config>): WarmerSettings {
-  return { intervalMs: c.SLUICE_WARMER_INTERVAL_MS, topKeys: c.SLUICE_WARMER_TOP_KEYS, halfLifeS: c.SLUICE_WARMER_HALF_LIFE_S };
+  return {
+    intervalMs: c.SLUICE_WARMER_INTERVAL_MS,
+    topKeys: c.SLUICE_WARMER_TOP_KEYS,
+    halfLifeS: c.SLUICE_WARMER_HALF_LIFE_S,
+    popularity: { maxMembers: c.SLUICE_POPULARITY_MAX_KEYS, ttlMs: c.SLUICE_POPULARITY_TTL_S * 1000 },
+  };
 }

@@ -169,12 +169,12 @@ export class Warmer {
     const prefix = this.d.settings.prefix;
     const period = Math.max(HOT_REFRESH_MS, w.intervalMs);
     this.nextHotRead = Date.now() + period;
-    await decayPopularity(this.d.cache, prefix, 0.5 ** (period / (w.halfLifeS * 1000)), w.topKeys * 2, period);
+    await decayPopularity(this.d.cache, prefix, 0.5 ** (period / (w.halfLifeS * 1000)), Math.min(w.topKeys * 2, w.popularity.maxMembers), period, w.popularity.ttlMs);
     let hot = await hottest(this.d.cache, prefix, w.topKeys);
     let restored = false;
     if (hot.length === 0 && this.snapshot.length > 0) {
       this.d.log.warn({ keys: this.snapshot.length }, 'popularity set is gone (Redis flushed or replaced): restoring it from the last snapshot and preloading');
-      await restorePopularity(this.d.cache, prefix, this.snapshot);
+      await restorePopularity(this.d.cache, prefix, this.snapshot, w.popularity.ttlMs);
       hot = this.snapshot;
       restored = true;
       this.softUntil.clear(); // the entries went with it

@@ -108,6 +108,8 @@ export class FaultCluster {
       SLUICE_TABLES: FAULT_TABLES,
       SLUICE_PARTITIONS: '4',
       SLUICE_HOST: '127.0.0.1',
+      // Needed whenever a test sets SLUICE_API_KEYS; harmless otherwise.
+      SLUICE_HMAC_SECRET: 'test-hmac-secret-0123456789abcdef0123',
       SLUICE_LOG_LEVEL: 'warn',
       // Short locks: a killed writer's jobs come back within ~2 lock periods, so tests stay short.
       SLUICE_LOCK_DURATION_MS: '2000',

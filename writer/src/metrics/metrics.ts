@@ -33,6 +33,7 @@ export class WriterMetrics {
   readonly interruptions = new Counter({ name: 'sluice_writer_consumer_interruptions_total', help: "Partition consumers replaced because their Redis connection dropped (a job fetch's reply may have been lost)", labelNames: ['partition'] as const, registers: [this.registry] });
   readonly restartFailures = new Counter({ name: 'sluice_writer_consumer_restart_failures_total', help: 'Failed starts of a replacement partition consumer (tried again with backoff while the partition is ours)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
+  readonly retentionRemoved = new Counter({ name: 'sluice_writer_retention_removed_total', help: 'Dedupe records removed past SLUICE_DEDUPE_RETENTION_S', labelNames: ['table'] as const, registers: [this.registry] });
   readonly partitionsOwned = new Gauge({ name: 'sluice_writer_partitions_owned', help: 'Partitions this writer consumes', registers: [this.registry] });
   readonly movePauseSeconds = new Histogram({
     name: 'sluice_shard_move_pause_seconds',

@@ -2,7 +2,7 @@
 // are safe). Its logic is the read path's (shared/src/read/warmer.ts); this
 // file only wires it. The only place in it that reads process.env.
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
+import { loadConfigOrExit, metricsHostOf } from '@sluice/shared/config/index.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger } from '@sluice/shared/log/index.ts';
@@ -40,7 +40,7 @@ async function start(): Promise<void> {
   releasers.add('warmers', () => Promise.all(warmers.map((w) => w.stop())).then(() => {}));
   await Promise.all(warmers.map((w) => w.start()));
   if (config.SLUICE_WARMER_METRICS_PORT > 0) {
-    const metrics = await startMetricsServer(registry, config.SLUICE_WARMER_METRICS_PORT, config.SLUICE_HOST);
+    const metrics = await startMetricsServer(registry, config.SLUICE_WARMER_METRICS_PORT, metricsHostOf(config));
     releasers.add('metrics server', () => metrics.close());
   }
   lifecycleLogger(log).info({ tables: [...catalog.keys()], shards: topology.shards.map((x) => ({ name: x.name, replicas: x.replicas.length })), intervalMs: config.SLUICE_WARMER_INTERVAL_MS, topKeys: config.SLUICE_WARMER_TOP_KEYS }, 'warmer started');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { ApiKeyConfig } from '@sluice/shared/config/schema.ts';
 
 /**
@@ -35,11 +35,19 @@ export class Principal {
     return this.readAll || this.reads.has(table);
   }
 
+  /** Holds at least one write scope (checked before a batch's body is read). */
+  get hasWriteScope(): boolean {
+    return this.writeAll || this.writes.size > 0;
+  }
+
   /** Holds at least one read or write scope (e.g. to see write statuses). */
   get hasDataScope(): boolean {
     return this.writes.size > 0 || this.reads.size > 0;
   }
 }
+
+/** A caller without a key where one is optional: no scope at all. */
+export const NOBODY = new Principal('nobody', []);
 
 /** The principal of every request when auth is off (SLUICE_API_KEYS unset). */
 export const ANONYMOUS = new Principal('anonymous', ['write:*', 'read:*', 'admin']);
@@ -52,12 +60,17 @@ export function sha256Hex(s: string): string {
 /**
  * Keys by their sha256: a lookup compares digests, never the secret itself,
  * so response time does not depend on how much of a guessed key matched.
+ * A key's id (in logs, Idempotency-Key scopes, owner tags) is an HMAC of the
+ * key under `secret`, not its bare hash: an id seen in a log cannot be
+ * checked against guessed keys offline without the secret.
  */
-export function principalsByDigest(keys: readonly ApiKeyConfig[]): ReadonlyMap<string, Principal> {
+export function principalsByDigest(keys: readonly ApiKeyConfig[], secret: string): ReadonlyMap<string, Principal> {
   const map = new Map<string, Principal>();
-  for (const k of keys) {
-    const digest = sha256Hex(k.key);
-    map.set(digest, new Principal(digest.slice(0, 16), k.scopes));
-  }
+  for (const k of keys) map.set(sha256Hex(k.key), new Principal(keyIdOf(secret, k.key), k.scopes));
   return map;
+}
+
+/** The non-secret id of API key `key`. */
+export function keyIdOf(secret: string, key: string): string {
+  return createHmac('sha256', secret).update(key).digest('hex').slice(0, 16);
 }

@@ -3,6 +3,9 @@ import { UnsupportedMediaTypeError } from '@sluice/shared/errors/index.ts';
 import { header, setHeader, type GatewayEnv } from '../../context.ts';
 import { parseJson } from './json.ts';
 import { readIncoming, readStream, tooLarge } from './read.ts';
+import type { ByteBudget } from './budget.ts';
+
+export { ByteBudget } from './budget.ts';
 
 export { jsonDepthExceeds } from './json.ts';
 
@@ -12,6 +15,8 @@ export interface JsonBodyOptions {
   maxBytes: number;
   /** SLUICE_MAX_JSON_DEPTH */
   maxDepth: number;
+  /** Bytes of bodies held at once (SLUICE_MAX_PENDING_BYTES), reserved before reading. */
+  budget?: ByteBudget;
 }
 
 const NOT_JSON = new UnsupportedMediaTypeError('Content-Type must be application/json');
@@ -46,15 +51,27 @@ export function jsonBody(o: JsonBodyOptions): MiddlewareHandler<GatewayEnv> {
     if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw ENCODED;
     const declared = header(c, 'content-length');
     let bytes: Uint8Array;
+    let reserved = 0;
     try {
       if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+      // Before a byte is read: a body without a length may grow to the limit.
+      if (o.budget !== undefined) {
+        const want = declared !== undefined && Number.isFinite(Number(declared)) ? Number(declared) : maxBytes;
+        o.budget.reserve(want);
+        reserved = want;
+      }
       const incoming = c.env?.incoming;
       bytes = incoming !== undefined ? await readIncoming(incoming, maxBytes) : await readStream(c.req.raw.body, maxBytes);
     } catch (err) {
+      o.budget?.release(reserved);
       setHeader(c, 'Connection', 'close');
       throw err;
     }
-    c.set('body', parseJson(bytes, decoder, maxDepth));
-    return next();
+    try {
+      c.set('body', parseJson(bytes, decoder, maxDepth));
+      return await next();
+    } finally {
+      o.budget?.release(reserved);
+    }
   };
 }

@@ -112,7 +112,7 @@ function replayDeadLetter(d: DeadLetterRouteDeps) {
     const idem = { scope: REPLAY_SCOPE, key: `replay:${id}`, hash: requestHash('POST', `/v1/admin/dead-letters/${id}/replay`, 'replay', ops) };
     let result;
     try {
-      result = await d.service.submit({ ops, ack: ackModeOf(c), ret: false, idem, committedStatus: 200 });
+      result = await d.service.submit({ ops, ack: ackModeOf(c), ret: false, idem, committedStatus: 200, owner: c.get('principal').id });
     } catch (err) {
       // Enqueued, but dead again (422) or not committed in time (504): the replay happened all the same.
       const writeId = err instanceof AppError ? err.extensions.writeId : undefined;

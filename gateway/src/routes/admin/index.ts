@@ -12,6 +12,7 @@ import { deadLetterRoutes } from './dead-letters.ts';
 import { flagAdminRoutes, type FlagAdminDeps } from './flags.ts';
 import { partitionRoutes, type PartitionRouteDeps } from './partitions.ts';
 import { shardRoutes, type ShardRouteDeps } from './shards.ts';
+import { statusRoutes, type StatusRouteDeps } from './status.ts';
 
 /** What the admin routes need. */
 export interface AdminDeps {
@@ -28,6 +29,8 @@ export interface AdminDeps {
   /** The gateway's metrics registry: `sluice_dead_letters` is added to it. */
   registry: Registry;
   log: Logger;
+  /** The rest of `GET /v1/admin/status`. */
+  status: Omit<StatusRouteDeps, 'partitions' | 'deadLetters'>;
 }
 
 /** What the rest of the gateway gets back: the dead-letter count for `/readyz`. */
@@ -88,5 +91,6 @@ export function adminRoutes(app: Hono<GatewayEnv>, d: AdminDeps): Admin {
   partitionRoutes(app, d.partitions);
   shardRoutes(app, d.shards, d.body);
   flagAdminRoutes(app, d.flags, d.body);
+  statusRoutes(app, { ...d.status, partitions: d.partitions, deadLetters });
   return { deadLetters };
 }

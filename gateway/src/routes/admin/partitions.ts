@@ -39,6 +39,11 @@ export interface PartitionView {
   /** Jobs by state; `backlog` is what still needs a writer. */
   jobs: Omit<LogCounts, 'backlog'>;
   backlog: number;
+  /** Writes (requests) and payload bytes in the backlog (partition-log.ts `sizes`). */
+  writes: number;
+  bytes: number;
+  /** Age of the oldest job still in the log (taken or waiting), by the gateways' clocks; null when empty. */
+  oldestJobAgeMs: number | null;
 }
 
 async function redisNow(redis: Redis): Promise<number> {
@@ -49,7 +54,7 @@ async function redisNow(redis: Redis): Promise<number> {
 async function viewOf(d: PartitionRouteDeps, r: PartitionRef, now: number, fenced: Map<string, number>, consumable: Set<string>): Promise<PartitionView> {
   const log = d.logs.get(r);
   const key = leaseKey(d.prefix, r.name);
-  const [value, pttl, counts, paused] = await Promise.all([d.redis.get(key), d.redis.pttl(key), log.counts(), log.isPaused()]);
+  const [value, pttl, counts, paused, size, oldest] = await Promise.all([d.redis.get(key), d.redis.pttl(key), log.counts(), log.isPaused(), log.sizes(), log.oldestAppendedAt()]);
   const lease = parseLease(value);
   const { backlog, ...jobs } = counts;
   return {
@@ -64,11 +69,14 @@ async function viewOf(d: PartitionRouteDeps, r: PartitionRef, now: number, fence
     paused,
     jobs,
     backlog,
+    writes: size.writes,
+    bytes: size.bytes,
+    oldestJobAgeMs: oldest === null ? null : Math.max(0, Date.now() - oldest),
   };
 }
 
 /** Every partition that may hold jobs, the live writers, the lease settings and the layout. */
-async function overview(d: PartitionRouteDeps, only?: readonly PartitionRef[]): Promise<Record<string, unknown>> {
+export async function overview(d: PartitionRouteDeps, only?: readonly PartitionRef[]): Promise<Record<string, unknown>> {
   const map = d.topology.map;
   const parts = only ?? map.live();
   // The producer fails fast while disconnected; say so instead of a 500.

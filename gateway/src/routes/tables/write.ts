@@ -90,7 +90,7 @@ export function postRows(d: WriteRouteDeps) {
     throwIfInvalid(errors);
     const ack = ackFor(c, prefs);
     const rep = prefs.ret === 'representation';
-    const result = await d.service.submit({ ops, ack, ret: ack !== 'queued', rows: rep, idem: idempotencyOf(c, op, body), committedStatus: 201 });
+    const result = await d.service.submit({ ops, ack, ret: ack !== 'queued', rows: rep, idem: idempotencyOf(c, op, body), committedStatus: 201, owner: c.get('principal').id });
     return answerWrite(c, result, prefs, shape, true);
   };
 }
@@ -117,7 +117,7 @@ async function writeByKeys(c: Ctx, d: WriteRouteDeps, keyed: WriteOp[], hashed: 
   const ack = ackFor(c, prefs);
   const column = d.shardKeys[v.table.name];
   const ops = column === undefined ? keyed : keyed.map((op) => withShardKeyParam(c, v.table, column, op));
-  const result = await d.service.submit({ ops, ack, ret: false, rows: prefs.ret === 'representation', idem: idempotencyOf(c, ops[0]!.op, hashed), committedStatus: 200 });
+  const result = await d.service.submit({ ops, ack, ret: false, rows: prefs.ret === 'representation', idem: idempotencyOf(c, ops[0]!.op, hashed), committedStatus: 200, owner: c.get('principal').id });
   return answerWrite(c, result, prefs, shape, false);
 }
 

@@ -7,6 +7,11 @@ import { ADD_POPULARITY } from './scripts.ts';
  * sorted set (member = row id, score ≈ reads), the warmer halves the scores
  * every half-life (exponential decay, so yesterday's hot keys fade) and trims
  * the set to the keys worth tracking.
+ *
+ * Bounded without a warmer too (it lives in a Redis that may be the queue's,
+ * noeviction): only reads that found a row are counted (the key reader), a
+ * row id longer than MAX_MEMBER_CHARS is not counted at all, and every add
+ * trims the set to `maxMembers` and renews its `ttlMs` (scripts.ts).
  */
 
 /** Settings of a `PopularityCounter`. */
@@ -17,7 +22,14 @@ export interface PopularityOptions {
   flushMs: number;
   /** Distinct keys counted between two flushes; reads of further keys wait for the next window. */
   maxKeys?: number;
+  /** Members the set keeps; each add trims it to this many (the least read go). */
+  maxMembers: number;
+  /** The set expires this long after the last add. */
+  ttlMs: number;
 }
+
+/** Longer row ids are not counted: a 200 KB key would cost the set as much as thousands of ordinary ones. */
+export const MAX_MEMBER_CHARS = 512;
 
 const MAX_KEYS_PER_FLUSH = 50_000;
 /** Keys per script call: ~1 ms of Redis time each, so other clients are not held up. */
@@ -46,6 +58,7 @@ export class PopularityCounter {
   /** Maybe count one read of the row with id `id` (keys.ts `rowId`). */
   recordRead(id: string): void {
     const every = this.o.sample;
+    if (id.length > MAX_MEMBER_CHARS) return;
     if (every === 0 || (every > 1 && Math.random() * every >= 1)) return;
     const n = this.counts.get(id);
     if (n !== undefined) this.counts.set(id, n + every);
@@ -65,16 +78,17 @@ export class PopularityCounter {
     const batch = this.counts;
     this.counts = new Map();
     const key = [hotKeysKey(this.prefix)];
+    const bounds = [this.o.maxMembers, this.o.ttlMs];
     const calls: Promise<unknown>[] = [];
-    let args: (string | number)[] = [];
+    let args: (string | number)[] = [...bounds];
     for (const [id, n] of batch) {
       args.push(n, id);
       if (args.length >= FLUSH_CHUNK * 2) {
         calls.push(ADD_POPULARITY.run(this.redis, key, args));
-        args = [];
+        args = [...bounds];
       }
     }
-    if (args.length > 0) calls.push(ADD_POPULARITY.run(this.redis, key, args));
+    if (args.length > bounds.length) calls.push(ADD_POPULARITY.run(this.redis, key, args));
     await Promise.all(calls).catch(() => {});
   }
 
@@ -95,11 +109,11 @@ export async function hottest(redis: Redis, prefix: string, limit: number): Prom
 }
 
 /** Put scores back (after a Redis flush, from the warmer's last snapshot). */
-export async function restorePopularity(redis: Redis, prefix: string, entries: readonly { id: string; score: number }[]): Promise<void> {
+export async function restorePopularity(redis: Redis, prefix: string, entries: readonly { id: string; score: number }[], ttlMs: number): Promise<void> {
   if (entries.length === 0) return;
   const args: (string | number)[] = [];
   for (const e of entries) args.push(e.score, e.id);
-  await redis.zadd(hotKeysKey(prefix), 'GT', ...args);
+  await redis.multi().zadd(hotKeysKey(prefix), 'GT', ...args).pexpire(hotKeysKey(prefix), ttlMs).exec();
 }
 
 /**
@@ -107,7 +121,7 @@ export async function restorePopularity(redis: Redis, prefix: string, entries: r
  * most once per `periodMs` across all warmers (a lock key with that TTL), so
  * two warmers do not decay twice. Resolves true if this call decayed.
  */
-export async function decayPopularity(redis: Redis, prefix: string, factor: number, keep: number, periodMs: number): Promise<boolean> {
+export async function decayPopularity(redis: Redis, prefix: string, factor: number, keep: number, periodMs: number, ttlMs: number): Promise<boolean> {
   const got = await redis.set(decayLockKey(prefix), '1', 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX');
   if (got === null) return false;
   const key = hotKeysKey(prefix);
@@ -116,6 +130,8 @@ export async function decayPopularity(redis: Redis, prefix: string, factor: numb
     .zunionstore(key, 1, key, 'WEIGHTS', factor)
     .zremrangebyrank(key, 0, -(keep + 1))
     .zremrangebyscore(key, '-inf', '(0.01')
+    // ZUNIONSTORE replaced the key, and its TTL with it.
+    .pexpire(key, ttlMs)
     .exec();
   return true;
 }

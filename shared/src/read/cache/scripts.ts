@@ -155,15 +155,22 @@ return n
 );
 
 /**
- * Add read counts to the popularity set. KEYS: the set. ARGV: count₁, id₁,
- * count₂, id₂, … One call per gateway flush instead of a ZINCRBY each: the
- * ioredis command objects of thousands of distinct keys a second cost a
- * miss-heavy gateway more than the reads they counted.
+ * Add read counts to the popularity set and keep it bounded. KEYS: the set.
+ * ARGV: maxMembers, ttlMs, count₁, id₁, count₂, id₂, … One call per gateway
+ * flush instead of a ZINCRBY each: the ioredis command objects of thousands
+ * of distinct keys a second cost a miss-heavy gateway more than the reads
+ * they counted. The add trims the set itself (the least read members go) and
+ * renews its TTL: without a warmer nothing else would, and the set lives in a
+ * Redis that may be the queue's (noeviction), where unbounded growth ends in
+ * refused writes.
  */
 export const ADD_POPULARITY = new LuaScript(
   'add-popularity',
   `
-for i = 1, #ARGV, 2 do redis.call('ZINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return #ARGV / 2
+for i = 3, #ARGV, 2 do redis.call('ZINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return (#ARGV - 2) / 2
 `,
 );
