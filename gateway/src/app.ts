@@ -8,7 +8,7 @@ import type { Config } from '@sluice/shared/config/schema.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { MapChanges } from '@sluice/shared/topology/changes.ts';
 import { GatewayBeat } from '@sluice/shared/topology/fleet.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 
 /**
  * Jobs still queued under the partition naming of Sluice before named

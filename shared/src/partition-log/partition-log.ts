@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import type { WriteJob } from '../queue/contract.ts';
 import type { PartitionRef } from '../topology/partitions.ts';
 import { queueName } from './names.ts';

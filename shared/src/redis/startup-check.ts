@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './connections.ts';
 
 /** Raised when Redis is not configured to keep acknowledged writes. */
 export class UnsafeRedisError extends Error {

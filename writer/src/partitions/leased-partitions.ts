@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { whenReady } from '@sluice/shared/redis/connect.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { claimFence, fenceOf } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';

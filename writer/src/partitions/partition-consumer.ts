@@ -1,6 +1,6 @@
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { LeftInLog, LogConsumer, type LogEntry } from '@sluice/shared/partition-log/consumer.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
 import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 import type { Config } from '../../config/schema.ts';
 import { decodeEntry, encodeEntry, type CacheEntry } from './entry.ts';
 import { keysOfId, rowKeys, type RowKeys } from './keys.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 import type { Catalog } from '../../catalog/types.ts';
 import { isCacheable, rowKeys } from './keys.ts';
 import { lsnKeyOf } from './lsn.ts';
