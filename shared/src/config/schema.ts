@@ -86,6 +86,8 @@ export const configSchema = z.object({
   SLUICE_PG_CONNECT_TIMEOUT_MS: posInt.default(5000),
   SLUICE_STATEMENT_TIMEOUT_MS: posInt.default(15_000),
   SLUICE_REDIS_TIMEOUT_MS: posInt.default(2000),
+  /** > 0: a job counts as queued (202) only after `WAIT n` saw it on n replicas of its Redis master. */
+  SLUICE_REDIS_WAIT_REPLICAS: nonNegInt.max(16).default(0),
   SLUICE_WRITER_CONCURRENCY: posInt.max(10_000).default(256),
   SLUICE_LOCK_DURATION_MS: posInt.min(1000).default(10_000),
   /** Partition lease lifetime: a dead writer's partitions are taken over about this long after its last renewal. */
