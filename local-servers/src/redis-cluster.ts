@@ -81,11 +81,16 @@ export function parseClusterNodes(text: string): ClusterNodeInfo[] {
   return out;
 }
 
-/** A free port whose cluster bus port (port + 10000) is free as well. */
+/**
+ * A free port whose cluster bus port (port + 10000) is free as well, both
+ * below Linux's ephemeral range (32768+), where outgoing connections of other
+ * processes would keep taking them: 12000..22767 unless `preferred` says otherwise.
+ */
 async function clusterPort(preferred: number | undefined): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort(preferred === undefined ? undefined : preferred + i);
-    if (p > 55_000) continue;
+  for (let i = 0; i < 200; i++) {
+    const want = preferred !== undefined && i < 50 ? preferred + i : 12_000 + Math.floor(Math.random() * 10_700);
+    const p = await freePort(want);
+    if (p !== want) continue;
     if ((await freePort(p + 10_000)) === p + 10_000) return p;
   }
   throw new Error('no free port pair (port, port + 10000) for a cluster node');
@@ -111,12 +116,20 @@ export async function startRedisCluster(o: StartRedisClusterOptions = {}): Promi
   try {
     let next = o.basePort;
     for (let i = 0; i < masters * (1 + per); i++) {
-      const port = await clusterPort(next);
-      next = port + 1;
       const dir = join(root, `node-${i}`);
       mkdirSync(dir, { recursive: true });
       const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(o.nodeTimeoutMs ?? 2000)];
-      nodes.push(await startRedis({ dir, port, appendfsync: o.appendfsync ?? 'always', extraArgs, log: o.log }));
+      // A port free a moment ago may be taken before redis-server binds it (another process's outgoing connection): try another.
+      for (let attempt = 1; ; attempt++) {
+        const port = await clusterPort(next);
+        next = port + 1;
+        try {
+          nodes.push(await startRedis({ dir, port, appendfsync: o.appendfsync ?? 'always', extraArgs, log: o.log }));
+          break;
+        } catch (err) {
+          if (attempt >= 5 || !/Address already in use/i.test((err as Error).message)) throw err;
+        }
+      }
     }
     const known = parseClusterNodes(await cli(nodes[0]!.port, 'cluster', 'nodes'));
     if (known.every((n) => n.slots.length === 0)) {
