@@ -94,7 +94,8 @@ export class PartitionLog {
   async append(jobs: readonly { id: string; data: WriteJob }[]): Promise<void> {
     await this.queue.addBulk(jobs.map((j) => ({ name: JOB_NAME, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
     const d = this.durability;
-    if (d.replicas > 0) await waitReplicas(this.connection, this.queue.toKey('meta'), d.replicas, d.timeoutMs);
+    // Half the command timeout: WAIT answers (with too few replicas) before the command itself times out.
+    if (d.replicas > 0) await waitReplicas(this.connection, this.queue.toKey('meta'), d.replicas, Math.max(1, Math.floor(d.timeoutMs / 2)));
   }
 
   /** Job counts by state. */

@@ -214,7 +214,7 @@ export class PartitionConsumer {
     return new Promise<void>((_, reject) => {
       const r: Returned = { seq, entry, settle: () => reject(new LeftInLog()) };
       if (this.interrupted) r.settle();
-      else if (this.returnedAll) void this.moveBack([r]);
+      else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
       else this.returning.push(r);
     });
   }
