@@ -85,7 +85,7 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
     const verdict = await drainAndCheck(cluster, history, 90_000);
     console.info(`[row 29 failover] ${JSON.stringify({ ...report, verdict: { ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length } })}`);
     expectSound(verdict);
-  });
+  }, 300_000);
 
   it('with SLUICE_REDIS_WAIT_REPLICAS=0: committed acks are never lost; queued acks lost in the window are counted', async () => {
     await cluster.reset();
@@ -101,5 +101,5 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
     expect(lostCommitted).toEqual([]);
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.unexpected).toEqual([]);
-  });
+  }, 300_000);
 });
