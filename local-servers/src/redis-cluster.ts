@@ -51,6 +51,8 @@ export interface LocalRedisCluster {
   topology(via?: LocalRedis): Promise<ClusterNodeInfo[]>;
   /** The LocalRedis that is master of `slot` now. */
   masterOf(slot: number): Promise<LocalRedis>;
+  /** Move `count` slots from master `from` to master `to` with `redis-cli --cluster reshard` (keys migrate while clients run). */
+  reshard(from: LocalRedis, to: LocalRedis, count: number): Promise<void>;
   /** Resolves once every slot is served by a live master and CLUSTER INFO says ok (after a failover). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stop every node, then delete the folder if we created it. */
@@ -161,6 +163,11 @@ export async function startRedisCluster(o: StartRedisClusterOptions = {}): Promi
       const node = m && byPort.get(m.port);
       if (!node) throw new Error(`no live master serves slot ${slot}`);
       return node;
+    },
+    async reshard(from, to, count) {
+      const topo = await topology();
+      const id = (n: LocalRedis) => topo.find((x) => x.port === n.port)?.id ?? '';
+      await run('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', id(from), '--cluster-to', id(to), '--cluster-slots', String(count), '--cluster-yes', '--cluster-pipeline', '100'], { timeout: 300_000 });
     },
     async waitHealthy(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 /**
- * RELIABILITY row 29 (first half): a Redis Cluster master SIGKILLed under
+ * RELIABILITY row 29: a Redis Cluster master SIGKILLed under
  * live load. Its replica is promoted (cluster-node-timeout 2 s); ioredis
  * follows the new slot map and retries; writers keep or re-acquire the
  * partitions whose queues lived there. Verdict by the set checker.
@@ -101,5 +101,29 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
     expect(lostCommitted).toEqual([]);
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.unexpected).toEqual([]);
+  }, 300_000);
+
+  it('a slot migration under live load (every slot of the master holding main.1.0 moves to another): 0 lost, 0 duplicated, order kept', async () => {
+    await cluster.reset();
+    const gateway = await cluster.startGateway({ SLUICE_REDIS_WAIT_REPLICAS: '1' });
+    await cluster.startWriter();
+    const load = startLoad({ urls: [gateway.url], clients: 12, paceMs: 5, timeoutMs: 20_000 });
+    await eventually(() => expect(load.acknowledged).toBeGreaterThan(300), 30_000);
+    const rc = cluster.redisCluster!;
+    const from = await rc.masterOf(slotOf('{main.1.0}'));
+    const masters = (await rc.topology()).filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0);
+    const to = rc.nodes.find((n) => n.port === masters.find((m) => m.port !== from.port)!.port)!;
+    const slots = masters.find((m) => m.port === from.port)!.slots.reduce((a, [x, y]) => a + (y - x + 1), 0);
+    const startedAt = performance.now();
+    const ackedBefore = load.acknowledged;
+    await rc.reshard(from, to, slots);
+    const reshardS = Math.round((performance.now() - startedAt) / 100) / 10;
+    expect(await rc.masterOf(slotOf('{main.1.0}'))).toBe(to);
+    await eventually(() => expect(load.acknowledged).toBeGreaterThan(ackedBefore + 200), 60_000);
+    const history = await load.stop();
+    const failures = history.ops.filter((o) => o.end >= startedAt && o.outcome !== 'ok');
+    const verdict = await drainAndCheck(cluster, history, 90_000);
+    console.info(`[row 29 reshard] ${JSON.stringify({ slots, reshardS, clientErrors: { failed: failures.filter((o) => o.outcome === 'failed').length, unknown: failures.filter((o) => o.outcome === 'unknown').length, statuses: [...new Set(failures.map((o) => o.status))] }, unavailabilityS: unavailability(history, startedAt), verdict: { ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length } })}`);
+    expectSound(verdict);
   }, 300_000);
 });
