@@ -3,6 +3,7 @@
  * Benchmarks section for what each measures and its flags.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
+import { runRedisClusterBench } from './redis-cluster/index.ts';
 import { runClientBench } from './client/index.ts';
 import { runFlushBench } from './flush/index.ts';
 import { runLoadgenBench } from './loadgen/index.ts';
@@ -66,7 +67,10 @@ switch (mode) {
   case 'views':
     await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000) });
     break;
+  case 'rediscluster':
+    await runRedisClusterBench({ durationS: num('duration', 15), connections: num('connections', 50), only });
+    break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log, rediscluster)\n`);
     process.exit(2);
 }

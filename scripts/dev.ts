@@ -5,7 +5,9 @@
  * gateway, one writer and the warmer with prefixed output.
  * `SLUICE_DEV_SHARDS=3 pnpm dev` starts three private primaries instead,
  * sharded by user_id (a demo table `user_events`, users below 10001 on s1,
- * below 20001 on s2, the rest on s3; see README "Sharding"). Ctrl-C drains the services
+ * below 20001 on s2, the rest on s3; see README "Sharding"). `pnpm dev --cluster`
+ * runs the queue, cache and acks on a private Redis Cluster (3 masters + 3
+ * replicas, REDIS_URL=redis+cluster://…) instead of one Redis. Ctrl-C drains the services
  * first, then stops the servers (the writer commits its open batch while
  * Postgres is still up). A second Ctrl-C kills everything at once.
  */
@@ -19,6 +21,7 @@ import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
 import { freePort } from '@sluice/local-servers/free-port.ts';
 import { startPostgres } from '@sluice/local-servers/postgres.ts';
 import { startRedis } from '@sluice/local-servers/redis.ts';
+import { startRedisCluster } from '@sluice/local-servers/redis-cluster.ts';
 import { onSignals, ROOT, spawnService, type Service } from './lib/services.ts';
 
 // A sharded dev setup keeps its servers apart: the first shard's database holds
@@ -101,6 +104,13 @@ async function servers(env: NodeJS.ProcessEnv): Promise<{ databaseUrl: string; r
     releasers.add('postgres', () => pg.stop());
     databaseUrl = pg.url;
     say(`postgres ${pg.url} (data in ${relative(ROOT, pg.dataDir)}, log in .sluice-data/postgres.log)`);
+  }
+  if (!redisUrl && process.argv.includes('--cluster')) {
+    // Stable ports (and the nodes.conf of each node kept in .sluice-data) let the cluster come back as it was.
+    const cluster = await startRedisCluster({ dir: join(DATA, 'redis-cluster'), basePort: 17380, log: logFile('redis-cluster') });
+    releasers.add('redis cluster', () => Promise.allSettled(cluster.nodes.map((n) => n.stop())).then(() => {}));
+    redisUrl = cluster.url;
+    say(`redis    ${cluster.url} (a Redis Cluster: 3 masters + 3 replicas, data in ${relative(ROOT, join(DATA, 'redis-cluster'))})`);
   }
   if (!redisUrl) {
     const redis = await startRedis({ dir: join(DATA, 'redis'), port: await freePort(63799), log: logFile('redis') });

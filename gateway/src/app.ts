@@ -9,7 +9,7 @@ import { hmacSecretOf } from '@sluice/shared/config/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel } from '@sluice/shared/queue/contract.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { MapChanges } from '@sluice/shared/topology/changes.ts';
 import { GatewayBeat } from '@sluice/shared/topology/fleet.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
@@ -97,7 +97,8 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   const { config, log, nodeId } = deps;
   const prefix = config.SLUICE_QUEUE_PREFIX;
   const topology = deps.topology;
-  const logs = new PartitionLogs(deps.producer, prefix);
+  // SLUICE_REDIS_WAIT_REPLICAS: a job counts as queued (202) only once that many Redis replicas have it.
+  const logs = new PartitionLogs(deps.producer, prefix, { replicas: config.SLUICE_REDIS_WAIT_REPLICAS, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS });
   const backlog = new BacklogMonitor(logs, () => topology.map.live(), BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
   const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), metrics, log });
   const follower = new MapFollower(topology, coalescer, new GatewayBeat(deps.producer, prefix, nodeId, config.SLUICE_LEASE_TTL_MS), config.SLUICE_LEASE_RENEW_MS, log);

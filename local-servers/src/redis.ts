@@ -21,6 +21,8 @@ export interface StartRedisOptions {
   maxmemoryPolicy?: string;
   /** e.g. '20mb' (for out-of-memory tests). Default: unlimited. */
   maxmemory?: string | number;
+  /** More `--name value` arguments (e.g. the cluster settings of redis-cluster.ts). */
+  extraArgs?: readonly string[];
   log?: LogFn;
 }
 
@@ -94,6 +96,7 @@ class RedisServer implements LocalRedis {
     args.push('--maxmemory-policy', o.maxmemoryPolicy ?? 'noeviction');
     args.push('--save', ''); // no RDB snapshots: AOF (or nothing) is the persistence under test
     if (o.maxmemory !== undefined) args.push('--maxmemory', String(o.maxmemory));
+    if (o.extraArgs) args.push(...o.extraArgs);
     return args;
   }
 

@@ -2,6 +2,7 @@
  * `Sluice-Ack: committed`: the test plays the writer — it finds the request in
  * BullMQ and publishes a `WriteOutcome` on the gateway's ack channel by hand.
  */
+import { publishTo } from '@sluice/shared/redis/pubsub.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ackChannel, type WriteOutcome, type WriteRequest } from '@sluice/shared/queue/contract.ts';
 import { parseWriteId } from '@sluice/shared/queue/ids.ts';
@@ -28,7 +29,7 @@ describe('acks: committed mode', () => {
   }
 
   async function publish(outcomes: WriteOutcome[]): Promise<void> {
-    await t.env.redis.publish(ackChannel(t.config.SLUICE_QUEUE_PREFIX, t.nodeId), JSON.stringify(outcomes));
+    await publishTo(t.env.redis, ackChannel(t.config.SLUICE_QUEUE_PREFIX, t.nodeId), JSON.stringify(outcomes));
   }
 
   const committedHeaders = { 'content-type': 'application/json', 'sluice-ack': 'committed' };
@@ -96,7 +97,7 @@ describe('acks: committed mode', () => {
   });
 
   it('ignores junk and outcomes of unknown writes on the channel', async () => {
-    await t.env.redis.publish(ackChannel(t.config.SLUICE_QUEUE_PREFIX, t.nodeId), 'not json');
+    await publishTo(t.env.redis, ackChannel(t.config.SLUICE_QUEUE_PREFIX, t.nodeId), 'not json');
     await publish([{ id: 'p0.nobody.1.0', s: 'committed', lsn: '0/3', at: '2026-01-01T00:00:00.000Z', n: [1] }]);
     expect((await t.request('/healthz')).status).toBe(200);
   });

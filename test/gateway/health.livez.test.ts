@@ -12,7 +12,7 @@ import { freePort } from '@sluice/local-servers/free-port.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { createLogger } from '@sluice/shared/log/index.ts';
 import { newNodeId } from '@sluice/shared/queue/ids.ts';
-import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
+import { createRedis, type RedisClient } from '@sluice/shared/redis/connections.ts';
 import { quoteIdent } from '@sluice/shared/sql/ident.ts';
 import { topologyOf } from '@sluice/shared/topology/from-config.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
@@ -67,7 +67,7 @@ describe('/livez: can this gateway accept writes?', () => {
 describe('/livez never judges Postgres or the backlog', () => {
   let env: TestEnv;
   let gw: Gateway;
-  const conns: Redis[] = [];
+  const conns: RedisClient[] = [];
   let topology: Topology | undefined;
   afterAll(async () => {
     await gw?.close();

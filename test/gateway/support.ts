@@ -4,7 +4,7 @@
  * `app.request()` for in-process HTTP, and helpers to look into the queues.
  */
 import { createLogger } from '@sluice/shared/log/index.ts';
-import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
+import { createRedis, type RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
 import { newNodeId } from '@sluice/shared/queue/ids.ts';

@@ -10,6 +10,7 @@ import type { TestProject } from 'vitest/node';
 import { localServersAvailable } from '@sluice/local-servers/pg-bin.ts';
 import { startPostgres } from '@sluice/local-servers/postgres.ts';
 import { startRedis } from '@sluice/local-servers/redis.ts';
+import { startRedisCluster } from '@sluice/local-servers/redis-cluster.ts';
 import { createTemplateDatabase, TEMPLATE_DB } from './template.ts';
 
 declare module 'vitest' {
@@ -29,10 +30,19 @@ interface Servers {
   stop: () => Promise<void>;
 }
 
+/**
+ * SLUICE_TEST_REDIS=cluster: the shared Redis is a local Redis Cluster (3
+ * masters + 3 replicas) and every test gets a `redis+cluster://` URL — the
+ * switch that runs the write and read suites against a cluster (CI does both).
+ */
+function wantsCluster(): boolean {
+  return process.env.SLUICE_TEST_REDIS === 'cluster';
+}
+
 async function localServers(): Promise<Servers> {
   // fsync off: the shared server only has to survive our own process, not an
   // OS crash; tests that kill servers start their own.
-  const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), startRedis()]);
+  const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), wantsCluster() ? startRedisCluster({ appendfsync: 'everysec' }) : startRedis()]);
   return {
     databaseUrl: pg.url,
     redisUrl: redis.url,

@@ -9,7 +9,8 @@ import { createLogger } from '@sluice/shared/log/index.ts';
 import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
 import { loadConfig } from '@sluice/shared/config/index.ts';
 import { quoteIdent } from '@sluice/shared/sql/ident.ts';
-import { Redis } from '@sluice/shared/redis/connections.ts';
+import { Cluster, Redis, isCluster, type RedisClient } from '@sluice/shared/redis/connections.ts';
+import { isClusterUrl, parseClusterUrl } from '@sluice/shared/redis/url.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { adminPool, withDatabase } from './template.ts';
 
@@ -22,8 +23,8 @@ export interface TestEnv {
   prefix: string;
   /** Pool on `databaseUrl`, for setup and assertions. */
   pool: Pool;
-  /** Plain ioredis connection (offline queue on: usable at once). */
-  redis: Redis;
+  /** Plain ioredis connection (offline queue on: usable at once); a Cluster client when the run uses a Redis Cluster. */
+  redis: RedisClient;
   /** Close connections, drop the database (WITH FORCE), delete the prefix's Redis keys. Idempotent. */
   cleanup(): Promise<void>;
 }
@@ -36,13 +37,27 @@ export interface CreateTestEnvOptions {
 
 const log = createLogger('test', 'warn');
 
-async function deleteKeys(redis: Redis, match: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+/** A plain test connection to `url`: one server or (redis+cluster://) a Cluster client. */
+export function openTestRedis(url: string, name: string): RedisClient {
+  if (!isClusterUrl(url)) return new Redis(url, { connectionName: name });
+  return new Cluster([...parseClusterUrl(url).seeds], { redisOptions: { connectionName: name } });
+}
+
+/** Does this run use a Redis Cluster (SLUICE_TEST_REDIS=cluster)? */
+export function onRedisCluster(): boolean {
+  return isClusterUrl(inject('sluiceRedisUrl'));
+}
+
+async function deleteKeys(redis: RedisClient, match: string): Promise<void> {
+  // SCAN walks one node: on a cluster, every master; UNLINK one key at a time (keys of several slots).
+  for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+    } while (cursor !== '0');
+  }
 }
 
 async function dropDatabase(adminUrl: string, name: string): Promise<void> {
@@ -79,7 +94,7 @@ export async function createTestEnv(opts: CreateTestEnvOptions = {}): Promise<Te
       throw err;
     }
   }
-  const redis = new Redis(redisUrl, { connectionName: `test-${prefix}` });
+  const redis = openTestRedis(redisUrl, `test-${prefix}`);
 
   let closing: Promise<void> | undefined;
   const cleanup = () =>

@@ -23,7 +23,7 @@ import { closeRedis } from '@sluice/shared/redis/connect.ts';
 import { createRedis } from '@sluice/shared/redis/connections.ts';
 import { readRoutes } from '@sluice/gateway/routes/tables/index.ts';
 import { jsonBody } from '@sluice/gateway/middleware/body/index.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 
 export const log = createLogger('test-read', 'silent');
 

@@ -5,7 +5,7 @@
  * hit the cache again without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, type Redis } from '@sluice/shared/redis/connections.ts';
+import { createRedis, type RedisClient } from '@sluice/shared/redis/connections.ts';
 import { type Catalog } from '@sluice/shared/catalog/types.ts';
 import { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 import { createTestEnv, eventually, testConfig, type TestEnv } from '../harness/index.ts';
@@ -14,7 +14,7 @@ import { catalogOf, readApp, ReadCounter, startReadService , type TestReadServic
 let env: TestEnv;
 let catalog: Catalog;
 let redis: LocalRedis;
-let cache: Redis;
+let cache: RedisClient;
 let service: TestReadService;
 const reads = new ReadCounter();
 const nameOf = (row: string | null) => (row === null ? null : (JSON.parse(row) as { name: string }).name);

@@ -9,7 +9,7 @@ import { encodeEntry } from '@sluice/shared/read/cache/entry.ts';
 import { hotKeysKey } from '@sluice/shared/read/cache/keys.ts';
 import { PopularityCounter } from '@sluice/shared/read/cache/popularity.ts';
 import { type ReadTable } from '@sluice/shared/read/tables.ts';
-import { Redis } from '@sluice/shared/redis/connections.ts';
+import { Redis, type RedisClient } from '@sluice/shared/redis/connections.ts';
 import { type Catalog } from '@sluice/shared/catalog/types.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
@@ -121,7 +121,7 @@ describe('cache warmer', () => {
 
 describe('popularity counter', () => {
   const key = () => hotKeysKey(`${env.prefix}-pop`);
-  const counter = (redis: Redis, o: { sample?: number; maxKeys?: number } = {}) =>
+  const counter = (redis: RedisClient, o: { sample?: number; maxKeys?: number } = {}) =>
     new PopularityCounter(redis, `${env.prefix}-pop`, { sample: o.sample ?? 1, flushMs: 60_000, maxMembers: 100_000, ttlMs: 3_600_000, ...(o.maxKeys ? { maxKeys: o.maxKeys } : {}) });
 
   it('sends one script call per flush (per 1,000 distinct keys), not a command per read', async () => {

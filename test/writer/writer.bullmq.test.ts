@@ -4,7 +4,8 @@
  * published on the ack channel, unreadable payloads fail through BullMQ, and
  * stop() commits the open batch before returning.
  */
-import type { Redis } from 'ioredis';
+import { createRedis, type RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
+import { subscribeTo } from '@sluice/shared/redis/pubsub.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
 import { ackChannel, type WriteJob, type WriteOutcome } from '@sluice/shared/queue/contract.ts';
@@ -44,10 +45,10 @@ async function addJobs(p: number, jobs: Req[][]): Promise<string[]> {
 }
 
 async function subscribe(node: string): Promise<{ outcomes: WriteOutcome[]; sub: Redis }> {
-  const sub = env.redis.duplicate();
+  // The gateway's kind of subscriber (sharded pub/sub on a Redis Cluster).
+  const sub = createRedis({ url: env.redisUrl, role: 'subscriber', timeoutMs: 2000, name: `test-acks-${node}` });
   const outcomes: WriteOutcome[] = [];
-  sub.on('message', (_channel, message: string) => outcomes.push(...(JSON.parse(message) as WriteOutcome[])));
-  await sub.subscribe(ackChannel(env.prefix, node));
+  await subscribeTo(sub, ackChannel(env.prefix, node), (message) => outcomes.push(...(JSON.parse(message) as WriteOutcome[])));
   return { outcomes, sub };
 }
 

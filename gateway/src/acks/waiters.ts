@@ -1,6 +1,7 @@
 import type { Logger } from '@sluice/shared/log/index.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { WriteOutcome } from '@sluice/shared/queue/contract.ts';
+import { subscribeTo, type Subscription } from '@sluice/shared/redis/pubsub.ts';
 
 interface Waiter {
   resolve: (o: WriteOutcome | null) => void;
@@ -20,9 +21,7 @@ interface Waiter {
 export class AckWaiters {
   private readonly waiting = new Map<string, Waiter>();
   private sweeper: NodeJS.Timeout | undefined;
-  private readonly onMessage = (channel: string, message: string) => {
-    if (channel === this.channel) this.deliver(message);
-  };
+  private subscription: Subscription | undefined;
 
   constructor(
     private readonly subscriber: Redis,
@@ -40,8 +39,8 @@ export class AckWaiters {
 
   /** Subscribe; resolves once Redis confirmed the subscription (so no outcome can be missed after). */
   async start(): Promise<void> {
-    this.subscriber.on('message', this.onMessage);
-    await this.subscriber.subscribe(this.channel);
+    // Sharded pub/sub on a Redis Cluster (shared/src/redis/pubsub.ts).
+    this.subscription = await subscribeTo(this.subscriber, this.channel, (message) => this.deliver(message));
     const period = Math.max(5, Math.min(100, Math.floor(this.waitMs / 10)));
     this.sweeper = setInterval(() => this.sweep(Date.now()), period);
     this.sweeper.unref();
@@ -66,10 +65,9 @@ export class AckWaiters {
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
-    this.subscriber.off('message', this.onMessage);
     for (const w of this.waiting.values()) w.resolve(null);
     this.waiting.clear();
-    if (this.subscriber.status === 'ready') await this.subscriber.unsubscribe(this.channel).catch(() => {});
+    await this.subscription?.close();
   }
 
   private deliver(message: string): void {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { IdempotencyInFlightError, IdempotencyMismatchError, UnavailableError, ValidationError } from '@sluice/shared/errors/index.ts';
 import { type Logger } from '@sluice/shared/log/index.ts';
 import { type Queryable } from '@sluice/shared/db/pool.ts';
-import { type Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 
 /**
  * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header), scoped per API

@@ -3,7 +3,7 @@ import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { IdempotencyRef, WriteOp, WriteOutcome, WriteRequest } from '@sluice/shared/queue/contract.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
 import { lookupWriteStatus, tokenOfWrite, type StatusSources } from '../status/lookup.ts';

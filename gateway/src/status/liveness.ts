@@ -1,4 +1,4 @@
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 
 /** Why a load balancer should send this gateway no new requests. */
 export type NotLive = { reason: 'draining' } | { reason: 'redis'; detail: string };

@@ -1,7 +1,7 @@
 import pTimeout from 'p-timeout';
 import type { Config } from '@sluice/shared/config/schema.ts';
 import type { Queryable } from '@sluice/shared/db/pool.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { memoizeFor } from '@sluice/shared/lifecycle/memo.ts';
 import type { BacklogMonitor } from '../enqueue/backlog.ts';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redisUrlProblem } from '../redis/url.ts';
 
 /** Booleans from env: only the words, never `z.coerce.boolean()` (it makes "false" true). */
 const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -20,6 +21,12 @@ const jsonArray = <T extends z.ZodTypeAny>(item: T) =>
       return z.NEVER;
     }
   }).pipe(z.array(item));
+
+/** A Redis address: `redis://`, `rediss://` or `redis+cluster://h1:p1,h2:p2` (shared/src/redis/url.ts). */
+const redisUrl = z.string().superRefine((s, ctx) => {
+  const problem = redisUrlProblem(s);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: `Redis URL ${problem}` });
+});
 
 const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
 
@@ -60,7 +67,7 @@ export const configSchema = z.object({
   SLUICE_SHARD_KEYS: shardKeys.default({}),
   /** The first shard map (used only when none is stored): half-open ranges `[{"upTo":N,"shard":"s1"},…,{"shard":"sN"}]`. */
   SLUICE_SHARD_MAP: jsonArray(rangeSchema).optional(),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   SLUICE_TABLES: csv.default([]),
   /** A directory of `<name>.sql` read models (one SELECT … GROUP BY over an exposed table each), kept exact by the writers; unset: none. */
   SLUICE_VIEWS_DIR: z.string().min(1).optional(),
@@ -92,6 +99,8 @@ export const configSchema = z.object({
   SLUICE_PG_CONNECT_TIMEOUT_MS: posInt.default(5000),
   SLUICE_STATEMENT_TIMEOUT_MS: posInt.default(15_000),
   SLUICE_REDIS_TIMEOUT_MS: posInt.default(2000),
+  /** > 0: a job counts as queued (202) only after `WAIT n` saw it on n replicas of its Redis master. */
+  SLUICE_REDIS_WAIT_REPLICAS: nonNegInt.max(16).default(0),
   SLUICE_WRITER_CONCURRENCY: posInt.max(10_000).default(256),
   SLUICE_LOCK_DURATION_MS: posInt.min(1000).default(10_000),
   /** Partition lease lifetime: a dead writer's partitions are taken over about this long after its last renewal. */
@@ -142,7 +151,7 @@ export const configSchema = z.object({
   SLUICE_RETENTION_BATCH_ROWS: posInt.max(100_000).default(5000),
   // Read path (gateway/src/read, shared/src/cache) and the cache warmer (writer/src/warmer).
   SLUICE_REPLICA_URLS: csv.pipe(z.array(z.string().url())).default([]),
-  SLUICE_CACHE_REDIS_URL: z.string().url().optional(),
+  SLUICE_CACHE_REDIS_URL: redisUrl.optional(),
   SLUICE_CACHE_TTL_S: posInt.max(604_800).default(300),
   SLUICE_CACHE_SOFT_TTL_S: posInt.max(604_800).default(30),
   SLUICE_CACHE_TTL_JITTER_PCT: nonNegInt.max(50).default(10),

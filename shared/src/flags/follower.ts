@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
-import type { Redis } from '../redis/connections.ts';
+import type { RedisClient } from '../redis/connections.ts';
+import { publishTo, subscribeTo, type Subscription } from '../redis/pubsub.ts';
 import { flagSetVersion, loadFlags, type FlagSnapshot } from '../sql/flags.ts';
 import type { Flag } from './evaluate.ts';
 
@@ -15,9 +16,9 @@ export interface FlagFollowerDeps {
   /** The first shard's pool (flags live there). */
   db: Queryable;
   /** A producer-role connection (PUBLISH). */
-  pub: Redis;
+  pub: RedisClient;
   /** A subscriber-role connection; may carry other channels too. */
-  sub: Redis;
+  sub: RedisClient;
   prefix: string;
   /** SLUICE_FLAGS_RECONCILE_MS: how often the stored set's version is compared with ours. */
   reconcileMs: number;
@@ -48,7 +49,7 @@ export class FlagFollower {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private onMessage: ((channel: string, message: string) => void) | undefined;
+  private subscription: Subscription | undefined;
   private stopped = false;
   private ended = false;
 
@@ -73,13 +74,11 @@ export class FlagFollower {
 
   /** Subscribe, load the set, start the reconcile timer. */
   async start(): Promise<void> {
-    this.onMessage = (channel, message) => {
-      if (channel !== this.channel) return;
+    // Every gateway subscribes to the one channel (on a Redis Cluster, sharded pub/sub: delivered to all its subscribers).
+    this.subscription = await subscribeTo(this.d.sub, this.channel, (message) => {
       const v = Number(message);
       if (Number.isFinite(v) && v > this.version) this.refresh().catch((err: unknown) => this.d.log.warn({ err }, 'flag reload after a message failed; the reconcile retries'));
-    };
-    this.d.sub.on('message', this.onMessage);
-    await this.d.sub.subscribe(this.channel);
+    });
     await this.refresh();
     this.timer = setInterval(() => {
       this.reconcile().catch((err: unknown) => this.d.log.warn({ err }, 'flag reconcile failed'));
@@ -94,7 +93,7 @@ export class FlagFollower {
 
   /** Tell every follower that `version` is stored. Never throws: the reconcile is the backstop. */
   async announce(version: number): Promise<void> {
-    await this.d.pub.publish(this.channel, String(version)).catch((err: unknown) => this.d.log.warn({ err }, 'flag change announcement failed; followers reconcile'));
+    await publishTo(this.d.pub, this.channel, String(version)).catch((err: unknown) => this.d.log.warn({ err }, 'flag change announcement failed; followers reconcile'));
   }
 
   /** Reload the set now (single-flight; a call during a reload waits for one more, which sees everything committed before the call). */
@@ -139,10 +138,7 @@ export class FlagFollower {
     this.stopped = true;
     clearInterval(this.timer);
     this.endListeners();
-    if (this.onMessage !== undefined) {
-      this.d.sub.off('message', this.onMessage);
-      await this.d.sub.unsubscribe(this.channel).catch(() => {});
-    }
+    await this.subscription?.close().catch(() => {});
   }
 
   private async load(): Promise<void> {

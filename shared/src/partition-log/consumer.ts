@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WaitingError, Worker, type Job, type RedisClient } from 'bullmq';
 import pTimeout from 'p-timeout';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import type { Logger } from '../log/index.ts';
 import { whenReady } from '../redis/connect.ts';
 import type { PartitionRef } from '../topology/partitions.ts';

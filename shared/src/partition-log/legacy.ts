@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient as Redis } from '../redis/connections.ts';
 
 /**
  * Jobs still queued under the partition naming of Sluice before named
@@ -10,15 +10,18 @@ const STATES: Readonly<Record<string, 'list' | 'zset'>> = { wait: 'list', active
 
 /** Jobs waiting, active, paused, prioritized or delayed in old-style partition queues under `prefix`. */
 export async function legacyBacklog(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let jobs = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{p[0-9]*}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const kind = STATES[key.slice(key.lastIndexOf(':') + 1)];
-      if (kind !== undefined) jobs += kind === 'list' ? await redis.llen(key) : await redis.zcard(key);
-    }
-  } while (cursor !== '0');
+  // SCAN walks one node: on a Redis Cluster, each master.
+  for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:{p[0-9]*}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const kind = STATES[key.slice(key.lastIndexOf(':') + 1)];
+        if (kind !== undefined) jobs += kind === 'list' ? await node.llen(key) : await node.zcard(key);
+      }
+    } while (cursor !== '0');
+  }
   return jobs;
 }

@@ -1,6 +1,6 @@
 import { Job, Queue } from 'bullmq';
 import type { Logger } from '../log/index.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import type { PartitionRef } from '../topology/partitions.ts';
 import { queueName } from './names.ts';
 

@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import type { WriteJob } from '../queue/contract.ts';
 import type { PartitionRef } from '../topology/partitions.ts';
 import { queueName } from './names.ts';
+import { waitReplicas } from '../redis/wait-replicas.ts';
 
 /**
  * The producer side of one partition's log: a BullMQ queue. Gateways append
@@ -89,6 +90,18 @@ const COUNTED = ['wait', 'active', 'delayed', 'prioritized', 'paused', 'failed']
  */
 const JOB_OPTIONS = { removeOnComplete: true, attempts: 1 } as const;
 
+/**
+ * How many Redis replicas must have an appended job before `append` resolves
+ * (SLUICE_REDIS_WAIT_REPLICAS; 0 = the master's reply is enough), and how long
+ * to wait for them (SLUICE_REDIS_TIMEOUT_MS).
+ */
+export interface AppendDurability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+const NO_WAIT: AppendDurability = { replicas: 0, timeoutMs: 0 };
+
 /** A partition's queue, on a connection the caller owns. */
 export class PartitionLog {
   private readonly queue: Queue<WriteJob>;
@@ -97,6 +110,7 @@ export class PartitionLog {
     readonly ref: PartitionRef,
     private readonly connection: Redis,
     prefix: string,
+    private readonly durability: AppendDurability = NO_WAIT,
   ) {
     this.queue = new Queue<WriteJob>(queueName(ref), { connection, prefix });
     // The shared connection's errors surface here too; its owner logs them.
@@ -105,12 +119,18 @@ export class PartitionLog {
 
   /**
    * Append jobs under their own ids (an id already present is not added twice: BullMQ keeps the first),
-   * then add their writes and bytes to the partition's backlog size (see `sizes`).
+   * then add their writes and bytes to the partition's backlog size (see `sizes`). With
+   * `durability.replicas` > 0, resolves only once that many replicas of the partition's master
+   * have them (WAIT), else rejects with ReplicasUnconfirmedError (the jobs are on the master:
+   * they may still be applied).
    */
   async append(jobs: readonly { id: string; data: WriteJob }[]): Promise<void> {
     await this.queue.addBulk(jobs.map((j) => ({ name: JOB_NAME, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
     const s = sizeOfJobs(jobs.map((j) => j.data));
     await this.connection.multi().hincrby(this.sizeKey, 'w', s.writes).hincrby(this.sizeKey, 'b', s.bytes).exec();
+    const d = this.durability;
+    // Half the command timeout: WAIT answers (with too few replicas) before the command itself times out.
+    if (d.replicas > 0) await waitReplicas(this.connection, this.queue.toKey('meta'), d.replicas, Math.max(1, Math.floor(d.timeoutMs / 2)));
   }
 
   /** The partition's backlog-size hash (beside the queue's keys: same hash tag). */
@@ -237,13 +257,14 @@ export class PartitionLogs {
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
+    private readonly durability: AppendDurability = NO_WAIT,
   ) {}
 
   /** The log of `ref`. */
   get(ref: PartitionRef): PartitionLog {
     let log = this.logs.get(ref.name);
     if (log === undefined) {
-      log = new PartitionLog(ref, this.connection, this.prefix);
+      log = new PartitionLog(ref, this.connection, this.prefix, this.durability);
       this.logs.set(ref.name, log);
     }
     return log;

@@ -3,7 +3,7 @@ import type { Catalog, ColumnInfo } from '../catalog/types.ts';
 import type { Queryable } from '../db/pool.ts';
 import { AppError, UnavailableError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Redis } from '../redis/connections.ts';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import { CacheStore } from './cache/store.ts';
 import { PopularityCounter } from './cache/popularity.ts';
 import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';

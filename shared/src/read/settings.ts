@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Logger } from '../log/index.ts';
-import type { Redis } from '../redis/connections.ts';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import { cachePrefixOf } from './cache/keys.ts';
 import { cacheTtlsOf, type CacheTtls } from './cache/store.ts';
 import { replicaReadTimeoutMs, type QueryWrapper } from './loader.ts';

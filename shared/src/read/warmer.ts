@@ -4,7 +4,7 @@ import { perRegistry } from '../metrics/per-registry.ts';
 import type { Catalog } from '../catalog/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Queryable } from '../db/pool.ts';
-import type { Redis } from '../redis/connections.ts';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 import { CacheStore } from './cache/store.ts';
 import { replicaSetOf, type ReplicaSet } from './replicas/set.ts';
 import { RowLoader, type QueryWrapper } from './loader.ts';

@@ -1,5 +1,5 @@
 import { oncePer, type Logger } from '../log/index.ts';
-import { createRedis, type Redis, type RedisConnOptions } from './connections.ts';
+import { createRedis, type RedisClient as Redis, type RedisConnOptions } from './connections.ts';
 
 /**
  * Open a connection for a service's `main.ts`: errors logged at most once a

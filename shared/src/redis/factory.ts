@@ -1,6 +1,6 @@
 import type { Logger } from '../log/index.ts';
 import { closeRedis, whenReady } from './connect.ts';
-import { createRedis, type Redis, type RedisRole } from './connections.ts';
+import { createRedis, type RedisClient as Redis, type RedisRole } from './connections.ts';
 import { oncePer } from '../log/index.ts';
 
 /** Where each role's connections go. */

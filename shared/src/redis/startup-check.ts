@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type Redis, type RedisClient } from './connections.ts';
 
 /** Raised when Redis is not configured to keep acknowledged writes. */
 export class UnsafeRedisError extends Error {
@@ -40,7 +40,29 @@ export async function readRedisDurability(redis: Redis): Promise<RedisDurability
  * SLUICE_ALLOW_VOLATILE_REDIS=true) downgrades the AOF check to a warning;
  * eviction is never allowed.
  */
-export async function checkRedisDurability(redis: Redis, allowVolatile: boolean): Promise<{ durability: RedisDurability; warnings: string[] }> {
+export async function checkRedisDurability(redis: RedisClient, allowVolatile: boolean): Promise<{ durability: RedisDurability; warnings: string[] }> {
+  if (!isCluster(redis)) return checkNode(redis, allowVolatile);
+  // A Redis Cluster: every master holds some partitions' queues, so every
+  // master must keep them; the error names the node that would not.
+  const masters = redis.nodes('master');
+  if (masters.length === 0) throw new UnsafeRedisError('Redis Cluster: no master known (is the cluster up and every slot served?)');
+  let first: RedisDurability | undefined;
+  const warnings = new Set<string>();
+  for (const node of masters) {
+    const at = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+    try {
+      const r = await checkNode(node, allowVolatile);
+      first ??= r.durability;
+      for (const w of r.warnings) warnings.add(w);
+    } catch (err) {
+      if (err instanceof UnsafeRedisError) throw new UnsafeRedisError(`Redis Cluster master ${at}: ${err.message}`);
+      throw err;
+    }
+  }
+  return { durability: first!, warnings: [...warnings] };
+}
+
+async function checkNode(redis: Redis, allowVolatile: boolean): Promise<{ durability: RedisDurability; warnings: string[] }> {
   const d = await readRedisDurability(redis);
   const warnings: string[] = [];
   if (d.maxmemoryPolicy !== 'noeviction') {

@@ -1,4 +1,4 @@
-import type { Redis } from '../redis/connections.ts';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 
 /**
  * Word of a new shard map over Redis pub/sub, so processes adopt it at once

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connections.ts';
 
 /**
  * The gateways alive and the shard-map version each routes with, in one

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createLogger } from '@sluice/shared/log/index.ts';
 import { createPool, type Pool } from '@sluice/shared/db/pool.ts';
 import { migrate } from '@sluice/shared/migrations/migrate.ts';
-import { Redis } from '@sluice/shared/redis/connections.ts';
+import { createRedis, type RedisClient } from '@sluice/shared/redis/connections.ts';
 import { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { latestMap } from '@sluice/shared/sql/topology.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
@@ -18,6 +18,7 @@ import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.
 import { freePort } from '@sluice/local-servers/free-port.ts';
 import { startPostgres, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
 import { startRedis, type LocalRedis, type StartRedisOptions } from '@sluice/local-servers/redis.ts';
+import { startRedisCluster, type LocalRedisCluster, type StartRedisClusterOptions } from '@sluice/local-servers/redis-cluster.ts';
 
 /**
  * The checker's tables. `f_items` has no unique key on `op`, so a write
@@ -49,6 +50,8 @@ export const FAULT_TABLES = 'f_items,f_keys';
 /** Options of `startCluster`. */
 export interface ClusterOptions {
   redis?: StartRedisOptions;
+  /** Run on a Redis Cluster (3 masters + 3 replicas by default) instead of one Redis. */
+  redisCluster?: StartRedisClusterOptions;
   /** Env of every Sluice process (over the defaults below). */
   env?: Record<string, string>;
 }
@@ -87,7 +90,7 @@ export function childrenOf(ppid: number): number[] {
 export class FaultCluster {
   readonly procs: TsProcess[] = [];
   private logs: PartitionLogs | undefined;
-  private logsConnection: Redis | undefined;
+  private logsConnection: RedisClient | undefined;
   private closing: Promise<void> | undefined;
 
   protected constructor(
@@ -96,6 +99,8 @@ export class FaultCluster {
     /** Assertion pool (its own connections; recovers after a Postgres restart). */
     readonly pool: Pool,
     protected readonly baseEnv: Record<string, string>,
+    /** The Redis Cluster when the cluster runs on one (`redis` is then its first node). */
+    readonly redisCluster?: LocalRedisCluster,
   ) {}
 
   /** Env every Sluice process of a fault cluster starts with (then `extra`). */
@@ -126,11 +131,12 @@ export class FaultCluster {
   /** Start Postgres and Redis, migrate, create the checker's tables. */
   static async start(o: ClusterOptions = {}): Promise<FaultCluster> {
     // fsync off is still crash-safe for a Postgres crash (the OS keeps the pages); these tests never crash the OS.
-    const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), startRedis(o.redis)]);
+    const [pg, redis] = await Promise.all([startPostgres({ fsync: false }), o.redisCluster ? startRedisCluster(o.redisCluster) : startRedis(o.redis)]);
     const pool = createPool({ url: pg.url, max: 4, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, applicationName: 'sluice-fault-check', log: createLogger('fault-check', 'silent') });
     await migrate(pool);
     await pool.query(FAULT_SQL);
     const env = FaultCluster.baseEnvOf(pg.url, redis.url, o.env);
+    if ('nodes' in redis) return new FaultCluster(pg, redis.nodes[0]!, pool, env, redis);
     return new FaultCluster(pg, redis, pool, env);
   }
 
@@ -175,7 +181,7 @@ export class FaultCluster {
    */
   private async eachLog<T>(fn: (log: ReturnType<PartitionLogs['get']>) => Promise<T>): Promise<T[]> {
     if (this.logs === undefined) {
-      this.logsConnection = new Redis(this.redis.url, { maxRetriesPerRequest: null });
+      this.logsConnection = createRedis({ url: this.redisCluster?.url ?? this.redis.url, role: 'worker', timeoutMs: 2000, name: 'fault-check-logs' });
       this.logsConnection.on('error', () => {});
       this.logs = new PartitionLogs(this.logsConnection, this.baseEnv.SLUICE_QUEUE_PREFIX!);
     }
@@ -245,7 +251,7 @@ export class FaultCluster {
       await this.logs?.close();
       this.logsConnection?.disconnect();
       await this.pool.end().catch(() => {});
-      await Promise.allSettled([this.pg.destroy(), this.redis.destroy()]);
+      await Promise.allSettled([this.pg.destroy(), this.redisCluster ? this.redisCluster.destroy() : this.redis.destroy()]);
     })();
     return this.closing;
   }

@@ -1,11 +1,12 @@
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { ackChannel, type WriteOutcome } from '@sluice/shared/queue/contract.ts';
 import type { AddressedOutcome } from '../flush/types.ts';
+import { publishTo } from '@sluice/shared/redis/pubsub.ts';
 
 /**
  * Publishes outcomes to the gateway nodes waiting for `committed` acks: one
- * PUBLISH of a JSON array of `WriteOutcome` per node per batch, on
+ * PUBLISH (SPUBLISH on a Redis Cluster: only the channel's shard carries it) of a JSON array of `WriteOutcome` per node per batch, on
  * `ackChannel(prefix, node)`. Fire and forget after COMMIT: a failed publish
  * is logged and counted, never retried and never holds up the batch — the
  * waiting gateway answers 504 with the writeId and the client polls
@@ -32,8 +33,7 @@ export class AckPublisher {
       list.push(a.outcome);
     }
     for (const [node, outcomes] of byNode) {
-      const p = this.redis
-        .publish(ackChannel(this.prefix, node), JSON.stringify(outcomes))
+      const p = publishTo(this.redis, ackChannel(this.prefix, node), JSON.stringify(outcomes))
         .catch((err: unknown) => {
           this.onFailure();
           this.log.warn({ err, node, outcomes: outcomes.length }, 'ack publish failed; the gateway will time out and the client can poll the write status');

@@ -4,7 +4,7 @@ import { fenceKeys, writeThrough } from '@sluice/shared/read/cache/write-through
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { keyValuesOf } from '@sluice/shared/catalog/keys.ts';
 import type { AddressedOutcome, BatchJob, FlushResult } from '../flush/types.ts';
 

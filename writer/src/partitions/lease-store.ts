@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { formatLease, leaseKey, leaseTokenKey, parseLease, writersKey, type LeaseValue } from '@sluice/shared/queue/leases.ts';
 
 /**

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { whenReady } from '@sluice/shared/redis/connect.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { claimFence, fenceOf } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
@@ -151,7 +151,10 @@ export class LeasedPartitions implements PartitionOwnership {
       } else {
         this.action = this.rebalance(parts, live);
       }
-      void this.action?.finally(() => (this.action = undefined));
+      // `finally` passes a rejection on: catch it here, or a Redis timeout mid-rebalance (a Redis Cluster failover) is an unhandled rejection that ends the process.
+      void this.action
+        ?.finally(() => (this.action = undefined))
+        .catch((err: unknown) => this.log.warn({ err }, 'ownership change failed; the next check tries again'));
     } catch (err) {
       // Once per lease period at most: a Redis outage would otherwise log every check.
       if (Date.now() - this.lastTickError > this.ttl) {
@@ -239,7 +242,7 @@ export class LeasedPartitions implements PartitionOwnership {
     if (h.state === 'lost' || this.held.get(h.p.name) !== h) return;
     this.log.warn({ partition: h.p.name, token: h.token, reason }, 'partition lost');
     this.counters.lost.inc();
-    void this.release(h, reason, true);
+    this.release(h, reason, true).catch((err: unknown) => this.log.warn({ err, partition: h.p.name }, 'releasing a lost partition failed'));
   }
 
   /** Stop the consumer (it drains), then delete the lease if still ours. */

@@ -1,6 +1,6 @@
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { LeftInLog, LogConsumer, type LogEntry } from '@sluice/shared/partition-log/consumer.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
 import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
@@ -214,7 +214,7 @@ export class PartitionConsumer {
     return new Promise<void>((_, reject) => {
       const r: Returned = { seq, entry, settle: () => reject(new LeftInLog()) };
       if (this.interrupted) r.settle();
-      else if (this.returnedAll) void this.moveBack([r]);
+      else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
       else this.returning.push(r);
     });
   }

@@ -1,7 +1,7 @@
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { fenceKeys } from '@sluice/shared/read/cache/write-through.ts';
 import type { CacheTtls } from '@sluice/shared/read/cache/store.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { ViewDefinitionError } from '@sluice/shared/views/parse.ts';
 import type { AfterCommitHook } from '../flush/hooks.ts';

@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { NotFoundError, UnavailableError } from '@sluice/shared/errors/index.ts';
 import type { PartitionLogs, LogCounts } from '@sluice/shared/partition-log/partition-log.ts';
 import { leaseKey, parseLease, writersKey } from '@sluice/shared/queue/leases.ts';
-import type { Redis } from '@sluice/shared/redis/connections.ts';
+import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { fenceTokens } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 import { decayLockKey, hotKeysKey } from './keys.ts';
 import { ADD_POPULARITY } from './scripts.ts';
 

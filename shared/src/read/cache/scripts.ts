@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 
 /**
  * The cache's Lua scripts. Each runs atomically on the Redis node holding its

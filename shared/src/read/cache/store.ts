@@ -1,10 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 import type { Config } from '../../config/schema.ts';
 import { decodeEntry, encodeEntry, type CacheEntry } from './entry.ts';
 import { keysOfId, rowKeys, type RowKeys } from './keys.ts';
 import type { LsnKey } from './lsn.ts';
 import { ACQUIRE, FILL, RELEASE } from './scripts.ts';
 import DataLoader from 'dataloader';
+import { perSlot } from '../../redis/slots.ts';
 
 /** Cache lifetimes, in ms. */
 export interface CacheTtls {
@@ -108,8 +109,9 @@ export const DEFAULT_SCRIPT_BATCH = 64;
  * so their misses ask for leases in the same turn, and one database query
  * answers many misses at once, so their fills come together too (in a run
  * of the read bench's misses: 8,203 script calls instead of 67,893, ~8 %
- * more misses per second). One call's keys must live on one Redis node: on
- * Redis Cluster pass `batch` 1 (each row has its own hash tag).
+ * more misses per second). One call's keys must live in one slot: on a
+ * Redis Cluster the calls of a turn are split per slot (each row has its own
+ * hash tag, so most groups hold one row; ioredis pipelines them per master).
  */
 export class CacheStore {
   private readonly acquires: DataLoader<AcquireReq, Row>;
@@ -120,7 +122,7 @@ export class CacheStore {
     readonly prefix: string,
     readonly ttls: CacheTtls,
     readonly leaseMs: number,
-    /** Rows per script call; 1 on Redis Cluster (also: one GET per row instead of MGET). */
+    /** Rows per script call at most (on a Redis Cluster, calls are split per slot as well). */
     readonly batch = DEFAULT_SCRIPT_BATCH,
   ) {
     // DataLoader gathers the calls of one turn (cache off: every call is its own row).
@@ -145,13 +147,12 @@ export class CacheStore {
   }
 
   /**
-   * The cached entries of many rows, in order: one MGET (keys of different
-   * rows may live on different Redis Cluster nodes: with `batch` 1, one GET
-   * each, pipelined).
+   * The cached entries of many rows, in order: one MGET (on a Redis Cluster,
+   * one per slot: keys of different rows live on different nodes).
    */
   async getMany(ks: readonly RowKeys[]): Promise<(CacheEntry | null)[]> {
     if (ks.length === 0) return [];
-    const raw = this.batch === 1 ? await Promise.all(ks.map((k) => this.redis.get(k.entry))) : await this.redis.mget(ks.map((k) => k.entry));
+    const raw = await perSlot(this.redis, ks, (k) => k.entry, (group) => this.redis.mget(group.map((k) => k.entry)));
     return raw.map((r) => decodeEntry(r));
   }
 
@@ -186,7 +187,15 @@ export class CacheStore {
     await RELEASE.run(this.redis, [k.lease], [token]);
   }
 
-  private async runAcquire(reqs: readonly AcquireReq[]): Promise<Row[]> {
+  private runAcquire(reqs: readonly AcquireReq[]): Promise<Row[]> {
+    return perSlot(this.redis, reqs, (r) => r.k.entry, (group) => this.acquireGroup(group));
+  }
+
+  private runFill(reqs: readonly FillReq[]): Promise<Row[]> {
+    return perSlot(this.redis, reqs, (r) => r.k.entry, (group) => this.fillGroup(group));
+  }
+
+  private async acquireGroup(reqs: readonly AcquireReq[]): Promise<Row[]> {
     const keys: string[] = [];
     const args: (string | number)[] = [this.leaseMs];
     for (const r of reqs) {
@@ -196,7 +205,7 @@ export class CacheStore {
     return (await ACQUIRE.run(this.redis, keys, args)) as Row[];
   }
 
-  private async runFill(reqs: readonly FillReq[]): Promise<Row[]> {
+  private async fillGroup(reqs: readonly FillReq[]): Promise<Row[]> {
     const keys: string[] = [];
     const args: (string | number)[] = [];
     for (const r of reqs) {

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../redis/connections.ts';
 import type { Catalog } from '../../catalog/types.ts';
 import { isCacheable, rowKeys } from './keys.ts';
 import { lsnKeyOf } from './lsn.ts';
 import { WRITE_THROUGH } from './scripts.ts';
+import { perSlot } from '../../redis/slots.ts';
 import { DEFAULT_TTLS, entryFor, fenceFor, type CacheTtls, type EntryWrite } from './store.ts';
 
 /** One row a committed transaction wrote. */
@@ -25,9 +26,9 @@ export interface WriteThroughRow {
 /** Options of `writeThrough`. */
 export interface WriteThroughOptions {
   /**
-   * Entries per script call. One call's keys must live on one Redis node:
-   * keep the default on a single Redis; set 1 on Redis Cluster (each row has
-   * its own hash tag). Calls are pipelined either way.
+   * Entries per script call at most. One call's keys must live in one slot:
+   * on a Redis Cluster the entries are split per slot first (each row has its
+   * own hash tag). Calls are pipelined either way.
    */
   chunk?: number;
 }
@@ -35,14 +36,20 @@ export interface WriteThroughOptions {
 const DEFAULT_CHUNK = 256;
 
 async function runChunks(redis: Redis, keys: string[], writes: EntryWrite[], chunk: number): Promise<number> {
-  const calls: Promise<unknown>[] = [];
-  for (let i = 0; i < keys.length; i += chunk) {
-    const args: (string | number)[] = [];
-    for (const w of writes.slice(i, i + chunk)) args.push(w.value, w.ttlMs);
-    calls.push(WRITE_THROUGH.run(redis, keys.slice(i, i + chunk), args));
-  }
-  const counts = await Promise.all(calls);
-  return counts.reduce<number>((n, c) => n + Number(c), 0);
+  const entries = keys.map((k, i) => [k, writes[i]!] as const);
+  // One result per entry for perSlot: the group's count on its first entry, 0 on the rest.
+  const counts = await perSlot(redis, entries, (e) => e[0], async (group) => {
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < group.length; i += chunk) {
+      const part = group.slice(i, i + chunk);
+      const args: (string | number)[] = [];
+      for (const [, w] of part) args.push(w.value, w.ttlMs);
+      calls.push(WRITE_THROUGH.run(redis, part.map(([k]) => k), args));
+    }
+    const n = (await Promise.all(calls)).reduce<number>((a, c) => a + Number(c), 0);
+    return group.map((_, i) => (i === 0 ? n : 0));
+  });
+  return counts.reduce((n, c) => n + c, 0);
 }
 
 /**

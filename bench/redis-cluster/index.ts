@@ -1,0 +1,77 @@
+/**
+ * `pnpm bench rediscluster`: Sluice's write path on one Redis vs a local
+ * Redis Cluster (3 masters + 3 replicas), in one run so the ratios compare:
+ *   a. queued, one Redis;  b. queued, cluster;  c. queued, cluster, SLUICE_REDIS_WAIT_REPLICAS=1;
+ *   d. committed, one Redis;  e. committed, cluster.
+ * Redis CPU is summed over every node of the cluster (masters and replicas:
+ * replication costs CPU too). All processes share this machine's cores.
+ */
+import pg from 'pg';
+import { startRedisCluster, type LocalRedisCluster } from '@sluice/local-servers/redis-cluster.ts';
+import type { Tracked } from '../lib/cpu.ts';
+import { cpuPer, printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { startStack, stopAll, tracked, type Running } from '../lib/services.ts';
+import { createLogger, createPool, freePort, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
+import { BENCH_TABLE_SQL, ROW_BODY, measureWrite, type WriteResult } from '../write/scenarios.ts';
+
+/** Options of the Redis Cluster bench. */
+export interface RedisClusterBenchOptions {
+  durationS: number;
+  connections: number;
+  only: string[];
+}
+
+interface Target {
+  url: string;
+  pids: number[];
+}
+
+/** Run the bench: print the table, write bench/results/rediscluster-<time>.json. */
+export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise<void> {
+  const run = runId('rediscluster');
+  const pgServer: LocalPostgres = await startPostgres();
+  const single: LocalRedis = await startRedis({ appendfsync: 'everysec' });
+  const cluster: LocalRedisCluster = await startRedisCluster({ appendfsync: 'everysec' });
+  const pool = new pg.Pool({ connectionString: pgServer.url, max: 2 });
+  const running: Running[] = [];
+  try {
+    await pool.query(BENCH_TABLE_SQL);
+    const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
+    await migrate(mpool);
+    await mpool.end();
+    const one: Target = { url: single.url, pids: [single.pid] };
+    const many: Target = { url: cluster.url, pids: cluster.nodes.map((n) => n.pid) };
+    const want = (s: string) => o.only.length === 0 || o.only.includes(s);
+    const results: (WriteResult & { redis: string })[] = [];
+    const go = async (key: string, scenario: string, t: Target, ack: 'queued' | 'committed', extra: Record<string, string> = {}) => {
+      await pool.query('TRUNCATE bench_events');
+      const port = await freePort();
+      // Each run on its own prefix: the previous run's keys do not count.
+      const env = { DATABASE_URL: pgServer.url, REDIS_URL: t.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port), SLUICE_QUEUE_PREFIX: `bench-${key}`, ...extra };
+      running.push(...(await startStack({ env })));
+      const servers: Tracked[] = [{ name: 'postgres', pid: pgServer.pid }, ...t.pids.map((pid) => ({ name: 'redis', pid }))];
+      const spec = { name: '', ports: [port], method: 'POST' as const, path: '/v1/tables/bench_events', body: ROW_BODY, headers: { 'sluice-ack': ack }, connections: o.connections, durationMs: o.durationS * 1000 };
+      const r = await measureWrite(key, scenario, spec, [...tracked(running), ...servers], pool);
+      await stopAll(running);
+      results.push({ ...r, redis: t === one ? 'one' : 'cluster 3+3' });
+    };
+    if (want('queued')) await go('queued-one', 'a. queued, one Redis', one, 'queued');
+    if (want('queued')) await go('queued-cluster', 'b. queued, Redis Cluster', many, 'queued');
+    if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', { SLUICE_REDIS_WAIT_REPLICAS: '1' });
+    if (want('committed')) await go('committed-one', 'd. committed, one Redis', one, 'committed');
+    if (want('committed')) await go('committed-cluster', 'e. committed, Redis Cluster', many, 'committed');
+    const rows: Row[] = results.map((r) => {
+      const l = r.measured.load;
+      const ok = (l.status['202'] ?? 0) + (l.status['201'] ?? 0);
+      return { scenario: r.scenario, 'req/s': l.rps, 'ok %': l.requests ? (100 * ok) / l.requests : null, 'p50 ms': l.latencyMs.p50, 'p99 ms': l.latencyMs.p99, 'rows/s': r.rows / (r.measured.windowMs / 1000), 'redis µs/row': r.rows ? (r.measured.cpuUs.redis ?? 0) / r.rows : null };
+    });
+    printTable(`Sluice writes on one Redis vs a Redis Cluster (${o.connections} connections, ${o.durationS} s each)`, rows);
+    printTable('CPU µs per committed row, by process', results.map((r) => ({ scenario: r.scenario, ...cpuPer(r.measured.cpuUs, r.rows) })));
+    const file = writeResults(run, { options: o, results });
+    process.stdout.write(`results: ${file}\n`);
+  } finally {
+    await stopAll(running);
+    await pool.end().catch(() => {});
+    await Promise.allSettled([cluster.destroy(), single.destroy(), pgServer.destroy()]);
+  }
+}
