@@ -147,13 +147,17 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     });
     // In order: the cache before the ack (a client reading right after its ack sees its write);
     // last, the jobs wait until a standby has the commit (confirm/confirmer.ts): a failover cannot lose them.
+    // With SLUICE_CONFIRM_BEFORE_ACK the acks wait for it too: a committed ack then survives a failover.
+    const confirm: AfterCommitHook = ({ partition, result }) => confirmers.confirm(partition.shard, result);
+    const early = config.SLUICE_CONFIRM_BEFORE_ACK;
     const afterCommit: AfterCommitHook[] = [
       ({ partition, jobs, result }) => cache.apply(partition.shard, jobs, result),
+      ...(early ? [confirm] : []),
       ({ result }) => acks.publish(result.acks),
       ({ partition, result, seconds }) => metrics.committed(partition.name, result.stats, seconds),
       ...(views ? [viewFences(views, cacheRedis, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log)] : []),
       ...(deps.afterCommit ?? []),
-      ({ partition, result }) => confirmers.confirm(partition.shard, result),
+      ...(early ? [] : [confirm]),
     ];
     const settings = {
       prefix,

@@ -125,6 +125,11 @@ export const configSchema = z.object({
    * the gateways push back with 503 once SLUICE_MAX_QUEUE_DEPTH is reached).
    */
   SLUICE_CONFIRM_ON_TIMEOUT: z.enum(['complete', 'wait']).default('complete'),
+  /**
+   * Committed acks wait for the same standby confirmation (a `201` then means
+   * "survives a failover to a standby"); off: they are sent right after COMMIT.
+   */
+  SLUICE_CONFIRM_BEFORE_ACK: envBool.default(false),
   /** Writer's Prometheus `/metrics` port; 0 = no HTTP server. */
   SLUICE_WRITER_METRICS_PORT: nonNegInt.max(65535).default(0),
   SLUICE_MAX_BODY_BYTES: posInt.default(1_048_576),
