@@ -44,6 +44,8 @@ export async function listen(app: Hono<GatewayEnv>, o: ListenOptions): Promise<{
 
 /** How long a closing connection keeps reading (and discarding) what the client still sends. */
 const LINGER_MS = 2_000;
+/** The same after one of Node's own rejections (a timeout, a bad header block). */
+const CLIENT_ERROR_LINGER_MS = 500;
 
 /**
  * Close lingeringly (as Apache's lingering_close): Node ends a connection it
@@ -83,6 +85,15 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
   const body = JSON.stringify({ type: 'about:blank', title, status, detail });
   socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // end() only half-closes: a client still trickling its body (row 19) would hold the socket open
+  // for ever. Read and discard a moment, so it can read the answer, then close (not LINGER_MS:
+  // these requests carry no large body whose upload the answer must outlast).
+  const timer = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  socket.on('data', () => {});
+  socket.resume();
 }
 
 /**

@@ -23,7 +23,8 @@ export const STATS_ENV = { HAPROXY_STATS_USER: 'ops', HAPROXY_STATS_PASSWORD: 't
 /** The haproxy binary, or a clear failure: CI installs the Debian package (.ci/run). */
 export function haproxyBinary(): string {
   try {
-    return execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).trim();
+    // Debian puts it in /usr/sbin, which a non-login PATH may lack.
+    return execFileSync('sh', ['-c', 'PATH="$PATH:/usr/sbin:/sbin" command -v haproxy'], { encoding: 'utf8' }).trim();
   } catch {
     throw new Error('haproxy is not installed: `apt-get install haproxy` (the Debian package; .ci/run installs it)');
   }
