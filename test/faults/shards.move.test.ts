@@ -132,7 +132,7 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   const inRange = history.ops.filter((op) => op.ack === 'committed' && op.outcome === 'ok' && op.start >= t0 && op.start <= moveEnd);
   const slowest = Math.max(0, ...inRange.map((op) => op.end - op.start));
   // Where the pause went: the mover logs ms into the pause at which each step ended.
-  const cutLine = writers.flatMap((w) => w.output().split('\n')).find((l) => l.includes('move: cut over'));
+  const cutLine = writers.flatMap((w) => w.output().split('\n')).filter((l) => l.includes('move: cut over') && new RegExp(`"move":"?${move.id}"?[,}]`).test(l)).at(-1);
   const steps = cutLine ? (JSON.parse(cutLine) as { steps?: Record<string, number> }).steps : undefined;
   console.info(`[shards] move ${lo}…${hi} ${source} → ${target}: ${JSON.stringify({ pauseMs: move.pauseMs, steps, moveMs: Math.round(moveEnd - t0), acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, slowestCommittedAckMs: Math.round(slowest) })}`);
   return move;
