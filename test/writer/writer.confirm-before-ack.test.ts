@@ -50,8 +50,18 @@ async function start(extra: Record<string, string>): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-/** The WAL sender to the replica, frozen (SIGSTOP) until the returned function thaws it. */
+/**
+ * The WAL sender to the replica, frozen (SIGSTOP) until the returned function thaws it.
+ * First the replica catches up: the warm-up write's batch is confirmed, and (a partition's
+ * next batch waits for the previous one's confirmation) the next batch can run.
+ */
 async function holdWalSender(): Promise<() => void> {
+  const { rows: at } = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  await eventually(async () => {
+    const { rows } = await db.query<{ ok: boolean }>('SELECT bool_and(flush_lsn >= $1::pg_lsn) AS ok FROM pg_stat_replication', [at[0]!.lsn]);
+    expect(rows[0]!.ok).toBe(true);
+  }, 20_000);
+  await new Promise((r) => setTimeout(r, 500)); // the writer's confirmer polls every ≤ 25 ms
   const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_replication');
   const pid = rows[0]!.pid;
   process.kill(pid, 'SIGSTOP');
@@ -67,7 +77,7 @@ describe('SLUICE_CONFIRM_BEFORE_ACK', () => {
     expect((await post(base, 1)).status).toBe(201); // warm: partitions owned, connections open
     const thaw = await holdWalSender();
     try {
-      const res = await Promise.race([post(base, 2), new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+      const res = await Promise.race([post(base, 2), new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
       expect(res?.status).toBe(201);
     } finally {
       thaw();
