@@ -122,11 +122,8 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
  WHERE v.__rows = 0 AND ${g.map((x, i) => keyEq(`v.${x.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ')}`;
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
-  const fresh = `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `, coalesce(sum(r.${x.col!.quoted}), 0) AS __s${x.i}`).join('')}
-  FROM ${v.table.qualified} r${v.where ? ` WHERE ${v.where}` : ''}
- GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}`;
-  const outCols = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted), '__rows', ...summed.map((x) => `__n${x.i}`), ...v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `__s${x.i}`)];
-  const backfill = `INSERT INTO ${v.data} (${outCols.join(', ')}) ${fresh}`;
+  const fresh = freshGroups(v, null);
+  const backfill = fillSql(v, null);
   const shown = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted)];
   const verify = `WITH fresh AS (${fresh}),
  f AS (SELECT ${shown.join(', ')} FROM fresh), s AS (SELECT ${shown.join(', ')} FROM ${v.data})
@@ -146,6 +143,27 @@ SELECT NULL, row_to_json(y.*)::text FROM (SELECT * FROM f EXCEPT ALL SELECT * FR
 function distinctKeys(pk: BoundView['table']['primaryKey'], params: string[]): string {
   const k = pk.map((_, i) => `k${i}`);
   return `(SELECT DISTINCT ${pk.map((c, i) => `u.${k[i]}::${c.castType} AS ${k[i]}`).join(', ')} FROM unnest(${params.join(', ')}) AS u(${k.join(', ')})) k`;
+}
+
+/** INSERT of the view's rows (hidden columns too) computed from the base rows, narrowed by `narrow` (see freshGroups). */
+function fillSql(v: BoundView, narrow: string | null): string {
+  const g = v.group;
+  const summed = v.aggregates.filter((a) => a.fn === 'sum' || a.fn === 'avg' || (a.fn === 'count' && a.col !== null));
+  const outCols = [...g.map((x) => x.quoted), ...v.aggregates.map((x) => x.quoted), '__rows', ...summed.map((x) => `__n${x.i}`), ...v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `__s${x.i}`)];
+  return `INSERT INTO ${v.data} (${outCols.join(', ')}) ${freshGroups(v, narrow)}`;
+}
+
+/**
+ * The view computed from the base rows (`SELECT … GROUP BY`, its WHERE, the
+ * hidden columns too), optionally narrowed by `narrow` (a condition over alias `r`).
+ */
+function freshGroups(v: BoundView, narrow: string | null): string {
+  const g = v.group;
+  const summed = v.aggregates.filter((a) => a.fn === 'sum' || a.fn === 'avg' || (a.fn === 'count' && a.col !== null));
+  const where = [narrow, v.where === null ? null : `(${v.where})`].filter((x) => x !== null).join(' AND ');
+  return `SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, ${v.aggregates.map((x) => `${aggSql(x)} AS ${x.quoted}`).join(', ')}, count(*) AS __rows${summed.map((x) => `, count(r.${x.col!.quoted}) AS __n${x.i}`).join('')}${v.aggregates.filter((x) => x.fn === 'avg' || x.fn === 'sum').map((x) => `, coalesce(sum(r.${x.col!.quoted}), 0) AS __s${x.i}`).join('')}
+  FROM ${v.table.qualified} r${where ? ` WHERE ${where}` : ''}
+ GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}`;
 }
 
 function aggSql(a: BoundView['aggregates'][number]): string {
@@ -273,13 +291,5 @@ export function viewRangeStatements(v: BoundView, shardColumn: string): { clear:
   const g = v.group.find((x) => x.col.name === shardColumn);
   if (g === undefined) throw new Error(`view ${v.name} does not group by the shard key ${shardColumn}`);
   const inRange = (c: string) => `($1::bigint IS NULL OR ${c} >= $1::bigint) AND ($2::bigint IS NULL OR ${c} < $2::bigint)`;
-  const fill = viewStatements(v, new Map()).backfill;
-  // The backfill's base scan, narrowed to the range (its WHERE, if any, kept).
-  const from = `FROM ${v.table.qualified} r`;
-  const at = fill.indexOf(from);
-  if (at < 0) throw new Error(`view ${v.name}: unexpected backfill text`);
-  const rest = fill.slice(at + from.length);
-  const groupBy = rest.slice(rest.indexOf('\n GROUP BY'));
-  const narrowed = ` WHERE ${inRange(`r.${g.col.quoted}`)}${v.where ? ` AND (${v.where})` : ''}${groupBy}`;
-  return { clear: `DELETE FROM ${v.data} WHERE ${inRange(g.quoted)}`, fill: fill.slice(0, at + from.length) + narrowed };
+  return { clear: `DELETE FROM ${v.data} WHERE ${inRange(g.quoted)}`, fill: fillSql(v, inRange(`r.${g.col.quoted}`)) };
 }

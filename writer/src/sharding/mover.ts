@@ -1,5 +1,5 @@
 import type { Histogram } from 'prom-client';
-import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
+import { withTransaction, type Pool, type PoolClient } from '@sluice/shared/db/pool.ts';
 import { every } from '@sluice/shared/lifecycle/every.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
@@ -294,24 +294,17 @@ export class Mover {
 
   /** Recompute every view's groups of the range on `target`, in one transaction (a re-run after a crash does the same). */
   private async rebuildViewGroups(target: Pool, s: MoveScope): Promise<void> {
-    if (!this.d.views?.length) return;
-    const client = await target.connect();
-    try {
-      await client.query('BEGIN');
-      for (const v of this.d.views) {
+    const views = this.d.views ?? [];
+    if (views.length === 0) return;
+    await withTransaction(target, async (client) => {
+      for (const v of views) {
         // Only a view that is ready here: one still being built on this shard is not moved into (README "Read models", limits).
         const { rows } = await client.query<{ state: string }>('SELECT state FROM sluice.views WHERE name = $1', [v.name]);
         if (rows[0]?.state !== 'ready') continue;
         await client.query(v.clear, [s.lo, s.hi]);
         await client.query(v.fill, [s.lo, s.hi]);
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Row counts and hashes of the range on both sides, per table. */
