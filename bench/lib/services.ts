@@ -1,9 +1,12 @@
 /**
  * The one place bench/ starts Sluice and baseline processes. Sluice runs as
- * `pnpm start` runs it (scripts/start.ts): the same three entry points with
- * the environment given and every other setting at its default. To measure a
- * compiled build instead, change SERVICES (and `startTsProcess`) here.
+ * `pnpm start` runs it (scripts/start.ts): the same three compiled entry
+ * points (`pnpm build` output, no tsx), with the environment given and every
+ * other setting at its default. The bench builds first (`tsc -b` is
+ * incremental: seconds when nothing changed), so the figures are never those
+ * of a stale build.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Tracked } from './cpu.ts';
 import { REPO_ROOT, startTsProcess, type TsProcess } from './shared.ts';
@@ -13,10 +16,19 @@ export type ServiceName = 'gateway' | 'writer' | 'warmer';
 
 /** Entry points, and the line each logs once it serves (logged at every level but `silent`). */
 const SERVICES: Record<ServiceName, { file: string; ready: RegExp }> = {
-  writer: { file: 'writer/src/main.ts', ready: /writer started/ },
-  gateway: { file: 'gateway/src/main.ts', ready: /gateway listening/ },
-  warmer: { file: 'writer/src/warmer/main.ts', ready: /warmer started/ },
+  writer: { file: 'writer/dist/main.js', ready: /writer started/ },
+  gateway: { file: 'gateway/dist/main.js', ready: /gateway listening/ },
+  warmer: { file: 'writer/dist/warmer/main.js', ready: /warmer started/ },
 };
+
+let built = false;
+/** `pnpm build`, once per bench run, before the first service starts. */
+function ensureBuilt(): void {
+  if (built) return;
+  process.stdout.write('building (pnpm build: the bench measures the compiled code pnpm start runs)\n');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(REPO_ROOT, 'tsconfig.build.json')], { cwd: REPO_ROOT, stdio: 'inherit' });
+  built = true;
+}
 
 /** A started process and the CPU column it is counted under. */
 export interface Running {
@@ -45,6 +57,7 @@ function profiling(dir: string): Record<string, string> {
 /** Start one service; `name` tells several gateways apart (and names the profile folder). */
 export async function startService(service: ServiceName, o: ServiceOptions, name: string = service): Promise<Running> {
   const env = o.profile?.services.includes(service) ? { ...o.env, ...profiling(join(o.profile.dir, name)) } : o.env;
+  ensureBuilt();
   const { file, ready } = SERVICES[service];
   // The warmer preloads the hottest keys before it reports ready.
   const proc = await startTsProcess(file, { env, ready, name, timeoutMs: 120_000 });

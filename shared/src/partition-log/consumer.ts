@@ -191,8 +191,8 @@ export class LogConsumer {
     // batch (and a stop) behind it: BullMQ's own completion copes with that case.
     if (held.length === 0 || this.o.connection.status !== 'ready') return 0;
     const base = `${this.o.prefix}:${queueName(this.ref)}`;
-    const keys = [`${base}:active`, `${base}:stalled`, `${base}:events`, `${base}:meta`, ...held.map((h) => `${base}:${h.e.id}`)];
-    const argv = held.flatMap((h) => [h.e.id, h.token]);
+    const keys = [`${base}:active`, `${base}:stalled`, `${base}:events`, `${base}:meta`, backlogSizeKey(`${base}:`), ...held.map((h) => `${base}:${h.e.id}`)];
+    const argv = held.flatMap((h) => [h.e.id, h.token, String(writesOf(h.e.data))]);
     this.worker?.untrack(held.map((h) => h.e.id));
     let done: number[];
     try {
@@ -203,16 +203,12 @@ export class LogConsumer {
       return 0;
     }
     let n = 0;
-    const gone: unknown[] = [];
     held.forEach((h, i) => {
       if (done[i] === 1) {
         this.finished.add(h.e);
-        gone.push(h.e.data);
         n++;
       }
     });
-    // BullMQ emits no 'completed' for these (their processors end in WaitingError): take them off the size here.
-    this.shrinkBy(sizeOfJobs(gone));
     return n;
   }
 
@@ -270,17 +266,25 @@ export class LogConsumer {
 // BullMQ 5's moveToFinished-14.lua for a completed job with removeOnComplete
 // (keepJobs.count 0), no parent, no deduplication id, no metrics, no fetch of
 // the next job; the events stream trimmed once per call (trimEvents).
-// KEYS: active, stalled, events, meta, then one job key per entry; ARGV: id, token per entry.
+// Then, for the entries it completed, the backlog-size counters (partition-log.ts
+// sizeOfJobs) go down in the same script: their writes (given) and their bytes
+// (HSTRLEN of the stored `data`, read before the hash is deleted).
+// KEYS: active, stalled, events, meta, the size hash, then one job key per entry;
+// ARGV: id, token, writes per entry.
 const COMPLETE_ENTRIES = `
 local rcall = redis.call
 local maxEvents = rcall('HGET', KEYS[4], 'opts.maxLenEvents') or 10000
 rcall('XTRIM', KEYS[3], 'MAXLEN', '~', maxEvents)
 local out = {}
-for i = 5, #KEYS do
+local writes, bytes = 0, 0
+for i = 6, #KEYS do
   local jobKey = KEYS[i]
-  local id = ARGV[(i - 4) * 2 - 1]
+  local a = (i - 6) * 3
+  local id = ARGV[a + 1]
   local ok = 0
-  if rcall('GET', jobKey .. ':lock') == ARGV[(i - 4) * 2] and rcall('EXISTS', jobKey) == 1 and rcall('LREM', KEYS[1], -1, id) > 0 then
+  if rcall('GET', jobKey .. ':lock') == ARGV[a + 2] and rcall('EXISTS', jobKey) == 1 and rcall('LREM', KEYS[1], -1, id) > 0 then
+    writes = writes + tonumber(ARGV[a + 3])
+    bytes = bytes + rcall('HSTRLEN', jobKey, 'data')
     rcall('DEL', jobKey .. ':lock')
     rcall('SREM', KEYS[2], id)
     rcall('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
@@ -289,11 +293,21 @@ for i = 5, #KEYS do
   end
   out[#out + 1] = ok
 end
+if writes > 0 or bytes > 0 then
+  rcall('HINCRBY', KEYS[5], 'w', -writes)
+  rcall('HINCRBY', KEYS[5], 'b', -bytes)
+end
 return out`;
 
 const COMPLETE_ENTRIES_SHA = createHash('sha1').update(COMPLETE_ENTRIES).digest('hex');
 
 /** EVALSHA (the script body is not resent per call), EVAL once when Redis does not have it (NOSCRIPT). */
+/** Requests in a job's payload (0 for anything else: a foreign entry). */
+function writesOf(data: unknown): number {
+  const reqs = (data as { reqs?: unknown } | null | undefined)?.reqs;
+  return Array.isArray(reqs) ? reqs.length : 0;
+}
+
 async function evalCached(redis: Redis, script: string, sha: string, keys: readonly string[], argv: readonly string[]): Promise<unknown> {
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...argv);

@@ -51,14 +51,18 @@ export interface BacklogSize {
   bytes: number;
 }
 
-/** Writes and bytes of jobs' payloads (JSON length: what BullMQ stores, near enough). */
+/**
+ * Writes and bytes of jobs' payloads: the UTF-8 length of their JSON, which is
+ * what BullMQ stores in the job hash's `data` field (so the writer's bulk
+ * completion can subtract `HSTRLEN` of that field without parsing anything).
+ */
 export function sizeOfJobs(jobs: readonly unknown[]): { writes: number; bytes: number } {
   let writes = 0;
   let bytes = 0;
   for (const d of jobs) {
     const reqs = (d as Partial<WriteJob> | undefined)?.reqs;
     writes += Array.isArray(reqs) ? reqs.length : 0;
-    bytes += JSON.stringify(d ?? null).length;
+    bytes += Buffer.byteLength(JSON.stringify(d ?? null));
   }
   return { writes, bytes };
 }
@@ -125,9 +129,14 @@ export class PartitionLog {
    * they may still be applied).
    */
   async append(jobs: readonly { id: string; data: WriteJob }[]): Promise<void> {
-    await this.queue.addBulk(jobs.map((j) => ({ name: JOB_NAME, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
     const s = sizeOfJobs(jobs.map((j) => j.data));
-    await this.connection.multi().hincrby(this.sizeKey, 'w', s.writes).hincrby(this.sizeKey, 'b', s.bytes).exec();
+    // Sent together with the jobs (one round trip, not two): the counters are
+    // near enough by design (sizes() clamps at 0 and resets them when the log
+    // drains), so a count that lands while the add fails, or the reverse, heals
+    // itself. Only the add decides the append's outcome.
+    const counted = this.connection.multi().hincrby(this.sizeKey, 'w', s.writes).hincrby(this.sizeKey, 'b', s.bytes).exec().catch(() => null);
+    await this.queue.addBulk(jobs.map((j) => ({ name: JOB_NAME, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
+    await counted;
     const d = this.durability;
     // Half the command timeout: WAIT answers (with too few replicas) before the command itself times out.
     if (d.replicas > 0) await waitReplicas(this.connection, this.queue.toKey('meta'), d.replicas, Math.max(1, Math.floor(d.timeoutMs / 2)));
