@@ -2,13 +2,15 @@
  * `pnpm bench rediscluster`: Sluice's write path on one Redis vs a local
  * Redis Cluster (3 masters + 3 replicas), in one run so the ratios compare:
  *   a. queued, one Redis;  b. queued, cluster;  c. queued, cluster, SLUICE_REDIS_WAIT_REPLICAS=1;
- *   d. committed, one Redis;  e. committed, cluster.
+ *   d. committed, one Redis;  e. committed, cluster;
+ *   f. cache hits over 1,000 pre-warmed keys, one Redis;  g. the same, cluster.
  * Redis CPU is summed over every node of the cluster (masters and replicas:
  * replication costs CPU too). All processes share this machine's cores.
  */
 import pg from 'pg';
 import { startRedisCluster, type LocalRedisCluster } from '@sluice/local-servers/redis-cluster.ts';
 import type { Tracked } from '../lib/cpu.ts';
+import { drive, warmUp } from '../lib/drive.ts';
 import { cpuPer, printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { startStack, stopAll, tracked, type Running } from '../lib/services.ts';
 import { createLogger, createPool, freePort, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
@@ -20,6 +22,11 @@ export interface RedisClusterBenchOptions {
   connections: number;
   only: string[];
 }
+
+/** Rows the hit scenarios read: keys 1…HOT, each GET a hit once warmed (as `pnpm bench read` c1). */
+const HOT = 1000;
+const KV_SQL = `CREATE TABLE IF NOT EXISTS bench_kv (id int PRIMARY KEY, owner int NOT NULL, payload text NOT NULL);
+  INSERT INTO bench_kv SELECT i, i % 100, repeat(md5(i::text), 3) FROM generate_series(1, ${HOT}) i ON CONFLICT DO NOTHING`;
 
 interface Target {
   url: string;
@@ -36,6 +43,7 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
   const running: Running[] = [];
   try {
     await pool.query(BENCH_TABLE_SQL);
+    await pool.query(KV_SQL);
     const mpool = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 60_000, applicationName: 'bench', log: createLogger('bench', 'warn') });
     await migrate(mpool);
     await mpool.end();
@@ -60,6 +68,22 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', { SLUICE_REDIS_WAIT_REPLICAS: '1' });
     if (want('committed')) await go('committed-one', 'd. committed, one Redis', one, 'committed');
     if (want('committed')) await go('committed-cluster', 'e. committed, Redis Cluster', many, 'committed');
+    const hits: { scenario: string; req: number; p50: number; p99: number; cpu: Row }[] = [];
+    // Cache hits: gateway, writer and warmer running (as pnpm start runs them), the hot keys warmed first.
+    const goHits = async (key: string, scenario: string, t: Target) => {
+      const port = await freePort();
+      const env = { DATABASE_URL: pgServer.url, REDIS_URL: t.url, SLUICE_TABLES: 'bench_kv', SLUICE_PORT: String(port), SLUICE_QUEUE_PREFIX: `bench-${key}` };
+      running.push(...(await startStack({ env })));
+      const spec = { name: scenario, ports: [port], method: 'GET' as const, path: '/v1/tables/bench_kv/{key}', keys: { mode: 'cycle' as const, n: HOT }, connections: o.connections, durationMs: o.durationS * 1000 };
+      await warmUp(spec);
+      process.stderr.write(`\n${scenario}\n`);
+      const m = await drive(spec, [...tracked(running), { name: 'postgres', pid: pgServer.pid }, ...t.pids.map((pid) => ({ name: 'redis', pid }))]);
+      await stopAll(running);
+      const served = m.load.status['200'] ?? 0;
+      hits.push({ scenario, req: m.load.rps, p50: m.load.latencyMs.p50, p99: m.load.latencyMs.p99, cpu: cpuPer(m.cpuUs, served) });
+    };
+    if (want('hits')) await goHits('hits-one', `f. cache hits, ${HOT} keys, one Redis`, one);
+    if (want('hits')) await goHits('hits-cluster', `g. cache hits, ${HOT} keys, Redis Cluster`, many);
     const rows: Row[] = results.map((r) => {
       const l = r.measured.load;
       const ok = (l.status['202'] ?? 0) + (l.status['201'] ?? 0);
@@ -67,7 +91,8 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     });
     printTable(`Sluice writes on one Redis vs a Redis Cluster (${o.connections} connections, ${o.durationS} s each)`, rows);
     printTable('CPU µs per committed row, by process', results.map((r) => ({ scenario: r.scenario, ...cpuPer(r.measured.cpuUs, r.rows) })));
-    const file = writeResults(run, { options: o, results });
+    printTable(`Cache hits on one Redis vs a Redis Cluster (${o.connections} connections, ${o.durationS} s each; CPU µs per request)`, hits.map((h) => ({ scenario: h.scenario, 'req/s': h.req, 'p50 ms': h.p50, 'p99 ms': h.p99, ...h.cpu })));
+    const file = writeResults(run, { options: o, results, hits });
     process.stdout.write(`results: ${file}\n`);
   } finally {
     await stopAll(running);
