@@ -23,6 +23,7 @@ COPY shared/package.json shared/
 COPY gateway/package.json gateway/
 COPY writer/package.json writer/
 COPY test/package.json test/
+COPY openfeature/package.json openfeature/
 
 # --- compile: every dependency, then `pnpm build` ---------------------------
 FROM manifests AS build

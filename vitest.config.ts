@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           ...common,
           name: 'integration',
-          include: ['test/**/*.test.ts', 'shared/**/*.test.ts', 'gateway/**/*.test.ts', 'writer/**/*.test.ts'],
+          include: ['test/**/*.test.ts', 'shared/**/*.test.ts', 'gateway/**/*.test.ts', 'writer/**/*.test.ts', 'openfeature/**/*.test.ts'],
           exclude: [...common.exclude, 'test/faults/**'],
           // Most files wait on Postgres/Redis, not CPU: more forks than the
           // default (cores - 1 = 1 on a 2-core machine) keeps the suite short.
