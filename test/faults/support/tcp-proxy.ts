@@ -21,6 +21,9 @@ export class TcpProxy {
   /** Connections cut so far, by direction. */
   readonly cuts = { toServer: 0, toClient: 0 };
   private policy: CutPolicy = { toServer: 0, toClient: 0 };
+  private swallow = 0;
+  /** Chunks dropped by `swallowToClient`. */
+  swallowed = 0;
   private readonly sockets = new Set<net.Socket>();
 
   private constructor(
@@ -67,6 +70,14 @@ export class TcpProxy {
     this.policy = { toServer: 0, toClient: 0 };
   }
 
+  /**
+   * Silently drop the next `n` chunks going to clients and keep the
+   * connections open: a message lost on a connection that still looks alive.
+   */
+  swallowToClient(n: number): void {
+    this.swallow = n;
+  }
+
   private pair(client: net.Socket, target: { host: string; port: number }): void {
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) {
@@ -86,6 +97,11 @@ export class TcpProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (this.swallow > 0) {
+        this.swallow -= 1;
+        this.swallowed += 1;
+        return;
+      }
       if (Math.random() < this.policy.toClient) {
         this.cuts.toClient++;
         return kill();
