@@ -31,6 +31,11 @@ export interface LoadSpec {
   warmupMs?: number;
   /** Default 5000; 0 = silent. */
   progressMs?: number;
+  /**
+   * After the window, how long connections may take to finish their last
+   * request before they are closed and counted in `unfinished`. Default 10 s.
+   */
+  drainMs?: number;
 }
 
 /** What one measured window saw. */
@@ -42,6 +47,8 @@ export interface LoadResult {
   status: Record<string, number>;
   /** Requests that got no response (connection refused, reset, closed mid-answer). */
   errors: number;
+  /** Connections still busy `drainMs` after the window (a request never answered, a server gone): closed, not waited for. */
+  unfinished: number;
   latencyMs: LatencySummary;
   /** The generator's own CPU (user + system, all threads) per completed request, µs. */
   selfCpuUsPerRequest: number;
@@ -118,10 +125,20 @@ export function runLoad(spec: LoadSpec, onEvent: (e: 'start' | 'end') => void = 
       clearInterval(ticker);
       onEvent('end');
     }, tEnd - t0);
+    const conns: Http1Connection[] = [];
+    let unfinished = 0;
+    // Nothing here may wait forever: a generator that never ends stalls the whole bench without a word.
+    const deadline = setTimeout(() => {
+      const busy = conns.filter((c) => c.busy);
+      unfinished = busy.length; // counted first: the last abort resolves the result
+      for (const c of busy) c.abort();
+      if (unfinished > 0) process.stderr.write(`  [${spec.name}] ${unfinished} connection(s) still busy ${spec.drainMs ?? 10_000} ms after the window: closed\n`);
+    }, tEnd - t0 + (spec.drainMs ?? 10_000));
     const finish = () => {
       if (++idle < spec.connections) return;
       clearTimeout(open);
       clearTimeout(close);
+      clearTimeout(deadline);
       const n = hist.count;
       resolve({
         requests: n,
@@ -129,6 +146,7 @@ export function runLoad(spec: LoadSpec, onEvent: (e: 'start' | 'end') => void = 
         rps: n / (spec.durationMs / 1000),
         status: Object.fromEntries(status),
         errors,
+        unfinished,
         latencyMs: hist.summary(),
         selfCpuUsPerRequest: n > 0 ? cpuUs / n : 0,
       });
@@ -139,7 +157,7 @@ export function runLoad(spec: LoadSpec, onEvent: (e: 'start' | 'end') => void = 
     for (let c = 0; c < spec.connections; c++) {
       const port = spec.ports[c % spec.ports.length]!;
       const make = makers[c % spec.ports.length]!;
-      new Http1Connection(port, '127.0.0.1', () => (performance.now() < tEnd ? make() : null), onResponse, finish);
+      conns.push(new Http1Connection(port, '127.0.0.1', () => (performance.now() < tEnd ? make() : null), onResponse, finish));
     }
   });
 }

@@ -62,6 +62,7 @@ export class Http1Connection {
   }
 
   private open(): void {
+    if (this.stopped) return; // aborted while a reconnection was pending
     const sock = connect({ port: this.port, host: this.host, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n) => this.onData(READ_BUFFER, n) } });
     this.sock = sock;
     this.state = State.Head;
@@ -92,8 +93,34 @@ export class Http1Connection {
     }
     this.inFlight = true;
     this.startedAt = performance.now();
-    if (typeof req === 'string') this.sock.write(req, 'latin1');
+    // UTF-8, as Content-Length was counted (Buffer.byteLength): written as latin1, a body with a
+    // non-ASCII character arrived shorter than announced and the server waited for the rest forever.
+    if (typeof req === 'string') this.sock.write(req, 'utf8');
     else this.sock.write(req);
+  }
+
+  /**
+   * Stop now: close the socket (a request in flight is reported with status
+   * 0) and report idle. For a response that never comes, or a server that
+   * went away (a closed connection only reconnects, and asks `next()` only
+   * once connected, so it would retry forever).
+   */
+  abort(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const sock = this.sock;
+    this.sock = null as unknown as Socket; // its 'close' is no longer ours
+    if (this.inFlight) {
+      this.inFlight = false;
+      this.onResponse(0, this.startedAt);
+    }
+    sock.destroy();
+    this.onIdle();
+  }
+
+  /** Still sending, waiting for an answer or reconnecting (not yet told to stop). */
+  get busy(): boolean {
+    return !this.stopped;
   }
 
   private done(): void {
