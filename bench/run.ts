@@ -1,10 +1,11 @@
 /**
- * `pnpm bench [write|read|soak|poison|loadgen|client|shards|flush|log] [flags]` — see the README's
+ * `pnpm bench [write|read|soak|poison|loadgen|client|shards|flush|log|flags] [flags]` — see the README's
  * Benchmarks section for what each measures and its flags.
  * Benchmarks are not tests: they print tables and write JSON to bench/results/.
  */
 import { runRedisClusterBench } from './redis-cluster/index.ts';
 import { runClientBench } from './client/index.ts';
+import { runFlagsBench } from './flags/index.ts';
 import { runFlushBench } from './flush/index.ts';
 import { runLoadgenBench } from './loadgen/index.ts';
 import { runLogBench } from './log/index.ts';
@@ -16,7 +17,7 @@ import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -67,10 +68,13 @@ switch (mode) {
   case 'views':
     await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000) });
     break;
+  case 'flags':
+    await runFlagsBench({ durationS: num('duration', 10), connections: num('connections', 50), changes: num('changes', 1000) });
+    break;
   case 'rediscluster':
     await runRedisClusterBench({ durationS: num('duration', 15), connections: num('connections', 50), only });
     break;
   default:
-    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log, rediscluster)\n`);
+    process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log, rediscluster, flags)\n`);
     process.exit(2);
 }

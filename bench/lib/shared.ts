@@ -9,6 +9,7 @@ export { freePort } from '@sluice/local-servers/free-port.ts';
 export { startPostgres, startReplica, type LocalPostgres } from '@sluice/local-servers/postgres.ts';
 export { startRedis, type LocalRedis } from '@sluice/local-servers/redis.ts';
 export { createLogger } from '@sluice/shared/log/index.ts';
+export { SseParser } from '@sluice/openfeature';
 export { createPool } from '@sluice/shared/db/pool.ts';
 export { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 export { loadConfig } from '@sluice/shared/config/index.ts';

@@ -11,3 +11,4 @@
  */
 export { SluiceProvider, type SluiceProviderOptions } from './provider.ts';
 export { StreamAuthError } from './stream.ts';
+export { SseParser, type SseEvent } from './sse.ts';
