@@ -22,6 +22,8 @@ interface Service {
   build?: unknown;
   restart?: string;
   command?: string[];
+  entrypoint?: string[];
+  user?: string;
   environment?: Record<string, string>;
   volumes?: string[];
   ports?: string[];
@@ -29,7 +31,8 @@ interface Service {
 }
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
 const services = Object.entries(compose.services);
-const sluice = services.filter(([, s]) => s.image === 'sluice:local');
+/** Sluice services `up` starts; tools (profile "tools", e.g. the canary controller) run on demand. */
+const sluice = services.filter(([, s]) => s.image === 'sluice:local' && !(s.profiles ?? []).includes('tools'));
 
 /** `docker compose` or `docker-compose`, or a clear failure: CI installs the Debian package (.ci/run). */
 function composeTool(): string[] {
@@ -66,6 +69,21 @@ describe('docker-compose.yml', () => {
       expect({ name, node, condition, rest }).toEqual({ name, node: 'node', condition: `--conditions=${DIST_CONDITION}`, rest: [] });
       expect(existsSync(join(REPO_ROOT, entry!.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))), `${name}: source of ${entry}`).toBe(true);
     }
+  });
+
+  it('runs the canary controller on demand, compiled, on the HAProxy runtime socket as HAProxy\'s uid', () => {
+    const canary = compose.services.canary!;
+    expect(canary.image).toBe('sluice:local');
+    expect(canary.profiles).toEqual(['tools']);
+    const [tini, dashes, node, condition, entry, ...args] = canary.entrypoint ?? [];
+    expect({ tini, dashes, node, condition }).toEqual({ tini: '/usr/bin/tini', dashes: '--', node: 'node', condition: `--conditions=${DIST_CONDITION}` });
+    expect(entry).toBe('scripts/dist/canary/main.js');
+    expect(existsSync(join(REPO_ROOT, 'scripts/canary/main.ts'))).toBe(true);
+    expect(read('scripts/tsconfig.build.json')).toContain('"canary/main.ts"');
+    expect(args.join(' ')).toContain('--socket /var/lib/haproxy/admin.sock');
+    expect(canary.volumes).toContain('haproxy-run:/var/lib/haproxy');
+    expect(canary.user).toBe('99:99');
+    expect(read('deploy/haproxy/Dockerfile')).toMatch(/id -u haproxy\)" = 99/);
   });
 
   it('turns metrics on for writers and the warmer, and Prometheus scrapes every Sluice process on those ports', () => {
