@@ -5,7 +5,8 @@
  * rollouts; an admin change made through the other gateway reaching the
  * provider within 1 s; a stream cut while changes happen (healed from the
  * full set on reconnect); a message lost on a connection that stays open
- * (healed by the version check); the OpenFeature error codes.
+ * (healed by the version check); a stream gone silent (replaced after the
+ * idle timeout); the OpenFeature error codes.
  */
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,10 +82,10 @@ describe('flags: the OpenFeature provider', () => {
   };
 
   /** A provider on its own OpenFeature domain, following gateway b through a proxy of its own (none when `direct`). */
-  async function provider(domain: string, o: { direct?: boolean; versionCheckMs?: number } = {}): Promise<{ p: SluiceProvider; client: Client; proxy: TcpProxy }> {
+  async function provider(domain: string, o: { direct?: boolean; versionCheckMs?: number; idleTimeoutMs?: number } = {}): Promise<{ p: SluiceProvider; client: Client; proxy: TcpProxy }> {
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(b.url).port) });
     proxies.push(proxy);
-    const p = new SluiceProvider({ url: o.direct ? b.url : proxy.url, apiKey: APP_KEY, reconnectMinMs: 50, reconnectMaxMs: 200, versionCheckMs: o.versionCheckMs ?? 0, versionGraceMs: 300 });
+    const p = new SluiceProvider({ url: o.direct ? b.url : proxy.url, apiKey: APP_KEY, reconnectMinMs: 50, reconnectMaxMs: 200, versionCheckMs: o.versionCheckMs ?? 0, versionGraceMs: 300, ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}) });
     await OpenFeature.setProviderAndWait(domain, p);
     return { p, client: OpenFeature.getClient(domain), proxy };
   }
@@ -217,5 +218,18 @@ describe('flags: the OpenFeature provider', () => {
     // The heal came from a new connection's full set, not from the swallowed event.
     expect(p.streamStats.connections).toBe(before.connections + 1);
     expect(p.streamStats.fullSets).toBe(before.fullSets + 1);
+  });
+
+  it('a stream gone silent (nothing delivered, connection kept open) is replaced after the idle timeout', async () => {
+    await put(a, 'silent', { enabled: true, rollout: 100 });
+    // 2 s idle here (45 s by default, three of the gateway's 15 s keep-alives): a healthy idle stream is replaced now and then too, harmlessly.
+    const { p, client, proxy } = await provider('silent', { idleTimeoutMs: 2000 });
+    await eventually(async () => expect((await client.getBooleanDetails('silent', false)).value).toBe(true), 2000);
+    const before = p.streamStats;
+    proxy.freezeOpenConnections();
+    const { flag } = await put(a, 'silent', { enabled: false, rollout: 100 });
+    await eventually(async () => expect((await client.getBooleanDetails('silent', true)).flagMetadata.version).toBe(flag.version), 6000);
+    expect(p.streamStats.connections).toBeGreaterThan(before.connections);
+    expect(p.streamStats.fullSets).toBeGreaterThan(before.fullSets);
   });
 });

@@ -22,6 +22,7 @@ export class TcpProxy {
   readonly cuts = { toServer: 0, toClient: 0 };
   private policy: CutPolicy = { toServer: 0, toClient: 0 };
   private swallow = 0;
+  private readonly frozen = new WeakSet<net.Socket>();
   /** Chunks dropped by `swallowToClient`. */
   swallowed = 0;
   private readonly sockets = new Set<net.Socket>();
@@ -71,6 +72,14 @@ export class TcpProxy {
   }
 
   /**
+   * Connections open now stop delivering anything to their clients (silently,
+   * kept open: a half-dead peer, a frozen middlebox); new connections work.
+   */
+  freezeOpenConnections(): void {
+    for (const s of this.sockets) this.frozen.add(s);
+  }
+
+  /**
    * Silently drop the next `n` chunks going to clients and keep the
    * connections open: a message lost on a connection that still looks alive.
    */
@@ -97,6 +106,7 @@ export class TcpProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (this.frozen.has(client)) return;
       if (this.swallow > 0) {
         this.swallow -= 1;
         this.swallowed += 1;
