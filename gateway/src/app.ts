@@ -3,6 +3,7 @@ import { RegExpRouter } from 'hono/router/reg-exp-router';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { ViewStates } from '@sluice/shared/views/states.ts';
 import { compileValidator, type TableValidator } from '@sluice/shared/catalog/validate.ts';
 import type { Config } from '@sluice/shared/config/schema.ts';
 import { hmacSecretOf } from '@sluice/shared/config/index.ts';
@@ -137,7 +138,8 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const body = jsonBody({ maxBytes: config.SLUICE_MAX_BODY_BYTES, maxDepth: config.SLUICE_MAX_JSON_DEPTH, budget: new ByteBudget(config.SLUICE_MAX_PENDING_BYTES) });
   const writes = { service: w.service, validators, maxRows: config.SLUICE_MAX_ROWS_PER_REQUEST, body, shardKeys: deps.topology.map.shardKeys };
   tableRoutes(app, { writes, reads: { service: reads } });
-  viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo) });
+  const viewStates = new ViewStates(() => deps.topology.shards.map((s) => deps.topology.db(s.name)), (deps.views ?? []).map((v) => v.name));
+  viewRoutes(app, { reads: viewReads, views: (deps.views ?? []).map(viewTableInfo), states: viewStates });
   batchRoutes(app, writes);
   writeStatusRoutes(app, { topology: deps.topology, logs: w.logs, retentionS: config.SLUICE_DEDUPE_RETENTION_S, secret: hmacSecretOf(config), authOn: config.SLUICE_API_KEYS !== undefined });
   flagRoutes(app, flags, body);

@@ -28,12 +28,12 @@ export function gatewayOf(args: string[]): { base: string; key: string | undefin
   return { base: (option(args, 'url') ?? process.env.SLUICE_URL ?? 'http://localhost:3000').replace(/\/$/, ''), key: option(args, 'api-key') ?? process.env.SLUICE_API_KEY };
 }
 
-/** One JSON request; a non-2xx answer throws with the problem's detail. */
-export async function call<T>(g: { base: string; key: string | undefined }, method: string, path: string, body?: unknown): Promise<T> {
+/** One JSON request; a non-2xx answer throws with the problem's detail. `timeoutMs`: for long admin work (a view rebuild scans its table). */
+export async function call<T>(g: { base: string; key: string | undefined }, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (g.key) headers.authorization = `Bearer ${g.key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(g.base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(g.base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   let json: unknown;
   try {

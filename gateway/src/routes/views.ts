@@ -1,4 +1,4 @@
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { compileValidator } from '@sluice/shared/catalog/validate.ts';
 import type { TableInfo } from '@sluice/shared/catalog/types.ts';
 import { isCacheable } from '@sluice/shared/read/cache/keys.ts';
@@ -9,7 +9,9 @@ import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
-import { NotFoundError } from '@sluice/shared/errors/index.ts';
+import { ConflictError, NotFoundError, ViewBuildingError } from '@sluice/shared/errors/index.ts';
+import { rebuildView, ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
+import { readable, type ViewStates } from '@sluice/shared/views/states.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { verifyView } from '@sluice/shared/views/verify.ts';
 import type { GatewayEnv } from '../context.ts';
@@ -26,6 +28,9 @@ import { readRow } from './tables/read.ts';
  *   GET /v1/views/{name}?{col}=eq.{v}&limit=&after=   a keyset page in key order (eq. on the key, or on the first group column)
  *   GET /v1/admin/views                     every view's state on every shard (scope admin, mounted with the admin routes)
  *   POST /v1/admin/views/{name}/verify      recompute and compare, every differing group (scope admin)
+ *   POST /v1/admin/views/{name}/rebuild     recompute online and swap atomically (scope admin, shared/src/views/rebuild.ts)
+ *
+ * A view in state `building` answers 503 problem+json with Retry-After (see viewReady).
  */
 
 /** The read table of a view (`info` from viewTableInfo). The first group column of a composite key may filter a list (the view's unique index leads with it). */
@@ -79,12 +84,33 @@ function overTables(reads: ShardedReads, tables: ReadonlyMap<string, ReadTable>)
   return new Proxy(reads, { get: (target, p) => (p === 'tables' ? tables : (Reflect.get(target, p, target) as unknown)) }) as ShardedReads;
 }
 
-/** Mount `/v1/views/…` (after the auth middleware). */
-export function viewRoutes(app: Hono<GatewayEnv>, d: { reads: ShardedReads; views: readonly TableInfo[] }): void {
+/** Mount `/v1/views/…` (after the auth middleware). `states`: each view's state (a view being built answers 503). */
+export function viewRoutes(app: Hono<GatewayEnv>, d: { reads: ShardedReads; views: readonly TableInfo[]; states: ViewStates }): void {
   if (d.views.length === 0) return;
   const service = overTables(d.reads, new Map(d.views.map((v) => [v.name, viewReadTable(v)])));
-  app.get('/v1/views/:table/:key', readRow({ service }));
-  app.get('/v1/views/:table', readRows({ service }));
+  const ready = viewReady(d.states, new Set(d.views.map((v) => v.name)));
+  app.get('/v1/views/:table/:key', ready, readRow({ service }));
+  app.get('/v1/views/:table', ready, readRows({ service }));
+}
+
+/** Seconds a client is told to wait before asking a view that is being built again. */
+const BUILDING_RETRY_AFTER_S = 2;
+
+/**
+ * A view in state `building` (first start, or rebuilt from a changed file)
+ * answers 503 with Retry-After rather than a partial aggregate: its table is
+ * being filled from the base table. Unknown names fall through to the read
+ * path's 404; a view being rebuilt (same definition) stays readable.
+ */
+function viewReady(states: ViewStates, names: ReadonlySet<string>): MiddlewareHandler<GatewayEnv> {
+  return async function viewReady(c, next) {
+    const name = c.req.param('table');
+    if (name !== undefined && names.has(name)) {
+      const state = await states.stateOf(name);
+      if (state !== undefined && !readable(state)) throw new ViewBuildingError(name, state, BUILDING_RETRY_AFTER_S);
+    }
+    await next();
+  };
 }
 
 /**
@@ -104,6 +130,23 @@ export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology, views
       shards.push({ shard: shard.name, differing: diff.length, groups: diff.slice(0, 100).map((d) => ({ stored: d.stored === null ? null : (JSON.parse(d.stored) as unknown), fresh: d.fresh === null ? null : (JSON.parse(d.fresh) as unknown) })) });
     }
     return c.json({ view: v.name, differing: shards.reduce((n, s) => n + s.differing, 0), shards });
+  });
+  app.post('/v1/admin/views/:name/rebuild', async (c) => {
+    const v = byName.get(c.req.param('name'));
+    if (v === undefined) throw new NotFoundError(`no view named ${JSON.stringify(c.req.param('name').slice(0, 100))}`);
+    const shards = [];
+    for (const shard of topology.shards) {
+      try {
+        // Long for a large table (a full scan), while writes keep committing; the swap itself is short.
+        const t0 = performance.now();
+        const r = await rebuildView(topology.db(shard.name), v);
+        shards.push({ shard: shard.name, rows: r.rows, logged: r.logged, ms: Math.round(performance.now() - t0) });
+      } catch (err) {
+        if (err instanceof ViewNotReadyError) throw new ConflictError(`${err.message} (shard ${shard.name})`);
+        throw err;
+      }
+    }
+    return c.json({ view: v.name, shards });
   });
   app.get('/v1/admin/views', async (c) => {
     const views = [];

@@ -99,3 +99,12 @@ export class CommitTimeoutError extends AppError {
     super(504, T('commit-timeout'), 'Not committed in time', `the write is queued but did not commit within ${waitedMs} ms; poll /v1/writes/${writeId}`, { writeId, writeStatus: 'queued' });
   }
 }
+/** A read model that cannot answer yet: being built (first start, or redefined from a changed file). RFC 9110 §10.2.3 Retry-After. */
+export class ViewBuildingError extends AppError {
+  override name = 'ViewBuildingError';
+  constructor(view: string, state: string, retryAfterSeconds: number) {
+    super(503, T('view-building'), 'Read model not ready', `view ${view} is ${state}: it answers once its build from the base table has finished`, { view, state }, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+/** A request that conflicts with the resource's current state (409). */
+export class ConflictError extends problemType('ConflictError', 409, 'conflict', 'Conflict') {}

@@ -57,19 +57,10 @@ export function viewStatements(v: BoundView, defaults: Defaults): ViewStatements
   const summed = v.aggregates.filter((a) => a.fn === 'sum' || a.fn === 'avg' || (a.fn === 'count' && a.col !== null));
 
   // ---- storage
-  const colDefs = [
-    ...g.map((x) => `${x.quoted} ${x.col.type}`),
-    ...v.aggregates.map((a) => `${a.quoted} ${a.type}${a.fn === 'count' ? ' NOT NULL' : ''}`),
-    '__rows bigint NOT NULL',
-    ...summed.map((a) => `__n${a.i} bigint NOT NULL`),
-    ...v.aggregates.filter((a) => a.fn === 'avg' || a.fn === 'sum').map((a) => `__s${a.i} numeric NOT NULL DEFAULT 0`),
-    ...minmax.map((a) => `__d${a.i} ${a.type}`),
-    '__stale boolean NOT NULL DEFAULT false',
-  ];
   const dataName = `${v.name}__data`;
-  const create = `CREATE TABLE IF NOT EXISTS ${v.data} (${colDefs.join(', ')}, CONSTRAINT ${Q(`${v.name}__key`)} UNIQUE NULLS NOT DISTINCT (${gList}));
+  const create = `${dataDdl(v, v.data, `${v.name}__key`)};
 CREATE TABLE IF NOT EXISTS ${v.log} (xid xid8 NOT NULL, ${g.map((x) => `${x.quoted} ${x.col.type}`).join(', ')}, rows bigint NOT NULL${deltaColDefs(v)});
-CREATE OR REPLACE VIEW ${v.read} AS SELECT ${[...g.map((x) => x.quoted), ...v.aggregates.map((a) => a.quoted)].join(', ')} FROM ${v.data};
+${readViewDdl(v)};
 COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.name}: maintained by the writers, do not write'`;
 
   // ---- a batch's delta from signed images
@@ -134,6 +125,52 @@ SELECT NULL, row_to_json(y.*)::text FROM (SELECT * FROM f EXCEPT ALL SELECT * FR
   FROM ${v.table.qualified} t JOIN ${distinctKeys(pk, pk.map((_, i) => `$${i + 1}::text[]`))}
     ON ${pk.map((c, i) => `t.${c.quoted} = k.k${i}`).join(' AND ')}`;
   return { create, foldBatch, logBatch, foldLog, recompute, dropEmpty, backfill, verify, before };
+}
+
+/** The storage table of a view named `table`, its unique group key constraint named `constraint`. */
+function dataDdl(v: BoundView, table: string, constraint: string): string {
+  const g = v.group;
+  const minmax = v.aggregates.filter((a) => a.fn === 'min' || a.fn === 'max');
+  const summed = v.aggregates.filter((a) => a.fn === 'sum' || a.fn === 'avg' || (a.fn === 'count' && a.col !== null));
+  const colDefs = [
+    ...g.map((x) => `${x.quoted} ${x.col.type}`),
+    ...v.aggregates.map((a) => `${a.quoted} ${a.type}${a.fn === 'count' ? ' NOT NULL' : ''}`),
+    '__rows bigint NOT NULL',
+    ...summed.map((a) => `__n${a.i} bigint NOT NULL`),
+    ...v.aggregates.filter((a) => a.fn === 'avg' || a.fn === 'sum').map((a) => `__s${a.i} numeric NOT NULL DEFAULT 0`),
+    ...minmax.map((a) => `__d${a.i} ${a.type}`),
+    '__stale boolean NOT NULL DEFAULT false',
+  ];
+  return `CREATE TABLE IF NOT EXISTS ${table} (${colDefs.join(', ')}, CONSTRAINT ${Q(constraint)} UNIQUE NULLS NOT DISTINCT (${g.map((x) => x.quoted).join(', ')}))`;
+}
+
+/** What reads see: the group and output columns of `data`, hidden columns left out (a SQL view binds to the table, not its name: re-run after a swap). */
+function readViewDdl(v: BoundView): string {
+  return `CREATE OR REPLACE VIEW ${v.read} AS SELECT ${[...v.group.map((x) => x.quoted), ...v.aggregates.map((a) => a.quoted)].join(', ')} FROM ${v.data}`;
+}
+
+/**
+ * The SQL of a rebuild (shared/src/views/rebuild.ts): the view computed
+ * again into `<name>__next` beside the live table, then swapped in.
+ *
+ *   table   the next table's qualified name;
+ *   create  (re)creates it empty;
+ *   next    the view's statements over the next table (backfill, foldLog, recompute, dropEmpty);
+ *   swap    next takes the live table's name and key, the read view follows it, the old table goes.
+ */
+export function rebuildStatements(v: BoundView): { table: string; create: string; next: ViewStatements; swap: string } {
+  const s = Q('sluice_views');
+  const nextName = `${v.name}__next`;
+  const next = `${s}.${Q(nextName)}`;
+  const old = `${s}.${Q(`${v.name}__old`)}`;
+  const create = `DROP TABLE IF EXISTS ${next}; ${dataDdl(v, next, `${v.name}__key_next`)}`;
+  const swap = `ALTER TABLE ${v.data} RENAME TO ${Q(`${v.name}__old`)};
+ALTER TABLE ${next} RENAME TO ${Q(`${v.name}__data`)};
+${readViewDdl(v)};
+DROP TABLE ${old};
+ALTER TABLE ${v.data} RENAME CONSTRAINT ${Q(`${v.name}__key_next`)} TO ${Q(`${v.name}__key`)};
+COMMENT ON TABLE ${v.data} IS 'Sluice read model ${v.name}: maintained by the writers, do not write'`;
+  return { table: next, create, next: viewStatements({ ...v, data: next }, new Map()), swap };
 }
 
 /**

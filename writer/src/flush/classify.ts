@@ -46,6 +46,8 @@ export function classify(err: unknown): FailureKind {
   if (err instanceof DatabaseError) return classifySqlstate(err.code ?? '');
   // The commit's server is gone or was replaced (confirm/errors.ts): flush again where the address leads now.
   if (err instanceof FailoverError) return 'retry';
+  // A hook's error that says the batch will succeed later, unchanged (views/maintainer.ts ViewRedefinedError).
+  if (err instanceof Error && (err as { retryable?: unknown }).retryable === true) return 'retry';
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'retry';

@@ -1,6 +1,9 @@
 import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
-import { exclusiveLockSql, settle, type MaintainedView } from './maintainer.ts';
+import { exclusiveLockSql, inTransaction, waitForOlderTransactions, withBuildLock } from '@sluice/shared/views/locks.ts';
+import { rebuildHeld } from '@sluice/shared/views/rebuild.ts';
+import { rebuildStatements } from '@sluice/shared/views/sql.ts';
+import { settle, type MaintainedView } from './maintainer.ts';
 
 /**
  * Create and backfill a view online, on one shard (run by every writer at
@@ -23,37 +26,73 @@ import { exclusiveLockSql, settle, type MaintainedView } from './maintainer.ts';
  * start redoes 3 and 4 (step 3 empties the table first).
  */
 
-const BUILD_LOCK = 7_240_015;
-
 export interface BuildResult {
   name: string;
-  state: 'ready' | 'built';
+  state: 'ready' | 'built' | 'rebuilt';
   rows: number;
   /** Deltas folded from the log at the switch. */
   logged: number;
 }
 
-/** Make sure `v` exists and is ready on the database of `pool`. */
+/**
+ * Make sure `v` exists, is built from the file's definition, and is ready on
+ * the database of `pool`. A view whose stored definition differs from the
+ * file was redefined by redefineChanged at this writer's start; one left in
+ * state `rebuilding` by an interrupted rebuild is rebuilt.
+ */
 export async function ensureView(pool: Pool, v: MaintainedView, log: Logger): Promise<BuildResult> {
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1, $2)', [BUILD_LOCK, v.lock]);
-    try {
+    return await withBuildLock(client, v.bound.name, async () => {
       const found = await client.query<{ state: string; definition: string }>('SELECT state, definition FROM sluice.views WHERE name = $1', [v.bound.name]);
       const row = found.rows[0];
       if (row !== undefined && row.definition.trim() !== v.bound.spec.sql.trim()) {
-        throw new Error(`view ${v.bound.name}: ${v.bound.spec.file} differs from the definition it was built from; drop it (DROP TABLE sluice_views."${v.bound.name}__data" CASCADE; DELETE FROM sluice.views WHERE name = '${v.bound.name}') to rebuild`);
+        throw new Error(`view ${v.bound.name}: ${v.bound.spec.file} differs from the definition it was built from (another writer redefined it?)`);
       }
       if (row?.state === 'ready') return { name: v.bound.name, state: 'ready', rows: -1, logged: 0 };
+      if (row?.state === 'rebuilding') {
+        const r = await rebuildHeld(client, v.bound);
+        log.info({ view: v.bound.name, ...r }, 'view rebuilt (an interrupted rebuild)');
+        return { name: v.bound.name, state: 'rebuilt', ...r };
+      }
       if (row === undefined) await create(client, v);
       await waitForOlderTransactions(client);
       const snapshot = await backfill(client, v);
       const r = await switchToReady(client, v, snapshot);
       log.info({ view: v.bound.name, rows: r.rows, logged: r.logged }, 'view built');
       return r;
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1, $2)', [BUILD_LOCK, v.lock]).catch(() => {});
-    }
+    });
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A view whose file changed since it was built is rebuilt from the new file,
+ * automatically, at the writer's start (before it consumes anything): its
+ * storage is dropped and created again in the new shape, state `building`,
+ * under the view's exclusive lock (batches that read the old definition
+ * commit first); then ensureView builds it online as a new view. Reads answer
+ * 503 while it builds. A writer still running the old file stops maintaining
+ * it (ViewRedefinedError: its batches of that table are retried until it is
+ * restarted with the new file). Returns whether it redefined.
+ */
+export async function redefineIfChanged(pool: Pool, v: MaintainedView, log: Logger): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    return await withBuildLock(client, v.bound.name, async () => {
+      const found = await client.query<{ definition: string }>('SELECT definition FROM sluice.views WHERE name = $1', [v.bound.name]);
+      const old = found.rows[0]?.definition;
+      if (old === undefined || old.trim() === v.bound.spec.sql.trim()) return false;
+      await inTransaction(client, async () => {
+        await client.query(exclusiveLockSql(v.bound.name));
+        await client.query(`DROP TABLE IF EXISTS ${v.bound.data}, ${v.bound.log}, ${rebuildStatements(v.bound).table} CASCADE`);
+        await client.query(v.sql.create);
+        await client.query(`UPDATE sluice.views SET definition = $2, state = 'building', rows = NULL, ready_at = NULL, verified_at = NULL, differing = NULL WHERE name = $1`, [v.bound.name, v.bound.spec.sql.trim()]);
+      });
+      log.warn({ view: v.bound.name, file: v.bound.spec.file, was: old.trim() }, 'view definition changed: rebuilding it from the new file (reads answer 503 until it is ready)');
+      return true;
+    });
   } finally {
     client.release();
   }
@@ -63,22 +102,11 @@ async function create(client: PoolClient, v: MaintainedView): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query(v.sql.create);
-    await client.query(`INSERT INTO sluice.views (name, definition, state) VALUES ($1, $2, 'building') ON CONFLICT (name) DO NOTHING`, [v.bound.name, v.bound.spec.sql]);
+    await client.query(`INSERT INTO sluice.views (name, definition, state) VALUES ($1, $2, 'building') ON CONFLICT (name) DO NOTHING`, [v.bound.name, v.bound.spec.sql.trim()]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
-  }
-}
-
-/** Wait until every transaction with an id at the time of the call has finished (bounded by the longest running one). */
-async function waitForOlderTransactions(client: PoolClient): Promise<void> {
-  const { rows } = await client.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
-  const xmax = rows[0]!.xmax;
-  for (;;) {
-    const r = await client.query<{ done: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS done', [xmax]);
-    if (r.rows[0]!.done) return;
-    await new Promise((res) => setTimeout(res, 20));
   }
 }
 
@@ -101,7 +129,7 @@ async function backfill(client: PoolClient, v: MaintainedView): Promise<string> 
 async function switchToReady(client: PoolClient, v: MaintainedView, snapshot: string): Promise<BuildResult> {
   await client.query('BEGIN');
   try {
-    await client.query(exclusiveLockSql(v));
+    await client.query(exclusiveLockSql(v.bound.name));
     const logged = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${v.bound.log}`);
     const folded = await client.query<Record<string, unknown>>(v.sql.foldLog, [snapshot]);
     await settle(client, v, folded.rows);

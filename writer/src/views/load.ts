@@ -3,7 +3,8 @@ import type { Queryable } from '@sluice/shared/db/pool.ts';
 import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
 import { ViewDefinitionError } from '@sluice/shared/views/parse.ts';
 import { viewStatements } from '@sluice/shared/views/sql.ts';
-import { viewLockKey, type MaintainedView } from './maintainer.ts';
+import { viewLockKey } from '@sluice/shared/views/locks.ts';
+import { definitionHash, type MaintainedView } from './maintainer.ts';
 
 /**
  * Read `SLUICE_VIEWS_DIR`: every `<name>.sql`, parsed, bound to the catalog,
@@ -40,7 +41,7 @@ export async function loadViews(dir: string, catalog: Catalog, db: Queryable, sh
       if (col.computed) throw new ViewDefinitionError(spec.file, `column "${r.name}" is a generated column: a view may not read it`);
       defaults.set(r.name, r.expr);
     }
-    out.push({ bound, sql: viewStatements(bound, defaults), defaulted: new Set(defaults.keys()), lock: viewLockKey(bound.name) });
+    out.push({ bound, sql: viewStatements(bound, defaults), defaulted: new Set(defaults.keys()), lock: viewLockKey(bound.name), def: definitionHash(spec.sql) });
   }
   return out;
 }

@@ -2,6 +2,9 @@ import type { PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import type { ViewStatements } from '@sluice/shared/views/sql.ts';
+import { createHash } from 'node:crypto';
+import { LOCK_CLASS } from '@sluice/shared/views/locks.ts';
+import { settle as settleSql } from '@sluice/shared/views/settle.ts';
 import type { AppliedBatch, BeforeStatementsHook, InTransactionHook } from '../flush/hooks.ts';
 
 /**
@@ -34,6 +37,8 @@ export interface MaintainedView {
   defaulted: ReadonlySet<string>;
   /** Advisory lock key of the view (two int4). */
   lock: number;
+  /** definitionHash of the file's SQL: a batch refuses to maintain a view built from another definition. */
+  def: string;
 }
 
 interface Images {
@@ -43,24 +48,30 @@ interface Images {
   rows: (string | null)[][];
 }
 
-const LOCK_CLASS = 7_240_014;
-
-/** Advisory lock key of a view (stable across processes). */
-export function viewLockKey(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  return h | 0;
-}
-
 /** The shared lock and state read of the touched views: one round trip (names are [a-z0-9_], checked at parse). */
 export function stateSql(views: readonly MaintainedView[]): string {
   const locks = views.map((v) => `SELECT pg_advisory_xact_lock_shared(${LOCK_CLASS}, ${v.lock});`).join(' ');
-  return `${locks} SELECT name, state FROM sluice.views WHERE name IN (${views.map((v) => `'${v.bound.name}'`).join(', ')})`;
+  return `${locks} SELECT name, state, md5(btrim(definition, E' \\t\\r\\n')) AS def FROM sluice.views WHERE name IN (${views.map((v) => `'${v.bound.name}'`).join(', ')})`;
 }
 
-/** The builder's exclusive lock statement for one view. */
-export function exclusiveLockSql(v: MaintainedView): string {
-  return `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${v.lock})`;
+/** md5 of a definition as stateSql computes it. */
+export function definitionHash(sql: string): string {
+  return createHash('md5').update(sql.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')).digest('hex');
+}
+
+/**
+ * A view was redefined on this database by a writer with a newer
+ * `SLUICE_VIEWS_DIR` file (writer/src/views/wiring.ts): this writer's SQL no
+ * longer fits the view's storage. Retried with backoff (the jobs stay queued,
+ * nothing is dead-lettered) until this writer is restarted with the new file.
+ */
+export class ViewRedefinedError extends Error {
+  override name = 'ViewRedefinedError';
+  /** flush/classify.ts: retried with backoff, never poison. */
+  readonly retryable = true;
+  constructor(readonly view: string, readonly file: string) {
+    super(`view ${view} was rebuilt from a different definition than ${file} holds: restart this writer with the current SLUICE_VIEWS_DIR`);
+  }
 }
 
 export class ViewMaintainer {
@@ -100,19 +111,21 @@ export class ViewMaintainer {
     const reqs = [...batch.applied.keys()].map((w) => w.req);
     const touched = this.views.filter((v) => images.has(v.bound.name) || reqs.some((r) => r.ops.some((o) => o.t === v.bound.table.name && o.op === 'insert')));
     if (touched.length === 0) return;
-    const res = (await client.query(stateSql(touched))) as unknown as { rows: { name: string; state: string }[] }[] | { rows: { name: string; state: string }[] };
+    type StateRow = { name: string; state: string; def: string };
+    const res = (await client.query(stateSql(touched))) as unknown as { rows: StateRow[] }[] | { rows: StateRow[] };
     const last = Array.isArray(res) ? res[res.length - 1]! : res;
-    const state = new Map(last.rows.map((r) => [r.name, r.state]));
+    const state = new Map(last.rows.map((r) => [r.name, r]));
     for (const v of touched) {
       const s = state.get(v.bound.name);
       // Unknown: not created yet on this shard (its builder waits for this transaction before its snapshot).
       if (s === undefined) continue;
+      if (s.def !== v.def) throw new ViewRedefinedError(v.bound.name, v.bound.spec.file);
       const params = paramsOf(v, images.get(v.bound.name), reqs);
       if (params === null) continue;
-      if (s === 'building') {
-        await client.query(v.sql.logBatch, params);
-        continue;
-      }
+      // building: the view is being filled, the log is all it gets; rebuilding: the live table
+      // keeps being maintained and the log feeds the table being computed beside it (rebuild.ts).
+      if (s.state !== 'ready') await client.query(v.sql.logBatch, params);
+      if (s.state === 'building') continue;
       const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(v.sql.foldBatch, params);
       await settle(client, v, folded.rows);
       for (const r of folded.rows) groups.push({ table: v.bound.name, key: v.bound.group.map((_, i) => r[`k${i}`] as string) });
@@ -127,17 +140,9 @@ export class ViewMaintainer {
   }
 }
 
-/** After a fold: recompute min/max of stale groups, delete emptied ones (each only when some group needs it). */
+/** After a fold: recompute min/max of stale groups, delete emptied ones (shared/src/views/settle.ts). */
 export async function settle(client: PoolClient, v: MaintainedView, rows: readonly Record<string, unknown>[]): Promise<void> {
-  const g = v.bound.group.length;
-  const arrays = (pick: (r: Record<string, unknown>) => boolean) => {
-    const sel = rows.filter(pick);
-    return sel.length === 0 ? null : Array.from({ length: g }, (_, i) => sel.map((r) => r[`k${i}`] as string | null));
-  };
-  const stale = v.sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
-  if (stale !== null) await client.query(v.sql.recompute, stale);
-  const empty = arrays((r) => Number(r['rows']) === 0);
-  if (empty !== null) await client.query(v.sql.dropEmpty, empty);
+  await settleSql(client, v.sql, v.bound.group.length, rows);
 }
 
 /**

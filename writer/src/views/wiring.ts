@@ -3,32 +3,23 @@ import { fenceKeys } from '@sluice/shared/read/cache/write-through.ts';
 import type { CacheTtls } from '@sluice/shared/read/cache/store.ts';
 import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
-import { ViewDefinitionError } from '@sluice/shared/views/parse.ts';
 import type { AfterCommitHook } from '../flush/hooks.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
-import { ensureView } from './build.ts';
+import { ensureView, redefineIfChanged } from './build.ts';
 import { loadViews } from './load.ts';
 import { ViewMaintainer } from './maintainer.ts';
 
 /**
  * The read models of a writer: definitions loaded (a refusal stops the
- * start), hooks ready at once, and each view created and backfilled on every
+ * start), views whose file changed redefined, hooks ready at once, and each view created and backfilled on every
  * shard in the background (the hooks log deltas until it is ready; see
  * build.ts), so this writer consumes while a large table is scanned.
  */
 export async function viewsOf(dir: string, catalog: Catalog, topology: Topology, log: Logger): Promise<ViewMaintainer> {
   const views = await loadViews(dir, catalog, topology.metaDb, topology.map.shardKeys);
-  // A view whose file changed would be maintained with SQL that no longer fits its table: refuse to start (before consuming anything).
-  for (const shard of topology.shards) {
-    const { rows } = await topology.db(shard.name).query<{ name: string; definition: string }>('SELECT name, definition FROM sluice.views');
-    for (const r of rows) {
-      const v = views.find((x) => x.bound.name === r.name);
-      if (v !== undefined && v.bound.spec.sql.trim() !== r.definition.trim()) {
-        throw new ViewDefinitionError(v.bound.spec.file, `differs from the definition view ${r.name} was built from on shard ${shard.name}; to rebuild it: DROP TABLE sluice_views."${r.name}__data", sluice_views."${r.name}__log" CASCADE; DELETE FROM sluice.views WHERE name = '${r.name}'`);
-      }
-    }
-  }
+  // A view whose file changed is rebuilt from the new file (build.ts); its storage is replaced before this writer consumes anything.
+  for (const v of views) for (const shard of topology.shards) await redefineIfChanged(topology.db(shard.name), v, log);
   const m = new ViewMaintainer(views);
   for (const v of views) {
     for (const shard of topology.shards) {

@@ -1,0 +1,18 @@
+import type { PoolClient } from '../db/pool.ts';
+import type { ViewStatements } from './sql.ts';
+
+/**
+ * After a fold (the RETURNING rows of foldBatch/foldLog: `k0…`, `rows`,
+ * `stale`): recompute min/max of the groups marked stale, delete the groups
+ * whose row count reached 0, each statement only when some group needs it.
+ */
+export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'recompute' | 'dropEmpty'>, groupColumns: number, rows: readonly Record<string, unknown>[]): Promise<void> {
+  const arrays = (pick: (r: Record<string, unknown>) => boolean) => {
+    const sel = rows.filter(pick);
+    return sel.length === 0 ? null : Array.from({ length: groupColumns }, (_, i) => sel.map((r) => r[`k${i}`] as string | null));
+  };
+  const stale = sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
+  if (stale !== null) await client.query(sql.recompute, stale);
+  const empty = arrays((r) => Number(r['rows']) === 0);
+  if (empty !== null) await client.query(sql.dropEmpty, empty);
+}
