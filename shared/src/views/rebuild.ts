@@ -67,7 +67,7 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
     await client.query(exclusiveLockSql(v.name));
     const logged = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${v.log} WHERE NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)`, [snapshot]);
     const folded = await client.query<Record<string, unknown>>(sql.next.foldLog, [snapshot]);
-    await settle(client, sql.next, v.group.length, folded.rows);
+    await settle(client, sql.next, folded.rows);
     await client.query(sql.swap);
     await client.query(`DELETE FROM ${v.log}`);
     const n = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${v.data}`);

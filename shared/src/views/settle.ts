@@ -3,13 +3,15 @@ import type { ViewStatements } from './sql.ts';
 
 /**
  * After a fold (the RETURNING rows of foldBatch/foldLog: `k0…`, `rows`,
- * `stale`): recompute min/max of the groups marked stale, delete the groups
+ * `stale`, `t`): recompute min/max of the groups marked stale, delete the groups
  * whose row count reached 0, each statement only when some group needs it.
  */
-export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'recompute' | 'dropEmpty'>, groupColumns: number, rows: readonly Record<string, unknown>[]): Promise<void> {
+export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'recompute' | 'dropEmpty'>, rows: readonly Record<string, unknown>[]): Promise<void> {
+  // The rows by ctid (`t`): the fold's own tuple versions, locked by this transaction, so nobody moved them since.
+  // The two sets are disjoint (stale groups that still hold rows; groups with none), so the recompute moves none of the second.
   const arrays = (pick: (r: Record<string, unknown>) => boolean) => {
     const sel = rows.filter(pick);
-    return sel.length === 0 ? null : Array.from({ length: groupColumns }, (_, i) => sel.map((r) => r[`k${i}`] as string | null));
+    return sel.length === 0 ? null : [sel.map((r) => r['t'] as string)];
   };
   const stale = sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
   if (stale !== null) await client.query(sql.recompute, stale);

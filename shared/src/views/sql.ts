@@ -30,9 +30,9 @@ export interface ViewStatements {
   logBatch: string;
   /** `$1` the backfill snapshot (pg_snapshot text): folds the logged deltas it cannot see. */
   foldLog: string;
-  /** Recompute min/max of the groups given as text arrays (one per group column). */
+  /** `$1` tid[]: recompute min/max of these rows (as the fold returned them). */
   recompute: string;
-  /** Delete the groups given (text arrays) whose row count reached 0. */
+  /** `$1` tid[]: delete these rows if their row count reached 0. */
   dropEmpty: string;
   /** Fill `data` from the base table (run in the backfill's snapshot). */
   backfill: string;
@@ -99,18 +99,13 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
    GROUP BY ${gList}
 )\n${upsert(v)}`;
 
-  // ---- min/max recompute, empty groups
-  const gArr = g.map((x, i) => `$${i + 1}::text[]`).join(', ');
-  const gAlias = g.map((_, i) => `q${i}`);
+  // ---- min/max recompute, empty groups: by the row's ctid as the fold returned it (a TID scan, whatever the planner thinks of the view's size)
   // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
   const keyEq = (left: string, x: (typeof g)[number], right: string) => (x.col.notNull ? `${left} = ${right}` : `(${left} = ${right} OR (${left} IS NULL AND ${right} IS NULL))`);
-  const ofGroup = g.map((x, i) => keyEq(`r.${x.col.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ');
-  const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = f.${m.quoted}`).join(', ')}, __stale = false
-  FROM (SELECT ${gAlias.map((a) => `q.${a}`).join(', ')}, ${minmax.map((m) => `(SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup}) AS ${m.quoted}`).join(', ')}
-          FROM unnest(${gArr}) AS q(${gAlias.join(', ')})) f
- WHERE ${g.map((x, i) => keyEq(`v.${x.quoted}`, x, `f.${gAlias[i]}::${x.col.castType}`)).join(' AND ')}`;
-  const dropEmpty = `DELETE FROM ${v.data} v USING unnest(${gArr}) AS q(${gAlias.join(', ')})
- WHERE v.__rows = 0 AND ${g.map((x, i) => keyEq(`v.${x.quoted}`, x, `q.${gAlias[i]}::${x.col.castType}`)).join(' AND ')}`;
+  const ofGroup = g.map((x) => keyEq(`r.${x.col.quoted}`, x, `v.${x.quoted}`)).join(' AND ');
+  const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = (SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup})`).join(', ')}, __stale = false
+ WHERE v.ctid = ANY($1::tid[])`;
+  const dropEmpty = `DELETE FROM ${v.data} v WHERE v.ctid = ANY($1::tid[]) AND v.__rows = 0`;
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
   const fresh = freshGroups(v, null);
@@ -248,7 +243,8 @@ function logAggs(v: BoundView): string {
  * adds counts and sums, takes least/greatest of added min/max values, and is
  * marked stale when a removed value could have been its min or max
  * (removed ≤ current min, ≥ current max). RETURNING names each group touched
- * (`k0…` as text), its row count, and whether it went stale.
+ * (`k0…` as text), its row count, whether it went stale, and its ctid
+ * (`t`: settle.ts finds the row again by it, in this same transaction, which holds its lock).
  */
 function upsert(v: BoundView): string {
   const g = v.group;
@@ -309,7 +305,7 @@ function upsert(v: BoundView): string {
   return `INSERT INTO ${v.data} AS v (${ins.join(', ')})
 SELECT ${vals.join(', ')} FROM d ORDER BY ${g.map((x) => `d.${x.quoted}`).join(', ')}
 ON CONFLICT (${g.map((x) => x.quoted).join(', ')}) DO UPDATE SET ${set.join(', ')}
-RETURNING ${g.map((x, i) => `v.${x.quoted}::text AS k${i}`).join(', ')}, v.__rows AS rows, v.__stale AS stale`;
+RETURNING ${g.map((x, i) => `v.${x.quoted}::text AS k${i}`).join(', ')}, v.__rows AS rows, v.__stale AS stale, v.ctid::text AS t`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { LOCK_CLASS } from '@sluice/shared/views/locks.ts';
 import { settle as settleSql } from '@sluice/shared/views/settle.ts';
 import type { AppliedBatch, BeforeStatementsHook, InTransactionHook } from '../flush/hooks.ts';
+import { imagePlan, type ImagePlan } from './images.ts';
 
 /**
  * Keeps read models exact inside the batch transaction, from the batch's own
@@ -42,8 +43,7 @@ export interface MaintainedView {
 }
 
 interface Images {
-  /** Key text arrays of the rows imaged (one array per key column). */
-  keys: string[][];
+  plan: ImagePlan;
   /** Before-images: text per base column. */
   rows: (string | null)[][];
 }
@@ -93,11 +93,11 @@ export class ViewMaintainer {
     const out = new Map<string, Images>();
     this.pending.set(client, out);
     for (const [table, views] of this.byTable) {
-      const keys = keyedKeys(reqs, table, views[0]!.bound.table.primaryKey.map((c) => c.name));
-      if (keys === null) continue;
+      const plan = imagePlan(reqs, table, views[0]!.bound.table.primaryKey);
+      if (plan === null) continue;
       for (const v of views) {
-        const res = await client.query<Record<string, string | null>>({ text: v.sql.before, values: keys, rowMode: 'array' } as never);
-        out.set(v.bound.name, { keys, rows: res.rows as unknown as (string | null)[][] });
+        const res = await client.query<Record<string, string | null>>({ text: v.sql.before, values: plan.keys, rowMode: 'array' } as never);
+        out.set(v.bound.name, { plan, rows: res.rows as unknown as (string | null)[][] });
       }
     }
   };
@@ -142,30 +142,7 @@ export class ViewMaintainer {
 
 /** After a fold: recompute min/max of stale groups, delete emptied ones (shared/src/views/settle.ts). */
 export async function settle(client: PoolClient, v: MaintainedView, rows: readonly Record<string, unknown>[]): Promise<void> {
-  await settleSql(client, v.sql, v.bound.group.length, rows);
-}
-
-/**
- * Keys (text arrays, one per key column) of the rows of `table` that need
- * before/after images: every op but a plain insert; and, when there is any
- * such op, the plain inserts that carry their key too (the same row may be
- * inserted and then changed in one batch; images see the net effect).
- * Null when the batch has no keyed op on the table.
- */
-function keyedKeys(reqs: readonly WriteRequest[], table: string, pk: readonly string[]): string[][] | null {
-  const keys: string[][] = pk.map(() => []);
-  let any = false;
-  for (const r of reqs) {
-    for (const o of r.ops) {
-      if (o.t !== table || o.op === 'insert') continue;
-      // update/delete name the key; upsert/insert-ignore carry it in the row (every key column is required).
-      const key = o.key ?? (o.row ? pk.map((c) => o.row![c] ?? null) : null);
-      if (key === null || key.some((k) => k === null)) continue;
-      any = true;
-      key.forEach((k, i) => keys[i]!.push(k!));
-    }
-  }
-  return any ? keys : null;
+  await settleSql(client, v.sql, rows);
 }
 
 /** Parameters of foldBatch/logBatch, or null when the batch changed nothing the view reads. */
@@ -176,7 +153,7 @@ function paramsOf(v: MaintainedView, img: Images | undefined, reqs: readonly Wri
   const signs: number[] = [];
   const values: (string | null)[][] = cols.map(() => []);
   const given: boolean[][] = defaulted.map(() => []);
-  const keys: string[][] = img ? img.keys.map((k) => [...k]) : pk.map(() => []);
+  const keys: string[][] = img ? img.plan.keys.map((k) => [...k]) : pk.map(() => []);
   for (const row of img?.rows ?? []) {
     signs.push(-1);
     row.forEach((x, i) => values[i]!.push(x));
@@ -186,8 +163,8 @@ function paramsOf(v: MaintainedView, img: Images | undefined, reqs: readonly Wri
     for (const o of r.ops) {
       if (o.t !== v.bound.table.name || o.op !== 'insert' || !o.row) continue;
       const row = o.row;
-      // With keyed ops in the batch, an insert that carries its key is imaged after (see keyedKeys).
-      if (img && pk.every((c) => row[c.name] !== undefined)) {
+      // An insert of a row another op of the batch changed is read after the statements (images.ts).
+      if (img?.plan.imaged(o)) {
         pk.forEach((c, i) => keys[i]!.push(row[c.name]!));
         continue;
       }
