@@ -1,5 +1,5 @@
 /**
- * `pnpm bench views [--rows N] [--users N]`: what a read model costs the write
+ * `pnpm bench views [--rows N] [--users N] [--partitions N] [--hot-batches N]`: what a read model costs the write
  * path. The same batches (1,000 rows each, the writer's flush, in process,
  * against a private Postgres) are committed with 0, 1 and 3 views, and with
  * one equivalent summary kept by a per-row trigger (what pg_ivm does: work in
@@ -7,7 +7,8 @@
  * committed row (the postmaster and every backend, /proc), the writer's own
  * CPU per row, rows/s, and the ratio to 0 views, for an insert-only load and
  * a mixed one (70 % inserts, 20 % updates that move rows between groups,
- * 10 % deletes). Same run, same machine, one after the other.
+ * 10 % deletes). Same run, same machine, one after the other. Then 100
+ * writers hammering one group (hot.ts): rows/s and the lock wait.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,12 +22,16 @@ import { loadViews } from '@sluice/writer/views/load.ts';
 import { ViewMaintainer } from '@sluice/writer/views/maintainer.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import { sampleCpu } from '../lib/cpu.ts';
+import { runHotGroup } from './hot.ts';
 import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { createLogger, createPool, introspectCatalog, migrate, startPostgres } from '../lib/shared.ts';
 
 export interface ViewsBenchOptions {
   rows: number;
   users: number;
+  /** Hot-group part: concurrent partitions (flush loops) and batches of 100 rows per partition. */
+  partitions: number;
+  hotBatches: number;
 }
 
 const TABLE = `DROP TABLE IF EXISTS bench_events CASCADE;
@@ -93,7 +98,8 @@ function batches(load: Load, rows: number, users: number): BatchJob[] {
 export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
   const log = createLogger('bench-views', 'warn');
   const pgServer = await startPostgres();
-  const pool = createPool({ url: pgServer.url, max: 2, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views', log });
+  const pool = createPool({ url: pgServer.url, max: o.partitions + 2, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views', log });
+  const sampler = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views-sampler', log });
   const results: Row[] = [];
   try {
     await migrate(pool);
@@ -134,9 +140,17 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
       }
     }
     printTable(`views: ${o.rows} rows per load, ${o.users} users, batches of 1,000`, results);
+    const load = async (names: string[]) => {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-views-'));
+      for (const n of names) writeFileSync(join(dir, `${n}.sql`), VIEWS[n]!);
+      return loadViews(dir, await introspectCatalog(pool, ['bench_events']), pool);
+    };
+    const hot = await runHotGroup({ pool, sampler, postgresPid: pgServer.pid, log, reset: async () => void (await pool.query(TABLE)), load, partitions: o.partitions, batchesPerPartition: o.hotBatches, users: o.users });
+    printTable(`views, hot group: 100 writers' rows per batch, ${o.partitions} partitions flushing at once, ${o.hotBatches} batches each`, hot);
     const run = runId('views');
-    process.stdout.write(`results: ${writeResults(run, { options: o, results })}\n`);
+    process.stdout.write(`results: ${writeResults(run, { options: o, results, hot })}\n`);
   } finally {
+    await sampler.end();
     await pool.end();
     await pgServer.stop();
   }
