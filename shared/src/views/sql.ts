@@ -91,13 +91,13 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
    GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}
 )`;
   const batchDelta = `WITH ${images}, ${deltaOf('img', v.where)}`;
-  const foldBatch = `${batchDelta}\n${upsert(v)}`;
+  const foldBatch = `${batchDelta}\n${upsert(v, true)}`;
   const logBatch = `${batchDelta}\nINSERT INTO ${v.log} SELECT pg_current_xact_id(), d.* FROM d`;
   const foldLog = `WITH d AS (
   SELECT ${g.map((x) => x.quoted).join(', ')}, sum(rows)::bigint AS rows${logAggs(v)}
     FROM ${v.log} WHERE NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
    GROUP BY ${gList}
-)\n${upsert(v)}`;
+)\n${upsert(v, false)}`;
 
   // ---- min/max recompute, empty groups: by the row's ctid as the fold returned it (a TID scan, whatever the planner thinks of the view's size)
   // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
@@ -246,7 +246,7 @@ function logAggs(v: BoundView): string {
  * (`k0…` as text), its row count, whether it went stale, and its ctid
  * (`t`: settle.ts finds the row again by it, in this same transaction, which holds its lock).
  */
-function upsert(v: BoundView): string {
+function upsert(v: BoundView, oneBatch: boolean): string {
   const g = v.group;
   const ins: string[] = [];
   const vals: string[] = [];
@@ -289,7 +289,12 @@ function upsert(v: BoundView): string {
         const cmp = a.fn === 'min' ? '<=' : '>=';
         // The removed extreme travels in __d (EXCLUDED has only table columns); SET sees the row as it was.
         push(`__d${a.i}`, `d.d${a.i}`, 'NULL');
-        stale.push(`(EXCLUDED.__d${a.i} IS NOT NULL AND v.${out} IS NOT NULL AND EXCLUDED.__d${a.i} ${cmp} v.${out})`);
+        // One batch's delta removes before-images and adds after-images: an added value at least as
+        // extreme as the removed one is the group's new extreme (the rest was no more extreme than the
+        // removed one), so no recompute. Not for logged deltas of several batches: a value added by one
+        // and removed by a later one would be taken for the extreme.
+        const covered = oneBatch ? ` AND (EXCLUDED.${out} IS NULL OR NOT (EXCLUDED.${out} ${cmp} EXCLUDED.__d${a.i}))` : '';
+        stale.push(`(EXCLUDED.__d${a.i} IS NOT NULL AND v.${out} IS NOT NULL AND EXCLUDED.__d${a.i} ${cmp} v.${out}${covered})`);
         push(out, `d.a${a.i}`, `${better}(v.${out}, EXCLUDED.${out})`);
         break;
       }

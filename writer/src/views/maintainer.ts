@@ -18,7 +18,7 @@ import { imagePlan, type ImagePlan } from './images.ts';
  * - after them (the in-transaction hook): one statement per view folds
  *   −1 × before-images, +1 × the same keys read again, and +1 × each applied
  *   plain insert's own values (a plain insert that committed made a new row:
- *   no read needed). A request rolled back by poison bisection left its keyed
+ *   no read needed, unless another op of the batch changed it: images.ts). A request rolled back by poison bisection left its keyed
  *   rows as they were (before = after: no change) and its inserts are not
  *   among the applied ones. Then, only when needed, the min/max of groups a
  *   removed value may have held are recomputed, and emptied groups deleted.
