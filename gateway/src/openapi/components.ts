@@ -35,12 +35,12 @@ const PROBLEMS: Record<string, [string, string, string[]]> = {
   Forbidden: ['403', 'The API key lacks a needed scope (`write:<table>`, `read:<table>`, `admin`)', []],
   NotFound: ['404', 'Unknown table, row, write, dead letter, partition or route', []],
   NotAcceptable: ['406', '`Accept: application/vnd.pgrst.object+json` (postgrest-js `.single()`) and not exactly one row; PostgREST\'s `code` PGRST116 rides along', []],
-  Conflict: ['409', 'A request with this Idempotency-Key is still in progress (retry after Retry-After); admin: not replayable', ['RetryAfter']],
+  Conflict: ['409', 'A request with this Idempotency-Key is still in progress (retry after Retry-After); admin: not replayable, or a view rebuild asked before its first build finished', ['RetryAfter']],
   PayloadTooLarge: ['413', 'Body larger than SLUICE_MAX_BODY_BYTES, or more rows or keys than SLUICE_MAX_ROWS_PER_REQUEST', []],
   UnsupportedMediaType: ['415', 'Content-Type is not application/json', []],
   Unprocessable: ['422', 'Idempotency-Key reused with another body; the rows of the request live on several shards (`problems/cross-shard`, naming them); or (committed ack) the database refused the write: it was dead-lettered (`sqlstate`, `constraint`, `writeId`)', []],
   Internal: ['500', 'Unexpected error; logged under the request id', []],
-  Unavailable: ['503', 'Refused at the door, nothing accepted (Redis unreachable, backlog above SLUICE_MAX_QUEUE_DEPTH, too many pending requests, draining, the database did not answer a read); with `writeStatus: unknown` and a `writeId`: Redis did not confirm the job, which may still apply once', ['RetryAfter']],
+  Unavailable: ['503', 'Refused at the door, nothing accepted (Redis unreachable, backlog above SLUICE_MAX_QUEUE_DEPTH, too many pending requests, draining, the database did not answer a read, a read model still being built: `problems/view-building`); with `writeStatus: unknown` and a `writeId`: Redis did not confirm the job, which may still apply once', ['RetryAfter']],
   GatewayTimeout: ['504', 'Committed ack: queued but not committed within SLUICE_COMMIT_WAIT_MS; poll /v1/writes/{writeId}', []],
 };
 

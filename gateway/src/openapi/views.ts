@@ -25,7 +25,7 @@ export function viewPaths(info: TableInfo): Record<string, Schema> {
       get: {
         operationId: `list_view_${id}`,
         summary: `Groups of the read model ${info.name}: a keyset page in key order`,
-        description: 'Kept exact in every batch transaction. `{rows, next}`; eq. on the group key, or on its first column for a composite key; `after=` for the next page.',
+        description: 'Kept exact in every batch transaction; 503 with Retry-After while the view is being built. `{rows, next}`; eq. on the group key, or on its first column for a composite key; `after=` for the next page.',
         tags: ['views'],
         parameters: [param('ConsistencyToken'), param('Limit'), param('After'), ...filters],
         responses: {
@@ -61,7 +61,7 @@ export function adminViewPaths(): Record<string, Schema> {
   const item = {
     type: 'object',
     properties: {
-      shard: str, name: str, state: { enum: ['building', 'ready'] }, rowsAtBuild: { anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'null' }] },
+      shard: str, name: str, state: { enum: ['building', 'ready', 'rebuilding'] }, rowsAtBuild: { anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'null' }] },
       rowsEstimate: { anyOf: [{ type: 'integer' }, { type: 'string' }] }, verifiedAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
       differing: { anyOf: [{ type: 'integer' }, { type: 'null' }] }, readyAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
     },
@@ -78,6 +78,18 @@ export function adminViewPaths(): Record<string, Schema> {
         responses: {
           '200': { description: 'The comparison (differing = 0: exact)', headers: { 'X-Request-Id': header('RequestId') }, content: json2({ type: 'object', required: ['view', 'differing', 'shards'], properties: { view: str, differing: { type: 'integer' }, shards: { type: 'array', items: { type: 'object', properties: { shard: str, differing: { type: 'integer' }, groups: { type: 'array', items: { type: 'object', properties: { stored: {}, fresh: {} } } } } } } } }) },
           ...problems('401', '403', '404', '500', '503'),
+        },
+      },
+    },
+    '/v1/admin/views/{name}/rebuild': {
+      parameters: [name],
+      post: {
+        operationId: 'rebuild_view',
+        summary: 'Recompute a view from its base table online on every shard and swap it in atomically; writes keep committing and are in the result (`pnpm sluice views rebuild <name>`)',
+        tags: ['admin'],
+        responses: {
+          '200': { description: 'Rebuilt: groups, deltas folded at the swap, time per shard', headers: { 'X-Request-Id': header('RequestId') }, content: json2({ type: 'object', required: ['view', 'shards'], properties: { view: str, shards: { type: 'array', items: { type: 'object', properties: { shard: str, rows: { type: 'integer' }, logged: { type: 'integer' }, ms: { type: 'integer' } } } } } }) },
+          ...problems('401', '403', '404', '409', '500', '503'),
         },
       },
     },
