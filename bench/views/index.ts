@@ -7,7 +7,9 @@
  * committed row (the postmaster and every backend, /proc), the writer's own
  * CPU per row, rows/s, and the ratio to 0 views, for an insert-only load and
  * a mixed one (70 % inserts, 20 % updates that move rows between groups,
- * 10 % deletes). Same run, same machine, one after the other. Then 100
+ * 10 % deletes). Same run, same machine, one after the other; with
+ * pg_stat_statements, buffer accesses and WAL records per row too (counters.ts:
+ * the same whatever the machine's load). Then 100
  * writers hammering one group (hot.ts): rows/s and the lock wait.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,9 +24,10 @@ import { loadViews } from '@sluice/writer/views/load.ts';
 import { ViewMaintainer } from '@sluice/writer/views/maintainer.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import { sampleCpu } from '../lib/cpu.ts';
+import { countersPerRow, resetCounters, startCountingPostgres } from './counters.ts';
 import { runHotGroup } from './hot.ts';
 import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
-import { createLogger, createPool, introspectCatalog, migrate, startPostgres } from '../lib/shared.ts';
+import { createLogger, createPool, introspectCatalog, migrate } from '../lib/shared.ts';
 
 export interface ViewsBenchOptions {
   rows: number;
@@ -97,7 +100,7 @@ function batches(load: Load, rows: number, users: number): BatchJob[] {
 
 export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
   const log = createLogger('bench-views', 'warn');
-  const pgServer = await startPostgres();
+  const { server: pgServer, counting } = await startCountingPostgres(log);
   const pool = createPool({ url: pgServer.url, max: o.partitions + 2, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views', log });
   const sampler = createPool({ url: pgServer.url, max: 1, connectTimeoutMs: 10_000, statementTimeoutMs: 120_000, applicationName: 'bench-views-sampler', log });
   const results: Row[] = [];
@@ -112,6 +115,7 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
     for (const load of ['insert', 'mixed'] as Load[]) {
       const jobs = batches(load, o.rows, o.users);
       let base = 0;
+      let baseWork: { buffers: number; wal: number } | null = null;
       for (const v of variants) {
         await pool.query(TABLE);
         if (v.trigger) await pool.query(TRIGGER);
@@ -123,6 +127,7 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
         const maintainer = new ViewMaintainer(views);
         const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
         await pool.query('CHECKPOINT');
+        if (counting) await resetCounters(pool);
         const tracked = [{ name: 'postgres', pid: pgServer.pid }];
         const cpu0 = sampleCpu(tracked);
         const own0 = process.cpuUsage();
@@ -133,10 +138,14 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
         const own = process.cpuUsage(own0);
         const pgUs = sampleCpu(tracked).postgres! - cpu0.postgres!;
         const perRow = pgUs / committed;
-        if (v.name === '0 views') base = perRow;
+        const work = counting ? await countersPerRow(pool, committed) : null;
+        if (v.name === '0 views') {
+          base = perRow;
+          baseWork = work;
+        }
         let exact = '';
         for (const m of views) exact += (await verifyView(pool, m)).length === 0 ? '' : `${m.bound.name} differs `;
-        results.push({ load, variant: v.name, rows: committed, 'rows/s': Math.round((committed / ms) * 1000), 'pg µs/row': Number(perRow.toFixed(1)), 'writer µs/row': Number(((own.user + own.system) / committed).toFixed(1)), 'pg × 0 views': Number((perRow / base).toFixed(2)), verify: views.length === 0 ? '-' : exact || '0 differing' });
+        results.push({ load, variant: v.name, rows: committed, 'rows/s': Math.round((committed / ms) * 1000), 'pg µs/row': Number(perRow.toFixed(1)), 'writer µs/row': Number(((own.user + own.system) / committed).toFixed(1)), 'pg × 0 views': Number((perRow / base).toFixed(2)), ...(work && baseWork ? { 'buffers/row': Number(work.buffers.toFixed(2)), 'buffers × 0 views': Number((work.buffers / baseWork.buffers).toFixed(2)), 'WAL rec/row': Number(work.wal.toFixed(2)), 'WAL × 0 views': Number((work.wal / baseWork.wal).toFixed(2)) } : {}), verify: views.length === 0 ? '-' : exact || '0 differing' });
       }
     }
     printTable(`views: ${o.rows} rows per load, ${o.users} users, batches of 1,000`, results);
