@@ -58,6 +58,8 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
     client,
     async () => {
       const s = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
+      // A full scan of the base table: SLUICE_STATEMENT_TIMEOUT_MS is for the write path's statements, not this.
+      await client.query('SET LOCAL statement_timeout = 0');
       await client.query(sql.next.backfill);
       return s.rows[0]!.s;
     },

@@ -14,6 +14,7 @@ export async function verifyView(pool: Pool, v: { bound: BoundView; sql?: { veri
   try {
     // One snapshot for both sides. No lock: a batch changes the table and the view in one transaction, so any snapshot sees both or neither.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await client.query('SET LOCAL statement_timeout = 0');
     const { rows } = await client.query<{ stored: string | null; fresh: string | null }>((v.sql ?? viewStatements(v.bound, new Map())).verify);
     await client.query('COMMIT');
     await client.query('UPDATE sluice.views SET verified_at = now(), differing = $2 WHERE name = $1', [v.bound.name, rows.length]);

@@ -116,6 +116,8 @@ async function backfill(client: PoolClient, v: MaintainedView): Promise<string> 
   try {
     const { rows } = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
     await client.query(`DELETE FROM ${v.bound.data}`);
+    // A full scan of the base table: SLUICE_STATEMENT_TIMEOUT_MS is for the write path's statements, not this.
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query(v.sql.backfill);
     await client.query('COMMIT');
     return rows[0]!.s;
