@@ -38,8 +38,6 @@ export interface ViewStatements {
   backfill: string;
   /** Every group where `data` and a fresh `SELECT … GROUP BY` differ: `{ k, stored, fresh }`. */
   verify: string;
-  /** `$1` = key text arrays: the before-images of these keys (`c0…`). */
-  before: string;
 }
 
 const Q = quoteIdent;
@@ -116,10 +114,7 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
 SELECT row_to_json(x.*)::text AS stored, NULL::text AS fresh FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM f) x
 UNION ALL
 SELECT NULL, row_to_json(y.*)::text FROM (SELECT * FROM f EXCEPT ALL SELECT * FROM s) y`;
-  const before = `SELECT ${cols.map((c, i) => `t.${c.quoted}::text AS c${i}`).join(', ')}
-  FROM ${v.table.qualified} t JOIN ${distinctKeys(pk, pk.map((_, i) => `$${i + 1}::text[]`))}
-    ON ${pk.map((c, i) => `t.${c.quoted} = k.k${i}`).join(' AND ')}`;
-  return { create, foldBatch, logBatch, foldLog, recompute, dropEmpty, backfill, verify, before };
+  return { create, foldBatch, logBatch, foldLog, recompute, dropEmpty, backfill, verify };
 }
 
 /** The storage table of a view named `table`, its unique group key constraint named `constraint`. */
@@ -166,6 +161,17 @@ DROP TABLE ${old};
 ALTER TABLE ${v.data} RENAME CONSTRAINT ${Q(`${v.name}__key_next`)} TO ${Q(`${v.name}__key`)};
 COMMENT ON TABLE ${v.data} IS 'Sluice read model ${v.name}: maintained by the writers, do not write'`;
   return { table: next, create, next: viewStatements({ ...v, data: next }, new Map()), swap };
+}
+
+/**
+ * `$1…` = key text arrays: the current rows of these keys, `columns` as text
+ * (`c0…`). The maintainer reads them once per table for all its views.
+ */
+export function beforeImagesSql(table: BoundView['table'], columns: readonly BoundView['columns'][number][]): string {
+  const pk = table.primaryKey;
+  return `SELECT ${columns.map((c, i) => `t.${c.quoted}::text AS c${i}`).join(', ')}
+  FROM ${table.qualified} t JOIN ${distinctKeys(pk, pk.map((_, i) => `$${i + 1}::text[]`))}
+    ON ${pk.map((c, i) => `t.${c.quoted} = k.k${i}`).join(' AND ')}`;
 }
 
 /**

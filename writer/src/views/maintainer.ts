@@ -1,7 +1,7 @@
 import type { PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
-import type { ViewStatements } from '@sluice/shared/views/sql.ts';
+import { beforeImagesSql, type ViewStatements } from '@sluice/shared/views/sql.ts';
 import { createHash } from 'node:crypto';
 import { LOCK_CLASS } from '@sluice/shared/views/locks.ts';
 import { settle as settleSql } from '@sluice/shared/views/settle.ts';
@@ -14,7 +14,7 @@ import { imagePlan, type ImagePlan } from './images.ts';
  *
  * - before the statements: the before-images of every row the batch names by
  *   key with an op other than a plain insert (update, upsert, delete,
- *   insert-ignore), read in one query per view;
+ *   insert-ignore), read in one query per table for all its views;
  * - after them (the in-transaction hook): one statement per view folds
  *   −1 × before-images, +1 × the same keys read again, and +1 × each applied
  *   plain insert's own values (a plain insert that committed made a new row:
@@ -80,11 +80,21 @@ export class ViewMaintainer {
   /** Groups each partition's batch changed (one flush in flight per partition; a retried attempt starts over). */
   private readonly touchedGroups = new Map<string, { table: string; key: string[] }[]>();
 
+  /** Per table: one before-images read for all its views (the union of their columns), and where each view's columns sit in it. */
+  private readonly beforeOf = new Map<string, { sql: string; pick: Map<string, number[]> }>();
+
   constructor(readonly views: readonly MaintainedView[]) {
     for (const v of views) {
       const list = this.byTable.get(v.bound.table.name) ?? [];
       list.push(v);
       this.byTable.set(v.bound.table.name, list);
+    }
+    for (const [table, list] of this.byTable) {
+      const t = list[0]!.bound.table;
+      const used = new Set(list.flatMap((v) => v.bound.columns.map((c) => c.name)));
+      const union = t.columns.filter((c) => used.has(c.name));
+      const at = new Map(union.map((c, i) => [c.name, i]));
+      this.beforeOf.set(table, { sql: beforeImagesSql(t, union), pick: new Map(list.map((v) => [v.bound.name, v.bound.columns.map((c) => at.get(c.name)!)])) });
     }
   }
 
@@ -95,9 +105,12 @@ export class ViewMaintainer {
     for (const [table, views] of this.byTable) {
       const plan = imagePlan(reqs, table, views[0]!.bound.table.primaryKey);
       if (plan === null) continue;
+      const b = this.beforeOf.get(table)!;
+      const res = await client.query<Record<string, string | null>>({ text: b.sql, values: plan.keys, rowMode: 'array' } as never);
+      const rows = res.rows as unknown as (string | null)[][];
       for (const v of views) {
-        const res = await client.query<Record<string, string | null>>({ text: v.sql.before, values: plan.keys, rowMode: 'array' } as never);
-        out.set(v.bound.name, { plan, rows: res.rows as unknown as (string | null)[][] });
+        const pick = b.pick.get(v.bound.name)!;
+        out.set(v.bound.name, { plan, rows: views.length === 1 ? rows : rows.map((r) => pick.map((i) => r[i]!)) });
       }
     }
   };
