@@ -18,6 +18,7 @@ import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { AckPublisher } from './acks/publisher.ts';
 import { CacheWriteThrough } from './cache/write-through.ts';
 import { confirmersOf } from './confirm/wiring.ts';
+import { TimelineFloor } from './confirm/timeline-floor.ts';
 import { consumerHandlers } from './consumers.ts';
 import type { FlushContext } from './flush/flush.ts';
 import type { AfterCommitHook, BeforeStatementsHook, InTransactionHook } from './flush/hooks.ts';
@@ -134,10 +135,14 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     const views = config.SLUICE_VIEWS_DIR === undefined ? undefined : await viewsOf(config.SLUICE_VIEWS_DIR, catalog, topology, log);
     const sharding = shardingOf({ topology, catalog, log, metrics, logs, gateways: () => liveGateways(control, prefix), views: views?.views.map((v) => v.bound) });
     releasers.add('sharding', () => sharding.stop());
+    // An old primary back behind a shard's address takes nothing (confirm/timeline-floor.ts).
+    const floor = new TimelineFloor(control, prefix, () => topology.shards.map((sh) => sh.name), { refused: (shard, reason) => metrics.staleServerRefusals.inc({ shard, reason }), floor: (shard, tl) => metrics.primaryTimeline.set({ shard }, tl) }, log);
+    await floor.start();
+    releasers.add('timeline floor', () => floor.stop());
     const contexts = new Map<string, FlushContext>();
     const contextOf = (shard: string): FlushContext => {
       let ctx = contexts.get(shard);
-      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(views ? [views.inTransaction] : []), ...(deps.inTransaction ?? [])], beforeStatements: [...(views ? [views.before] : []), ...(deps.beforeStatements ?? [])] }));
+      if (ctx === undefined) contexts.set(shard, (ctx = { pool: topology.db(shard), server: (conn, st) => floor.check(shard, conn, st), catalog, cache: statements, failpoints, log, inTransaction: [...sharding.inTransaction, ...(views ? [views.inTransaction] : []), ...(deps.inTransaction ?? [])], beforeStatements: [...(views ? [views.before] : []), ...(deps.beforeStatements ?? [])] }));
       return ctx;
     };
     // A failover: rows cached from commits it lost carry stamps of the dead timeline (read/cache/forget.ts).
@@ -171,7 +176,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       deps.ownership === 'all'
         ? new AllPartitions(topology)
         : deps.ownership === undefined || deps.ownership === 'leased'
-          ? new LeasedPartitions({ settings: { prefix, ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS }, topology, redis: control, log, registry: metrics.registry })
+          ? new LeasedPartitions({ settings: { prefix, ttlMs: config.SLUICE_LEASE_TTL_MS, renewMs: config.SLUICE_LEASE_RENEW_MS }, topology, redis: control, log, registry: metrics.registry, beforeClaim: (shard) => floor.verify(shard, topology.db(shard)) })
           : deps.ownership;
     releasers.add('partitions', () => ownership.stop());
     await ownership.start(consumerHandlers({ settings, redis, log, metrics, ...flow }));
@@ -185,7 +190,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     releasers.add('epoch closer', () => clearInterval(closer));
     const retention = new DedupeRetention(
       { windowS: config.SLUICE_DEDUPE_RETENTION_S, intervalMs: config.SLUICE_RETENTION_INTERVAL_MS, batchRows: config.SLUICE_RETENTION_BATCH_ROWS },
-      () => topology.shards.map((sh) => ({ name: sh.name, db: topology.db(sh.name), oldestQueuedAt: () => oldestQueuedAt(logs, topology, sh.name) })),
+      () => topology.shards.map((sh) => ({ name: sh.name, db: topology.db(sh.name), oldestQueuedAt: () => oldestQueuedAt(logs, topology, sh.name), guard: () => floor.verify(sh.name, topology.db(sh.name)) })),
       log,
       (table, rows) => metrics.retentionRemoved.inc({ table }, rows),
     );

@@ -40,6 +40,28 @@ export async function standbyState(db: Queryable, kind: StandbyPositionKind): Pr
   return { inRecovery: r.rec, timeline: r.wal === null ? null : timelineOfWalFile(r.wal), positions: r.pos };
 }
 
+/** A server's role and timeline, read inside the batch transaction's BEGIN round trip (writer/src/confirm/timeline-floor.ts). */
+export interface ServerState {
+  inRecovery: boolean;
+  /** Null on a standby. */
+  timeline: number | null;
+}
+
+/** The SELECT that reads a {@link ServerState}: fixed text, sent with BEGIN as one simple-query string. */
+export const SERVER_STATE_SQL = 'SELECT pg_is_in_recovery() AS rec, CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS wal';
+
+/** The {@link ServerState} of a {@link SERVER_STATE_SQL} result row. */
+export function serverStateOf(row: { rec?: boolean; wal?: string | null } | undefined): ServerState {
+  if (row?.rec === undefined) throw new Error('no server state in the BEGIN round trip');
+  return { inRecovery: row.rec, timeline: row.wal ? timelineOfWalFile(row.wal) : null };
+}
+
+/** The {@link ServerState} of the server behind `db`, in one query. */
+export async function serverState(db: Queryable): Promise<ServerState> {
+  const { rows } = await db.query<{ rec: boolean; wal: string | null }>(SERVER_STATE_SQL);
+  return serverStateOf(rows[0]);
+}
+
 /** The timeline of a WAL file name (`000000020000000000000003` → 2). */
 export function timelineOfWalFile(name: string): number {
   return Number.parseInt(name.slice(0, 8), 16);

@@ -20,3 +20,8 @@ export class TimelineChangedError extends FailoverError {
 export class StaleTimelineError extends FailoverError {
   override readonly name = 'StaleTimelineError';
 }
+
+/** The shared timeline floor (confirm/timeline-floor.ts) could not be read or raised in Redis: the batch is retried, nothing was applied. */
+export class TimelineFloorUnavailableError extends FailoverError {
+  override readonly name = 'TimelineFloorUnavailableError';
+}

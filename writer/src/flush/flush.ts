@@ -5,7 +5,7 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
-import { timelineOfWalFile } from '@sluice/shared/sql/replication.ts';
+import { timelineOfWalFile, type ServerState } from '@sluice/shared/sql/replication.ts';
 import { classify } from './classify.ts';
 import type { BeforeStatementsHook, InTransactionHook } from './hooks.ts';
 import { result } from './result.ts';
@@ -16,7 +16,8 @@ import type { BatchJob, FlushResult } from './types.ts';
 /**
  * One batch, one transaction, one checked-out connection:
  *
- *   BEGIN + partition fence check          (fail points before-begin, after-begin)
+ *   BEGIN + server check + partition fence (fail points before-begin, after-begin)
+ *   check the server's role and timeline   → a standby or an old primary: roll back (confirm/timeline-floor.ts)
  *   check the partition's fencing token    → a newer owner exists: roll back (FencedError)
  *   claim job ids in sluice.applied_jobs   → skip jobs applied before
  *   check requests against the catalog     → dead-letter what cannot be planned
@@ -44,7 +45,12 @@ export interface FlushContext {
   inTransaction: readonly InTransactionHook[];
   /** Run before the statements of each attempt (read models' before-images). */
   beforeStatements?: readonly BeforeStatementsHook[];
+  /** Judges the server of each batch transaction from the state read with BEGIN; throws to roll back (confirm/timeline-floor.ts). */
+  server?: ServerCheck;
 }
+
+/** See {@link FlushContext.server}: `conn` is the batch's connection. */
+export type ServerCheck = (conn: object, st: ServerState) => Promise<void>;
 
 /** Per-call options of a flush (set by the writer's pipeline). */
 export interface FlushOptions {

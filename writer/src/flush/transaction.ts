@@ -2,12 +2,13 @@ import { DatabaseError, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
+import { SERVER_STATE_SQL, serverStateOf } from '@sluice/shared/sql/replication.ts';
 import { insertDeadLetters, rejectionFromError, type DeadLetter } from '../deadletters/dead-letters.ts';
 import { applyRequests } from './apply.ts';
 import { checkRequest } from './check.ts';
 import { classify } from './classify.ts';
 import { claimIdempotencyKeys, claimJobs, type IdempotencyHit } from './dedupe.ts';
-import type { FlushContext, FlushOptions } from './flush.ts';
+import type { FlushContext, FlushOptions, ServerCheck } from './flush.ts';
 import { bisectRequests } from './poison.ts';
 import { readReplays, type Replay } from './replay.ts';
 import type { BatchJob, RequestResult, WorkItem } from './types.ts';
@@ -38,21 +39,30 @@ export class Poisoned {
 
 export const fail = (p: FailPoints, log: Logger, name: string) => p.hit(name, () => log.warn({ failpoint: name }, 'fail point hit'));
 
-/** BEGIN and the partition fence check, in one round trip when the fence can be inlined. */
-async function begin(client: PoolClient, fence: Fence | undefined): Promise<void> {
+/**
+ * BEGIN, the server check and the partition fence check, in one round trip
+ * when the fence can be inlined. The server check (confirm/timeline-floor.ts)
+ * reads the server's role and timeline before any statement of the batch, so
+ * a batch sent to an old primary back behind the address is rolled back with
+ * nothing applied.
+ */
+async function begin(client: PoolClient, fence: Fence | undefined, server: ServerCheck | undefined): Promise<void> {
   const inline = fence?.inline;
-  if (inline) {
-    const res = (await client.query(`BEGIN; ${inline.sql}`)) as unknown as { rowCount: number | null }[];
-    inline.verify(res[1]?.rowCount ?? null);
+  if (inline === undefined && server === undefined) {
+    await client.query('BEGIN');
+    await fence?.(client);
     return;
   }
-  await client.query('BEGIN');
-  await fence?.(client);
+  const text = ['BEGIN', ...(server ? [SERVER_STATE_SQL] : []), ...(inline ? [inline.sql] : [])].join('; ');
+  const res = (await client.query(text)) as unknown as { rowCount: number | null; rows: { rec?: boolean; wal?: string | null }[] }[];
+  if (server) await server(client, serverStateOf(res[1]?.rows[0]));
+  if (inline) inline.verify(res[server ? 2 : 1]?.rowCount ?? null);
+  else await fence?.(client);
 }
 
 export async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<TxState | Poisoned> {
   await fail(ctx.failpoints, ctx.log, 'before-begin');
-  await begin(client, opts.fence);
+  await begin(client, opts.fence, ctx.server);
   await fail(ctx.failpoints, ctx.log, 'after-begin');
   // Deferrable constraints would otherwise be checked at COMMIT, past every savepoint.
   if (bisect) await client.query('SET CONSTRAINTS ALL IMMEDIATE');

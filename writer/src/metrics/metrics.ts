@@ -60,6 +60,18 @@ export class WriterMetrics {
     labelNames: ['shard'] as const,
     registers: [this.registry],
   });
+  readonly staleServerRefusals = new Counter({
+    name: 'sluice_writer_stale_server_refusals_total',
+    help: 'Batch transactions (and partition claims) refused before anything committed because the server behind the shard address is in recovery or on a timeline older than one any writer has seen (an old primary back behind the address); the jobs stay queued and are retried. Alert on any increase',
+    labelNames: ['shard', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly primaryTimeline = new Gauge({
+    name: 'sluice_writer_primary_timeline',
+    help: "Highest timeline any writer has seen the shard's primary on (shared in Redis); commits on an older one are refused",
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
   readonly config = new Gauge({ name: 'sluice_config', help: 'Numeric configuration knobs', labelNames: ['knob'] as const, registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

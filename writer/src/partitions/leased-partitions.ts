@@ -68,6 +68,8 @@ export interface LeasedPartitionsDeps {
   log: Logger;
   /** Registry to add the ownership counters to (the writer's). */
   registry?: Registry;
+  /** Before raising a fencing token on `shard`: throws when its server must not take writes (confirm/timeline-floor.ts); the takeover then fails and is tried again. */
+  beforeClaim?(shard: string): Promise<void>;
 }
 
 /** A writer's id: readable by operators (host, pid) and unique per start. */
@@ -212,6 +214,7 @@ export class LeasedPartitions implements PartitionOwnership {
     const h: Held = { p, token, state: 'acquiring', validUntil: sentAt + this.ttl - this.margin, started: false, chain: Promise.resolve() };
     this.held.set(p.name, h);
     await this.enqueue(h, 'takeover', async () => {
+      await this.d.beforeClaim?.(p.shard);
       const newer = await claimFence(this.d.topology.db(p.shard), p.name, token, this.id);
       if (newer !== null) {
         // Redis's counter is behind Postgres (Redis lost data): the next acquisition gets a higher token.

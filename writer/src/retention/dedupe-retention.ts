@@ -43,6 +43,8 @@ export interface RetentionShard {
   db: Pool;
   /** The oldest append time (ms, gateway clock) of any job still in a log of this shard, or null when all are empty. */
   oldestQueuedAt(): Promise<number | null>;
+  /** Throws when the server behind the shard's address must not take writes (an old primary back: confirm/timeline-floor.ts). */
+  guard?(): Promise<void>;
 }
 
 /** Rows removed by one pass, per table. */
@@ -96,6 +98,7 @@ export class DedupeRetention {
 
   /** One pass over one shard: batches until a short one (or stop). */
   async pass(shard: RetentionShard): Promise<RetentionPass> {
+    await shard.guard?.();
     const [now, oldest] = await Promise.all([databaseNow(shard.db), shard.oldestQueuedAt()]);
     const windowStart = now.getTime() - this.s.windowS * 1000;
     const keysBefore = new Date(windowStart);
