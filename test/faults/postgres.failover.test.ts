@@ -12,8 +12,18 @@
  * acknowledged writes lost, 0 applied twice, per-key order kept. Without
  * confirmation (SLUICE_CONFIRM_REPLICAS=0, the old behaviour) the same run
  * loses acknowledged writes: the test can fail.
+ *
+ * Then fencing: the old primary is started again from its own data folder
+ * (a read-write server on the old timeline, as after an unplanned restart)
+ * and the address is moved to it, with a writer started after the failover
+ * that has never seen the new primary. Sluice must commit nothing there
+ * (the timeline floor in Redis: writer/src/confirm/timeline-floor.ts), the
+ * writes stay queued, and once the address leads back to the new primary
+ * everything commits: 0 lost, 0 applied twice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { createPool } from '@sluice/shared/db/pool.ts';
 import { check, drainAndCheck, expectSound, logged, type History } from './support/index.ts';
 import { eventually } from '../harness/index.ts';
 import { FailoverCluster } from './support/failover-cluster.ts';
@@ -101,5 +111,60 @@ describe('row 34: primary failover to an asynchronous replica', () => {
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.lost.length, 'acknowledged writes lost with the commits the replica never received').toBeGreaterThan(0);
     console.info(`[row 34 without confirmation] ${JSON.stringify({ acknowledged: verdict.acknowledged, lost: verdict.lost.length, gapBytes: run.gapBytes, firstCommitMs: run.firstCommitMs, recoveryMs: run.recoveryMs })}`);
+  });
+
+  it('an old primary back behind the address commits nothing; the writes wait in the queue and commit once the address is right', { timeout: 300_000 }, async () => {
+    const c = (cluster = await FailoverCluster.startFailover({ SLUICE_CONFIRM_TIMEOUT_MS: '8000' }));
+    const gateways = [await c.startGateway({}, 'gateway-a'), await c.startGateway({}, 'gateway-b')];
+    const first = await c.startWriter('writer-1');
+    const load = startLoad({ urls: gateways.map((g) => g.url), clients: 24, timeoutMs: 30_000 });
+    await eventually(() => expect(load.acknowledged).toBeGreaterThan(400), 90_000);
+    c.killPrimary();
+    await c.promoteReplica();
+    c.moveAddressToReplica();
+    const moved = load.acknowledged;
+    await eventually(() => expect(load.acknowledged).toBeGreaterThan(moved + 600), 120_000);
+    step('writes on the new primary', { acknowledged: load.acknowledged });
+
+    // The writer that saw the promotion goes; the old primary comes back read-write from its own data folder.
+    await first.stop();
+    await c.primary.start();
+    const old = createPool({ url: c.primary.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 10_000, applicationName: 'fault-old-primary', log: createLogger('fault-check', 'silent') });
+    try {
+      const snapshot = async () =>
+        (
+          await old.query<Record<string, string>>(
+            `SELECT (SELECT count(*) FROM f_items)::text AS items, (SELECT count(*) FROM f_key_history)::text AS upserts,
+                    (SELECT count(*) FROM sluice.applied_jobs)::text AS jobs, (SELECT count(*) FROM sluice.dead_letters)::text AS dead,
+                    (SELECT coalesce(sum(token), 0) FROM sluice.partition_fences)::text AS tokens, pg_is_in_recovery()::text AS recovery`,
+          )
+        ).rows[0]!;
+      const atStart = await snapshot();
+      expect(atStart.recovery, 'the old primary is back as a read-write server').toBe('false');
+      c.address.moveTo({ host: '127.0.0.1', port: c.primary.port });
+      // A writer that has only ever seen the old primary: it knows the new timeline from Redis alone.
+      const second = await c.startWriter('writer-2');
+      const atMove = load.acknowledged;
+      const backlogAtMove = await c.backlog();
+      await eventually(() => expect(second.output()).toContain('an old primary is back behind the address'), 60_000);
+      // Writes go on being accepted (queued acks) while nothing commits.
+      await eventually(() => expect(load.acknowledged).toBeGreaterThan(atMove + 300), 60_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const backlog = await c.backlog();
+      step('old primary behind the address', { acknowledged: load.acknowledged, backlogAtMove, backlog, old: atStart });
+      expect(await snapshot(), 'Sluice committed nothing on the old primary').toEqual(atStart);
+      expect(backlog, 'the writes wait in the queue').toBeGreaterThan(backlogAtMove);
+
+      c.moveAddressToReplica();
+      const back = load.acknowledged;
+      await eventually(() => expect(load.acknowledged).toBeGreaterThan(back + 300), 120_000);
+      const history = await load.stop();
+      const verdict = await drainAndCheck(c, history, 120_000);
+      expectSound(verdict);
+      expect(await snapshot(), 'still nothing on the old primary').toEqual(atStart);
+      console.info(`[row 34 fencing] verdict ${JSON.stringify({ attempted: verdict.attempted, acknowledged: verdict.acknowledged, committed: verdict.committed, unknown: verdict.unknown, lost: verdict.lost.length, duplicates: verdict.duplicates.length, queuedWhileFenced: backlog })}`);
+    } finally {
+      await old.end();
+    }
   });
 });

@@ -119,7 +119,7 @@ export class TimelineFloor {
     let floor = this.floorOf(shard);
     if (tl > floor) floor = await this.raise(shard, tl);
     if (tl < floor) {
-      this.refuse(shard, 'stale-timeline', new StaleTimelineError(`shard ${shard}: the server behind its address is on timeline ${tl}, but a primary of this shard has been seen on ${floor} (an old primary is back behind the address?); batch rolled back before any statement, jobs stay queued until the address leads to the current primary`));
+      this.refuse(shard, 'stale-timeline', new StaleTimelineError(`shard ${shard}: the server behind its address is on timeline ${tl}, but a primary of this shard has been seen on ${floor} (an old primary is back behind the address?); refused before anything commits there, jobs stay queued until the address leads to the current primary`));
     }
   }
 
