@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { confirmReplicasOf } from '@sluice/shared/config/confirm.ts';
 import { RegExpRouter } from 'hono/router/reg-exp-router';
 import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
@@ -115,6 +116,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
     nodeId, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, maxPending: config.SLUICE_MAX_PENDING_REQUESTS,
     limits: { writes: config.SLUICE_MAX_QUEUE_WRITES, bytes: config.SLUICE_MAX_QUEUE_BYTES, partitionWrites: config.SLUICE_MAX_PARTITION_WRITES, partitionBytes: config.SLUICE_MAX_PARTITION_BYTES },
     producer: deps.producer, status: { topology, logs }, registered: () => follower.registered, poisonWrites: new FailPoints(config.SLUICE_FAILPOINTS).armed('gateway-poison-writes'), router: new ShardRouter(deps.catalog, topology.map.shardKeys), catalog: deps.catalog, coalescer, backlog, acks, idempotency, metrics, log,
+    confirmReplicas: (shard) => confirmReplicasOf(config, topology.shards.find((sh) => sh.name === shard)?.replicas ?? []),
   });
   metrics.observe({ pending: () => service.inFlight, unsent: () => coalescer.pending, waiters: () => acks.size, backlog: () => backlog.depth, backlogWrites: () => backlog.writes, backlogBytes: () => backlog.bytes, backlogAgeMs: () => backlog.ageMs() });
   return { logs, follower, backlog, coalescer, acks, service };

@@ -152,17 +152,24 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
     });
     // In order: the cache before the ack (a client reading right after its ack sees its write);
     // last, the jobs wait until a standby has the commit (confirm/confirmer.ts): a failover cannot lose them.
-    // With SLUICE_CONFIRM_BEFORE_ACK the acks wait for it too: a committed ack then survives a failover.
-    const confirm: AfterCommitHook = ({ partition, result }) => confirmers.confirm(partition.shard, result);
+    // With SLUICE_CONFIRM_BEFORE_ACK every ack waits for it too (a committed ack then survives a failover);
+    // without, only the acks of `Sluice-Ack: replicated` requests do, and they are sent only when confirmed
+    // (a confirmation that timed out sends none: the gateway answers 504 and the client polls the write).
     const early = config.SLUICE_CONFIRM_BEFORE_ACK;
+    const confirmed = new WeakMap<object, boolean>();
+    const confirm: AfterCommitHook = async ({ partition, result }) => void confirmed.set(result, await confirmers.confirm(partition.shard, result));
+    const replicatedAcks: AfterCommitHook = ({ result }) => {
+      if (confirmed.get(result) === true) acks.publish(result.acks.filter((a) => a.rep === true));
+    };
     const afterCommit: AfterCommitHook[] = [
       ({ partition, jobs, result }) => cache.apply(partition.shard, jobs, result),
       ...(early ? [confirm] : []),
-      ({ result }) => acks.publish(result.acks),
+      ({ result }) => acks.publish(result.acks.filter((a) => a.rep !== true)),
       ({ partition, result, seconds }) => metrics.committed(partition.name, result.stats, seconds),
       ...(views ? [viewFences(views, cacheRedis, (shard) => cachePrefixOf(prefix, shard, firstShard), cacheTtlsOf(config), log)] : []),
       ...(deps.afterCommit ?? []),
       ...(early ? [] : [confirm]),
+      replicatedAcks,
     ];
     const settings = {
       prefix,

@@ -6,14 +6,22 @@ import type { IdempotencyRef, WriteOp, WriteOutcome, WriteRequest } from '@sluic
 import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { AckWaiters } from '../acks/waiters.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
-import { lookupWriteStatus, tokenOfWrite, type StatusSources } from '../status/lookup.ts';
+import { jobStillQueued, lookupWriteStatus, tokenOfWrite, type StatusSources } from '../status/lookup.ts';
 import { partitionOfRoute, routeOps } from './routing.ts';
 import type { BacklogMonitor } from './backlog.ts';
 import { EnqueueUnconfirmed, type Coalescer } from './coalescer.ts';
 import type { Claim, IdempotencyStore } from './idempotency.ts';
 
-/** `Sluice-Ack` */
-export type AckMode = 'queued' | 'committed';
+/** `Sluice-Ack`: `replicated` is `committed` held until the shard's standbys have the commit (SLUICE_CONFIRM_REPLICAS). */
+export type AckMode = 'queued' | 'committed' | 'replicated';
+
+/** `Sluice-Ack: replicated` to a shard whose commits no standby confirms: the ack could not mean what it says. */
+export class ReplicationNotConfiguredError extends AppError {
+  override name = 'ReplicationNotConfiguredError';
+  constructor(shard: string) {
+    super(400, 'https://sluice.dev/problems/replication-not-configured', 'Replicated ack not available', `Sluice-Ack: replicated needs standby confirmation, and shard ${shard} has none (SLUICE_CONFIRM_REPLICAS is 0, or the shard has no replicas): send Sluice-Ack: committed`, { shard });
+  }
+}
 
 /** One validated write, ready to enqueue (routed by the service: routing.ts). */
 export interface WriteSpec {
@@ -67,6 +75,8 @@ export interface WriteServiceDeps {
    * canary that answers 202 and whose damage only the dead letters show.
    */
   poisonWrites?: boolean;
+  /** Standbys that confirm a shard's commits (shared/src/config/confirm.ts); 0 or absent: `Sluice-Ack: replicated` is refused. */
+  confirmReplicas?(shard: string): number;
 }
 
 /** The ops with a NUL byte appended to every value (see `poisonWrites`). */
@@ -168,14 +178,16 @@ export class WriteService {
 
   private async enqueue(spec: WriteSpec): Promise<WriteResult> {
     // Refused before the Idempotency-Key is claimed: a 400/422 must not leave it pending.
-    routeOps(this.d.status.topology.map, this.d.router, this.d.catalog, spec.ops);
+    const route = routeOps(this.d.status.topology.map, this.d.router, this.d.catalog, spec.ops);
+    if (spec.ack === 'replicated' && (this.d.confirmReplicas?.(route.shard) ?? 0) === 0) this.refuse('replication-not-configured', new ReplicationNotConfiguredError(route.shard));
     const claim = spec.idem === undefined ? NEW : await this.claim(spec.idem);
     if (claim.kind === 'replay') return this.replay(claim.writeId, spec);
     const req: WriteRequest = { id: '', ops: this.d.poisonWrites === true ? poisoned(spec.ops) : spec.ops };
-    const committed = spec.ack === 'committed';
+    const committed = spec.ack !== 'queued';
     if (spec.idem !== undefined) req.idem = spec.idem;
     if (committed) {
       req.ack = this.d.nodeId;
+      if (spec.ack === 'replicated') req.rep = true;
       if (spec.ret) req.ret = true;
       if (spec.rows) req.rows = true;
     }
@@ -205,7 +217,7 @@ export class WriteService {
     }
     if (spec.idem !== undefined) await this.completeIdem(spec.idem, req.id);
     if (outcome === undefined) return { status: 202, body: { writeId: req.id } };
-    return this.committedResult(req.id, await outcome, spec.committedStatus);
+    return this.committedResult(req.id, await outcome, spec.committedStatus, spec.ack === 'replicated');
   }
 
   private async claim(idem: IdempotencyRef): Promise<Claim> {
@@ -226,14 +238,16 @@ export class WriteService {
     });
   }
 
-  private committedResult(writeId: string, o: WriteOutcome | null, status: 200 | 201): WriteResult {
+  /** `replicated`: the writer sent the outcome only once the commit was on the shard's standbys. */
+  private committedResult(writeId: string, o: WriteOutcome | null, status: 200 | 201, replicated: boolean): WriteResult {
     if (o === null) throw new CommitTimeoutError(writeId, this.d.acks.waitMs);
+    const rep = replicated ? { replicated: true } : {};
     switch (o.s) {
       case 'committed': {
         const token = tokenOfWrite(this.d.status.topology, writeId, o.lsn);
         return {
           status,
-          body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token, committedAt: o.at },
+          body: { writeId, status: 'committed', keys: o.keys ?? [], affected: o.n, token, committedAt: o.at, ...rep },
           headers: { 'Sluice-Consistency-Token': token },
           ...(o.rows ? { rows: o.rows } : {}),
         };
@@ -243,7 +257,7 @@ export class WriteService {
         // Same Idempotency-Key applied before under another writeId: answer as that write.
         return {
           status,
-          body: { writeId: o.of, status: 'committed', token, committedAt: o.at },
+          body: { writeId: o.of, status: 'committed', token, committedAt: o.at, ...rep },
           headers: { 'Sluice-Consistency-Token': token, 'Idempotent-Replayed': 'true' },
         };
       }
@@ -259,10 +273,11 @@ export class WriteService {
     const deadline = Date.now() + this.d.acks.waitMs;
     for (;;) {
       const s = await lookupWriteStatus(this.d.status, writeId);
-      if (s?.status === 'committed') {
+      // A replicated ack also waits for the job to leave its log (lookup.ts jobStillQueued).
+      if (s?.status === 'committed' && (spec.ack !== 'replicated' || !(await jobStillQueued(this.d.status, writeId)))) {
         return {
           status: spec.committedStatus,
-          body: { writeId, status: 'committed', token: s.token, committedAt: s.committedAt },
+          body: { writeId, status: 'committed', token: s.token, committedAt: s.committedAt, ...(spec.ack === 'replicated' ? { replicated: true } : {}) },
           headers: { ...replayed, 'Sluice-Consistency-Token': s.token },
         };
       }

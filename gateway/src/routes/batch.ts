@@ -117,7 +117,7 @@ function postBatch(d: WriteRouteDeps) {
     }
     throwIfInvalid(errors);
     const ack = ackModeOf(c);
-    const ret = ack === 'committed' && ops.some((o) => o.op === 'insert' || o.op === 'upsert');
+    const ret = ack !== 'queued' && ops.some((o) => o.op === 'insert' || o.op === 'upsert');
     const result = await d.service.submit({ ops, ack, ret, idem: idempotencyOf(c, 'batch', body), committedStatus: 200, owner: c.get('principal').id });
     return sendResult(c, result);
   };

@@ -4,15 +4,15 @@ import { header, type Ctx } from '../context.ts';
 import type { AckMode } from '../enqueue/service.ts';
 import { parseIdempotencyKey, requestHash } from '../enqueue/idempotency.ts';
 
-const BAD_ACK = new ValidationError('Sluice-Ack must be "queued" or "committed"');
+const BAD_ACK = new ValidationError('Sluice-Ack must be "queued", "committed" or "replicated"');
 
-/** `Sluice-Ack: queued | committed` (default queued). */
+/** `Sluice-Ack: queued | committed | replicated` (default queued). */
 export function ackModeOf(c: Ctx): AckMode {
   const v = header(c, 'sluice-ack');
   if (v === undefined || v === 'queued') return 'queued';
   if (v === 'committed') return 'committed';
   const t = v.trim().toLowerCase();
-  if (t === 'queued' || t === 'committed') return t;
+  if (t === 'queued' || t === 'committed' || t === 'replicated') return t;
   throw BAD_ACK;
 }
 

@@ -38,6 +38,19 @@ export async function lookupWriteStatus(s: StatusSources, writeId: string): Prom
   return late === null ? null : { writeId, ...qualified(s.topology, ref.shard, late) };
 }
 
+/**
+ * The write's job is still in its partition's log. With standby confirmation
+ * a committed job stays there until a standby has its commit (or the
+ * confirmation timed out), so a committed write whose job left the log is as
+ * confirmed as the writer could make it: what a replay of `Sluice-Ack: replicated` waits for.
+ */
+export async function jobStillQueued(s: StatusSources, writeId: string): Promise<boolean> {
+  const id = parseWriteId(writeId);
+  const ref = id === null ? null : s.topology.map.partition(id.partition);
+  if (id === null || ref === null) return false;
+  return (await s.logs.get(ref).find(id.jobId)) !== null;
+}
+
 function qualified<T extends { status: string }>(topology: Topology, shard: string, st: T): T {
   return 'token' in st && typeof st.token === 'string' ? { ...st, token: formatToken(shard, st.token, topology.shards.length) } : st;
 }

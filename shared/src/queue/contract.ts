@@ -44,6 +44,12 @@ export interface WriteRequest {
   idem?: IdempotencyRef;
   /** Gateway node id waiting for a `committed` ack (absent for `queued`). */
   ack?: string;
+  /**
+   * `Sluice-Ack: replicated`: the writer sends this request's outcome only
+   * once the shard's standbys have the commit (writer/src/confirm/), never
+   * when the confirmation timed out (the gateway then answers 504).
+   */
+  rep?: boolean;
   /** Ask the writer to return generated primary keys (committed ack of inserts). */
   ret?: boolean;
   /**

@@ -74,7 +74,8 @@ interface Waiter {
   lsn: bigint;
   t0: number;
   timedOut: boolean;
-  resolve(): void;
+  /** true: on enough standbys; false: completed unconfirmed (timeout with `complete`). */
+  resolve(confirmed: boolean): void;
   reject(err: unknown): void;
 }
 
@@ -104,12 +105,16 @@ export class StandbyConfirmer {
     private readonly log: Logger,
   ) {}
 
-  /** Resolve once the commit is on enough standbys (or the timeout says complete); throw when the shard failed over (see the module comment). */
-  confirm(c: CommitPosition): Promise<void> {
-    if (this.s.replicas === 0) return Promise.resolve();
+  /**
+   * Resolve once the commit is on enough standbys (true) or the timeout says
+   * complete (false; also without confirmation); throw when the shard failed
+   * over (see the module comment).
+   */
+  confirm(c: CommitPosition): Promise<boolean> {
+    if (this.s.replicas === 0) return Promise.resolve(false);
     const lsn = lsnValue(c.lsn);
-    if (this.covered(c.timeline, lsn)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+    if (this.covered(c.timeline, lsn)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve, reject) => {
       this.waiters.push({ c, lsn, t0: performance.now(), timedOut: false, resolve, reject });
       this.kick();
     });
@@ -156,13 +161,13 @@ export class StandbyConfirmer {
     }
     if (this.covered(w.c.timeline, w.lsn)) {
       this.metrics.confirmed(this.shard, (performance.now() - w.t0) / 1000);
-      w.resolve();
+      w.resolve(true);
       return true;
     }
     const standbys = st.positions.length;
     if (this.short && this.s.onTimeout === 'complete') {
       this.metrics.unconfirmed(this.shard);
-      w.resolve();
+      w.resolve(false);
       return true;
     }
     if (w.timedOut || performance.now() - w.t0 <= this.s.timeoutMs) return false;
@@ -178,7 +183,7 @@ export class StandbyConfirmer {
       return false;
     }
     this.log.warn(at, 'commit not on enough standbys within SLUICE_CONFIRM_TIMEOUT_MS; completing its jobs anyway (a failover now may lose them)');
-    w.resolve();
+    w.resolve(false);
     return true;
   }
 

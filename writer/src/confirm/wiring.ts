@@ -1,4 +1,5 @@
 import type { Config } from '@sluice/shared/config/schema.ts';
+import { confirmReplicasOf } from '@sluice/shared/config/confirm.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import type { WriterMetrics } from '../metrics/metrics.ts';
@@ -6,16 +7,13 @@ import { StandbyConfirmer, type CommitPosition, type ConfirmMetrics } from './co
 
 /** The shards' confirmers, made once per writer (a shard's standby count defaults from its configured replicas). */
 export interface Confirmers {
-  /** Wait until `shard`'s standbys have the commit (see confirmer.ts). */
-  confirm(shard: string, c: CommitPosition): Promise<void>;
+  /** Wait until `shard`'s standbys have the commit (see confirmer.ts); true when they have it, false when it completes unconfirmed (or the shard has no confirmation). */
+  confirm(shard: string, c: CommitPosition): Promise<boolean>;
   /** Standbys each shard waits for (0: none). */
   readonly replicas: ReadonlyMap<string, number>;
 }
 
-/** SLUICE_CONFIRM_REPLICAS, or 1 for a shard with replicas configured and 0 without. */
-export function confirmReplicasOf(config: Pick<Config, 'SLUICE_CONFIRM_REPLICAS'>, replicaUrls: readonly string[]): number {
-  return config.SLUICE_CONFIRM_REPLICAS ?? (replicaUrls.length > 0 ? 1 : 0);
-}
+export { confirmReplicasOf };
 
 /** One confirmer per shard of the topology; `onNewTimeline` runs when one sees its shard's primary on a newer timeline. */
 export function confirmersOf(config: Readonly<Config>, topology: Topology, metrics: WriterMetrics, log: Logger, onNewTimeline?: (shard: string) => Promise<void>): Confirmers {
@@ -36,6 +34,6 @@ export function confirmersOf(config: Readonly<Config>, topology: Topology, metri
   metrics.config.set({ knob: 'SLUICE_CONFIRM_REPLICAS' }, Math.max(0, ...replicas.values()));
   return {
     replicas,
-    confirm: (shard, c) => byShard.get(shard)?.confirm(c) ?? Promise.resolve(),
+    confirm: (shard, c) => byShard.get(shard)?.confirm(c) ?? Promise.resolve(false),
   };
 }

@@ -15,14 +15,15 @@ export function result(st: TxState, c: Commit, jobs: number): FlushResult {
     const node = item.req.ack;
     if (node === undefined) continue;
     const id = item.req.id;
+    const rep = item.req.rep === true ? ({ rep: true } as const) : {};
     const dead = st.dead.get(item);
     const hit = st.hits.get(item);
     const applied = st.applied.get(item);
-    if (dead) acks.push({ node, outcome: deadOutcome(id, dead.why) });
-    else if (hit) acks.push({ node, outcome: { id, s: 'duplicate', of: hit.of, lsn: c.lsn, at: c.at } });
-    else if (applied) acks.push({ node, outcome: { id, s: 'committed', lsn: c.lsn, at: c.at, n: applied.n, ...(applied.keys ? { keys: applied.keys } : {}), ...(applied.rows ? { rows: applied.rows } : {}) } });
+    if (dead) acks.push({ node, outcome: deadOutcome(id, dead.why), ...rep });
+    else if (hit) acks.push({ node, outcome: { id, s: 'duplicate', of: hit.of, lsn: c.lsn, at: c.at }, ...rep });
+    else if (applied) acks.push({ node, outcome: { id, s: 'committed', lsn: c.lsn, at: c.at, n: applied.n, ...(applied.keys ? { keys: applied.keys } : {}), ...(applied.rows ? { rows: applied.rows } : {}) }, ...rep });
   }
-  for (const [item, r] of st.replays) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at) });
+  for (const [item, r] of st.replays) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at), ...(item.req.rep === true ? { rep: true as const } : {}) });
   return {
     lsn: c.lsn,
     timeline: c.timeline,

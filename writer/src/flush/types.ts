@@ -42,6 +42,8 @@ export type Rejection = Refusal;
 export interface AddressedOutcome {
   node: string;
   outcome: WriteOutcome;
+  /** `Sluice-Ack: replicated`: sent only once a standby has the commit (writer.ts). */
+  rep?: true;
 }
 
 /** Counts of one committed batch, for metrics and logs. */
