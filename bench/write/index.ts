@@ -19,7 +19,8 @@ import type { Tracked } from '../lib/cpu.ts';
 import { summarizeProfiles, type ProfileSummary } from '../lib/profile.ts';
 import { profileDir, runId } from '../lib/report.ts';
 import { startBaseline, startService, startStack, stopAll, tracked, type Running, type ServiceOptions } from '../lib/services.ts';
-import { createLogger, createPool, freePort, loadConfig, migrate, startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
+import { createLogger, createPool, freePort, loadConfig, migrate, partitionRef, queueName, startPostgres, startRedis, startReplica, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
+import { RedisMemorySampler } from './redis-memory.ts';
 import type { LoadSpec } from '../load/generator.ts';
 import { copyRows, measureDrain, prefillBacklog, type RowsRun } from './drain.ts';
 import { report } from './report.ts';
@@ -125,7 +126,11 @@ async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, c
   const key = confirm ? `${ack}-confirm` : ack;
   const so = services(ctx, key, port, confirm);
   ctx.running.push(...(await startStack(so)));
-  const r = await measureWrite(key, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool);
+  // With a replica, what Redis holds is part of the pair's comparison (redis-memory.ts).
+  const cfg = loadConfig(so.env);
+  const active = Array.from({ length: cfg.SLUICE_PARTITIONS }, (_, p) => `${cfg.SLUICE_QUEUE_PREFIX}:${queueName(partitionRef('main', 1, p))}:active`);
+  const sampler = ctx.replica ? new RedisMemorySampler(ctx.redis.url, active) : undefined;
+  const r = await measureWrite(key, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool, sampler);
   await stopAll(ctx.running); // they write their profiles as they exit
   if (so.profile) ctx.profiles[key] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
   return r;

@@ -59,6 +59,25 @@ function confirmRatios(q: WriteResult | undefined, qc: WriteResult | undefined, 
     { name: 'committed writes/s: confirmed ÷ not', value: ratio(cc?.measured.load.rps, c?.measured.load.rps), target: '—' },
     { name: 'committed p95: confirmed ÷ not', value: ratio(p95(cc), p95(c)), target: '—' },
     { name: 'rows/txn (queued): confirmed ÷ not', value: ratio(qc && qc.commits > 0 ? qc.rows / qc.commits : null, q && q.commits > 0 ? q.rows / q.commits : null), target: '—' },
+    // What Redis holds while jobs wait for the standby: used_memory over the load, above what it held before it.
+    ...heldPair('queued', q, qc),
+    ...heldPair('committed', c, cc),
+  ];
+}
+
+const MB = 1024 * 1024;
+const held = (r: WriteResult | undefined) => (r?.redisHeld ? (r.redisHeld.usedBytesMean - r.redisHeld.usedBytesBefore) / MB : null);
+
+function heldPair(ack: string, off: WriteResult | undefined, on: WriteResult | undefined): Ratio[] {
+  if (off?.redisHeld === undefined || on?.redisHeld === undefined) return [];
+  return [
+    { name: `${ack}: Redis used_memory over the load, MB above idle (not confirmed)`, value: held(off), target: '—' },
+    { name: `${ack}: Redis used_memory over the load, MB above idle (confirmed)`, value: held(on), target: '—' },
+    { name: `${ack}: Redis used_memory over the load, MB above idle: confirmed ÷ not`, value: ratio(held(on), held(off)), target: '—' },
+    { name: `${ack}: Redis used_memory max MB (not confirmed)`, value: off.redisHeld.usedBytesMax / MB, target: '—' },
+    { name: `${ack}: Redis used_memory max MB (confirmed)`, value: on.redisHeld.usedBytesMax / MB, target: '—' },
+    { name: `${ack}: jobs taken, not completed, mean (not confirmed)`, value: off.redisHeld.activeJobsMean, target: '—' },
+    { name: `${ack}: jobs taken, not completed, mean (confirmed)`, value: on.redisHeld.activeJobsMean, target: '—' },
   ];
 }
 

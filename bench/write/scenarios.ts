@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { CpuSample, Tracked } from '../lib/cpu.ts';
 import { drive, warmUp, type Measured } from '../lib/drive.ts';
 import type { LoadSpec } from '../load/generator.ts';
+import type { RedisHeld, RedisMemorySampler } from './redis-memory.ts';
 
 /** The table every write scenario fills: a `bigserial` key, ~200-byte rows. */
 export const BENCH_TABLE_SQL = `
@@ -77,26 +78,32 @@ export interface WriteResult {
   /** Rows committed and transactions in the window (0 for the bare baseline). */
   rows: number;
   commits: number;
+  /** What Redis held while the load ran (Sluice scenarios with `--replica`). */
+  redisHeld?: RedisHeld;
 }
 
-/** Warm up, settle, then measure `spec` against the running processes `tracked`. */
-export async function measureWrite(key: string, scenario: string, spec: LoadSpec, tracked: Tracked[], pool?: pg.Pool): Promise<WriteResult> {
+/** Warm up, settle, then measure `spec` against the running processes `tracked`; `sampler` samples Redis while the measured load runs. */
+export async function measureWrite(key: string, scenario: string, spec: LoadSpec, tracked: Tracked[], pool?: pg.Pool, sampler?: RedisMemorySampler): Promise<WriteResult> {
   process.stderr.write(`\n${scenario}: warming up\n`);
   await warmUp(spec);
   if (pool) await settleRows(pool, scenario);
   let before = { rows: 0, commits: 0 };
+  let redis: RedisHeld | undefined;
   const measured = await drive({ ...spec, name: scenario }, tracked, {
     onStart: async () => {
       if (pool) before = await progress(pool);
+      await sampler?.start();
     },
     settle: async () => {
+      // The load has stopped: what Redis held is read over the load, not over the drain after it.
+      if (sampler) redis = await sampler.stop();
       if (pool) await settleRows(pool, `${scenario}, committing the backlog`);
     },
   });
   // Backends publish their commit counts at most once a second (pgstat): wait for them.
   if (pool) await sleep(1100);
   const after = pool ? await progress(pool) : before;
-  return { key, scenario, measured, rows: after.rows - before.rows, commits: Math.max(0, after.commits - before.commits) };
+  return { key, scenario, measured, rows: after.rows - before.rows, commits: Math.max(0, after.commits - before.commits), ...(redis ? { redisHeld: redis } : {}) };
 }
 
 /** CPU per row, for a result's sample. */

@@ -72,7 +72,7 @@ const reqHeader = (name: string, schema: Schema, description: string) => ({ name
 /** Request parameters by component name. */
 const PARAMETERS: Record<string, Schema> = {
   RequestId: reqHeader('X-Request-Id', { type: 'string', maxLength: 128 }, 'Correlates the request in the gateway\'s logs; echoed in the response when sane, else replaced by one the gateway makes'),
-  SluiceAck: reqHeader('Sluice-Ack', { type: 'string', enum: ['queued', 'committed'], default: 'queued' }, '`queued`: 202 once the job is in Redis; `committed`: 201/200 once the transaction committed, with keys and a consistency token'),
+  SluiceAck: reqHeader('Sluice-Ack', { type: 'string', enum: ['queued', 'committed', 'replicated'], default: 'queued' }, '`queued`: 202 once the job is in Redis; `committed`: 201/200 once the transaction committed, with keys and a consistency token; `replicated`: the same answer, sent only once a standby has the commit (survives a failover; 504 if it did not in time; 400 for a shard without standby confirmation, SLUICE_CONFIRM_REPLICAS)'),
   IdempotencyKey: reqHeader('Idempotency-Key', { type: 'string', minLength: 1, maxLength: 255 }, 'draft-ietf-httpapi-idempotency-key-header, scoped per API key: the same key and body replay the first answer; another body: 422'),
   ConsistencyToken: reqHeader('Sluice-Consistency-Token', { type: 'string', pattern: '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$' }, 'Read your writes: the token of a committed write (or a read); the answer is at least that new'),
   PreferWrite: reqHeader('Prefer', { type: 'string' }, 'RFC 7240, PostgREST\'s preferences: `return=representation` (wait for the commit, answer with the rows written; `select=` shapes them) or `return=minimal` (no body); `resolution=merge-duplicates` (upsert on the primary key) or `ignore-duplicates` (skip rows whose key exists); `count=exact` (committed writes: `Content-Range: */affected`); `missing=default`'),
@@ -108,6 +108,7 @@ function schemas(): Record<string, Schema> {
         affected: { type: 'array', description: 'Rows affected per op (empty when the answer replays an earlier request)', items: { type: 'integer', minimum: 0 } },
         token: { type: 'string', description: 'Consistency token (also the Sluice-Consistency-Token header)' },
         committedAt: { type: 'string', format: 'date-time' },
+        replicated: { const: true, description: 'Present for `Sluice-Ack: replicated`: a standby had the commit when this answer was sent' },
       },
     },
     WriteStatus: {
