@@ -24,6 +24,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@sluice/shared/log/index.ts';
 import { createPool } from '@sluice/shared/db/pool.ts';
+import type { TsProcess } from '@sluice/local-servers/processes.ts';
 import { check, drainAndCheck, expectSound, logged, type History } from './support/index.ts';
 import { eventually } from '../harness/index.ts';
 import { FailoverCluster } from './support/failover-cluster.ts';
@@ -48,6 +49,7 @@ interface Run {
   firstCommitMs: number;
   writerOutput: string;
   gatewayUrl: string;
+  writer: TsProcess;
 }
 
 /** The issue's scenario: load, hold the WAL sender, kill the primary, promote, move the address. */
@@ -80,7 +82,7 @@ async function failoverUnderLoad(env: Record<string, string>): Promise<Run> {
   const firstCommit = history.ops.filter((o) => o.ack === 'committed' && o.outcome === 'ok' && o.status !== 504 && o.start > killedAt).reduce((m, o) => Math.min(m, o.end), Number.POSITIVE_INFINITY);
   const { rows } = await c.pool.query<{ at: Date | null }>('SELECT min(at) AS at FROM f_key_history WHERE at > $1', [new Date(killedAtWall)]);
   const firstCommitMs = rows[0]!.at === null ? -1 : rows[0]!.at.getTime() - killedAtWall;
-  return { history, gapBytes, recoveryMs: Math.round(firstCommit - killedAt), firstCommitMs, writerOutput: writer.output(), gatewayUrl: gateways[0]!.url };
+  return { history, gapBytes, recoveryMs: Math.round(firstCommit - killedAt), firstCommitMs, writerOutput: writer.output(), gatewayUrl: gateways[0]!.url, writer };
 }
 
 describe('row 34: primary failover to an asynchronous replica', () => {
@@ -106,7 +108,12 @@ describe('row 34: primary failover to an asynchronous replica', () => {
 
   it('without confirmation (SLUICE_CONFIRM_REPLICAS=0) the same failover loses acknowledged writes', { timeout: 300_000 }, async () => {
     const run = await failoverUnderLoad({ SLUICE_CONFIRM_REPLICAS: '0' });
-    await eventually(async () => expect(await cluster!.backlog()).toBe(0), 120_000);
+    await eventually(async () => expect(await cluster!.backlog()).toBe(0), 120_000).catch(async (err: unknown) => {
+      // What holds the backlog: which partitions, in what state, and whether the writer is still alive.
+      console.error(`[row 34 without confirmation] not drained: ${JSON.stringify({ partitions: await cluster!.backlogByPartition(), counts: await cluster!.jobCounts(), writerExited: run.writer.done, exitCode: run.writer.child.exitCode, signal: run.writer.child.signalCode })}`);
+      console.error(`[row 34 without confirmation] writer output (last lines):\n${run.writer.output().split('\n').slice(-40).join('\n')}`);
+      throw err;
+    });
     const verdict = await check(cluster!.checkPools(), run.history);
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.lost.length, 'acknowledged writes lost with the commits the replica never received').toBeGreaterThan(0);

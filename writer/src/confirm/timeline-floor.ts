@@ -73,9 +73,14 @@ export class TimelineFloor {
     private readonly log: Logger,
   ) {}
 
-  /** Read every shard's floor, then keep re-reading it in the background. */
+  /**
+   * Read every shard's floor, then keep re-reading it in the background.
+   * Never throws: a writer may start before its Redis connection is ready,
+   * and no batch depends on this read (a connection's first batch reads the
+   * floor itself, and is retried while Redis fails).
+   */
   async start(): Promise<void> {
-    await this.refreshAll();
+    await this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: first read from Redis failed; each connection reads it before its first batch'));
     this.timer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: refresh from Redis failed'));
     }, REFRESH_MS);
