@@ -76,6 +76,11 @@ export function isQueryReadTimeout(err: unknown): boolean {
 /** Run `fn` in one transaction on one checked-out client; `release(err)` drops a broken connection. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // pg-pool takes its 'error' listener off a checked-out client: a connection
+  // that ends between two queries (a terminated backend, a dead primary) would
+  // be an unhandled 'error' event and end the process. The failing query
+  // reports it; ours stays on until the client is released.
+  client.on('error', ignoreError);
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -90,8 +95,12 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       client.release(rollbackErr as Error);
     }
     throw err;
+  } finally {
+    client.off('error', ignoreError);
   }
 }
+
+function ignoreError(): void {}
 
 /** SQLSTATE of a driver error, or undefined for non-database errors. */
 export function sqlstateOf(err: unknown): string | undefined {

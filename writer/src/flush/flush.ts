@@ -84,18 +84,21 @@ export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[], o
   // connection dropped between two of our queries (57P01 at shutdown, a
   // terminated backend) would then be an unhandled 'error' event and kill the
   // process. The next query fails anyway, and that error is the one we act on.
+  // The listener stays until the client is released (pg-pool's is back then):
+  // a dying primary's socket ends just after the failed query, while the
+  // ROLLBACK is sent (test/writer/writer.flush-connection-ends-during-rollback.test.ts).
   const onError = (err: Error) => ctx.log.warn({ err }, 'postgres connection failed during a flush');
   client.on('error', onError);
   let done: Done;
   try {
     done = await attempts(ctx, client, jobs, opts);
   } catch (err) {
-    client.off('error', onError);
     await rollbackAndRelease(client, err);
+    client.off('error', onError);
     throw err;
   }
-  client.off('error', onError);
   client.release();
+  client.off('error', onError);
   await fail(ctx.failpoints, ctx.log, 'after-commit');
   return result(done.st, done.c, jobs.length);
 }
