@@ -55,6 +55,16 @@ export function createPool(o: PoolOptions): pg.Pool {
   pool.on('error', (err) => {
     o.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle postgres client failed; it was removed from the pool');
   });
+  // pg-pool's own listener is off a client while it is checked out: a
+  // connection that ends between two queries of its holder (a terminated
+  // backend, a primary killed mid-batch: the socket ends just after the
+  // failed query, while a ROLLBACK is sent) would be an unhandled 'error'
+  // event and end the process. The failing query reports it to the holder;
+  // this listener, on every client for its whole life, only keeps the event
+  // handled (test/writer/writer.flush-connection-ends-during-rollback.test.ts).
+  pool.on('connect', (client) => {
+    client.on('error', (err) => o.log.debug({ err: { message: err.message } }, 'postgres connection ended'));
+  });
   return pool;
 }
 
@@ -75,12 +85,8 @@ export function isQueryReadTimeout(err: unknown): boolean {
 
 /** Run `fn` in one transaction on one checked-out client; `release(err)` drops a broken connection. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  // A connection that ends mid-transaction: the client's 'error' event is handled by createPool's listener.
   const client = await pool.connect();
-  // pg-pool takes its 'error' listener off a checked-out client: a connection
-  // that ends between two queries (a terminated backend, a dead primary) would
-  // be an unhandled 'error' event and end the process. The failing query
-  // reports it; ours stays on until the client is released.
-  client.on('error', ignoreError);
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -95,12 +101,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       client.release(rollbackErr as Error);
     }
     throw err;
-  } finally {
-    client.off('error', ignoreError);
   }
 }
-
-function ignoreError(): void {}
 
 /** SQLSTATE of a driver error, or undefined for non-database errors. */
 export function sqlstateOf(err: unknown): string | undefined {
