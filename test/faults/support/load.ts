@@ -27,6 +27,8 @@ export interface LoadOptions {
   noteBytes?: number;
   /** Upserted values start after this (a second run over the keys of a first one continues their sequence). */
   valuesFrom?: number;
+  /** Each client sends its ops to the gateways in turn (op s to urls[(i + s) % n]) instead of always urls[i % n]: a key's writes go through every gateway. */
+  rotate?: boolean;
   /** Sharded tables: the user (shard-key value) of client i; its rows carry it as `user_id`. */
   userOf?: (client: number) => number;
 }
@@ -49,6 +51,7 @@ export class LoadDriver {
       timeoutMs: 15_000,
       noteBytes: 0,
       valuesFrom: 0,
+      rotate: false,
       ...o,
     };
     this.urls = o.urls;
@@ -87,7 +90,7 @@ export class LoadDriver {
     let share = 0;
     let upserts = 0;
     for (let s = 0; s < this.o.opsPerClient && !this.stopped; s++) {
-      const url = this.urls[c % this.urls.length]!;
+      const url = this.urls[(this.o.rotate ? c + s : c) % this.urls.length]!;
       share += this.o.upsertShare;
       const upsert = share >= 1;
       if (upsert) share -= 1;
