@@ -91,7 +91,7 @@ describe('mixed payload versions: a canary gateway writes v2 while the writers r
     const newPort = await freePort();
     await c.startWriter('writer-new-1', { SLUICE_WRITER_METRICS_PORT: String(newPort) });
     await c.startWriter('writer-new-2');
-    const second = await startLoad({ urls: [stable.url, canary.url], rotate: true, clients: 16, keysPerClient: 2, upsertShare: 0.5, opsPerClient: 24, valuesFrom: ROUNDS * 2 }).done();
+    const second = await startLoad({ urls: [stable.url, canary.url], rotate: true, clients: 16, keysPerClient: 2, upsertShare: 0.5, opsPerClient: 24, valuesFrom: ROUNDS * 2, insertIdPrefix: 'b' }).done();
     const verdict = await drainAndCheck(c, merge(first, second));
     expectSound(verdict);
     expect(verdict.unknown).toBe(0);

@@ -27,6 +27,8 @@ export interface LoadOptions {
   noteBytes?: number;
   /** Upserted values start after this (a second run over the keys of a first one continues their sequence). */
   valuesFrom?: number;
+  /** Prefix of insert ids (a second run in one test must not reuse the first one's). */
+  insertIdPrefix?: string;
   /** Each client sends its ops to the gateways in turn (op s to urls[(i + s) % n]) instead of always urls[i % n]: a key's writes go through every gateway. */
   rotate?: boolean;
   /** Sharded tables: the user (shard-key value) of client i; its rows carry it as `user_id`. */
@@ -52,6 +54,7 @@ export class LoadDriver {
       noteBytes: 0,
       valuesFrom: 0,
       rotate: false,
+      insertIdPrefix: '',
       ...o,
     };
     this.urls = o.urls;
@@ -100,7 +103,7 @@ export class LoadDriver {
         const key = `k${c}.${j}`;
         await this.send(url, { id: `u${c}.${j}.${v}`, kind: 'upsert', key, v, ack }, '/v1/tables/f_keys', { k: key, v, op: `u${c}.${j}.${v}`, ...user });
       } else {
-        const id = `i${c}.${s}`;
+        const id = `${this.o.insertIdPrefix}i${c}.${s}`;
         await this.send(url, { id, kind: 'insert', ack }, '/v1/tables/f_items', { op: id, client: c, note, ...user });
       }
       if (this.o.paceMs > 0) await new Promise((r) => setTimeout(r, this.o.paceMs));
