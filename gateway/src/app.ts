@@ -30,6 +30,7 @@ import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { flagRoutes } from './routes/flags.ts';
+import { flagVariant } from './middleware/flag-variant/index.ts';
 import { FlagFollower } from '@sluice/shared/flags/follower.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { openApiDocument } from './openapi/document.ts';
@@ -131,6 +132,9 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const app = new Hono<GatewayEnv>({ router: new RegExpRouter() });
   app.use(requestId({ prefix: deps.nodeId }));
   app.use(httpMetrics(metrics));
+  if (config.SLUICE_ROLLOUT_FLAG !== undefined) {
+    app.use(flagVariant({ flag: config.SLUICE_ROLLOUT_FLAG, flags, registry: metrics.registry, failOn: new FailPoints(config.SLUICE_FAILPOINTS).armed('flag-on-fails') }));
+  }
   app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));
   // /metrics and /readyz's details (settings, dependency errors, dead letters) are for operators: the admin scope.
   app.use('/metrics', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));

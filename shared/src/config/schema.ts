@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { redisUrlProblem } from '../redis/url.ts';
+import { FLAG_NAME } from '../flags/evaluate.ts';
 import { NEWEST_PAYLOAD_VERSION, type PayloadVersion } from '../queue/contract.ts';
 
 /** Booleans from env: only the words, never `z.coerce.boolean()` (it makes "false" true). */
@@ -76,6 +77,12 @@ export const configSchema = z.object({
   SLUICE_PARTITIONS: posInt.max(1024).default(4),
   /** How often every process checks the stored shard map for a new version (partition layout changes, later shard moves). */
   SLUICE_TOPOLOGY_POLL_MS: posInt.min(50).max(60_000).default(1000),
+  /**
+   * The flag under rollout: requests naming their user (Sluice-User-Id) are
+   * counted and timed by this flag's variant for that user (on/off), what
+   * `pnpm canary flag` judges. Unset: no such metrics.
+   */
+  SLUICE_ROLLOUT_FLAG: z.string().regex(FLAG_NAME, 'a flag name: 1-100 of A-Z a-z 0-9 . _ -').optional(),
   SLUICE_FLAGS_RECONCILE_MS: posInt.min(50).max(60_000).default(500),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
