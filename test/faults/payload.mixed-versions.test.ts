@@ -14,7 +14,7 @@
  * each client sends its ops through both gateways in turn, so a key's writes
  * alternate between v1 and v2 jobs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from '@sluice/shared/redis/connections.ts';
 import { freePort } from '@sluice/local-servers/free-port.ts';
 import { drainAndCheck, eventually, expectSound, logged } from './support/index.ts';
@@ -23,9 +23,12 @@ import { startLoad } from './support/load.ts';
 import type { History } from './support/history.ts';
 
 let cluster: FaultCluster | undefined;
-afterEach(async () => {
+// Started before the test: on a loaded machine the processes alone take most of a minute to come up.
+beforeAll(async () => {
+  cluster = await startCluster();
+}, 180_000);
+afterAll(async () => {
   await cluster?.stop();
-  cluster = undefined;
 });
 
 const OLD_WRITER = { SLUICE_FAILPOINTS: 'payload-read-max=1' };
@@ -44,7 +47,7 @@ const merge = (a: History, b: History) => {
 
 describe('mixed payload versions: a canary gateway writes v2 while the writers read v1', () => {
   it('old writers leave v2 jobs (and what is behind them) queued; upgraded writers apply every acknowledged write once, in order', async () => {
-    const c = (cluster = await startCluster());
+    const c = cluster!;
     const ports = [await freePort(), await freePort()];
     const writers = [await c.startWriter('writer-old-1', { ...OLD_WRITER, SLUICE_WRITER_METRICS_PORT: String(ports[0]) }), await c.startWriter('writer-old-2', { ...OLD_WRITER, SLUICE_WRITER_METRICS_PORT: String(ports[1]) })];
     const stable = await c.startGateway({ SLUICE_BUILD_ID: 'stable-1' }, 'gateway-stable');
@@ -103,5 +106,5 @@ describe('mixed payload versions: a canary gateway writes v2 while the writers r
     // The version wait handed nothing back as a stall.
     expect(await c.queueEvents('stalled')).toBe(0);
     console.info(`[mixed versions] ${JSON.stringify({ queuedWhileOld: queued, acknowledged: verdict.acknowledged, committed: verdict.committed })}`);
-  });
+  }, 300_000);
 });
