@@ -134,7 +134,7 @@ export async function runFlagRollout(o: FlagRolloutOptions): Promise<FlagRollout
     const rollout = o.steps[state.step]!;
     const stored = await putFlag(o.admin, o.flag, true, rollout, state.description);
     o.print(`step ${state.step + 1}/${o.steps.length}: ${o.flag} on for ${rollout} % of users (version ${stored.version})`);
-    const r = await watchWindow(o, { observe: () => variantSnapshot(src), at: (s) => s.at, sides: variantSides }, baseline);
+    const r = await watchWindow({ ...o, names: { candidate: 'flag-on', control: 'flag-off' } }, { observe: () => variantSnapshot(src), at: (s) => s.at, sides: variantSides }, baseline);
     state.report.steps.push({ rollout, version: stored.version, startedAt: r.startedAt, windowMs: r.windowMs, verdict: r.verdict, reasons: r.reasons, on: r.candidate, off: r.control });
     if (r.verdict !== 'healthy') return kill(o, state, r.reasons.join('; '));
     o.print(`  healthy: on ${line(r.candidate)} | off ${line(r.control)}`);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { judge, type Figures, type Side, type Thresholds } from './judge.ts';
+import { judge, type Figures, type Side, type SideNames, type Thresholds } from './judge.ts';
 
 /**
  * Watching one step's window, shared by the canary controller (canary
@@ -28,6 +28,8 @@ export interface WindowOptions {
   checkMs: number;
   maxWaitMs: number;
   thresholds: Thresholds;
+  /** The sides' names in reasons (default canary, stable). */
+  names?: SideNames;
   print(line: string): void;
 }
 
@@ -86,11 +88,11 @@ export async function watchWindow<S>(o: WindowOptions, src: WindowSource<S>, bas
       continue;
     }
     const { candidate, control } = src.sides(start, now);
-    const v = judge(candidate, control.responses > 0 || baseline === undefined ? control : baseline, o.thresholds);
+    const v = judge(candidate, control.responses > 0 || baseline === undefined ? control : baseline, o.thresholds, o.names);
     const elapsed = src.at(now) - src.at(start);
     const base = { startedAt, windowMs: elapsed, reasons: v.reasons, candidate: v.canary, control: v.stable, controlSide: control };
     if (v.state === 'unhealthy') return { ...base, verdict: 'unhealthy' };
     if (elapsed >= o.intervalMs && v.state === 'healthy') return { ...base, verdict: 'healthy' };
-    if (elapsed >= o.maxWaitMs) return { ...base, verdict: 'insufficient-traffic', reasons: [`only ${v.canary.responses} responses in ${elapsed} ms (--min-requests ${o.thresholds.minRequests})`] };
+    if (elapsed >= o.maxWaitMs) return { ...base, verdict: 'insufficient-traffic', reasons: [`only ${v.canary.responses} ${o.names?.candidate ?? 'canary'} responses in ${elapsed} ms (--min-requests ${o.thresholds.minRequests})`] };
   }
 }

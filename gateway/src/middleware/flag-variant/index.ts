@@ -52,6 +52,7 @@ export function flagVariant(o: FlagVariantOptions): MiddlewareHandler<GatewayEnv
     if (o.failOn && variant === 'on') {
       const res = problemResponse(c, failure);
       requests.inc({ flag: o.flag, variant, status: 500 });
+      latency.observe({ flag: o.flag, variant }, (performance.now() - start) / 1000);
       return res;
     }
     await next();
