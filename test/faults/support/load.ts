@@ -29,8 +29,8 @@ export interface LoadOptions {
   valuesFrom?: number;
   /** Prefix of insert ids (a second run in one test must not reuse the first one's). */
   insertIdPrefix?: string;
-  /** Each client sends its ops to the gateways in turn (op s to urls[(i + s) % n]) instead of always urls[i % n]: a key's writes go through every gateway. */
-  rotate?: boolean;
+  /** Each op goes to a gateway picked at random instead of client i always to urls[i % n]: a key's writes go through every gateway. */
+  anyGateway?: boolean;
   /** Sharded tables: the user (shard-key value) of client i; its rows carry it as `user_id`. */
   userOf?: (client: number) => number;
 }
@@ -53,7 +53,7 @@ export class LoadDriver {
       timeoutMs: 15_000,
       noteBytes: 0,
       valuesFrom: 0,
-      rotate: false,
+      anyGateway: false,
       insertIdPrefix: '',
       ...o,
     };
@@ -93,7 +93,7 @@ export class LoadDriver {
     let share = 0;
     let upserts = 0;
     for (let s = 0; s < this.o.opsPerClient && !this.stopped; s++) {
-      const url = this.urls[(this.o.rotate ? c + s : c) % this.urls.length]!;
+      const url = this.urls[(this.o.anyGateway ? Math.floor(Math.random() * this.urls.length) : c) % this.urls.length]!;
       share += this.o.upsertShare;
       const upsert = share >= 1;
       if (upsert) share -= 1;
