@@ -3,6 +3,7 @@ import { LeftInLog, LogConsumer, type LogEntry } from '@sluice/shared/partition-
 import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
 import { NEWEST_PAYLOAD_VERSION } from '@sluice/shared/queue/contract.ts';
+import { buildOf } from '@sluice/shared/queue/payload.ts';
 import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { Batcher } from '../batcher/batcher.ts';
@@ -192,7 +193,7 @@ export class PartitionConsumer {
       return this.giveBack(seq, entry, true);
     }
     const bj = read.job;
-    this.deps.metrics.jobsRead.inc({ version: String(read.version), build: 'b' in bj.data ? bj.data.b : '' });
+    this.deps.metrics.jobsRead.inc({ version: String(read.version), build: buildOf(bj.data) });
     this.entries.set(bj, entry);
     // Gateway jobs have attempts: 1, so a second start followed a stall or a
     // takeover hand-back: the job's last holder died or froze holding it.
