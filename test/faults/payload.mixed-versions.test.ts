@@ -92,6 +92,8 @@ describe('mixed payload versions: a canary gateway writes v2 while the writers r
     expect(takes.length).toBeGreaterThan(0);
     expect(Math.max(...takes)).toBe(0);
     expect(await c.backlog()).toBe(queued);
+    // All of them back in `wait` (none left taken for the next owner's orphan hand-back).
+    expect((await c.jobCounts()).active ?? 0).toBe(0);
 
     // Phase 2: the writers upgraded; both gateways keep writing, committed acks too.
     const newPort = await freePort();

@@ -107,6 +107,8 @@ export class PartitionConsumer {
   private interrupted = false;
   /** The payload version at the head this writer cannot read: the partition is not consumed any more (see the class comment). */
   private waitingFor: number | undefined;
+  /** Stopping while waiting for a newer writer: held jobs are let go at once and moved back once the log consumer closed (see `stop`). */
+  private releasingHeld = false;
 
   /**
    * @param grant the lease this partition is held under (none: `AllPartitions`)
@@ -255,7 +257,10 @@ export class PartitionConsumer {
     return new Promise<void>((_, reject) => {
       const r: Returned = { seq, entry, untouched, settle: () => reject(new LeftInLog()) };
       if (this.interrupted) r.settle();
-      else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
+      else if (this.releasingHeld) {
+        this.returning.push(r);
+        r.settle();
+      } else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
       else this.returning.push(r);
     });
   }
@@ -292,10 +297,24 @@ export class PartitionConsumer {
       closing?.catch(() => {});
       // … which they do as the open batch, sealed now (linger no longer applies), commits;
       await step('batcher.stop', () => this.batcher.stop());
-      // jobs of a fenced-out batch wait for this, with the connection still open.
-      this.returnedAll = true;
-      await step('move back', () => this.moveBack(this.returning.splice(0)));
-      await step('log.close', async () => closing);
+      if (this.waitingFor !== undefined && !this.interrupted) {
+        // Waiting for a newer writer: a fetch BullMQ had in flight may still take one more job while
+        // the log closes, and moving that one back on its own would put it at the head, before the
+        // held ones. So the held jobs are let go now (left taken: their locks stay until they expire,
+        // not renewed), the log closes (a late job is let go the same way), and only then are they
+        // all moved back, in take order. Should a lock expire first (a close that took a whole
+        // lock period), those jobs stay taken, unlocked, and the next owner hands them back in order.
+        this.releasingHeld = true;
+        for (const r of this.returning) r.settle();
+        await step('log.close', async () => closing);
+        this.returnedAll = true;
+        await step('move back', () => this.moveBack(this.returning.splice(0)));
+      } else {
+        // jobs of a fenced-out batch wait for this, with the connection still open.
+        this.returnedAll = true;
+        await step('move back', () => this.moveBack(this.returning.splice(0)));
+        await step('log.close', async () => closing);
+      }
       await step('redis.quit', async () => this.redis && this.deps.redis.release(this.redis));
       if (this.waitingFor !== undefined) this.deps.metrics.partitionsWaiting.remove({ partition: this.partition.name, version: String(this.waitingFor) });
       if (firstError !== undefined) throw firstError;
