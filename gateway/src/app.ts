@@ -31,6 +31,7 @@ import { problemErrors, problemNotFound } from './middleware/errors/index.ts';
 import { requestId } from './middleware/request-id/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { flagRoutes } from './routes/flags.ts';
+import { flagVariant } from './middleware/flag-variant/index.ts';
 import { FlagFollower } from '@sluice/shared/flags/follower.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { openApiDocument } from './openapi/document.ts';
@@ -102,7 +103,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   // SLUICE_REDIS_WAIT_REPLICAS: a job counts as queued (202) only once that many Redis replicas have it.
   const logs = new PartitionLogs(deps.producer, prefix, { replicas: config.SLUICE_REDIS_WAIT_REPLICAS, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS });
   const backlog = new BacklogMonitor(logs, () => topology.map.live(), BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
-  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), metrics, log });
+  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), payloadVersion: config.SLUICE_PAYLOAD_VERSION, build: config.SLUICE_BUILD_ID, metrics, log });
   const follower = new MapFollower(topology, coalescer, new GatewayBeat(deps.producer, prefix, nodeId, config.SLUICE_LEASE_TTL_MS), config.SLUICE_LEASE_RENEW_MS, log);
   const acks = new AckWaiters(deps.subscriber, ackChannel(prefix, nodeId), config.SLUICE_COMMIT_WAIT_MS, log);
   const idempotency = new IdempotencyStore(deps.producer, topology.metaDb, {
@@ -133,6 +134,9 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   const app = new Hono<GatewayEnv>({ router: new RegExpRouter() });
   app.use(requestId({ prefix: deps.nodeId }));
   app.use(httpMetrics(metrics));
+  if (config.SLUICE_ROLLOUT_FLAG !== undefined) {
+    app.use(flagVariant({ flag: config.SLUICE_ROLLOUT_FLAG, flags, registry: metrics.registry, failOn: new FailPoints(config.SLUICE_FAILPOINTS).armed('flag-on-fails') }));
+  }
   app.use('/v1/*', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));
   // /metrics and /readyz's details (settings, dependency errors, dead letters) are for operators: the admin scope.
   app.use('/metrics', apiKeyAuth({ keys: config.SLUICE_API_KEYS, secret: hmacSecretOf(config) }));

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HaproxyRuntime } from './haproxy.ts';
-import { judge, type Figures, type Side, type Thresholds } from './judge.ts';
+import type { Figures, Side, Thresholds } from './judge.ts';
 import { sideOf, snapshot, type Snapshot, type SluiceSource } from './observe.ts';
 import { weightsFor } from './weights.ts';
+import { watchWindow } from './window.ts';
 
 /**
  * The canary controller. States of a run (kept in the state file after every
@@ -119,11 +120,11 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
     const w = weightsFor(share, state.canaries.length, state.stable.length);
     await h.setWeights(o.backend, new Map([...state.canaries.map((c) => [c, w.canary] as const), ...state.stable.map((s) => [s, w.stable] as const)]));
     o.print(`step ${state.step + 1}/${o.steps.length}: canary ${share} % (weights canary ${w.canary}, stable ${w.stable})`);
-    const result = await watchStep(o, state, src, baseline);
-    state.report.steps.push({ share, weights: w, ...result.step });
-    if (result.step.verdict !== 'healthy') return rollback(o, state, result.step.reasons.join('; '));
-    o.print(`  healthy: ${line(result.step.canary)} | stable ${line(result.step.stable)}`);
-    if (result.stableSide.responses > 0) baseline = result.stableSide;
+    const r = await watchWindow(o, { observe: () => snapshot(o.haproxy, o.backend, src), at: (s) => s.at, sides: (a, b) => ({ candidate: sideOf(a, b, state.canaries), control: sideOf(a, b, state.stable) }) }, baseline);
+    state.report.steps.push({ share, weights: w, startedAt: r.startedAt, windowMs: r.windowMs, verdict: r.verdict, reasons: r.reasons, canary: r.candidate, stable: r.control });
+    if (r.verdict !== 'healthy') return rollback(o, state, r.reasons.join('; '));
+    o.print(`  healthy: ${line(r.candidate)} | stable ${line(r.control)}`);
+    if (r.controlSide.responses > 0) baseline = r.controlSide;
     save(o.stateFile, { ...state, step: state.step + 1 });
   }
   state.status = 'promoted';
@@ -133,61 +134,12 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
   return state.report;
 }
 
-function emptySide(): Side {
-  return { responses: 0, errors: 0, latency: [], enqueued: 0, enqueueFailures: 0, deadLetters: 0 };
-}
-
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 function line(f: Figures): string {
   return `${f.responses} responses, ${(f.errorRate * 100).toFixed(2)} % errors, p99 ≤ ${f.p99Ms ?? '-'} ms, ${f.enqueued} writes, ${f.deadLetters} dead letters`;
-}
-
-/** Judge one step's window until it passes, fails or runs out of time. */
-async function watchStep(o: CanaryOptions, state: State, src: SluiceSource, baseline: Side | undefined): Promise<{ step: Omit<StepReport, 'share' | 'weights'>; stableSide: Side }> {
-  const began = Date.now();
-  // A check that cannot observe (a scrape timed out) is skipped; a step that cannot observe for
-  // max-wait rolls back: a canary nobody can judge is not promoted.
-  const observe = async (): Promise<Snapshot | null> => {
-    try {
-      return await snapshot(o.haproxy, o.backend, src);
-    } catch (err) {
-      o.print(`  could not observe (${(err as Error).message}); retrying`);
-      return null;
-    }
-  };
-  const unobservable = (): { step: Omit<StepReport, 'share' | 'weights'>; stableSide: Side } => {
-    const none = judge(emptySide(), emptySide(), o.thresholds);
-    return { step: { startedAt: new Date(began).toISOString(), windowMs: Date.now() - began, verdict: 'insufficient-traffic', reasons: [`could not observe the servers for ${Date.now() - began} ms`], canary: none.canary, stable: none.stable }, stableSide: emptySide() };
-  };
-  let start: Snapshot | null = null;
-  while (start === null) {
-    start = await observe();
-    if (start === null) {
-      if (Date.now() - began >= o.maxWaitMs) return unobservable();
-      await sleep(o.checkMs);
-    }
-  }
-  const startedAt = new Date(start.at).toISOString();
-  for (;;) {
-    await sleep(o.checkMs);
-    const now = await observe();
-    if (now === null) {
-      if (Date.now() - began >= o.maxWaitMs) return unobservable();
-      continue;
-    }
-    const canary = sideOf(start, now, state.canaries);
-    const stableSide = sideOf(start, now, state.stable);
-    // At 100 % the stable servers get nothing: the canary is held to the last window they had.
-    const v = judge(canary, stableSide.responses > 0 || baseline === undefined ? stableSide : baseline, o.thresholds);
-    const elapsed = now.at - start.at;
-    const base = { startedAt, windowMs: elapsed, reasons: v.reasons, canary: v.canary, stable: v.stable };
-    if (v.state === 'unhealthy') return { step: { ...base, verdict: 'unhealthy' }, stableSide };
-    if (elapsed >= o.intervalMs && v.state === 'healthy') return { step: { ...base, verdict: 'healthy' }, stableSide };
-    if (elapsed >= o.maxWaitMs) return { step: { ...base, verdict: 'insufficient-traffic', reasons: [`only ${v.canary.responses} canary responses in ${elapsed} ms (--min-requests ${o.thresholds.minRequests})`] }, stableSide };
-  }
 }
 
 /** Canary weight 0, stable weights restored; measure how long HAProxy took and when the canary had no session left. */

@@ -96,29 +96,35 @@ function figures(s: Side): Figures {
   };
 }
 
+/** What the two sides are called in the reasons (the canary controller's by default; a flag rollout's: flag-on, flag-off). */
+export interface SideNames {
+  candidate: string;
+  control: string;
+}
+
 /**
  * Judge a window. Dead letters are judged as soon as they appear (they are
  * damage done after a 202, not noise), everything else once the canary has
  * answered `minRequests`. `stable` may be a previous window's figures when
  * the stable servers had no traffic (the 100 % step).
  */
-export function judge(canary: Side, stable: Side, t: Thresholds): Verdict {
+export function judge(canary: Side, stable: Side, t: Thresholds, names: SideNames = { candidate: 'canary', control: 'stable' }): Verdict {
   const c = figures(canary);
   const s = figures(stable);
   const reasons: string[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   if (c.deadLetters > 0 && c.deadLetterRate > s.deadLetterRate + t.maxDeadLetterRateDelta) {
-    reasons.push(`dead letters: ${c.deadLetters} of the canary's writes (${c.enqueued} counted queued; ${pct(c.deadLetterRate)}) vs stable ${pct(s.deadLetterRate)}`);
+    reasons.push(`dead letters: ${c.deadLetters} of the ${names.candidate}'s writes (${c.enqueued} counted queued; ${pct(c.deadLetterRate)}) vs ${names.control} ${pct(s.deadLetterRate)}`);
   }
   if (c.responses >= t.minRequests) {
-    if (c.errorRate > s.errorRate + t.maxErrorRateDelta) reasons.push(`errors: ${pct(c.errorRate)} of ${c.responses} canary responses vs stable ${pct(s.errorRate)}`);
-    if (c.enqueueFailureRate > s.enqueueFailureRate + t.maxEnqueueFailureRateDelta) reasons.push(`enqueue failures: ${pct(c.enqueueFailureRate)} vs stable ${pct(s.enqueueFailureRate)}`);
+    if (c.errorRate > s.errorRate + t.maxErrorRateDelta) reasons.push(`errors: ${pct(c.errorRate)} of ${c.responses} ${names.candidate} responses vs ${names.control} ${pct(s.errorRate)}`);
+    if (c.enqueueFailureRate > s.enqueueFailureRate + t.maxEnqueueFailureRateDelta) reasons.push(`enqueue failures: ${pct(c.enqueueFailureRate)} vs ${names.control} ${pct(s.enqueueFailureRate)}`);
     const q = judgedQuantile(canary.latency.at(-1)?.count ?? 0);
     const cq = quantileMs(canary.latency, q);
     const sq = quantileMs(stable.latency, q);
     const limit = Math.max((sq ?? 0) * t.maxLatencyRatio, t.latencyFloorMs);
     const name = `p${Math.round(q * 100)}`;
-    if (cq !== null && cq > limit) reasons.push(`latency: canary ${name} ≤ ${cq} ms vs limit ${limit} ms (stable ${name} ≤ ${sq ?? '-'} ms)`);
+    if (cq !== null && cq > limit) reasons.push(`latency: ${names.candidate} ${name} ≤ ${cq} ms vs limit ${limit} ms (${names.control} ${name} ≤ ${sq ?? '-'} ms)`);
   }
   const state = reasons.length > 0 ? 'unhealthy' : c.responses >= t.minRequests ? 'healthy' : 'pending';
   return { state, reasons, canary: c, stable: s };

@@ -177,6 +177,8 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       lockDurationMs: config.SLUICE_LOCK_DURATION_MS,
       maxRows: config.SLUICE_BATCH_MAX_ROWS,
       lingerMs: config.SLUICE_BATCH_LINGER_MS,
+      // Test-only: read payloads only up to this version, as a writer of an older build would.
+      payloadMaxVersion: failpoints.value('payload-read-max'),
     };
     const flow = pipeline({ contextOf: (p) => contextOf(p.shard), afterCommit, metrics, log, slowMs: config.SLUICE_LOCK_DURATION_MS / 4, ...sharding.pipeline });
     const ownership =

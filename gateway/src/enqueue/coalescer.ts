@@ -1,7 +1,8 @@
 import { UnavailableError } from '@sluice/shared/errors/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
-import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
+import type { PayloadVersion, WriteRequest } from '@sluice/shared/queue/contract.ts';
+import { writePayload } from '@sluice/shared/queue/payload.ts';
 import { jobIdOf, ownerTag, writeIdOf } from '@sluice/shared/queue/ids.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import type { GatewayMetrics } from '../metrics/index.ts';
@@ -38,6 +39,10 @@ export interface CoalescerOptions {
   maxRequests: number;
   /** SLUICE_HMAC_SECRET (or the public no-auth one): the key of writeIds' owner tags (queue/ids.ts). */
   secret: string;
+  /** SLUICE_PAYLOAD_VERSION: the job payload version written (queue/payload.ts); default 1. */
+  payloadVersion?: PayloadVersion;
+  /** SLUICE_BUILD_ID: carried by v2 payloads. */
+  build?: string;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -142,7 +147,7 @@ export class Coalescer {
     const stopTimer = this.o.metrics.enqueueSeconds.startTimer();
     const sending = this.logs
       .get(batch.partition)
-      .append([{ id: batch.jobId, data: { v: 1, reqs: batch.reqs } }])
+      .append([{ id: batch.jobId, data: writePayload(batch.reqs, this.o.payloadVersion ?? 1, this.o.build ?? '') }])
       .then(
         () => {
           stopTimer();

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { redisUrlProblem } from '../redis/url.ts';
+import { FLAG_NAME } from '../flags/evaluate.ts';
+import { NEWEST_PAYLOAD_VERSION, type PayloadVersion } from '../queue/contract.ts';
 
 /** Booleans from env: only the words, never `z.coerce.boolean()` (it makes "false" true). */
 const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -75,6 +77,12 @@ export const configSchema = z.object({
   SLUICE_PARTITIONS: posInt.max(1024).default(4),
   /** How often every process checks the stored shard map for a new version (partition layout changes, later shard moves). */
   SLUICE_TOPOLOGY_POLL_MS: posInt.min(50).max(60_000).default(1000),
+  /**
+   * The flag under rollout: requests naming their user (Sluice-User-Id) are
+   * counted and timed by this flag's variant for that user (on/off), what
+   * `pnpm canary flag` judges. Unset: no such metrics.
+   */
+  SLUICE_ROLLOUT_FLAG: z.string().regex(FLAG_NAME, 'a flag name: 1-100 of A-Z a-z 0-9 . _ -').optional(),
   SLUICE_FLAGS_RECONCILE_MS: posInt.min(50).max(60_000).default(500),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
@@ -82,6 +90,14 @@ export const configSchema = z.object({
   SLUICE_COPY_MIN_ROWS: nonNegInt.max(100_000).default(500),
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),
   SLUICE_ENQUEUE_MAX_REQUESTS: posInt.max(10_000).default(500),
+  /**
+   * Job payload version the gateway writes (docs/PAYLOAD.md). Raise it only
+   * once every writer reads it: a writer that does not leaves the job queued
+   * and stops consuming its partition until a newer writer takes over.
+   */
+  SLUICE_PAYLOAD_VERSION: z.coerce.number().int().min(1).max(NEWEST_PAYLOAD_VERSION).default(1).transform((v) => v as PayloadVersion),
+  /** The gateway's build (release) id, carried by v2 job payloads (the writers count the jobs they read by it). */
+  SLUICE_BUILD_ID: z.string().regex(/^[A-Za-z0-9._+-]{1,64}$/, 'build ids are 1-64 of A-Z a-z 0-9 . _ + -').default('dev'),
   SLUICE_MAX_QUEUE_DEPTH: posInt.default(20_000),
   /** Writes (requests) queued over all partitions above which writes get 503 (jobs carry up to SLUICE_ENQUEUE_MAX_REQUESTS each). */
   SLUICE_MAX_QUEUE_WRITES: posInt.default(1_000_000),

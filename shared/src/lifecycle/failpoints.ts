@@ -22,6 +22,15 @@ export class FailPoints {
   armed(name: string): boolean {
     return this.points.has(name);
   }
+  /**
+   * The number a point carries (`name=N`), for fail points that set a value
+   * (e.g. `payload-read-max=1`: a writer that reads payloads up to v1, as an
+   * older build would); undefined when not armed or without a number.
+   */
+  value(name: string): number | undefined {
+    const v = this.points.get(name);
+    return v === undefined || !Number.isFinite(v) ? undefined : v;
+  }
   /** Await at a named step. Resolves at once when the point is not armed. */
   async hit(name: string, onHit?: () => void): Promise<void> {
     const ms = this.points.get(name);

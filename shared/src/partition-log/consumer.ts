@@ -227,14 +227,27 @@ export class LogConsumer {
    * newest first, which leaves the oldest at the head.
    * Issued in order on one connection, so Redis runs them in order; an entry
    * whose lock lapsed meanwhile belongs to its next taker and is skipped.
+   * Entries in `untake` were never worked on (a writer that cannot read them
+   * hands them back for one that can): their takes are not counted either.
    */
-  async moveBack(oldestFirst: readonly LogEntry[]): Promise<void> {
+  async moveBack(oldestFirst: readonly LogEntry[], o: { untake?: readonly LogEntry[] } = {}): Promise<void> {
+    // Not taken, as far as the job's count goes: BullMQ's take (moveToActive) added 1 to `ats`
+    // (attemptsStarted), which the next taker reads as "its last holder died holding it".
+    await Promise.all((o.untake ?? []).map((e) => this.untake(e)));
     await Promise.all(
       [...oldestFirst].reverse().map((e) => {
         const t = this.taken.get(e);
         return t?.job.moveToWait(t.token).catch((err: unknown) => this.o.log.debug({ err, jobId: e.id }, 'entry not moved back (its lock lapsed)'));
       }),
     );
+  }
+
+  /** Undo the take's count of a held entry (only while its lock is still ours). */
+  private async untake(e: LogEntry): Promise<void> {
+    const t = this.taken.get(e);
+    if (t?.token === undefined) return;
+    const key = `${this.o.prefix}:${queueName(this.ref)}:${e.id}`;
+    await this.o.connection.eval(UNTAKE_ENTRY, 1, key, t.token).catch((err: unknown) => this.o.log.debug({ err, jobId: e.id }, 'take count not undone'));
   }
 
   /** Add 1 to counter `field` kept in the entry's own hash; 0 when the entry is gone. */
@@ -321,3 +334,8 @@ async function evalCached(redis: Redis, script: string, sha: string, keys: reado
 const COUNT_IN_ENTRY = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
 return 0`;
+
+// BullMQ's moveToActive adds 1 to `ats` (attemptsStarted) per take; undone only by the lock's holder.
+const UNTAKE_ENTRY = `
+if redis.call('GET', KEYS[1] .. ':lock') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'ats') == 1 then return redis.call('HINCRBY', KEYS[1], 'ats', -1) end
+return -1`;

@@ -1,7 +1,9 @@
 /**
  * The queue contract: what a gateway puts in a BullMQ job and what a writer
- * publishes back. Both sides import these types; bump `v` on any change that
- * an older writer could misread.
+ * publishes back. Both sides import these types. How the payload evolves
+ * (docs/PAYLOAD.md): bump `v` on any change that an older writer could
+ * misread or misapply; a writer reads every version from 1 up to the newest
+ * it knows (`payload.ts`), and leaves a newer one queued for a newer writer.
  *
  * Values are already in Postgres text input format (or null) when they reach
  * the queue: the gateway converts once while validating, the writer passes
@@ -60,11 +62,37 @@ export interface WriteRequest {
   rows?: boolean;
 }
 
-/** The payload of one BullMQ job: the requests one gateway coalesced for one partition. */
-export interface WriteJob {
+/** Payload version 1: the requests one gateway coalesced for one partition. */
+export interface WriteJobV1 {
   v: 1;
   reqs: WriteRequest[];
 }
+
+/**
+ * Payload version 2: version 1 plus `b`, the build id of the gateway that
+ * enqueued the job (SLUICE_BUILD_ID), required: a v2 writer counts the jobs
+ * it reads by the build that wrote them (`sluice_writer_jobs_read_total`,
+ * what a canary's writes are told apart by). A change a v1 writer could
+ * merely ignore, kept as the example of a bump and of the mixed-fleet path.
+ */
+export interface WriteJobV2 {
+  v: 2;
+  /** The enqueuing gateway's build id. */
+  b: string;
+  reqs: WriteRequest[];
+}
+
+/** The payload of one BullMQ job, any version a writer of this build reads. */
+export type WriteJob = WriteJobV1 | WriteJobV2;
+
+/** The payload versions this build reads, oldest first; the last is the newest it can write. */
+export const PAYLOAD_VERSIONS = [1, 2] as const;
+
+/** A payload version this build knows. */
+export type PayloadVersion = (typeof PAYLOAD_VERSIONS)[number];
+
+/** The newest payload version this build knows. */
+export const NEWEST_PAYLOAD_VERSION: PayloadVersion = 2;
 
 /** Outcome of one request, published to the waiting gateway after commit. */
 export type WriteOutcome =

@@ -27,6 +27,10 @@ export interface LoadOptions {
   noteBytes?: number;
   /** Upserted values start after this (a second run over the keys of a first one continues their sequence). */
   valuesFrom?: number;
+  /** Prefix of insert ids (a second run in one test must not reuse the first one's). */
+  insertIdPrefix?: string;
+  /** Each op goes to a gateway picked at random instead of client i always to urls[i % n]: a key's writes go through every gateway. */
+  anyGateway?: boolean;
   /** Sharded tables: the user (shard-key value) of client i; its rows carry it as `user_id`. */
   userOf?: (client: number) => number;
 }
@@ -49,6 +53,8 @@ export class LoadDriver {
       timeoutMs: 15_000,
       noteBytes: 0,
       valuesFrom: 0,
+      anyGateway: false,
+      insertIdPrefix: '',
       ...o,
     };
     this.urls = o.urls;
@@ -87,7 +93,7 @@ export class LoadDriver {
     let share = 0;
     let upserts = 0;
     for (let s = 0; s < this.o.opsPerClient && !this.stopped; s++) {
-      const url = this.urls[c % this.urls.length]!;
+      const url = this.urls[(this.o.anyGateway ? Math.floor(Math.random() * this.urls.length) : c) % this.urls.length]!;
       share += this.o.upsertShare;
       const upsert = share >= 1;
       if (upsert) share -= 1;
@@ -97,7 +103,7 @@ export class LoadDriver {
         const key = `k${c}.${j}`;
         await this.send(url, { id: `u${c}.${j}.${v}`, kind: 'upsert', key, v, ack }, '/v1/tables/f_keys', { k: key, v, op: `u${c}.${j}.${v}`, ...user });
       } else {
-        const id = `i${c}.${s}`;
+        const id = `${this.o.insertIdPrefix}i${c}.${s}`;
         await this.send(url, { id, kind: 'insert', ack }, '/v1/tables/f_items', { op: id, client: c, note, ...user });
       }
       if (this.o.paceMs > 0) await new Promise((r) => setTimeout(r, this.o.paceMs));

@@ -34,6 +34,19 @@ export class WriterMetrics {
   readonly restartFailures = new Counter({ name: 'sluice_writer_consumer_restart_failures_total', help: 'Failed starts of a replacement partition consumer (tried again with backoff while the partition is ours)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly ackPublishFailures = new Counter({ name: 'sluice_writer_ack_publish_failures_total', help: 'Ack PUBLISHes that failed (the gateway answers 504; status polling still works)', registers: [this.registry] });
   readonly retentionRemoved = new Counter({ name: 'sluice_writer_retention_removed_total', help: 'Dedupe records removed past SLUICE_DEDUPE_RETENTION_S', labelNames: ['table'] as const, registers: [this.registry] });
+  readonly jobsRead = new Counter({ name: 'sluice_writer_jobs_read_total', help: 'Jobs read, by payload version and the build of the gateway that wrote them (v2 on; "" before)', labelNames: ['version', 'build'] as const, registers: [this.registry] });
+  readonly newerPayloads = new Counter({
+    name: 'sluice_writer_newer_payloads_total',
+    help: 'Jobs met whose payload version this writer does not read (a newer gateway wrote them): left queued for a newer writer, with everything behind them in their partition',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+  readonly partitionsWaiting = new Gauge({
+    name: 'sluice_writer_partitions_waiting_for_newer_writer',
+    help: 'Partitions this writer holds and no longer consumes: the job at their head has a payload version it does not read (upgrade the writers)',
+    labelNames: ['partition', 'version'] as const,
+    registers: [this.registry],
+  });
   readonly partitionsOwned = new Gauge({ name: 'sluice_writer_partitions_owned', help: 'Partitions this writer consumes', registers: [this.registry] });
   readonly movePauseSeconds = new Histogram({
     name: 'sluice_shard_move_pause_seconds',

@@ -2,12 +2,14 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import { LeftInLog, LogConsumer, type LogEntry } from '@sluice/shared/partition-log/consumer.ts';
 import type { RedisClient as Redis } from '@sluice/shared/redis/connections.ts';
 import type { RedisFactory } from '@sluice/shared/redis/factory.ts';
+import { NEWEST_PAYLOAD_VERSION } from '@sluice/shared/queue/contract.ts';
+import { buildOf } from '@sluice/shared/queue/payload.ts';
 import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts';
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { Batcher } from '../batcher/batcher.ts';
 import type { BatchJob } from '../flush/types.ts';
 import type { WriterMetrics } from '../metrics/metrics.ts';
-import { toBatchJob } from './job.ts';
+import { readEntry } from './job.ts';
 import type { PartitionGrant } from './ownership.ts';
 import { countSoloFlush, splitSuspects } from './suspects.ts';
 
@@ -39,6 +41,8 @@ export interface ConsumerSettings {
   maxRows: number;
   /** SLUICE_BATCH_LINGER_MS */
   lingerMs: number;
+  /** Read payloads up to this version only (test-only `payload-read-max`: an older build); default: every version this build knows. */
+  payloadMaxVersion?: number;
 }
 
 /** What a partition consumer needs from the writer. */
@@ -58,6 +62,8 @@ export interface ConsumerDeps {
 interface Returned {
   seq: number;
   entry: LogEntry;
+  /** Never worked on (held behind a payload this writer cannot read): its take is not counted. */
+  untouched: boolean;
   settle(): void;
 }
 
@@ -75,6 +81,16 @@ interface Returned {
  * a crash suspect: it is flushed in a transaction of its own and
  * dead-lettered unapplied after MAX_SOLO_FLUSHES such flushes that never
  * finished (crash-loop quarantine).
+ *
+ * A job whose payload version this writer does not read (a newer gateway
+ * wrote it, docs/PAYLOAD.md) is neither applied, failed nor skipped: the
+ * consumer stops consuming the partition there (it is *waiting for a newer
+ * writer*). Jobs taken before it still commit; it and every job taken after
+ * it are held, never worked on, and moved back to the queue head in take
+ * order at `stop()`, with their takes not counted, so the next owner (a
+ * newer writer after the upgrade) takes them in queue order as first
+ * deliveries. Skipping ahead would commit later writes of the partition's
+ * keys before the held one.
  */
 export class PartitionConsumer {
   private readonly batcher: Batcher<BatchJob>;
@@ -89,6 +105,10 @@ export class PartitionConsumer {
   private readonly entries = new WeakMap<BatchJob, LogEntry>();
   /** The connection dropped: no job taken from now on may be committed by this consumer. */
   private interrupted = false;
+  /** The payload version at the head this writer cannot read: the partition is not consumed any more (see the class comment). */
+  private waitingFor: number | undefined;
+  /** Stopping while waiting for a newer writer: held jobs are let go at once and moved back once the log consumer closed (see `stop`). */
+  private releasingHeld = false;
 
   /**
    * @param grant the lease this partition is held under (none: `AllPartitions`)
@@ -163,11 +183,19 @@ export class PartitionConsumer {
     const seq = this.seq++;
     // Left taken for the next consumer (see `interrupt`).
     if (this.interrupted) throw new LeftInLog();
+    // Behind a job this writer cannot read: held, untouched (see the class comment).
+    if (this.waitingFor !== undefined) return this.giveBack(seq, entry, true);
     if (this.grant && !this.grant.valid()) {
       this.lose('lease may have lapsed (not renewed in time)');
       return this.giveBack(seq, entry);
     }
-    const bj = toBatchJob(entry);
+    const read = readEntry(entry, this.deps.settings.payloadMaxVersion);
+    if (read.kind === 'newer') {
+      this.waitForNewerWriter(read.version, entry.id);
+      return this.giveBack(seq, entry, true);
+    }
+    const bj = read.job;
+    this.deps.metrics.jobsRead.inc({ version: String(read.version), build: buildOf(bj.data) });
     this.entries.set(bj, entry);
     // Gateway jobs have attempts: 1, so a second start followed a stall or a
     // takeover hand-back: the job's last holder died or froze holding it.
@@ -192,6 +220,21 @@ export class PartitionConsumer {
     this.grant?.lost(reason);
   }
 
+  /**
+   * The job at this point of the log has a payload version this writer does
+   * not read: take nothing more (a fetch already waiting may still hand out
+   * one job: `process` holds it too), keep the lease (another writer of this
+   * build would do the same), and say so until the consumer stops.
+   */
+  private waitForNewerWriter(version: number, jobId: string): void {
+    this.waitingFor = version;
+    this.consumer?.pauseFetching();
+    this.deps.metrics.newerPayloads.inc({ version: String(version) });
+    this.deps.metrics.partitionsWaiting.set({ partition: this.partition.name, version: String(version) }, 1);
+    const reads = this.deps.settings.payloadMaxVersion ?? NEWEST_PAYLOAD_VERSION;
+    this.log.warn({ jobId, version, reads }, 'partition waiting for a newer writer: its next job has a payload version this writer does not read; left queued, with every later job of the partition (upgrade the writers)');
+  }
+
   /** Flush a batch: first deliveries together, each suspect alone (counted first), in queue order. */
   private async flush(jobs: readonly BatchJob[], attempt: number): Promise<void> {
     for (const run of splitSuspects(jobs, (j) => this.suspects.has(j))) {
@@ -210,11 +253,14 @@ export class PartitionConsumer {
    * the queue head; then leave it to the log (neither done nor failed). After
    * an interruption the job is left taken at once (see `interrupt`).
    */
-  private giveBack(seq: number, entry: LogEntry): Promise<void> {
+  private giveBack(seq: number, entry: LogEntry, untouched = false): Promise<void> {
     return new Promise<void>((_, reject) => {
-      const r: Returned = { seq, entry, settle: () => reject(new LeftInLog()) };
+      const r: Returned = { seq, entry, untouched, settle: () => reject(new LeftInLog()) };
       if (this.interrupted) r.settle();
-      else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
+      else if (this.releasingHeld) {
+        this.returning.push(r);
+        r.settle();
+      } else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
       else this.returning.push(r);
     });
   }
@@ -223,8 +269,9 @@ export class PartitionConsumer {
   private async moveBack(jobs: Returned[]): Promise<void> {
     const ordered = [...jobs].sort((a, b) => a.seq - b.seq);
     if (!this.interrupted && ordered.length > 0) {
-      await this.consumer!.moveBack(ordered.map((r) => r.entry));
-      this.log.warn({ jobs: ordered.length }, 'fenced out: uncommitted jobs moved back to the queue head');
+      await this.consumer!.moveBack(ordered.map((r) => r.entry), { untake: ordered.filter((r) => r.untouched).map((r) => r.entry) });
+      if (this.waitingFor === undefined) this.log.warn({ jobs: ordered.length }, 'fenced out: uncommitted jobs moved back to the queue head');
+      else this.log.info({ jobs: ordered.length, version: this.waitingFor }, 'jobs left for a newer writer moved back to the queue head, in order');
     }
     for (const r of ordered) r.settle();
   }
@@ -250,11 +297,26 @@ export class PartitionConsumer {
       closing?.catch(() => {});
       // … which they do as the open batch, sealed now (linger no longer applies), commits;
       await step('batcher.stop', () => this.batcher.stop());
-      // jobs of a fenced-out batch wait for this, with the connection still open.
-      this.returnedAll = true;
-      await step('move back', () => this.moveBack(this.returning.splice(0)));
-      await step('log.close', async () => closing);
+      if (this.waitingFor !== undefined && !this.interrupted) {
+        // Waiting for a newer writer: a fetch BullMQ had in flight may still take one more job while
+        // the log closes, and moving that one back on its own would put it at the head, before the
+        // held ones. So the held jobs are let go now (left taken: their locks stay until they expire,
+        // not renewed), the log closes (a late job is let go the same way), and only then are they
+        // all moved back, in take order. Should a lock expire first (a close that took a whole
+        // lock period), those jobs stay taken, unlocked, and the next owner hands them back in order.
+        this.releasingHeld = true;
+        for (const r of this.returning) r.settle();
+        await step('log.close', async () => closing);
+        this.returnedAll = true;
+        await step('move back', () => this.moveBack(this.returning.splice(0)));
+      } else {
+        // jobs of a fenced-out batch wait for this, with the connection still open.
+        this.returnedAll = true;
+        await step('move back', () => this.moveBack(this.returning.splice(0)));
+        await step('log.close', async () => closing);
+      }
       await step('redis.quit', async () => this.redis && this.deps.redis.release(this.redis));
+      if (this.waitingFor !== undefined) this.deps.metrics.partitionsWaiting.remove({ partition: this.partition.name, version: String(this.waitingFor) });
       if (firstError !== undefined) throw firstError;
     })();
     return this.stopping;
