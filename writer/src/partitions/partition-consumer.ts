@@ -48,8 +48,12 @@ export interface ConsumerDeps {
   redis: RedisFactory;
   log: Logger;
   metrics: WriterMetrics;
-  /** Flush one batch of this partition: one transaction (checking `fence` when given), then the after-commit steps. */
-  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence): Promise<void>;
+  /**
+   * Flush one batch of this partition: one transaction (checking `fence` when
+   * given; shared with other partitions' batches under group commit, unless
+   * `alone`), then the after-commit steps.
+   */
+  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone?: boolean): Promise<void>;
   /** ms before retrying a failed batch, or null to give its jobs up. */
   retryDelay(partition: PartitionRef, err: unknown, attempt: number): number | null;
 }
@@ -198,7 +202,8 @@ export class PartitionConsumer {
       const job = run.jobs[0]!;
       // Once per batch, not per retry: a database outage must not count as a crash.
       if (run.suspect && attempt === 1) await countSoloFlush((field) => this.consumer!.countIn(this.entries.get(job)!, field), job);
-      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence);
+      // A suspect's transaction holds nothing else, not even other partitions' batches: a crash is blamed on it alone.
+      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence, run.suspect);
       // Committed: mark the run's jobs done in one script, not one per job as each processor resolves.
       // Not after an interruption: the connection is gone (see `interrupt`).
       if (!this.interrupted) await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));

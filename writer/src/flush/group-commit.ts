@@ -1,0 +1,115 @@
+import type { Logger } from '@sluice/shared/log/index.ts';
+import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
+import type { FlushResult, Member } from './types.ts';
+
+/**
+ * Group commit across the partitions one writer consumes on one shard, in
+ * the style of a database's group commit (leader/follower): each partition
+ * still batches on its own (batcher/), but its batch does not open a
+ * transaction of its own while this writer has one in flight on the shard.
+ *
+ * States, per shard:
+ * - idle:  no transaction of this writer in flight; a batch that arrives
+ *          starts one at once, alone (no added wait when the load is low).
+ * - busy:  one transaction in flight; arriving batches wait. When it ends
+ *          (committed or failed), every waiting batch, in arrival order up to
+ *          `maxRows` rows (at least one batch), goes into the next
+ *          transaction, together; with none waiting the shard is idle again.
+ *
+ * So under load a transaction carries the batches of every partition that
+ * filled up meanwhile: fewer, bigger transactions (one BEGIN, one job claim,
+ * one statement per table and op, one COMMIT and fsync, one consistency
+ * token) for the same linger. Per-key order holds: keys never span
+ * partitions and each partition has one batch in flight at a time.
+ *
+ * Only a batch's first attempt joins (pipeline.ts); a group that fails for
+ * any reason (a data error, one member fenced out, a lost connection) is
+ * rolled back whole and every member is told to flush alone, as without
+ * group commit: poison bisection, fencing, retries and crash quarantine stay
+ * per partition. The wait is bounded by one transaction of at most `maxRows`
+ * rows (SLUICE_BATCH_MAX_ROWS), the size a lone batch may reach anyway.
+ */
+
+/** What a member of a group learns: its committed part, or that it must flush alone. */
+export type GroupOutcome = { result: FlushResult; seconds: number } | { alone: unknown };
+
+/** A batch waiting for the shard's next transaction. */
+interface Waiting {
+  member: Member & { partition: PartitionRef };
+  rows: number;
+  settle(outcome: GroupOutcome): void;
+}
+
+/** Settings and collaborators of a committer. */
+export interface GroupCommitOptions {
+  /** Bound on the rows of one group (a lone batch larger than this still goes, alone). */
+  maxRows: number;
+  /** Commit the batches of one shard in one transaction, results per member in order (flush.ts `flushGroup`). */
+  flush(members: readonly (Member & { partition: PartitionRef })[]): Promise<FlushResult[]>;
+  log: Logger;
+  /** A group of several batches failed and its members flush alone (for a metric). */
+  onFallback?(members: number, err: unknown): void;
+}
+
+/**
+ * The next group from the head of `waiting` (removed from it): in arrival
+ * order while the rows fit in `maxRows`, at least one batch, never two
+ * batches of one partition. Exported for its unit test.
+ */
+export function takeGroup<T extends { rows: number; member: { partition: PartitionRef } }>(waiting: T[], maxRows: number): T[] {
+  const names = new Set<string>();
+  let rows = 0;
+  let n = 0;
+  for (const w of waiting) {
+    if (n > 0 && (rows + w.rows > maxRows || names.has(w.member.partition.name))) break;
+    names.add(w.member.partition.name);
+    rows += w.rows;
+    n++;
+  }
+  return waiting.splice(0, n);
+}
+
+/** One writer's group committer, over every shard it flushes to (see the module comment). */
+export class GroupCommitter {
+  private readonly queues = new Map<string, { waiting: Waiting[]; busy: boolean }>();
+
+  constructor(private readonly o: GroupCommitOptions) {}
+
+  /** Commit `member` with whatever else is waiting on its shard; never rejects (a failure says `alone`). */
+  commit(member: Member & { partition: PartitionRef }): Promise<GroupOutcome> {
+    return new Promise<GroupOutcome>((settle) => {
+      const shard = member.partition.shard;
+      let q = this.queues.get(shard);
+      if (q === undefined) this.queues.set(shard, (q = { waiting: [], busy: false }));
+      q.waiting.push({ member, rows: member.jobs.reduce((n, j) => n + j.rows, 0), settle });
+      if (!q.busy) this.run(q).catch((err: unknown) => this.o.log.error({ err }, 'group committer failed'));
+    });
+  }
+
+  /** The shard's leader loop: one transaction at a time, each taking every batch that waited for it. */
+  private async run(q: { waiting: Waiting[]; busy: boolean }): Promise<void> {
+    q.busy = true;
+    try {
+      while (q.waiting.length > 0) await this.commitGroup(takeGroup(q.waiting, this.o.maxRows));
+    } finally {
+      q.busy = false;
+    }
+  }
+
+  private async commitGroup(group: Waiting[]): Promise<void> {
+    // Fence rows locked in one order by every writer: two stale groups cannot deadlock on them.
+    group.sort((a, b) => (a.member.partition.name < b.member.partition.name ? -1 : 1));
+    const t0 = performance.now();
+    try {
+      const results = await this.o.flush(group.map((w) => w.member));
+      const seconds = (performance.now() - t0) / 1000;
+      group.forEach((w, i) => w.settle({ result: results[i]!, seconds }));
+    } catch (err) {
+      if (group.length > 1) {
+        this.o.onFallback?.(group.length, err);
+        this.o.log.debug({ err, partitions: group.map((w) => w.member.partition.name) }, 'group commit failed; each batch flushes alone');
+      }
+      for (const w of group) w.settle({ alone: err });
+    }
+  }
+}
