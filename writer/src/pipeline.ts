@@ -7,7 +7,7 @@ import { classify, errorCode } from './flush/classify.ts';
 import { flushBatch, flushGroup, type FlushContext } from './flush/flush.ts';
 import { GroupCommitter } from './flush/group-commit.ts';
 import type { AfterCommitHook } from './flush/hooks.ts';
-import type { BatchJob, FlushResult } from './flush/types.ts';
+import type { BatchJob, FlushResult, Member } from './flush/types.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
 import type { ConsumerDeps } from './partitions/partition-consumer.ts';
 import { SealedRangeError, StaleMapError } from './sharding/move-log-hook.ts';
@@ -49,7 +49,13 @@ export interface PipelineDeps {
 /** The flush and retry policy every partition consumer runs. */
 export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
   const { log, metrics } = d;
-  const groups = d.groupCommit && new GroupCommitter({ maxRows: d.groupCommit.maxRows, flush: (members) => flushGroup(d.contextOf(members[0]!.partition), members), log, onFallback: () => metrics.groupFallbacks.inc() });
+  /** A group's transaction: several batches in one (fast path only), or a lone one as ever. */
+  const commitTogether = async (members: readonly (Member & { partition: PartitionRef })[]): Promise<FlushResult[]> => {
+    const ctx = d.contextOf(members[0]!.partition);
+    if (members.length > 1) return flushGroup(ctx, members);
+    return [await flushBatch(ctx, members[0]!.jobs, members[0]!)];
+  };
+  const groups = d.groupCommit && new GroupCommitter({ maxRows: d.groupCommit.maxRows, flush: commitTogether, log, onFallback: () => metrics.groupFallbacks.inc() });
   /** Commit the batch: with others of its shard when it may, else (or when that group failed) alone. */
   const commit = async (partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence: Fence | undefined, alone: boolean): Promise<{ result: FlushResult; seconds: number }> => {
     const rejected = await d.beforeFlush?.(partition, jobs);
@@ -57,6 +63,7 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
     if (groups && attempt === 1 && !alone) {
       const grouped = await groups.commit({ partition, jobs, fence, ...refused });
       if ('result' in grouped) return grouped;
+      if ('failed' in grouped) throw grouped.failed;
     }
     const t0 = performance.now();
     const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS, ...refused });

@@ -97,8 +97,13 @@ describe('GroupCommitter', () => {
     await h.release();
     const outcomes: GroupOutcome[] = await Promise.all([a, b]);
     expect(outcomes).toEqual([{ alone: boom }, { alone: boom }]);
+    // A lone batch's failure is its own (retried by its batcher as without group commit).
+    const lone = h.c.commit(member(ref('main', 3), 1));
+    h.failures.push(boom);
+    await h.release();
+    expect(await lone).toEqual({ failed: boom });
     const next = h.c.commit(member(ref('main', 1), 1));
-    expect(h.groups).toHaveLength(3);
+    expect(h.groups).toHaveLength(4);
     await h.release();
     expect('result' in (await next)).toBe(true);
   });

@@ -22,16 +22,22 @@ import type { FlushResult, Member } from './types.ts';
  * token) for the same linger. Per-key order holds: keys never span
  * partitions and each partition has one batch in flight at a time.
  *
- * Only a batch's first attempt joins (pipeline.ts); a group that fails for
- * any reason (a data error, one member fenced out, a lost connection) is
- * rolled back whole and every member is told to flush alone, as without
- * group commit: poison bisection, fencing, retries and crash quarantine stay
- * per partition. The wait is bounded by one transaction of at most `maxRows`
+ * Only a batch's first attempt joins (pipeline.ts). A batch alone in its
+ * transaction is flushed exactly as without group commit. A group of several
+ * that fails for any reason (a data error, one member fenced out, a lost
+ * connection) is rolled back whole and every member is told to flush alone,
+ * as without group commit: poison bisection, fencing, retries and crash
+ * quarantine stay per partition. The wait is bounded by one transaction of at most `maxRows`
  * rows (SLUICE_BATCH_MAX_ROWS), the size a lone batch may reach anyway.
  */
 
-/** What a member of a group learns: its committed part, or that it must flush alone. */
-export type GroupOutcome = { result: FlushResult; seconds: number } | { alone: unknown };
+/**
+ * What a batch learns: its committed part; or, when its group of several
+ * failed, that it must flush alone (`alone`); or, when it was alone in its
+ * transaction (flushed exactly as without group commit, bisection included),
+ * that this failed (`failed`: retried like any failed batch).
+ */
+export type GroupOutcome = { result: FlushResult; seconds: number } | { alone: unknown } | { failed: unknown };
 
 /** A batch waiting for the shard's next transaction. */
 interface Waiting {
@@ -44,7 +50,10 @@ interface Waiting {
 export interface GroupCommitOptions {
   /** Bound on the rows of one group (a lone batch larger than this still goes, alone). */
   maxRows: number;
-  /** Commit the batches of one shard in one transaction, results per member in order (flush.ts `flushGroup`). */
+  /**
+   * Commit the batches of one shard in one transaction, results per member in
+   * order: several with flush.ts `flushGroup`, a lone one with `flushBatch`.
+   */
   flush(members: readonly (Member & { partition: PartitionRef })[]): Promise<FlushResult[]>;
   log: Logger;
   /** A group of several batches failed and its members flush alone (for a metric). */
@@ -105,10 +114,9 @@ export class GroupCommitter {
       const seconds = (performance.now() - t0) / 1000;
       group.forEach((w, i) => w.settle({ result: results[i]!, seconds }));
     } catch (err) {
-      if (group.length > 1) {
-        this.o.onFallback?.(group.length, err);
-        this.o.log.debug({ err, partitions: group.map((w) => w.member.partition.name) }, 'group commit failed; each batch flushes alone');
-      }
+      if (group.length === 1) return group[0]!.settle({ failed: err });
+      this.o.onFallback?.(group.length, err);
+      this.o.log.debug({ err, partitions: group.map((w) => w.member.partition.name) }, 'group commit failed; each batch flushes alone');
       for (const w of group) w.settle({ alone: err });
     }
   }
