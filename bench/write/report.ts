@@ -22,6 +22,7 @@ function row(r: WriteResult): Row {
     ...cpuPer(r.measured.cpuUs, l.requests),
     'pg/row': perRow(r.measured.cpuUs, r.rows, 'postgres'),
     'rows/txn': r.rows > 0 ? rowsPerTxn(r) : null,
+    'rows/xid': r.txns > 0 ? r.rows / r.txns : null,
   };
 }
 
@@ -64,6 +65,7 @@ function confirmRatios(q: WriteResult | undefined, qc: WriteResult | undefined, 
 }
 
 const rowsPerTxn = (r: WriteResult | undefined) => (r && r.commits > 0 ? r.rows / r.commits : null);
+const rowsPerXid = (r: WriteResult | undefined) => (r && r.txns > 0 ? r.rows / r.txns : null);
 
 /** With `--group-commit off,on`: what group commit changes, each pair from this run (on ÷ off). */
 function groupCommitRatios(results: WriteResult[]): Ratio[] {
@@ -77,6 +79,7 @@ function groupCommitRatios(results: WriteResult[]): Ratio[] {
       { name: `${ack} writes/s: group commit on ÷ off`, value: ratio(on.measured.load.rps, off.measured.load.rps), target: '—' },
       { name: `${ack} p95: group commit on ÷ off`, value: ratio(on.measured.load.latencyMs.p95, off.measured.load.latencyMs.p95), target: '—' },
       { name: `${ack} rows/txn: group commit on ÷ off`, value: ratio(rowsPerTxn(on), rowsPerTxn(off)), target: '—' },
+      { name: `${ack} rows per inserting transaction: on ÷ off`, value: ratio(rowsPerXid(on), rowsPerXid(off)), target: '—' },
       ...['writer', 'postgres', 'redis', 'app'].map((c) => ({ name: `${ack} ${c} µs/row: group commit on ÷ off`, value: ratio(usPerRow(on, c), usPerRow(off, c)), target: '—' })),
     );
   }
@@ -89,7 +92,7 @@ function groupCommitTable(results: WriteResult[]): void {
   if (paired.length === 0) return;
   printTable(
     'Group commit off vs on: CPU µs per committed row by process',
-    paired.map((r) => ({ scenario: r.scenario, rows: r.rows, commits: r.commits, 'rows/txn': rowsPerTxn(r), 'rows/s': r.rows > 0 ? (r.rows / r.measured.windowMs) * 1000 : null, ...cpuPer(r.measured.cpuUs, r.rows) })),
+    paired.map((r) => ({ scenario: r.scenario, rows: r.rows, commits: r.commits, 'rows/txn': rowsPerTxn(r), 'rows/xid': rowsPerXid(r), 'rows/s': r.rows > 0 ? (r.rows / r.measured.windowMs) * 1000 : null, ...cpuPer(r.measured.cpuUs, r.rows) })),
   );
 }
 
