@@ -47,7 +47,7 @@ export interface PipelineDeps {
 }
 
 /** The flush and retry policy every partition consumer runs. */
-export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
+export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay' | 'enlist'> {
   const { log, metrics } = d;
   /** A group's transaction: several batches in one (fast path only), or a lone one as ever. */
   const commitTogether = async (members: readonly (Member & { partition: PartitionRef })[]): Promise<FlushResult[]> => {
@@ -70,6 +70,7 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
     return { result, seconds: (performance.now() - t0) / 1000 };
   };
   return {
+    ...(groups ? { enlist: (p: PartitionRef, sealOpen: () => void) => groups.enlist(p, sealOpen) } : {}),
     async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone = false) {
       const { result, seconds } = await commit(partition, jobs, attempt, fence, alone);
       const ms = seconds * 1000;

@@ -9,6 +9,8 @@ const jobOf = (id: string, rows: number): BatchJob => ({ id, rows, attempts: 1, 
 const member = (p: PartitionRef, rows: number): Member & { partition: PartitionRef } => ({ partition: p, jobs: [jobOf(`${p.name}.j`, rows)] });
 const fake = (m: Member): FlushResult => ({ lsn: '0/1', timeline: 1, at: '', written: [], acks: [], stats: { jobs: m.jobs.length, skippedJobs: 0, requests: 0, rows: 0, duplicates: 0, dead: [], bisected: false } });
 
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
 /** A committer whose transactions are recorded, held open until released, and made to fail on demand. */
 function harness(maxRows = 100) {
   const groups: string[][] = [];
@@ -26,9 +28,10 @@ function harness(maxRows = 100) {
     },
   });
   const release = async () => {
-    await new Promise((r) => setImmediate(r));
+    await tick();
     holds.shift()?.();
-    await new Promise((r) => setImmediate(r));
+    await tick();
+    await tick();
   };
   return { c, groups, failures, release };
 }
@@ -55,6 +58,7 @@ describe('GroupCommitter', () => {
   it('starts a lone batch at once; batches arriving meanwhile share the next transaction', async () => {
     const h = harness();
     const first = h.c.commit(member(ref('main', 0), 10));
+    await tick();
     expect(h.groups).toEqual([['main.1.0']]);
     const later = [h.c.commit(member(ref('main', 2), 10)), h.c.commit(member(ref('main', 1), 10))];
     expect(h.groups).toHaveLength(1);
@@ -67,16 +71,43 @@ describe('GroupCommitter', () => {
     expect(outcomes.every((o) => 'result' in o && o.result.stats.jobs === 1)).toBe(true);
   });
 
-  it('keeps shards apart: each has its own transaction in flight', () => {
+  it('keeps shards apart: each has its own transaction in flight', async () => {
     const h = harness();
     void h.c.commit(member(ref('s1', 0), 1));
     void h.c.commit(member(ref('s2', 0), 1));
+    await tick();
     expect(h.groups).toEqual([['s1.1.0'], ['s2.1.0']]);
+  });
+
+  it('a transaction about to start seals the open batches of the shard\'s other enlisted partitions, which join it', async () => {
+    const h = harness();
+    const sealed: string[] = [];
+    const joined: Promise<GroupOutcome>[] = [];
+    // An enlisted partition with an open batch: sealing it flushes it, which reaches `commit` a few microtasks later.
+    const enlist = (p: PartitionRef, open: boolean) =>
+      h.c.enlist(p, () => {
+        sealed.push(p.name);
+        if (open) joined.push(Promise.resolve().then(() => h.c.commit(member(p, 1))));
+      });
+    enlist(ref('main', 1), true);
+    const end = enlist(ref('main', 2), true);
+    enlist(ref('main', 0), false);
+    enlist(ref('other', 0), true);
+    end();
+    const first = h.c.commit(member(ref('main', 0), 1));
+    await tick();
+    // Not the one already waiting, not another shard's, not one that left.
+    expect(sealed).toEqual(['main.1.1']);
+    expect(h.groups).toEqual([['main.1.0', 'main.1.1']]);
+    await h.release();
+    expect('result' in (await first)).toBe(true);
+    expect((await Promise.all(joined)).every((o) => 'result' in o)).toBe(true);
   });
 
   it('bounds a group by rows; the rest waits for the following transaction', async () => {
     const h = harness(25);
     void h.c.commit(member(ref('main', 0), 1));
+    await tick();
     const rest = [0, 1, 2].map((i) => h.c.commit(member(ref('main', i + 1), 10)));
     await h.release();
     expect(h.groups[1]).toEqual(['main.1.1', 'main.1.2']);
@@ -89,6 +120,7 @@ describe('GroupCommitter', () => {
   it('tells every member of a failed group to flush alone, and goes on with the next group', async () => {
     const h = harness();
     void h.c.commit(member(ref('main', 0), 1));
+    await tick();
     const a = h.c.commit(member(ref('main', 1), 1));
     const b = h.c.commit(member(ref('main', 2), 1));
     await h.release();
@@ -103,6 +135,7 @@ describe('GroupCommitter', () => {
     await h.release();
     expect(await lone).toEqual({ failed: boom });
     const next = h.c.commit(member(ref('main', 1), 1));
+    await tick();
     expect(h.groups).toHaveLength(4);
     await h.release();
     expect('result' in (await next)).toBe(true);

@@ -16,6 +16,12 @@ import type { FlushResult, Member } from './types.ts';
  *          `maxRows` rows (at least one batch), goes into the next
  *          transaction, together; with none waiting the shard is idle again.
  *
+ * A transaction about to start also takes what the shard's other partitions
+ * hold open and idle (`enlist`: their batchers seal the open batch early, and
+ * it arrives before the group is taken, one event-loop turn later): those
+ * rows go sooner than their own linger would send them, and the partitions
+ * fall into step, so the next transaction finds them ready together.
+ *
  * So under load a transaction carries the batches of every partition that
  * filled up meanwhile: fewer, bigger transactions (one BEGIN, one job claim,
  * one statement per table and op, one COMMIT and fsync, one consistency
@@ -81,8 +87,24 @@ export function takeGroup<T extends { rows: number; member: { partition: Partiti
 /** One writer's group committer, over every shard it flushes to (see the module comment). */
 export class GroupCommitter {
   private readonly queues = new Map<string, { waiting: Waiting[]; busy: boolean }>();
+  /** Per shard, per partition: seal that partition's open batch now (see `enlist`). */
+  private readonly enlisted = new Map<string, Map<string, () => void>>();
 
   constructor(private readonly o: GroupCommitOptions) {}
+
+  /**
+   * `partition`'s open batch may be sealed early, by `sealOpen`, when a
+   * transaction of its shard is about to start (see the module comment).
+   * Returns the call that ends it (when its consumer stops).
+   */
+  enlist(partition: PartitionRef, sealOpen: () => void): () => void {
+    let m = this.enlisted.get(partition.shard);
+    if (m === undefined) this.enlisted.set(partition.shard, (m = new Map()));
+    m.set(partition.name, sealOpen);
+    return () => {
+      if (m.get(partition.name) === sealOpen) m.delete(partition.name);
+    };
+  }
 
   /** Commit `member` with whatever else is waiting on its shard; never rejects (a failure says `alone`). */
   commit(member: Member & { partition: PartitionRef }): Promise<GroupOutcome> {
@@ -91,18 +113,31 @@ export class GroupCommitter {
       let q = this.queues.get(shard);
       if (q === undefined) this.queues.set(shard, (q = { waiting: [], busy: false }));
       q.waiting.push({ member, rows: member.jobs.reduce((n, j) => n + j.rows, 0), settle });
-      if (!q.busy) this.run(q).catch((err: unknown) => this.o.log.error({ err }, 'group committer failed'));
+      if (!q.busy) this.run(shard, q).catch((err: unknown) => this.o.log.error({ err }, 'group committer failed'));
     });
   }
 
   /** The shard's leader loop: one transaction at a time, each taking every batch that waited for it. */
-  private async run(q: { waiting: Waiting[]; busy: boolean }): Promise<void> {
+  private async run(shard: string, q: { waiting: Waiting[]; busy: boolean }): Promise<void> {
     q.busy = true;
     try {
-      while (q.waiting.length > 0) await this.commitGroup(takeGroup(q.waiting, this.o.maxRows));
+      while (q.waiting.length > 0) {
+        this.sealOthers(shard, q.waiting);
+        // The sealed batches reach `commit` within this turn's microtasks (a sharded placement check that waits: the next group).
+        await new Promise<void>((r) => setImmediate(r));
+        await this.commitGroup(takeGroup(q.waiting, this.o.maxRows));
+      }
     } finally {
       q.busy = false;
     }
+  }
+
+  /** Seal the open batches of the shard's enlisted partitions that are not waiting already. */
+  private sealOthers(shard: string, waiting: readonly Waiting[]): void {
+    const m = this.enlisted.get(shard);
+    if (m === undefined) return;
+    const names = new Set(waiting.map((w) => w.member.partition.name));
+    for (const [name, sealOpen] of m) if (!names.has(name)) sealOpen();
   }
 
   private async commitGroup(group: Waiting[]): Promise<void> {

@@ -56,6 +56,8 @@ export interface ConsumerDeps {
   flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone?: boolean): Promise<void>;
   /** ms before retrying a failed batch, or null to give its jobs up. */
   retryDelay(partition: PartitionRef, err: unknown, attempt: number): number | null;
+  /** Under group commit: let a shared transaction that is starting seal this partition's open batch early; returns the call that ends it. */
+  enlist?(partition: PartitionRef, sealOpen: () => void): () => void;
 }
 
 /** A job this consumer holds back, to move to the queue head at stop. */
@@ -93,6 +95,8 @@ export class PartitionConsumer {
   private readonly entries = new WeakMap<BatchJob, LogEntry>();
   /** The connection dropped: no job taken from now on may be committed by this consumer. */
   private interrupted = false;
+  /** Ends this consumer's enlistment in group commit. */
+  private unenlist: (() => void) | undefined;
 
   /**
    * @param grant the lease this partition is held under (none: `AllPartitions`)
@@ -138,6 +142,7 @@ export class PartitionConsumer {
     );
     this.redis.on('close', () => this.interrupt());
     await this.consumer.start();
+    this.unenlist = this.deps.enlist?.(this.partition, () => this.batcher.sealOpen());
   }
 
   /**
@@ -250,6 +255,7 @@ export class PartitionConsumer {
           this.log.warn({ err, step: name }, 'partition stop step failed');
         }
       };
+      this.unenlist?.();
       // The log stops handing out jobs at once and resolves once every held job settled …
       const closing = this.consumer?.close();
       closing?.catch(() => {});
