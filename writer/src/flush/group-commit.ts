@@ -10,7 +10,8 @@ import type { FlushResult, Member } from './types.ts';
  *
  * States, per shard:
  * - idle:  no transaction of this writer in flight; a batch that arrives
- *          starts one at once, alone (no added wait when the load is low).
+ *          starts one at once (one event-loop turn later: see below), with
+ *          no added wait when the load is low.
  * - busy:  one transaction in flight; arriving batches wait. When it ends
  *          (committed or failed), every waiting batch, in arrival order up to
  *          `maxRows` rows (at least one batch), goes into the next
