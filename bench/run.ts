@@ -17,7 +17,7 @@ import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes', 'group-commit']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -33,13 +33,21 @@ function num(name: string, def?: number): number | undefined {
   return n;
 }
 const only = value('only')?.split(',').filter(Boolean) ?? [];
+/** `--group-commit off,on`: each Sluice write scenario once per setting of SLUICE_GROUP_COMMIT, back to back. */
+function groupCommitValues(): ('on' | 'off')[] | undefined {
+  const v = value('group-commit');
+  if (v === undefined) return undefined;
+  const list = v.split(',').filter(Boolean);
+  if (list.length === 0 || list.some((x) => x !== 'on' && x !== 'off')) throw new Error(`--group-commit takes on, off or both (off,on), got "${v}"`);
+  return list as ('on' | 'off')[];
+}
 const profile = args.includes('--profile');
 // The mode is the first word that is neither a flag nor a flag's value.
 const mode = args.find((a, i) => !a.startsWith('--') && !(i > 0 && VALUED.has(args[i - 1]!.slice(2)))) ?? 'write';
 
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica') });
+    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica'), groupCommit: groupCommitValues() });
     break;
   case 'read':
     await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });

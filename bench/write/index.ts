@@ -41,6 +41,12 @@ export interface WriteBenchOptions {
   replica: boolean;
   /** Write `--cpu-prof` profiles of the gateway and the writer, and print their hottest functions. */
   profile: boolean;
+  /**
+   * Run c. and d. once per SLUICE_GROUP_COMMIT setting, back to back (`on` is
+   * the default: its results keep the plain keys the targets use); unset:
+   * once, at the config default.
+   */
+  groupCommit?: ('on' | 'off')[] | undefined;
 }
 
 /** What the scenarios share. */
@@ -73,10 +79,11 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     const results: WriteResult[] = [];
     // Each ratio's two halves run back to back (bare → queued → naive): the machine's load drifts.
     if (want('bare')) results.push(await baseline(ctx, 'bare', 'a. bare Hono POST (no work)', 'bench/baselines/bare-hono.ts', []));
-    if (want('queued')) results.push(await sluice(ctx, 'queued', 'c. Sluice queued'));
+    const gcs = o.groupCommit ?? [undefined];
+    if (want('queued')) for (const gc of gcs) results.push(await sluice(ctx, 'queued', 'c. Sluice queued', false, gc));
     if (want('queued') && ctx.replica) results.push(await sluice(ctx, 'queued', 'c2. Sluice queued, confirmed on the replica', true));
     if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
-    if (want('committed')) results.push(await sluice(ctx, 'committed', 'd. Sluice committed'));
+    if (want('committed')) for (const gc of gcs) results.push(await sluice(ctx, 'committed', 'd. Sluice committed', false, gc));
     if (want('committed') && ctx.replica) results.push(await sluice(ctx, 'committed', 'd2. Sluice committed, confirmed on the replica', true));
     const drain = want('drain') ? await drainVsCopy(ctx) : undefined;
     report(run, o, results, drain, ctx.profiles);
@@ -98,12 +105,13 @@ function servers(ctx: Ctx): Tracked[] {
 }
 
 /** The environment `pnpm start` would get: where Postgres and Redis are, which table; everything else at its default. */
-function services(ctx: Ctx, key: string, port: number, confirm = false): ServiceOptions {
+function services(ctx: Ctx, key: string, port: number, confirm = false, groupCommit?: 'on' | 'off'): ServiceOptions {
   const env: Record<string, string> = { DATABASE_URL: ctx.pg.url, REDIS_URL: ctx.redis.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port) };
   // With a replica: reads may use it either way; only the confirmation differs between the halves of a pair.
   if (ctx.replica) Object.assign(env, { SLUICE_REPLICA_URLS: ctx.replica.url, SLUICE_CONFIRM_REPLICAS: confirm ? '1' : '0' });
   if (ctx.o.partitions !== undefined) env.SLUICE_PARTITIONS = String(ctx.o.partitions);
   if (ctx.o.batchLingerMs !== undefined) env.SLUICE_BATCH_LINGER_MS = String(ctx.o.batchLingerMs);
+  if (groupCommit !== undefined) env.SLUICE_GROUP_COMMIT = groupCommit === 'on' ? 'true' : 'false';
   return { env, ...(ctx.o.profile ? { profile: { dir: join(profileDir(ctx.run), key), services: PROFILED } } : {}) };
 }
 
@@ -120,17 +128,18 @@ async function baseline(ctx: Ctx, key: string, scenario: string, file: string, a
   return r;
 }
 
-async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false): Promise<WriteResult> {
+async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false, groupCommit?: 'on' | 'off'): Promise<WriteResult> {
   await ctx.pool.query('TRUNCATE bench_events');
   const port = await freePort();
-  const key = confirm ? `${ack}-confirm` : ack;
-  const so = services(ctx, key, port, confirm);
+  const key = `${ack}${confirm ? '-confirm' : ''}${groupCommit === 'off' ? '-gc-off' : ''}`;
+  const label = groupCommit === undefined ? scenario : `${scenario}, group commit ${groupCommit}`;
+  const so = services(ctx, key, port, confirm, groupCommit);
   ctx.running.push(...(await startStack(so)));
   // With a replica, what Redis holds is part of the pair's comparison (redis-memory.ts).
   const cfg = loadConfig(so.env);
   const active = Array.from({ length: cfg.SLUICE_PARTITIONS }, (_, p) => `${cfg.SLUICE_QUEUE_PREFIX}:${queueName(partitionRef('main', 1, p))}:active`);
   const sampler = ctx.replica ? new RedisMemorySampler(ctx.redis.url, active) : undefined;
-  const r = await measureWrite(key, scenario, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool, sampler);
+  const r = await measureWrite(key, label, spec(ctx, port, { 'sluice-ack': ack }), [...tracked(ctx.running), ...servers(ctx)], ctx.pool, sampler);
   await stopAll(ctx.running); // they write their profiles as they exit
   if (so.profile) ctx.profiles[key] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
   return r;

@@ -80,6 +80,12 @@ export interface WriteResult {
   commits: number;
   /** What Redis held while the load ran (Sluice scenarios with `--replica`). */
   redisHeld?: RedisHeld;
+  /**
+   * Transactions that inserted the window's rows (distinct xmin, counted after
+   * the window): the writer's own, where `commits` counts every commit on the
+   * database (the warmer's reads, topology polls, …).
+   */
+  txns: number;
 }
 
 /** Warm up, settle, then measure `spec` against the running processes `tracked`; `sampler` samples Redis while the measured load runs. */
@@ -103,7 +109,14 @@ export async function measureWrite(key: string, scenario: string, spec: LoadSpec
   // Backends publish their commit counts at most once a second (pgstat): wait for them.
   if (pool) await sleep(1100);
   const after = pool ? await progress(pool) : before;
-  return { key, scenario, measured, rows: after.rows - before.rows, commits: Math.max(0, after.commits - before.commits), ...(redis ? { redisHeld: redis } : {}) };
+  const txns = pool ? await insertingTransactions(pool, before.rows, after.rows) : 0;
+  return { key, scenario, measured, rows: after.rows - before.rows, commits: Math.max(0, after.commits - before.commits), txns, ...(redis ? { redisHeld: redis } : {}) };
+}
+
+/** Distinct transactions that inserted the rows with ids in (from, to] (a bench table with a `bigserial` id). */
+async function insertingTransactions(pool: pg.Pool, from: number, to: number): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(DISTINCT xmin::text) AS n FROM bench_events WHERE id > $1 AND id <= $2', [from, to]);
+  return Number(rows[0]!.n);
 }
 
 /** CPU per row, for a result's sample. */

@@ -4,9 +4,10 @@ import { FencedError, type Fence } from '@sluice/shared/sql/partition-fences.ts'
 import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { backoffMs } from './batcher/backoff.ts';
 import { classify, errorCode } from './flush/classify.ts';
-import { flushBatch, type FlushContext } from './flush/flush.ts';
+import { flushBatch, flushGroup, type FlushContext } from './flush/flush.ts';
+import { GroupCommitter } from './flush/group-commit.ts';
 import type { AfterCommitHook } from './flush/hooks.ts';
-import type { BatchJob } from './flush/types.ts';
+import type { BatchJob, FlushResult, Member } from './flush/types.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
 import type { ConsumerDeps } from './partitions/partition-consumer.ts';
 import { SealedRangeError, StaleMapError } from './sharding/move-log-hook.ts';
@@ -37,18 +38,43 @@ export interface PipelineDeps {
   beforeFlush?(partition: PartitionRef, jobs: readonly BatchJob[]): Promise<ReadonlyMap<string, Refusal>>;
   /** A retry the shard map explains: look at the store again (sharding/move-log-hook.ts StaleMapError). */
   refreshMap?(): Promise<void>;
+  /**
+   * Group commit (SLUICE_GROUP_COMMIT, flush/group-commit.ts): first attempts
+   * of batches of one shard share a transaction, at most `maxRows` rows;
+   * absent: every batch commits in a transaction of its own.
+   */
+  groupCommit?: { maxRows: number };
 }
 
 /** The flush and retry policy every partition consumer runs. */
-export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay'> {
+export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay' | 'enlist'> {
   const { log, metrics } = d;
+  /** A group's transaction: several batches in one (fast path only), or a lone one as ever. */
+  const commitTogether = async (members: readonly (Member & { partition: PartitionRef })[]): Promise<FlushResult[]> => {
+    const ctx = d.contextOf(members[0]!.partition);
+    if (members.length > 1) return flushGroup(ctx, members);
+    return [await flushBatch(ctx, members[0]!.jobs, members[0]!)];
+  };
+  const groups = d.groupCommit && new GroupCommitter({ maxRows: d.groupCommit.maxRows, flush: commitTogether, log, onFallback: () => metrics.groupFallbacks.inc() });
+  /** Commit the batch: with others of its shard when it may, else (or when that group failed) alone. */
+  const commit = async (partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence: Fence | undefined, alone: boolean): Promise<{ result: FlushResult; seconds: number }> => {
+    const rejected = await d.beforeFlush?.(partition, jobs);
+    const refused = rejected && rejected.size > 0 ? { rejected } : {};
+    if (groups && attempt === 1 && !alone) {
+      const grouped = await groups.commit({ partition, jobs, fence, ...refused });
+      if ('result' in grouped) return grouped;
+      if ('failed' in grouped) throw grouped.failed;
+    }
+    const t0 = performance.now();
+    const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS, ...refused });
+    return { result, seconds: (performance.now() - t0) / 1000 };
+  };
   return {
-    async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence) {
-      const rejected = await d.beforeFlush?.(partition, jobs);
-      const t0 = performance.now();
-      const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS, ...(rejected && rejected.size > 0 ? { rejected } : {}) });
-      const ms = performance.now() - t0;
-      for (const hook of d.afterCommit) await hook({ partition, jobs, result, seconds: ms / 1000 });
+    ...(groups ? { enlist: (p: PartitionRef, sealOpen: () => void) => groups.enlist(p, sealOpen) } : {}),
+    async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone = false) {
+      const { result, seconds } = await commit(partition, jobs, attempt, fence, alone);
+      const ms = seconds * 1000;
+      for (const hook of d.afterCommit) await hook({ partition, jobs, result, seconds });
       if (result.stats.dead.length > 0) log.warn({ partition: partition.name, dead: result.stats.dead }, 'requests dead-lettered');
       // Locks are renewed every lockDuration/2 while we wait; a flush near that is a sign of trouble.
       if (ms > d.slowMs) log.warn({ partition: partition.name, ms: Math.round(ms), rows: result.stats.rows }, 'slow flush: keep flushes well under SLUICE_LOCK_DURATION_MS/2 (lower SLUICE_BATCH_MAX_ROWS?)');

@@ -180,7 +180,16 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       // Test-only: read payloads only up to this version, as a writer of an older build would.
       payloadMaxVersion: failpoints.value('payload-read-max'),
     };
-    const flow = pipeline({ contextOf: (p) => contextOf(p.shard), afterCommit, metrics, log, slowMs: config.SLUICE_LOCK_DURATION_MS / 4, ...sharding.pipeline });
+    const flow = pipeline({
+      contextOf: (p) => contextOf(p.shard),
+      afterCommit,
+      metrics,
+      log,
+      slowMs: config.SLUICE_LOCK_DURATION_MS / 4,
+      ...sharding.pipeline,
+      // A group is bounded like a lone batch: its transaction holds row locks no longer than one.
+      ...(config.SLUICE_GROUP_COMMIT ? { groupCommit: { maxRows: config.SLUICE_BATCH_MAX_ROWS } } : {}),
+    });
     const ownership =
       deps.ownership === 'all'
         ? new AllPartitions(topology)

@@ -86,6 +86,12 @@ export const configSchema = z.object({
   SLUICE_FLAGS_RECONCILE_MS: posInt.min(50).max(60_000).default(500),
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
+  /**
+   * A writer's batches of several partitions of one shard that are ready while
+   * its previous transaction there is in flight commit together, in one
+   * transaction of at most SLUICE_BATCH_MAX_ROWS rows (writer/src/flush/group-commit.ts).
+   */
+  SLUICE_GROUP_COMMIT: envBool.default(true),
   /** Plain inserts that return nothing go in by COPY from this many rows of one statement group (0: always unnest). */
   SLUICE_COPY_MIN_ROWS: nonNegInt.max(100_000).default(500),
   SLUICE_ENQUEUE_LINGER_MS: nonNegInt.max(1000).default(2),

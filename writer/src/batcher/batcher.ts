@@ -7,7 +7,8 @@
  * - idle:      nothing open, nothing in flight.
  * - open:      items accumulating since the first one arrived. The batch is
  *              sealed when it reaches `maxRows`, or `lingerMs` after its first
- *              item (if a flush is in flight then, as soon as that one ends).
+ *              item (if a flush is in flight then, as soon as that one ends),
+ *              or earlier by `sealOpen()` while no flush is in flight.
  * - flushing:  one sealed batch in flight. A failure that `retryDelay` deems
  *              retryable re-runs the SAME batch after the delay, never
  *              reordered and never merged with later items; meanwhile new
@@ -70,6 +71,18 @@ export class Batcher<T> {
       else if (this.open.length === 1) this.armLinger();
       this.pump();
     });
+  }
+
+  /**
+   * Seal what is open now, without waiting for its linger, and flush it at
+   * once — only while no flush is in flight (then the open batch keeps
+   * growing as usual). Group commit calls it when a shared transaction is
+   * about to start (flush/group-commit.ts): the batch rides along sooner.
+   */
+  sealOpen(): void {
+    if (this.open.length === 0 || this.inFlight !== undefined) return;
+    this.seal();
+    this.pump();
   }
 
   /**

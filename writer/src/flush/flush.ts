@@ -2,16 +2,13 @@ import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import { DatabaseError, isQueryReadTimeout, type Pool, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
-import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
-import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
-import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { timelineOfWalFile, type ServerState } from '@sluice/shared/sql/replication.ts';
 import { classify } from './classify.ts';
 import type { BeforeStatementsHook, InTransactionHook } from './hooks.ts';
 import { result } from './result.ts';
 import type { StatementCache } from './sql.ts';
 import { fail, Poisoned, transaction, type TxState } from './transaction.ts';
-import type { BatchJob, FlushResult } from './types.ts';
+import type { BatchJob, FlushResult, Member } from './types.ts';
 
 /**
  * One batch, one transaction, one checked-out connection:
@@ -53,14 +50,7 @@ export interface FlushContext {
 export type ServerCheck = (conn: object, st: ServerState) => Promise<void>;
 
 /** Per-call options of a flush (set by the writer's pipeline). */
-export interface FlushOptions {
-  /** The partition whose batch this is (for the hooks). */
-  partition?: PartitionRef;
-  /**
-   * Partition ownership check, run right after BEGIN (sql/partition-fences.ts):
-   * throws when a newer owner exists, and holds a row lock until COMMIT.
-   */
-  fence?: Fence;
+export interface FlushOptions extends Omit<Member, 'jobs'> {
   /**
    * Last resort after repeated non-retryable failures (RELIABILITY row 4):
    * bisect at once and blame a lone request for any error that is neither
@@ -68,8 +58,6 @@ export interface FlushOptions {
    * failing the whole batch through BullMQ.
    */
   isolateFatal?: boolean;
-  /** Requests refused before the transaction (by writeId): dead-lettered with this, never applied (sharding/placement.ts). */
-  rejected?: ReadonlyMap<string, Refusal>;
 }
 
 /** Raised when COMMIT reports ROLLBACK (the transaction had failed). */
@@ -79,6 +67,30 @@ export class CommitRolledBackError extends Error {
 
 /** Flush one batch (see the module comment). Resolves once the batch has committed. */
 export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[], opts: FlushOptions = {}): Promise<FlushResult> {
+  const { isolateFatal, ...member } = opts;
+  const done = await onConnection(ctx, (client) => attempts(ctx, client, { ...member, jobs }, isolateFatal === true));
+  return result(done.st, done.c, jobs);
+}
+
+/**
+ * Flush the batches of several partitions of one shard in ONE transaction
+ * (group commit: group-commit.ts), fast path only: a data error, a fenced
+ * member, any error rolls the whole group back and is thrown; the caller
+ * then flushes each member alone (`flushBatch`), where bisection, fencing
+ * and retries apply per partition as ever. Results are per member, in order.
+ */
+export async function flushGroup(ctx: FlushContext, members: readonly Member[]): Promise<FlushResult[]> {
+  const done = await onConnection(ctx, async (client) => {
+    const d = await attempt(ctx, client, members, false, false);
+    if (d instanceof Poisoned) throw d.err;
+    return d;
+  });
+  if (members.length === 1) return [result(done.st, done.c, members[0]!.jobs)];
+  return members.map((m, i) => result(done.st, done.c, m.jobs, { members: members.length, rows: done.st.rows, first: i === 0 }));
+}
+
+/** Run a transaction's attempts on one checked-out connection; ROLLBACK and release on failure. */
+async function onConnection(ctx: FlushContext, body: (client: PoolClient) => Promise<Done>): Promise<Done> {
   const client = await ctx.pool.connect();
   // pg-pool removes its own 'error' listener while a client is checked out; a
   // connection dropped between two of our queries (57P01 at shutdown, a
@@ -91,7 +103,7 @@ export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[], o
   client.on('error', onError);
   let done: Done;
   try {
-    done = await attempts(ctx, client, jobs, opts);
+    done = await body(client);
   } catch (err) {
     await rollbackAndRelease(client, err);
     client.off('error', onError);
@@ -100,22 +112,22 @@ export async function flushBatch(ctx: FlushContext, jobs: readonly BatchJob[], o
   client.release();
   client.off('error', onError);
   await fail(ctx.failpoints, ctx.log, 'after-commit');
-  return result(done.st, done.c, jobs.length);
+  return done;
 }
 
 /** The fast path, then (after a data error) the bisecting path, on one connection. */
-async function attempts(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], opts: FlushOptions): Promise<Done> {
-  if (opts.isolateFatal) {
-    const isolated = await attempt(ctx, client, jobs, true, opts);
+async function attempts(ctx: FlushContext, client: PoolClient, member: Member, isolateFatal: boolean): Promise<Done> {
+  if (isolateFatal) {
+    const isolated = await attempt(ctx, client, [member], true, true);
     if (isolated instanceof Poisoned) throw isolated.err;
     return isolated;
   }
-  const fast = await attempt(ctx, client, jobs, false, opts);
+  const fast = await attempt(ctx, client, [member], false, false);
   if (!(fast instanceof Poisoned)) return fast;
-  ctx.log.info({ err: fast.err, jobs: jobs.length }, 'batch hit a data error; bisecting to find the guilty requests');
+  ctx.log.info({ err: fast.err, jobs: member.jobs.length }, 'batch hit a data error; bisecting to find the guilty requests');
   // Ends the failed transaction (only a warning if a failed COMMIT ended it already).
   await client.query('ROLLBACK');
-  const slow = await attempt(ctx, client, jobs, true, opts);
+  const slow = await attempt(ctx, client, [member], true, false);
   if (slow instanceof Poisoned) throw slow.err;
   return slow;
 }
@@ -139,8 +151,8 @@ export interface Commit {
  * statement, or from COMMIT checking a deferred constraint) comes back as
  * `Poisoned`; the bisecting path throws everything.
  */
-async function attempt(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<Done | Poisoned> {
-  const st = await transaction(ctx, client, jobs, bisect, opts);
+async function attempt(ctx: FlushContext, client: PoolClient, members: readonly Member[], bisect: boolean, isolateFatal: boolean): Promise<Done | Poisoned> {
+  const st = await transaction(ctx, client, members, bisect, isolateFatal);
   if (st instanceof Poisoned) return st;
   try {
     return { st, c: await commit(client) };

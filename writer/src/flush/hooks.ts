@@ -30,7 +30,13 @@ import type { BatchJob, FlushResult, RequestResult, WorkItem } from './types.ts'
  */
 export type BeforeStatementsHook = (reqs: readonly WriteRequest[], client: PoolClient) => Promise<void>;
 
-/** The applied part of a batch, as the in-transaction hooks see it. */
+/**
+ * The applied part of a batch, as the in-transaction hooks see it. Under
+ * group commit (group-commit.ts) a transaction holds the batches of several
+ * partitions of one shard: the hooks run once, over all of them, and
+ * `partition` names the group's first member (whose after-commit steps take
+ * what a hook keeps per partition, e.g. the view groups to fence).
+ */
 export interface AppliedBatch {
   partition: PartitionRef | undefined;
   /** Each applied request with what its statements did (dead-lettered and duplicate requests are absent). */
@@ -45,7 +51,7 @@ export interface CommittedBatch {
   partition: PartitionRef;
   jobs: readonly BatchJob[];
   result: FlushResult;
-  /** Seconds from BEGIN to COMMIT. */
+  /** Seconds from BEGIN to COMMIT (of the shared transaction, under group commit: `result.stats.group`). */
   seconds: number;
 }
 

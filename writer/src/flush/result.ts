@@ -3,13 +3,24 @@ import { deadOutcome } from '../deadletters/dead-letters.ts';
 import { replayOutcome } from './replay.ts';
 import type { Commit } from './flush.ts';
 import type { TxState } from './transaction.ts';
-import type { AddressedOutcome, FlushResult } from './types.ts';
+import type { AddressedOutcome, BatchJob, FlushResult, GroupStats, WorkItem } from './types.ts';
 
-/** What a committed batch did, for the after-commit steps: acks per request, rows for the cache, counts. */
-export function result(st: TxState, c: Commit, jobs: number): FlushResult {
+/**
+ * What a committed batch did, for the after-commit steps: acks per request,
+ * rows for the cache, counts. With `group` the transaction held other
+ * partitions' batches too: only what belongs to `jobs` is taken.
+ */
+export function result(st: TxState, c: Commit, jobs: readonly BatchJob[], group?: GroupStats): FlushResult {
+  const mine = group === undefined ? undefined : new Set(jobs);
+  const ours = (item: WorkItem) => mine === undefined || mine.has(item.job);
   const acks: AddressedOutcome[] = [];
   const written: WriteThroughRow[] = [];
+  let requests = 0;
+  let rows = 0;
   for (const item of st.fresh) {
+    if (!ours(item)) continue;
+    requests++;
+    if (group !== undefined && !st.dead.has(item)) for (const n of st.applied.get(item)?.n ?? []) rows += n;
     const cached = st.dead.has(item) ? undefined : st.applied.get(item)?.cache;
     if (cached) written.push(...cached);
     const node = item.req.ack;
@@ -23,7 +34,7 @@ export function result(st: TxState, c: Commit, jobs: number): FlushResult {
     else if (hit) acks.push({ node, outcome: { id, s: 'duplicate', of: hit.of, lsn: c.lsn, at: c.at }, ...rep });
     else if (applied) acks.push({ node, outcome: { id, s: 'committed', lsn: c.lsn, at: c.at, n: applied.n, ...(applied.keys ? { keys: applied.keys } : {}), ...(applied.rows ? { rows: applied.rows } : {}) }, ...rep });
   }
-  for (const [item, r] of st.replays) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at), ...(item.req.rep === true ? { rep: true as const } : {}) });
+  for (const [item, r] of st.replays) if (ours(item)) acks.push({ node: item.req.ack!, outcome: replayOutcome(item.req.id, r, c.lsn, c.at), ...(item.req.rep === true ? { rep: true as const } : {}) });
   return {
     lsn: c.lsn,
     timeline: c.timeline,
@@ -31,13 +42,14 @@ export function result(st: TxState, c: Commit, jobs: number): FlushResult {
     written,
     acks,
     stats: {
-      jobs,
-      skippedJobs: st.skippedJobs,
-      requests: st.fresh.length,
-      rows: st.rows,
-      duplicates: [...st.hits.values()].filter((h) => !h.mismatch).length,
-      dead: [...st.dead.values()].map((d) => ({ table: d.why.table ?? '', sqlstate: d.why.sqlstate })),
+      jobs: jobs.length,
+      skippedJobs: mine === undefined ? st.skipped.length : st.skipped.filter((j) => mine.has(j)).length,
+      requests,
+      rows: group === undefined ? st.rows : rows,
+      duplicates: [...st.hits].filter(([item, h]) => !h.mismatch && ours(item)).length,
+      dead: [...st.dead.values()].filter((d) => ours(d.item)).map((d) => ({ table: d.why.table ?? '', sqlstate: d.why.sqlstate })),
       bisected: st.bisected,
+      ...(group === undefined ? {} : { group }),
     },
   };
 }

@@ -3,27 +3,36 @@ import type { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { Fence } from '@sluice/shared/sql/partition-fences.ts';
 import { SERVER_STATE_SQL, serverStateOf } from '@sluice/shared/sql/replication.ts';
+import type { Refusal } from '@sluice/shared/sql/dead-letters.ts';
 import { insertDeadLetters, rejectionFromError, type DeadLetter } from '../deadletters/dead-letters.ts';
 import { applyRequests } from './apply.ts';
 import { checkRequest } from './check.ts';
 import { classify } from './classify.ts';
 import { claimIdempotencyKeys, claimJobs, type IdempotencyHit } from './dedupe.ts';
-import type { FlushContext, FlushOptions, ServerCheck } from './flush.ts';
+import type { FlushContext, ServerCheck } from './flush.ts';
 import { bisectRequests } from './poison.ts';
 import { readReplays, type Replay } from './replay.ts';
-import type { BatchJob, RequestResult, WorkItem } from './types.ts';
+import type { BatchJob, Member, RequestResult, WorkItem } from './types.ts';
 
 /**
  * The body of a batch transaction, from BEGIN to just before COMMIT (see
  * flush.ts for the whole sequence): fence, job claims, the writer's own
  * check, Idempotency-Keys, the planned statements (bisected after a data
  * error), the in-transaction hooks, dead letters, replayed outcomes.
+ *
+ * A transaction holds one partition's batch, or (group commit, see
+ * group-commit.ts) the batches of several partitions of one shard: then
+ * every member's fence is checked in the BEGIN round trip, and each step
+ * below runs once over all members' jobs in member order. Keys never span
+ * partitions, so the statements keep each partition's queue order and no
+ * two members touch one row; result.ts splits the outcome per member.
  */
 
 /** Everything decided inside the transaction, before COMMIT. */
 export interface TxState {
   fresh: WorkItem[];
-  skippedJobs: number;
+  /** Jobs applied before (redelivered), or repeated within the batch: not applied again. */
+  skipped: BatchJob[];
   dead: Map<WorkItem, DeadLetter>;
   hits: Map<WorkItem, IdempotencyHit>;
   applied: Map<WorkItem, RequestResult>;
@@ -40,37 +49,48 @@ export class Poisoned {
 export const fail = (p: FailPoints, log: Logger, name: string) => p.hit(name, () => log.warn({ failpoint: name }, 'fail point hit'));
 
 /**
- * BEGIN, the server check and the partition fence check, in one round trip
- * when the fence can be inlined. The server check (confirm/timeline-floor.ts)
+ * BEGIN, the server check and the partition fence checks, in one round trip
+ * when every fence can be inlined (a simple-query string: BEGIN's result, the
+ * server state, then one per fence). The server check (confirm/timeline-floor.ts)
  * reads the server's role and timeline before any statement of the batch, so
  * a batch sent to an old primary back behind the address is rolled back with
  * nothing applied.
  */
-async function begin(client: PoolClient, fence: Fence | undefined, server: ServerCheck | undefined): Promise<void> {
-  const inline = fence?.inline;
-  if (inline === undefined && server === undefined) {
+async function begin(client: PoolClient, fences: readonly Fence[], server: ServerCheck | undefined): Promise<void> {
+  const inline = fences.length > 0 && fences.every((f) => f.inline);
+  if (!inline && server === undefined) {
     await client.query('BEGIN');
-    await fence?.(client);
+    for (const fence of fences) await fence(client);
     return;
   }
-  const text = ['BEGIN', ...(server ? [SERVER_STATE_SQL] : []), ...(inline ? [inline.sql] : [])].join('; ');
+  const text = ['BEGIN', ...(server ? [SERVER_STATE_SQL] : []), ...(inline ? fences.map((f) => f.inline!.sql) : [])].join('; ');
   const res = (await client.query(text)) as unknown as { rowCount: number | null; rows: { rec?: boolean; wal?: string | null }[] }[];
   if (server) await server(client, serverStateOf(res[1]?.rows[0]));
-  if (inline) inline.verify(res[server ? 2 : 1]?.rowCount ?? null);
-  else await fence?.(client);
+  const first = server ? 2 : 1;
+  if (inline) fences.forEach((f, i) => f.inline!.verify(res[first + i]?.rowCount ?? null));
+  else for (const fence of fences) await fence(client);
 }
 
-export async function transaction(ctx: FlushContext, client: PoolClient, jobs: readonly BatchJob[], bisect: boolean, opts: FlushOptions): Promise<TxState | Poisoned> {
+/** Why a request was refused before the transaction (sharding/placement.ts), from any member. */
+function refusedOf(members: readonly Member[], writeId: string): Refusal | undefined {
+  for (const m of members) {
+    const r = m.rejected?.get(writeId);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+export async function transaction(ctx: FlushContext, client: PoolClient, members: readonly Member[], bisect: boolean, isolateFatal: boolean): Promise<TxState | Poisoned> {
   await fail(ctx.failpoints, ctx.log, 'before-begin');
-  await begin(client, opts.fence, ctx.server);
+  await begin(client, members.flatMap((m) => (m.fence ? [m.fence] : [])), ctx.server);
   await fail(ctx.failpoints, ctx.log, 'after-begin');
   // Deferrable constraints would otherwise be checked at COMMIT, past every savepoint.
   if (bisect) await client.query('SET CONSTRAINTS ALL IMMEDIATE');
-  const { fresh, skipped } = await claimJobs(client, jobs);
+  const { fresh, skipped } = await claimJobs(client, members.length === 1 ? members[0]!.jobs : members.flatMap((m) => m.jobs));
   const freshIds = new Set(fresh.map((j) => j.id));
   const st: TxState = {
     fresh: fresh.flatMap((job) => job.data.reqs.map((req) => ({ job, req }))),
-    skippedJobs: skipped.length,
+    skipped,
     dead: new Map(),
     hits: new Map(),
     applied: new Map(),
@@ -81,7 +101,7 @@ export async function transaction(ctx: FlushContext, client: PoolClient, jobs: r
   const runnable: WorkItem[] = [];
   for (const item of st.fresh) {
     const q = item.job.quarantine;
-    const why = q !== undefined ? { ...q, table: item.req.ops[0]?.t } : (opts.rejected?.get(item.req.id) ?? checkRequest(ctx.catalog, item.req));
+    const why = q !== undefined ? { ...q, table: item.req.ops[0]?.t } : (refusedOf(members, item.req.id) ?? checkRequest(ctx.catalog, item.req));
     if (why) st.dead.set(item, { item, why });
     else runnable.push(item);
   }
@@ -89,10 +109,10 @@ export async function transaction(ctx: FlushContext, client: PoolClient, jobs: r
   for (const [item, hit] of st.hits) if (hit.mismatch) st.dead.set(item, { item, why: mismatch(item, hit) });
   const toApply = runnable.filter((w) => !st.hits.has(w));
   if (ctx.beforeStatements && toApply.length > 0) for (const hook of ctx.beforeStatements) await hook(toApply.map((w) => w.req), client);
-  const poisoned = await applyAll(ctx, client, toApply, st, opts.isolateFatal === true);
+  const poisoned = await applyAll(ctx, client, toApply, st, isolateFatal);
   if (poisoned) return poisoned;
-  // Work that must commit with the batch (read models): once, over what was applied.
-  for (const hook of ctx.inTransaction) await hook({ partition: opts.partition, applied: st.applied }, client);
+  // Work that must commit with the batch (read models): once, over what was applied (every member's).
+  for (const hook of ctx.inTransaction) await hook({ partition: members[0]?.partition, applied: st.applied }, client);
   await insertDeadLetters(client, [...st.dead.values()]);
   // Redelivered jobs (not repeats inside this batch): tell waiting gateways again.
   const replay = skipped.filter((j) => !freshIds.has(j.id)).flatMap((job) => job.data.reqs.filter((r) => r.ack).map((req) => ({ job, req })));

@@ -10,7 +10,7 @@ import type { FlushStats } from '../flush/types.ts';
  */
 export class WriterMetrics {
   readonly registry = new Registry();
-  readonly batches = new Counter({ name: 'sluice_writer_batches_total', help: 'Batches committed', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly batches = new Counter({ name: 'sluice_writer_batches_total', help: 'Batches committed (one per partition, also when a group commit held several)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly rowsCommitted = new Counter({ name: 'sluice_writer_rows_committed_total', help: 'Rows affected by committed batches', registers: [this.registry] });
   readonly requestsCommitted = new Counter({ name: 'sluice_writer_requests_committed_total', help: 'Requests in committed batches (applied, duplicate or dead)', registers: [this.registry] });
   readonly rowsPerTransaction = new Histogram({
@@ -21,10 +21,17 @@ export class WriterMetrics {
   });
   readonly flushSeconds = new Histogram({
     name: 'sluice_writer_flush_duration_seconds',
-    help: 'Time from BEGIN to COMMIT of a batch, including poison bisection',
+    help: 'Time from BEGIN to COMMIT of a transaction (one batch, or a group commit of several), including poison bisection',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly partitionsPerTransaction = new Histogram({
+    name: 'sluice_writer_partitions_per_transaction',
+    help: 'Partitions whose batches a committed transaction held (more than 1: group commit, SLUICE_GROUP_COMMIT)',
+    buckets: [1, 2, 3, 4, 6, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly groupFallbacks = new Counter({ name: 'sluice_writer_group_fallbacks_total', help: 'Group commits of several batches that failed (a data error, a fenced-out member, any error) and whose batches were flushed alone', registers: [this.registry] });
   readonly retries = new Counter({ name: 'sluice_writer_retries_total', help: 'Failed batch attempts that were retried, by SQLSTATE (or connection/other)', labelNames: ['sqlstate', 'kind'] as const, registers: [this.registry] });
   readonly deadLetters = new Counter({ name: 'sluice_writer_dead_letters_total', help: 'Requests dead-lettered (alert on any increase)', labelNames: ['table', 'sqlstate'] as const, registers: [this.registry] });
   readonly duplicates = new Counter({ name: 'sluice_writer_duplicates_skipped_total', help: 'Writes skipped as already applied', labelNames: ['kind'] as const, registers: [this.registry] });
@@ -91,13 +98,17 @@ export class WriterMetrics {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_writer_' });
   }
 
-  /** Record a committed batch. */
+  /** Record a committed batch; a group's transaction-wide figures once, with its first member. */
   committed(partition: string, stats: FlushStats, seconds: number): void {
     this.batches.inc({ partition });
-    this.rowsCommitted.inc(stats.rows);
     this.requestsCommitted.inc(stats.requests);
-    this.rowsPerTransaction.observe(stats.rows);
-    this.flushSeconds.observe(seconds);
+    const txn = stats.group === undefined ? { rows: stats.rows, members: 1 } : stats.group.first ? stats.group : undefined;
+    if (txn !== undefined) {
+      this.rowsCommitted.inc(txn.rows);
+      this.rowsPerTransaction.observe(txn.rows);
+      this.partitionsPerTransaction.observe(txn.members);
+      this.flushSeconds.observe(seconds);
+    }
     if (stats.skippedJobs > 0) this.duplicates.inc({ kind: 'job' }, stats.skippedJobs);
     if (stats.duplicates > 0) this.duplicates.inc({ kind: 'idempotency_key' }, stats.duplicates);
     if (stats.bisected) this.bisections.inc();

@@ -52,10 +52,16 @@ export interface ConsumerDeps {
   redis: RedisFactory;
   log: Logger;
   metrics: WriterMetrics;
-  /** Flush one batch of this partition: one transaction (checking `fence` when given), then the after-commit steps. */
-  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence): Promise<void>;
+  /**
+   * Flush one batch of this partition: one transaction (checking `fence` when
+   * given; shared with other partitions' batches under group commit, unless
+   * `alone`), then the after-commit steps.
+   */
+  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone?: boolean): Promise<void>;
   /** ms before retrying a failed batch, or null to give its jobs up. */
   retryDelay(partition: PartitionRef, err: unknown, attempt: number): number | null;
+  /** Under group commit: let a shared transaction that is starting seal this partition's open batch early; returns the call that ends it. */
+  enlist?(partition: PartitionRef, sealOpen: () => void): () => void;
 }
 
 /** A job this consumer holds back, to move to the queue head at stop. */
@@ -109,6 +115,8 @@ export class PartitionConsumer {
   private waitingFor: number | undefined;
   /** Stopping while waiting for a newer writer: held jobs are let go at once and moved back once the log consumer closed (see `stop`). */
   private releasingHeld = false;
+  /** Ends this consumer's enlistment in group commit. */
+  private unenlist: (() => void) | undefined;
 
   /**
    * @param grant the lease this partition is held under (none: `AllPartitions`)
@@ -154,6 +162,7 @@ export class PartitionConsumer {
     );
     this.redis.on('close', () => this.interrupt());
     await this.consumer.start();
+    this.unenlist = this.deps.enlist?.(this.partition, () => this.batcher.sealOpen());
   }
 
   /**
@@ -241,7 +250,8 @@ export class PartitionConsumer {
       const job = run.jobs[0]!;
       // Once per batch, not per retry: a database outage must not count as a crash.
       if (run.suspect && attempt === 1) await countSoloFlush((field) => this.consumer!.countIn(this.entries.get(job)!, field), job);
-      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence);
+      // A suspect's transaction holds nothing else, not even other partitions' batches: a crash is blamed on it alone.
+      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence, run.suspect);
       // Committed: mark the run's jobs done in one script, not one per job as each processor resolves.
       // Not after an interruption: the connection is gone (see `interrupt`).
       if (!this.interrupted) await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));
@@ -292,6 +302,7 @@ export class PartitionConsumer {
           this.log.warn({ err, step: name }, 'partition stop step failed');
         }
       };
+      this.unenlist?.();
       // The log stops handing out jobs at once and resolves once every held job settled …
       const closing = this.consumer?.close();
       closing?.catch(() => {});

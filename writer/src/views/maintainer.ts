@@ -77,7 +77,10 @@ export class ViewRedefinedError extends Error {
 export class ViewMaintainer {
   private readonly byTable = new Map<string, MaintainedView[]>();
   private readonly pending = new WeakMap<PoolClient, Map<string, Images>>();
-  /** Groups each partition's batch changed (one flush in flight per partition; a retried attempt starts over). */
+  /**
+   * Groups each partition's batch changed (one flush in flight per partition; a retried attempt starts over).
+   * A group commit's transaction is kept under its first member, whose after-commit fences them all, at the shared LSN.
+   */
   private readonly touchedGroups = new Map<string, { table: string; key: string[] }[]>();
 
   /** Per table: one before-images read for all its views (the union of their columns), and where each view's columns sit in it. */
