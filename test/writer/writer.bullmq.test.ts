@@ -82,13 +82,25 @@ describe('writer with BullMQ', () => {
     await sub.quit();
   });
 
-  it('fails a job with an unknown payload version through the log, and keeps it', async () => {
+  it('fails a malformed payload through the log and keeps it; leaves a newer version queued for a newer writer (docs/PAYLOAD.md)', async () => {
     writer = await startWriter(config(), { log: quiet });
-    const id = nextJobId(1);
-    await queue(1).append([{ id, data: { v: 2, reqs: [] } as unknown as WriteJob }]);
+    const bad = nextJobId(1);
+    await queue(1).append([{ id: bad, data: { v: 0, reqs: [] } as unknown as WriteJob }]);
     await eventually(async () => expect((await states(1)).failed).toBe(1));
     const [failed] = await queue(1).entries(['failed']);
-    expect(failed).toMatchObject({ id, failedReason: expect.stringMatching(/unsupported payload version 2/), attempts: 1 });
+    expect(failed).toMatchObject({ id: bad, failedReason: expect.stringMatching(/malformed payload/), attempts: 1 });
+
+    // A version above what this writer reads is a write a newer writer will apply: never failed.
+    const newer = nextJobId(0);
+    await queue(0).append([{ id: newer, data: { v: 99, reqs: [] } as unknown as WriteJob }]);
+    await eventually(async () => expect((await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_newer_payloads_total'))).toMatch(/version="99"\} 1/));
+    expect(await states(0)).toMatchObject({ failed: 0 });
+    // Still in the log once its writer stopped (moved back to the head); gone before the next test.
+    const w = writer;
+    writer = undefined;
+    await w.stop();
+    expect(await queue(0).find(newer)).not.toBeNull();
+    expect(await queue(0).remove(newer)).toBe(true);
   });
 
   it('stop() commits the open batch before it returns', async () => {
