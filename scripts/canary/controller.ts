@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HaproxyRuntime } from './haproxy.ts';
 import type { Figures, Side, Thresholds } from './judge.ts';
 import { sideOf, snapshot, type Snapshot, type SluiceSource } from './observe.ts';
 import { weightsFor } from './weights.ts';
 import { watchWindow } from './window.ts';
+import { loadState, saveState } from './state-file.ts';
 
 /**
  * The canary controller. States of a run (kept in the state file after every
@@ -82,14 +82,6 @@ interface State {
   report: CanaryReport;
 }
 
-function save(file: string, s: State): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2));
-  renameSync(`${file}.tmp`, file);
-}
-
-function load(file: string): State | null {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : null;
-}
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -98,7 +90,7 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
   const h = o.haproxy;
   const stats = await h.stats(o.backend);
   for (const c of o.canaries) if (!stats.has(c)) throw new Error(`backend ${o.backend} has no server ${c} (servers: ${[...stats.keys()].join(', ')})`);
-  let state = load(o.stateFile);
+  let state = loadState<State>(o.stateFile);
   if (state !== null && state.status === 'running' && state.backend === o.backend && sameSet(state.canaries, o.canaries)) {
     o.print(`found a run interrupted at step ${state.step + 1} (${o.steps[state.step] ?? '?'} %): ${o.onResume === 'resume' ? 'resuming it' : 'rolling it back'}`);
     if (o.onResume === 'rollback') return rollback(o, state, 'the previous controller stopped mid-way (--on-resume rollback)');
@@ -111,7 +103,7 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
       original: Object.fromEntries([...stats].map(([n, s]) => [n, Number(s.weight) || 0])),
       report: { outcome: 'promoted', backend: o.backend, canaries: [...o.canaries], stable, steps: [], startedAt: now, finishedAt: now },
     };
-    save(o.stateFile, state);
+    saveState(o.stateFile, state);
   }
   const src: SluiceSource = { ...o.sluice, since: new Date(state.since) };
   let baseline: Side | undefined;
@@ -125,11 +117,11 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
     if (r.verdict !== 'healthy') return rollback(o, state, r.reasons.join('; '));
     o.print(`  healthy: ${line(r.candidate)} | stable ${line(r.control)}`);
     if (r.controlSide.responses > 0) baseline = r.controlSide;
-    save(o.stateFile, { ...state, step: state.step + 1 });
+    saveState(o.stateFile, { ...state, step: state.step + 1 });
   }
   state.status = 'promoted';
   state.report.finishedAt = new Date().toISOString();
-  save(o.stateFile, state);
+  saveState(o.stateFile, state);
   o.print(`promoted: ${state.canaries.join(', ')} take 100 %; ${state.stable.join(', ')} drained (weight 0)`);
   return state.report;
 }
@@ -160,7 +152,7 @@ async function rollback(o: CanaryOptions, state: State, reason: string): Promise
   }
   state.status = 'rolled-back';
   state.report = { ...state.report, outcome: 'rolled-back', reason, rollbackMs: Math.round(rollbackMs * 10) / 10, drainedMs: drainedMs === null ? null : Math.round(drainedMs * 10) / 10, finishedAt: new Date().toISOString() };
-  save(o.stateFile, state);
+  saveState(o.stateFile, state);
   o.print(`ROLLED BACK: ${reason}`);
   o.print(`  canary weight 0 in ${state.report.rollbackMs} ms, no open canary session after ${state.report.drainedMs ?? '> 5000'} ms; stable weights restored`);
   return state.report;

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Figures, Side, Thresholds } from './judge.ts';
 import { variantSides, variantSnapshot, type VariantSource } from './flag-observe.ts';
 import { watchWindow } from './window.ts';
+import { loadState, saveState } from './state-file.ts';
 
 /**
  * A feature flag's rollout, stepped like a canary (`pnpm canary flag NAME`).
@@ -88,14 +88,6 @@ interface State {
   report: FlagRolloutReport;
 }
 
-function save(file: string, s: State): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2));
-  renameSync(`${file}.tmp`, file);
-}
-
-function load(file: string): State | null {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : null;
-}
 
 async function adminCall(a: FlagAdmin, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = { ...(a.adminKey ? { authorization: `Bearer ${a.adminKey}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
@@ -119,7 +111,7 @@ export async function runFlagRollout(o: FlagRolloutOptions): Promise<FlagRollout
   const src: VariantSource = { gateways: o.gateways, adminKey: o.admin.adminKey, flag: o.flag };
   // Fail before touching the flag when the gateways do not label by it (variantSnapshot throws).
   await variantSnapshot(src);
-  let state = load(o.stateFile);
+  let state = loadState<State>(o.stateFile);
   if (state !== null && state.status === 'running' && state.flag === o.flag) {
     o.print(`found a rollout interrupted at step ${state.step + 1} (${o.steps[state.step] ?? '?'} %): ${o.onResume === 'resume' ? 'resuming it' : 'killing the flag'}`);
     if (o.onResume === 'kill') return kill(o, state, 'the previous controller stopped mid-way (--on-resume kill)');
@@ -127,7 +119,7 @@ export async function runFlagRollout(o: FlagRolloutOptions): Promise<FlagRollout
     const { flags } = (await adminCall(o.admin, 'GET', '/v1/admin/flags')) as { flags: StoredFlag[] };
     const now = new Date().toISOString();
     state = { status: 'running', flag: o.flag, description: flags.find((f) => f.name === o.flag)?.description ?? '', step: 0, report: { outcome: 'rolled-out', flag: o.flag, steps: [], startedAt: now, finishedAt: now } };
-    save(o.stateFile, state);
+    saveState(o.stateFile, state);
   }
   let baseline: Side | undefined;
   for (; state.step < o.steps.length; state.step += 1) {
@@ -140,11 +132,11 @@ export async function runFlagRollout(o: FlagRolloutOptions): Promise<FlagRollout
     o.print(`  healthy: on ${line(r.candidate)} | off ${line(r.control)}`);
     // At 100 % nobody is outside the rollout: the last window with users outside is the comparison.
     if (r.controlSide.responses > 0) baseline = r.controlSide;
-    save(o.stateFile, { ...state, step: state.step + 1 });
+    saveState(o.stateFile, { ...state, step: state.step + 1 });
   }
   state.status = 'rolled-out';
   state.report.finishedAt = new Date().toISOString();
-  save(o.stateFile, state);
+  saveState(o.stateFile, state);
   o.print(`rolled out: ${o.flag} on for every user`);
   return state.report;
 }
@@ -157,7 +149,7 @@ async function kill(o: FlagRolloutOptions, state: State, reason: string): Promis
   const killMs = Math.round((performance.now() - t0) * 10) / 10;
   state.status = 'killed';
   state.report = { ...state.report, outcome: 'killed', reason, killMs, killedVersion: stored.version, finishedAt: new Date().toISOString() };
-  save(o.stateFile, state);
+  saveState(o.stateFile, state);
   o.print(`KILLED: ${reason}`);
   o.print(`  ${o.flag} enabled:false (version ${stored.version}) ${killMs} ms after the verdict; every gateway evaluates it off within the 1 s propagation bound`);
   return state.report;
