@@ -123,8 +123,19 @@ describe('read models', () => {
       }
     })();
     await eventually(() => batches >= 2);
+    // A transaction older than the build holds it at step 2 (it waits for older transactions)
+    // until batches have committed into its log: overlap by construction, not by timing.
+    const older = await env.pool.connect();
+    await older.query('BEGIN');
+    await older.query('SELECT txid_current()');
+    const building = Promise.all(views.map((v) => ensureView(env.pool, v, quiet)));
+    const buildingViews = async () => (await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM sluice.views WHERE state = 'building'`)).rows[0]!.n;
+    while ((await buildingViews()) < views.length) await new Promise((r) => setTimeout(r, 20));
     const during = batches;
-    const [built, other] = await Promise.all(views.map((v) => ensureView(env.pool, v, quiet)));
+    await eventually(() => batches >= during + 3);
+    await older.query('COMMIT');
+    older.release();
+    const [built, other] = await building;
     const committedDuring = batches - during;
     const after = batches;
     await eventually(() => batches >= after + 3);

@@ -39,7 +39,10 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE
 // pg and pg-pool raise plain Errors without any code for a dropped connection,
 // a pool checkout timeout or a client-side query timeout (a frozen server:
 // `query_timeout`, see shared/src/db); their message text is the only signal.
-const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout/i;
+// "Cannot use a pool after calling end": this process is closing its pools (a
+// drain that overran its bound, writer/src/drain.ts). Not the batch's fault:
+// its jobs must stay taken and reach the next writer, never fail for good.
+const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout|Cannot use a pool after calling end/i;
 
 /** Classify a flush error (see {@link FailureKind}). */
 export function classify(err: unknown): FailureKind {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnInfo, TableInfo } from '@sluice/shared/catalog/types.ts';
-import { classifySqlstate } from './classify.ts';
+import { createPool } from '@sluice/shared/db/pool.ts';
+import { createLogger } from '@sluice/shared/log/index.ts';
+import { classify, classifySqlstate } from './classify.ts';
 import { returningFor, StatementCache, statementText } from './sql.ts';
 
 const col = (name: string, type: string, castType = type): ColumnInfo => ({ name, quoted: `"${name}"`, type, castType, kind: 'text', notNull: false, hasDefault: false, generatedAlways: false });
@@ -63,5 +65,21 @@ describe('classifySqlstate', () => {
     for (const c of ['40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300', '08006', '08000']) expect(classifySqlstate(c)).toBe('retry');
     for (const c of ['22001', '22021', '22P02', '23505', '23514', '23503', '42703', '428C9', '44000', 'P0001', '21000']) expect(classifySqlstate(c)).toBe('poison');
     for (const c of ['XX000', '58030', '0A000', '25P02']) expect(classifySqlstate(c)).toBe('fatal');
+  });
+});
+
+describe('classify', () => {
+  // The CI failure of row 34: a writer whose drain overran closed its pools while a batch was
+  // still retrying; the ended pool's error counted as fatal and 19 jobs failed through BullMQ.
+  it('retries a flush on a pool this process has ended (a drain that overran): its jobs go to the next writer', async () => {
+    const pool = createPool({ url: 'postgres://127.0.0.1:1/none', max: 1, connectTimeoutMs: 1000, statementTimeoutMs: 1000, applicationName: 'classify-test', log: createLogger('classify-test', 'silent') });
+    await pool.end();
+    const err = await pool.query('SELECT 1').then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(classify(err)).toBe('retry');
+  });
+
+  it('still calls an unknown error fatal', () => {
+    expect(classify(new Error('a bug'))).toBe('fatal');
   });
 });
