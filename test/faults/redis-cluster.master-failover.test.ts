@@ -20,6 +20,7 @@ import { slotOf } from '@sluice/shared/redis/slots.ts';
 import { check, drainAndCheck, expectSound, type History } from './support/index.ts';
 import { eventually } from '../harness/index.ts';
 import { startCluster, type FaultCluster, type GatewayProc } from './support/cluster.ts';
+import type { TsProcess } from '@sluice/local-servers/processes.ts';
 import { startLoad } from './support/load.ts';
 
 const PARTITIONS = 4;
@@ -44,6 +45,12 @@ function unavailability(h: History, from: number): Record<string, number> {
     last.set(p, op.end);
   }
   return gaps;
+}
+
+/** The writer lived through the fault: no unhandled rejection made it exit (writer/src/main.ts exits on any). */
+function expectAlive(writer: TsProcess) {
+  expect(writer.output()).not.toContain('unhandled rejection');
+  expect(writer.done).toBe(false);
 }
 
 /** SIGKILL the master holding partition 0's queue; wait until its replica serves the slots. */
@@ -80,17 +87,18 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
   it('with SLUICE_REDIS_WAIT_REPLICAS=1: 0 acknowledged writes lost (queued or committed), 0 duplicated, per-key order kept', async () => {
     await cluster.reset();
     const gateway = await cluster.startGateway({ SLUICE_REDIS_WAIT_REPLICAS: '1' });
-    await cluster.startWriter();
+    const writer = await cluster.startWriter();
     const { history, report } = await killMasterUnderLoad(gateway, 1);
     const verdict = await drainAndCheck(cluster, history, 90_000);
     console.info(`[row 29 failover] ${JSON.stringify({ ...report, verdict: { ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length } })}`);
     expectSound(verdict);
+    expectAlive(writer);
   }, 300_000);
 
   it('with SLUICE_REDIS_WAIT_REPLICAS=0: committed acks are never lost; queued acks lost in the window are counted', async () => {
     await cluster.reset();
     const gateway = await cluster.startGateway({ SLUICE_REDIS_WAIT_REPLICAS: '0' });
-    await cluster.startWriter();
+    const writer = await cluster.startWriter();
     const { history, report } = await killMasterUnderLoad(gateway, 0);
     // Queued acks may be lost here by design: wait for the queues only, then count.
     await eventually(async () => expect(await cluster.backlog()).toBe(0), 90_000, 200);
@@ -101,12 +109,13 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
     expect(lostCommitted).toEqual([]);
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.unexpected).toEqual([]);
+    expectAlive(writer);
   }, 300_000);
 
   it('a slot migration under live load (every slot of the master holding main.1.0 moves to another): 0 lost, 0 duplicated, order kept', async () => {
     await cluster.reset();
     const gateway = await cluster.startGateway({ SLUICE_REDIS_WAIT_REPLICAS: '1' });
-    await cluster.startWriter();
+    const writer = await cluster.startWriter();
     const load = startLoad({ urls: [gateway.url], clients: 12, paceMs: 5, timeoutMs: 20_000 });
     await eventually(() => expect(load.acknowledged).toBeGreaterThan(300), 30_000);
     const rc = cluster.redisCluster!;
@@ -125,5 +134,6 @@ describe('row 29: Redis Cluster master SIGKILL under live load', () => {
     const verdict = await drainAndCheck(cluster, history, 90_000);
     console.info(`[row 29 reshard] ${JSON.stringify({ slots, reshardS, clientErrors: { failed: failures.filter((o) => o.outcome === 'failed').length, unknown: failures.filter((o) => o.outcome === 'unknown').length, statuses: [...new Set(failures.map((o) => o.status))] }, unavailabilityS: unavailability(history, startedAt), verdict: { ...verdict, lost: verdict.lost.length, unexpected: verdict.unexpected.length, duplicates: verdict.duplicates.length, orderViolations: verdict.orderViolations.length, failedButCommitted: verdict.failedButCommitted.length } })}`);
     expectSound(verdict);
+    expectAlive(writer);
   }, 300_000);
 });

@@ -11,12 +11,6 @@ const log = createLogger('sluice-writer', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 
 process.on('unhandledRejection', (err) => {
-  // ioredis rejects commands still pending on a connection that closes; on a Redis Cluster
-  // (a master failing over, a slot moving) some of those are its own or BullMQ's internal,
-  // un-awaited calls (ioredis#883, bullmq#2402). Nothing of ours is lost by them: every
-  // command Sluice depends on is awaited where it is sent, and a job whose lock renewal
-  // failed is redelivered and deduped by sluice.applied_jobs. Anything else is a bug: exit.
-  if (err instanceof Error && err.message === 'Connection is closed.') return void log.warn({ err }, 'a Redis command failed with its closing connection (not awaited by its sender)');
   log.fatal({ err }, 'unhandled rejection');
   process.exit(1);
 });

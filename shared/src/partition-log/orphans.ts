@@ -54,6 +54,12 @@ export async function handBackOrphans(o: RecoverOptions): Promise<number> {
   const queue = new Queue(queueName(o.partition), { connection: o.connection, prefix: o.prefix });
   queue.on('error', () => {}); // the connection's owner logs its errors
   try {
+    // The Queue checks its connection as it opens (INFO) and reports a failed check as an
+    // 'error' event, but close() drops its listeners even while that check is in flight: a
+    // check failing after it (the caller closes the connection once this returns; a Redis
+    // Cluster node fails over) is thrown where nobody catches it, an unhandled rejection
+    // (taskforcesh/bullmq#3546). So the check settles first; if it fails, so does the hand-back.
+    await queue.waitUntilReady();
     const deadline = Date.now() + o.lockDurationMs + 1000;
     for (;;) {
       // [newest … oldest]: RPUSHing in this order leaves the oldest at the head (RPOPLPUSH takes from the right).
