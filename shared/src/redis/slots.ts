@@ -46,3 +46,25 @@ export async function perSlot<T, R>(redis: RedisClient, items: readonly T[], key
   );
   return out;
 }
+
+/**
+ * Split `items` by the master that serves their slot, as this client's slot
+ * map says now (ioredis `Cluster.slots`, refreshed on MOVED and on failover):
+ * one group on one Redis. A slot the map does not know yet makes a group of
+ * its own. Groups keep `items`' order. The map may be stale by the time a
+ * call arrives: a call that spans several slots of one node must cope with a
+ * key that is not on that node any more (the cache's write-through falls back
+ * to one call per slot).
+ */
+export function byNode<T>(redis: RedisClient, items: readonly T[], keyOf: (item: T) => string): T[][] {
+  if (!isCluster(redis)) return [[...items]];
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const slot = slotOf(keyOf(item));
+    const node = redis.slots[slot]?.[0] ?? `slot ${slot}`;
+    let g = groups.get(node);
+    if (!g) groups.set(node, (g = []));
+    g.push(item);
+  }
+  return [...groups.values()];
+}

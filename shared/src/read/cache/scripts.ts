@@ -155,6 +155,36 @@ return n
 );
 
 /**
+ * WRITE_THROUGH for a Redis Cluster node: the same compare-and-set per entry,
+ * over entries of many slots that one master serves (every row has its own
+ * hash tag, so a batch's rows fall on many slots, and one call per slot is
+ * one script run per row). Redis refuses declared keys of several slots
+ * (CROSSSLOT), so only the first entry is declared: it routes the call to
+ * its master and Redis checks that node serves it. The others ride in ARGV,
+ * allowed by the Redis 7 `allow-cross-slot-keys` flag as long as they are on
+ * that node; one that is not (the client's slot map was stale, a slot is
+ * migrating) fails the call with an error reply, after the entries before it
+ * were set. Setting them again is harmless (same LSN), which is how the
+ * caller recovers: one call per slot (write-through.ts).
+ * KEYS: entry₁. ARGV: entry key₁, entry₁, ttl₁ ms, entry key₂, … Returns how many were stored.
+ */
+export const WRITE_THROUGH_NODE = new LuaScript(
+  'write-through-node',
+  `#!lua flags=allow-cross-slot-keys
+${LSN_GE}
+local n = 0
+for i = 1, #ARGV, 3 do
+  local k, new = ARGV[i], ARGV[i + 1]
+  if newer_or_same(new, redis.call('GET', k)) then
+    redis.call('SET', k, new, 'PX', ARGV[i + 2])
+    n = n + 1
+  end
+end
+return n
+`,
+);
+
+/**
  * Add read counts to the popularity set and keep it bounded. KEYS: the set.
  * ARGV: maxMembers, ttlMs, count₁, id₁, count₂, id₂, … One call per gateway
  * flush instead of a ZINCRBY each: the ioredis command objects of thousands

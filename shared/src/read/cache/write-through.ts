@@ -1,9 +1,9 @@
-import type { RedisClient as Redis } from '../../redis/connections.ts';
+import { isCluster, type RedisClient as Redis } from '../../redis/connections.ts';
 import type { Catalog } from '../../catalog/types.ts';
 import { isCacheable, rowKeys } from './keys.ts';
 import { lsnKeyOf } from './lsn.ts';
-import { WRITE_THROUGH } from './scripts.ts';
-import { perSlot } from '../../redis/slots.ts';
+import { WRITE_THROUGH, WRITE_THROUGH_NODE } from './scripts.ts';
+import { byNode, perSlot } from '../../redis/slots.ts';
 import { DEFAULT_TTLS, entryFor, fenceFor, type CacheTtls, type EntryWrite } from './store.ts';
 
 /** One row a committed transaction wrote. */
@@ -25,31 +25,64 @@ export interface WriteThroughRow {
 
 /** Options of `writeThrough`. */
 export interface WriteThroughOptions {
-  /**
-   * Entries per script call at most. One call's keys must live in one slot:
-   * on a Redis Cluster the entries are split per slot first (each row has its
-   * own hash tag). Calls are pipelined either way.
-   */
+  /** Entries per script call at most (calls are pipelined). */
   chunk?: number;
 }
 
 const DEFAULT_CHUNK = 256;
 
-async function runChunks(redis: Redis, keys: string[], writes: EntryWrite[], chunk: number): Promise<number> {
-  const entries = keys.map((k, i) => [k, writes[i]!] as const);
-  // One result per entry for perSlot: the group's count on its first entry, 0 on the rest.
-  const counts = await perSlot(redis, entries, (e) => e[0], async (group) => {
-    const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < group.length; i += chunk) {
-      const part = group.slice(i, i + chunk);
-      const args: (string | number)[] = [];
-      for (const [, w] of part) args.push(w.value, w.ttlMs);
-      calls.push(WRITE_THROUGH.run(redis, part.map(([k]) => k), args));
+type Entry = readonly [key: string, write: EntryWrite];
+
+/**
+ * Store `entries` in calls of at most `chunk` entries, returning how many
+ * were stored. On one Redis: chunks of WRITE_THROUGH. On a Redis Cluster each
+ * row has its own slot, so the entries are grouped by the master serving them
+ * (the client's slot map) and each chunk is one WRITE_THROUGH_NODE call on
+ * that master. A chunk the node refuses with an error reply (a key not on it
+ * any more: a failover or a slot move since the map was read) is stored again
+ * one call per slot, which ioredis redirects (MOVED, ASK); entries the refused
+ * call had already set are set again at the same LSN, which changes nothing.
+ * Timeouts and lost connections are not retried here: the caller sees them.
+ */
+async function runChunks(redis: Redis, entries: readonly Entry[], chunk: number): Promise<number> {
+  const calls: Promise<number>[] = [];
+  if (!isCluster(redis)) {
+    for (let i = 0; i < entries.length; i += chunk) calls.push(storeInOneCall(redis, entries.slice(i, i + chunk)));
+  } else {
+    for (const group of byNode(redis, entries, (e) => e[0])) {
+      for (let i = 0; i < group.length; i += chunk) calls.push(storeOnNode(redis, group.slice(i, i + chunk)));
     }
-    const n = (await Promise.all(calls)).reduce<number>((a, c) => a + Number(c), 0);
-    return group.map((_, i) => (i === 0 ? n : 0));
-  });
-  return counts.reduce((n, c) => n + c, 0);
+  }
+  return (await Promise.all(calls)).reduce((a, c) => a + c, 0);
+}
+
+/** One WRITE_THROUGH call: every entry's key in one slot, or on one Redis. */
+async function storeInOneCall(redis: Redis, part: readonly Entry[]): Promise<number> {
+  const args: (string | number)[] = [];
+  for (const [, w] of part) args.push(w.value, w.ttlMs);
+  return Number(await WRITE_THROUGH.run(redis, part.map(([k]) => k), args));
+}
+
+/** One WRITE_THROUGH_NODE call for entries of one master; refused: one call per slot. */
+async function storeOnNode(redis: Redis, part: readonly Entry[]): Promise<number> {
+  if (part.length === 1) return storeInOneCall(redis, part);
+  const args: (string | number)[] = [];
+  for (const [k, w] of part) args.push(k, w.value, w.ttlMs);
+  try {
+    return Number(await WRITE_THROUGH_NODE.run(redis, [part[0]![0]], args));
+  } catch (err) {
+    if (!refusedByRedis(err)) throw err;
+    const counts = await perSlot(redis, part, (e) => e[0], async (slot) => {
+      const n = await storeInOneCall(redis, slot);
+      return slot.map((_, i) => (i === 0 ? n : 0)); // perSlot wants one result per entry
+    });
+    return counts.reduce((a, c) => a + c, 0);
+  }
+}
+
+/** An error reply from Redis (ioredis names them `ReplyError`): the node answered and refused. */
+function refusedByRedis(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
 }
 
 /**
@@ -120,5 +153,5 @@ async function storeEntries<R extends { table: string; key: readonly string[] }>
     byEntry.set(k, entryOf(r));
   }
   if (byEntry.size === 0) return 0;
-  return runChunks(redis, [...byEntry.keys()], [...byEntry.values()], Math.max(1, options.chunk ?? DEFAULT_CHUNK));
+  return runChunks(redis, [...byEntry], Math.max(1, options.chunk ?? DEFAULT_CHUNK));
 }
