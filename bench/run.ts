@@ -80,7 +80,7 @@ switch (mode) {
     await runFlagsBench({ durationS: num('duration', 10), connections: num('connections', 50), changes: num('changes', 1000) });
     break;
   case 'rediscluster':
-    await runRedisClusterBench({ durationS: num('duration', 15), connections: num('connections', 50), only });
+    await runRedisClusterBench({ durationS: num('duration', 15), connections: num('connections', 50), only, profile });
     break;
   default:
     process.stderr.write(`unknown bench mode "${mode}" (write, read, loadgen, soak, poison, client, shards, views, flush, log, rediscluster, flags)\n`);

@@ -7,11 +7,13 @@
  * Redis CPU is summed over every node of the cluster (masters and replicas:
  * replication costs CPU too). All processes share this machine's cores.
  */
+import { join } from 'node:path';
 import pg from 'pg';
 import { startRedisCluster, type LocalRedisCluster } from '@sluice/local-servers/redis-cluster.ts';
 import type { Tracked } from '../lib/cpu.ts';
 import { drive, warmUp } from '../lib/drive.ts';
-import { cpuPer, printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { summarizeProfiles, type ProfileSummary } from '../lib/profile.ts';
+import { cpuPer, printProfiles, printTable, profileDir, runId, writeResults, type Row } from '../lib/report.ts';
 import { startStack, stopAll, tracked, type Running } from '../lib/services.ts';
 import { createLogger, createPool, freePort, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
 import { BENCH_TABLE_SQL, ROW_BODY, measureWrite, type WriteResult } from '../write/scenarios.ts';
@@ -21,6 +23,8 @@ export interface RedisClusterBenchOptions {
   durationS: number;
   connections: number;
   only: string[];
+  /** Write `--cpu-prof` profiles of the gateway under the hit scenarios and print its hottest functions. */
+  profile: boolean;
 }
 
 /** Rows the hit scenarios read: keys 1…HOT, each GET a hit once warmed (as `pnpm bench read` c1). */
@@ -69,16 +73,19 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     if (want('committed')) await go('committed-one', 'd. committed, one Redis', one, 'committed');
     if (want('committed')) await go('committed-cluster', 'e. committed, Redis Cluster', many, 'committed');
     const hits: { scenario: string; req: number; p50: number; p99: number; cpu: Row }[] = [];
+    const profiles: Record<string, Record<string, ProfileSummary | undefined>> = {};
     // Cache hits: gateway, writer and warmer running (as pnpm start runs them), the hot keys warmed first.
     const goHits = async (key: string, scenario: string, t: Target) => {
       const port = await freePort();
       const env = { DATABASE_URL: pgServer.url, REDIS_URL: t.url, SLUICE_TABLES: 'bench_kv', SLUICE_PORT: String(port), SLUICE_QUEUE_PREFIX: `bench-${key}` };
-      running.push(...(await startStack({ env })));
+      const profile = o.profile ? { dir: join(profileDir(run), key), services: ['gateway'] as const } : undefined;
+      running.push(...(await startStack({ env, ...(profile ? { profile } : {}) })));
       const spec = { name: scenario, ports: [port], method: 'GET' as const, path: '/v1/tables/bench_kv/{key}', keys: { mode: 'cycle' as const, n: HOT }, connections: o.connections, durationMs: o.durationS * 1000 };
       await warmUp(spec);
       process.stderr.write(`\n${scenario}\n`);
       const m = await drive(spec, [...tracked(running), { name: 'postgres', pid: pgServer.pid }, ...t.pids.map((pid) => ({ name: 'redis', pid }))]);
-      await stopAll(running);
+      await stopAll(running); // profiles are written as they exit
+      if (profile) profiles[scenario] = summarizeProfiles(profile.dir, ['gateway'], m.monoUs);
       const served = m.load.status['200'] ?? 0;
       hits.push({ scenario, req: m.load.rps, p50: m.load.latencyMs.p50, p99: m.load.latencyMs.p99, cpu: cpuPer(m.cpuUs, served) });
     };
@@ -92,7 +99,8 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     printTable(`Sluice writes on one Redis vs a Redis Cluster (${o.connections} connections, ${o.durationS} s each)`, rows);
     printTable('CPU µs per committed row, by process', results.map((r) => ({ scenario: r.scenario, ...cpuPer(r.measured.cpuUs, r.rows) })));
     printTable(`Cache hits on one Redis vs a Redis Cluster (${o.connections} connections, ${o.durationS} s each; CPU µs per request)`, hits.map((h) => ({ scenario: h.scenario, 'req/s': h.req, 'p50 ms': h.p50, 'p99 ms': h.p99, ...h.cpu })));
-    const file = writeResults(run, { options: o, results, hits });
+    for (const [scenario, p] of Object.entries(profiles)) printProfiles(`Profile under ${scenario}`, p);
+    const file = writeResults(run, { options: o, results, hits, profiles });
     process.stdout.write(`results: ${file}\n`);
   } finally {
     await stopAll(running);
