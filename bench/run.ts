@@ -17,7 +17,7 @@ import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes', 'group-commit']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes', 'group-commit', 'retention']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -47,7 +47,7 @@ const mode = args.find((a, i) => !a.startsWith('--') && !(i > 0 && VALUED.has(ar
 
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica'), groupCommit: groupCommitValues() });
+    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica'), groupCommit: groupCommitValues(), retentionRows: num('retention') });
     break;
   case 'read':
     await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });

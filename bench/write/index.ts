@@ -47,6 +47,12 @@ export interface WriteBenchOptions {
    * once, at the config default.
    */
   groupCommit?: ('on' | 'off')[] | undefined;
+  /**
+   * With a number: c. runs twice more over that many old dedupe records
+   * (issue #11 retention): once with retention idle (window far longer than
+   * their age), once with it deleting them while the load runs.
+   */
+  retentionRows?: number | undefined;
 }
 
 /** What the scenarios share. */
@@ -82,6 +88,7 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     const gcs = o.groupCommit ?? [undefined];
     if (want('queued')) for (const gc of gcs) results.push(await sluice(ctx, 'queued', 'c. Sluice queued', false, gc));
     if (want('queued') && ctx.replica) results.push(await sluice(ctx, 'queued', 'c2. Sluice queued, confirmed on the replica', true));
+    if (want('queued') && o.retentionRows !== undefined) for (const r of ['idle', 'deleting'] as const) results.push(await withOldRecords(ctx, o.retentionRows, r));
     if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
     if (want('committed')) for (const gc of gcs) results.push(await sluice(ctx, 'committed', 'd. Sluice committed', false, gc));
     if (want('committed') && ctx.replica) results.push(await sluice(ctx, 'committed', 'd2. Sluice committed, confirmed on the replica', true));
@@ -105,13 +112,14 @@ function servers(ctx: Ctx): Tracked[] {
 }
 
 /** The environment `pnpm start` would get: where Postgres and Redis are, which table; everything else at its default. */
-function services(ctx: Ctx, key: string, port: number, confirm = false, groupCommit?: 'on' | 'off'): ServiceOptions {
+function services(ctx: Ctx, key: string, port: number, confirm = false, groupCommit?: 'on' | 'off', extra: Record<string, string> = {}): ServiceOptions {
   const env: Record<string, string> = { DATABASE_URL: ctx.pg.url, REDIS_URL: ctx.redis.url, SLUICE_TABLES: 'bench_events', SLUICE_PORT: String(port) };
   // With a replica: reads may use it either way; only the confirmation differs between the halves of a pair.
   if (ctx.replica) Object.assign(env, { SLUICE_REPLICA_URLS: ctx.replica.url, SLUICE_CONFIRM_REPLICAS: confirm ? '1' : '0' });
   if (ctx.o.partitions !== undefined) env.SLUICE_PARTITIONS = String(ctx.o.partitions);
   if (ctx.o.batchLingerMs !== undefined) env.SLUICE_BATCH_LINGER_MS = String(ctx.o.batchLingerMs);
   if (groupCommit !== undefined) env.SLUICE_GROUP_COMMIT = groupCommit === 'on' ? 'true' : 'false';
+  Object.assign(env, extra);
   return { env, ...(ctx.o.profile ? { profile: { dir: join(profileDir(ctx.run), key), services: PROFILED } } : {}) };
 }
 
@@ -128,12 +136,12 @@ async function baseline(ctx: Ctx, key: string, scenario: string, file: string, a
   return r;
 }
 
-async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false, groupCommit?: 'on' | 'off'): Promise<WriteResult> {
+async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false, groupCommit?: 'on' | 'off', variant?: { key: string; label: string; env: Record<string, string> }): Promise<WriteResult> {
   await ctx.pool.query('TRUNCATE bench_events');
   const port = await freePort();
-  const key = `${ack}${confirm ? '-confirm' : ''}${groupCommit === 'off' ? '-gc-off' : ''}`;
-  const label = groupCommit === undefined ? scenario : `${scenario}, group commit ${groupCommit}`;
-  const so = services(ctx, key, port, confirm, groupCommit);
+  const key = `${ack}${confirm ? '-confirm' : ''}${groupCommit === 'off' ? '-gc-off' : ''}${variant ? `-${variant.key}` : ''}`;
+  const label = `${scenario}${groupCommit === undefined ? '' : `, group commit ${groupCommit}`}${variant ? `, ${variant.label}` : ''}`;
+  const so = services(ctx, key, port, confirm, groupCommit, variant?.env);
   ctx.running.push(...(await startStack(so)));
   // With a replica, what Redis holds is part of the pair's comparison (redis-memory.ts).
   const cfg = loadConfig(so.env);
@@ -143,6 +151,26 @@ async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, c
   await stopAll(ctx.running); // they write their profiles as they exit
   if (so.profile) ctx.profiles[key] = summarizeProfiles(so.profile.dir, PROFILED, r.measured.monoUs);
   return r;
+}
+
+/**
+ * c. over `rows` dedupe records 30 days old (sluice.applied_jobs, as a busy
+ * shard holds them): `idle` keeps them (a window of ten years), `deleting`
+ * has the writer's retention remove them (default window and batches) from
+ * its start, through the warm-up and the measured load. The same records are
+ * laid down before each half, so both run over a table of the same size.
+ */
+async function withOldRecords(ctx: Ctx, rows: number, retention: 'idle' | 'deleting'): Promise<WriteResult> {
+  process.stderr.write(`\nc. with ${rows} old dedupe records, retention ${retention}: laying them down\n`);
+  await ctx.pool.query('TRUNCATE sluice.applied_jobs');
+  await ctx.pool.query(`INSERT INTO sluice.applied_jobs (job_id, requests, applied_at) SELECT 'old.' || g, 20, now() - interval '30 days' + g * interval '1 ms' FROM generate_series(1, $1::int) g`, [rows]);
+  await ctx.pool.query('VACUUM ANALYZE sluice.applied_jobs');
+  const old = async () => Number((await ctx.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sluice.applied_jobs WHERE job_id LIKE 'old.%'`)).rows[0]!.n);
+  const env: Record<string, string> = retention === 'idle' ? { SLUICE_DEDUPE_RETENTION_S: String(10 * 365 * 86_400) } : {};
+  const r = await sluice(ctx, 'queued', 'c. Sluice queued', false, undefined, { key: `retention-${retention}`, label: `${rows} old dedupe records, retention ${retention}`, env });
+  const left = await old();
+  process.stderr.write(`  old dedupe records left after the run: ${left} of ${rows}${retention === 'deleting' && left === 0 ? ' (all deleted before the run ended: part of the window ran without deletes)' : ''}\n`);
+  return { ...r, oldRecords: { laid: rows, left } };
 }
 
 async function drainVsCopy(ctx: Ctx): Promise<{ drain: RowsRun; copy: RowsRun }> {

@@ -45,6 +45,7 @@ function ratios(results: WriteResult[], drain: { drain: RowsRun; copy: RowsRun }
     { name: 'drain rows/s ÷ COPY rows/s', value: drain ? drain.drain.rowsPerSec / drain.copy.rowsPerSec : null, target: '≥ 0.5' },
     ...confirmRatios(by('queued'), by('queued-confirm'), by('committed'), by('committed-confirm')),
     ...groupCommitRatios(results),
+    ...retentionRatios(results),
     { name: 'load generator µs/req (bare)', value: bare ? (bare.measured.cpuUs.loadgen ?? 0) / bare.measured.load.requests : null, target: '—' },
   ];
 }
@@ -103,6 +104,21 @@ function groupCommitRatios(results: WriteResult[]): Ratio[] {
     );
   }
   return out;
+}
+
+/** With `--retention ROWS`: what deleting old dedupe records costs the write path, from this run (deleting ÷ idle). */
+function retentionRatios(results: WriteResult[]): Ratio[] {
+  const idle = results.find((r) => r.key === 'queued-retention-idle');
+  const del = results.find((r) => r.key === 'queued-retention-deleting');
+  if (idle === undefined || del === undefined) return [];
+  const usPerRow = (r: WriteResult, c: string) => perRow(r.measured.cpuUs, r.rows, c);
+  return [
+    { name: 'old dedupe records deleted during the deleting run', value: del.oldRecords ? del.oldRecords.laid - del.oldRecords.left : null, target: '—' },
+    { name: 'queued writes/s: retention deleting ÷ idle', value: ratio(del.measured.load.rps, idle.measured.load.rps), target: '—' },
+    { name: 'queued p95: retention deleting ÷ idle', value: ratio(del.measured.load.latencyMs.p95, idle.measured.load.latencyMs.p95), target: '—' },
+    { name: 'queued Postgres µs/row: retention deleting ÷ idle', value: ratio(usPerRow(del, 'postgres'), usPerRow(idle, 'postgres')), target: '—' },
+    { name: 'queued writer µs/row: retention deleting ÷ idle', value: ratio(usPerRow(del, 'writer'), usPerRow(idle, 'writer')), target: '—' },
+  ];
 }
 
 /** With `--group-commit`: CPU per committed row by process, and rows per transaction, for each setting. */

@@ -86,6 +86,8 @@ export interface WriteResult {
    * database (the warmer's reads, topology polls, …).
    */
   txns: number;
+  /** With `--retention ROWS`: old dedupe records laid down before the run, and left after it. */
+  oldRecords?: { laid: number; left: number };
 }
 
 /** Warm up, settle, then measure `spec` against the running processes `tracked`; `sampler` samples Redis while the measured load runs. */
