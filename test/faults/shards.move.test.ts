@@ -118,7 +118,8 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   expect(move.verify?.recopies, JSON.stringify(move.verify)).toBe(0);
 
   const verdict = await drainAndCheck(cluster, history, 120_000).catch(diagnose);
-  expectSound(verdict, { preloaded });
+  // An unsound verdict: the writers' warnings say what happened (hand-backs, fencing, stalls).
+  await Promise.resolve().then(() => expectSound(verdict, { preloaded })).catch(diagnose);
   expect(verdict.failed, 'requests refused during the move').toBe(0);
   if (!o.unknownAllowed) expect(verdict.unknown, 'requests without an answer').toBe(0);
   // The preloaded rows: each exactly once, all on the target.
