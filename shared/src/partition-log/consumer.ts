@@ -62,6 +62,12 @@ export interface LogConsumerOptions {
   log: Logger;
   /** An entry failed for good (its processor threw something else than LeftInLog). */
   onFailed?(id: string | undefined, err: Error): void;
+  /**
+   * Asked right before each take: false takes nothing and stops fetching (see
+   * OrderedWorker). A leased partition's consumer answers whether its lease is
+   * still surely valid.
+   */
+  mayTake?(): boolean;
 }
 
 /**
@@ -79,6 +85,15 @@ export interface LogConsumerOptions {
  * `processJob` tracks it again under the same take timestamp (harmless).
  */
 class OrderedWorker extends Worker {
+  /**
+   * Checked right before each take (LogConsumerOptions.mayTake). A consumer
+   * whose lease lapsed while its event loop was starved must not take one more
+   * job: the next owner has handed every taken job back and consumes from the
+   * head, so a job taken now would be given back behind newer ones it already
+   * committed (a key's later write applied first: seen under stress-ng).
+   */
+  mayTake: () => boolean = () => true;
+
   override processJob(job: Job, token: string): ReturnType<Worker['processJob']> {
     return super.processJob(job, token, () => false);
   }
@@ -89,6 +104,11 @@ class OrderedWorker extends Worker {
   }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job> {
+    if (!this.mayTake()) {
+      // Paused before BullMQ's loop looks again, so it does not spin on the empty take.
+      void this.pause(true).catch(() => {});
+      return undefined as unknown as Job;
+    }
     const job = await super.moveToActive(client, token, name);
     // `processedOn` is this process's clock when the take was sent: no later than the lock's start in Redis.
     if (job?.id !== undefined) this.lockManager.trackJob(job.id, token, job.processedOn ?? Date.now());
@@ -134,6 +154,7 @@ export class LogConsumer {
       removeOnComplete: { count: 0 },
       autorun: true,
     });
+    if (o.mayTake) this.worker.mayTake = o.mayTake;
     this.worker.on('error', (err) => o.log.warn({ err }, 'partition log consumer error'));
     this.worker.on('failed', (job, err) => {
       if (job !== undefined) this.shrink(job);

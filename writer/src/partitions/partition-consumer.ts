@@ -153,6 +153,12 @@ export class PartitionConsumer {
         lockDurationMs: s.lockDurationMs,
         maxStalledCount: MAX_STALLED_COUNT,
         log: this.log,
+        // A lease that may have lapsed takes nothing more (partition-log/consumer.ts OrderedWorker.mayTake).
+        mayTake: () => {
+          if (!this.grant || this.grant.valid()) return true;
+          this.lose('lease may have lapsed (not renewed in time)');
+          return false;
+        },
         onFailed: (jobId, err) => {
           this.deps.metrics.jobsFailed.inc({ partition: this.partition.name });
           this.log.error({ err, jobId }, 'job failed');
