@@ -46,8 +46,6 @@ export interface PipelineDeps {
   groupCommit?: { maxRows: number };
 }
 
-const rowsOf = (jobs: readonly BatchJob[]) => jobs.reduce((n, j) => n + j.rows, 0);
-
 /** The flush and retry policy every partition consumer runs. */
 export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDelay' | 'enlist'> {
   const { log, metrics } = d;
@@ -62,9 +60,7 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
   const commit = async (partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence: Fence | undefined, alone: boolean): Promise<{ result: FlushResult; seconds: number }> => {
     const rejected = await d.beforeFlush?.(partition, jobs);
     const refused = rejected && rejected.size > 0 ? { rejected } : {};
-    // A batch of half a group's rows or more goes at once, beside the shard's transaction in flight:
-    // joining would make its transaction little bigger and only wait (a backlog drains in full batches).
-    if (groups && attempt === 1 && !alone && rowsOf(jobs) * 2 < d.groupCommit!.maxRows) {
+    if (groups && attempt === 1 && !alone) {
       const grouped = await groups.commit({ partition, jobs, fence, ...refused });
       if ('result' in grouped) return grouped;
       if ('failed' in grouped) throw grouped.failed;

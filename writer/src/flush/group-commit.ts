@@ -29,9 +29,7 @@ import type { FlushResult, Member } from './types.ts';
  * token) for the same linger. Per-key order holds: keys never span
  * partitions and each partition has one batch in flight at a time.
  *
- * Only a batch's first attempt joins, and only a batch of less than half
- * `maxRows` (pipeline.ts): a fuller one gains little and goes at once, in a
- * transaction of its own beside the group in flight. A batch alone in its
+ * Only a batch's first attempt joins (pipeline.ts). A batch alone in its
  * transaction is flushed exactly as without group commit. A group of several
  * that fails for any reason (a data error, one member fenced out, a lost
  * connection) is rolled back whole and every member is told to flush alone,
