@@ -120,10 +120,12 @@ describe('view rebuild', () => {
     const changed = STATS.replace('max(amount) as hi', 'max(amount) as hi, avg(amount) as mean');
     const newViews = await loadViews(dirWith({ user_stats: changed }), base.catalog, env.pool);
     // Same file: nothing to do.
-    expect(await redefineIfChanged(env.pool, oldViews[0]!, quiet)).toBe(false);
-    expect(await redefineIfChanged(env.pool, newViews[0]!, quiet)).toBe(true);
+    expect(await redefineIfChanged(env.pool, oldViews[0]!, quiet)).toBe('unchanged');
+    expect(await redefineIfChanged(env.pool, newViews[0]!, quiet)).toBe('redefined');
     const st = await env.pool.query<{ state: string; definition: string }>(`SELECT state, definition FROM sluice.views WHERE name = 'user_stats'`);
     expect(st.rows[0]).toEqual({ state: 'building', definition: changed });
+    // One way: the old file is now an older definition, never rebuilt back to.
+    expect(await redefineIfChanged(env.pool, oldViews[0]!, quiet)).toBe('older');
 
     // The old writer's batch fails with a retryable error; nothing of it committed.
     const id = String(nextId++);

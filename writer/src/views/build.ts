@@ -3,7 +3,7 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import { exclusiveLockSql, inTransaction, waitForOlderTransactions, withBuildLock } from '@sluice/shared/views/locks.ts';
 import { rebuildHeld } from '@sluice/shared/views/rebuild.ts';
 import { rebuildStatements } from '@sluice/shared/views/sql.ts';
-import { settle, type MaintainedView } from './maintainer.ts';
+import { olderFileMessage, settle, type MaintainedView } from './maintainer.ts';
 
 /**
  * Create and backfill a view online, on one shard (run by every writer at
@@ -37,7 +37,8 @@ export interface BuildResult {
 /**
  * Make sure `v` exists, is built from the file's definition, and is ready on
  * the database of `pool`. A view whose stored definition differs from the
- * file was redefined by redefineChanged at this writer's start; one left in
+ * file was redefined by redefineIfChanged at this writer's start (or the
+ * file is older, and this is not called: wiring.ts); one left in
  * state `rebuilding` by an interrupted rebuild is rebuilt.
  */
 export async function ensureView(pool: Pool, v: MaintainedView, log: Logger): Promise<BuildResult> {
@@ -67,31 +68,53 @@ export async function ensureView(pool: Pool, v: MaintainedView, log: Logger): Pr
   }
 }
 
+/** What this writer's file is to the view's stored definition on one database (redefineIfChanged). */
+export type Redefinition = 'unchanged' | 'redefined' | 'older';
+
 /**
- * A view whose file changed since it was built is rebuilt from the new file,
- * automatically, at the writer's start (before it consumes anything): its
- * storage is dropped and created again in the new shape, state `building`,
- * under the view's exclusive lock (batches that read the old definition
- * commit first); then ensureView builds it online as a new view. Reads answer
- * 503 while it builds. A writer still running the old file stops maintaining
- * it (ViewRedefinedError: its batches of that table are retried until it is
- * restarted with the new file). Returns whether it redefined.
+ * A view whose file holds a definition never seen before on this database is
+ * rebuilt from the new file, automatically, at the writer's start (before it
+ * consumes anything): its storage is dropped and created again in the new
+ * shape, state `building`, under the view's exclusive lock (batches that read
+ * the old definition commit first); then ensureView builds it online as a new
+ * view. Reads answer 503 while it builds. A writer still running the old file
+ * stops maintaining it (ViewRedefinedError: its batches of that table are
+ * retried until it is restarted with the new file).
+ *
+ * Redefinition is one way: every definition a view was built from is kept in
+ * `sluice.view_definitions`, and a file that holds one of them (not the
+ * current one) is an older file: `older`, nothing rebuilt. Without that, an
+ * old writer restarted after a newer one would rebuild the view back, the
+ * newer one at its next start forward again, and so on. To go back to an
+ * earlier definition on purpose, change its file (a comment is enough): it
+ * is then a new definition.
  */
-export async function redefineIfChanged(pool: Pool, v: MaintainedView, log: Logger): Promise<boolean> {
+export async function redefineIfChanged(pool: Pool, v: MaintainedView, log: Logger): Promise<Redefinition> {
   const client = await pool.connect();
   try {
     return await withBuildLock(client, v.bound.name, async () => {
-      const found = await client.query<{ definition: string }>('SELECT definition FROM sluice.views WHERE name = $1', [v.bound.name]);
-      const old = found.rows[0]?.definition;
-      if (old === undefined || old.trim() === v.bound.spec.sql.trim()) return false;
+      const file = v.bound.spec.sql.trim();
+      const found = await client.query<{ definition: string; seen: boolean }>(
+        `SELECT definition, EXISTS (SELECT 1 FROM sluice.view_definitions d WHERE d.name = v.name AND d.hash = md5($2) AND d.definition = $2) AS seen
+           FROM sluice.views v WHERE v.name = $1`,
+        [v.bound.name, file],
+      );
+      const row = found.rows[0];
+      if (row === undefined || row.definition.trim() === file) return 'unchanged';
+      if (row.seen) {
+        log.error({ view: v.bound.name, file: v.bound.spec.file, current: row.definition.trim() }, olderFileMessage(v.bound.name, v.bound.spec.file));
+        return 'older';
+      }
       await inTransaction(client, async () => {
         await client.query(exclusiveLockSql(v.bound.name));
         await client.query(`DROP TABLE IF EXISTS ${v.bound.data}, ${v.bound.log}, ${rebuildStatements(v.bound).table} CASCADE`);
         await client.query(v.sql.create);
-        await client.query(`UPDATE sluice.views SET definition = $2, state = 'building', rows = NULL, ready_at = NULL, verified_at = NULL, differing = NULL WHERE name = $1`, [v.bound.name, v.bound.spec.sql.trim()]);
+        await client.query(`UPDATE sluice.views SET definition = $2, state = 'building', rows = NULL, ready_at = NULL, verified_at = NULL, differing = NULL WHERE name = $1`, [v.bound.name, file]);
+        // The one it replaces too (a view built before the history existed has it from the migration; this is belt and braces).
+        await client.query(`INSERT INTO sluice.view_definitions (name, definition) VALUES ($1, $2), ($1, $3) ON CONFLICT DO NOTHING`, [v.bound.name, row.definition.trim(), file]);
       });
-      log.warn({ view: v.bound.name, file: v.bound.spec.file, was: old.trim() }, 'view definition changed: rebuilding it from the new file (reads answer 503 until it is ready)');
-      return true;
+      log.warn({ view: v.bound.name, file: v.bound.spec.file, was: row.definition.trim() }, 'view definition changed: rebuilding it from the new file (reads answer 503 until it is ready)');
+      return 'redefined';
     });
   } finally {
     client.release();
@@ -103,6 +126,7 @@ async function create(client: PoolClient, v: MaintainedView): Promise<void> {
   try {
     await client.query(v.sql.create);
     await client.query(`INSERT INTO sluice.views (name, definition, state) VALUES ($1, $2, 'building') ON CONFLICT (name) DO NOTHING`, [v.bound.name, v.bound.spec.sql.trim()]);
+    await client.query(`INSERT INTO sluice.view_definitions (name, definition) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [v.bound.name, v.bound.spec.sql.trim()]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

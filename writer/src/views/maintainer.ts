@@ -61,17 +61,23 @@ export function definitionHash(sql: string): string {
 
 /**
  * A view was redefined on this database by a writer with a newer
- * `SLUICE_VIEWS_DIR` file (writer/src/views/wiring.ts): this writer's SQL no
- * longer fits the view's storage. Retried with backoff (the jobs stay queued,
- * nothing is dead-lettered) until this writer is restarted with the new file.
+ * `SLUICE_VIEWS_DIR` file (writer/src/views/build.ts): this writer's SQL no
+ * longer fits the view's storage. Redefinition is one way, so this writer's
+ * file is an older one. Retried with backoff (the jobs stay queued, nothing
+ * is dead-lettered) until this writer is restarted with the new file.
  */
 export class ViewRedefinedError extends Error {
   override name = 'ViewRedefinedError';
   /** flush/classify.ts: retried with backoff, never poison. */
   readonly retryable = true;
   constructor(readonly view: string, readonly file: string) {
-    super(`view ${view} was rebuilt from a different definition than ${file} holds: restart this writer with the current SLUICE_VIEWS_DIR`);
+    super(olderFileMessage(view, file));
   }
+}
+
+/** Why a writer with an older file does not maintain a view (logged at its start, and in each retried batch's error). */
+export function olderFileMessage(view: string, file: string): string {
+  return `this writer's file is an older definition of view ${view} (${file}): deploy the new file. The view is not rebuilt back; batches that touch its table are retried (their writes wait in the queue) until this writer runs the current file`;
 }
 
 export class ViewMaintainer {

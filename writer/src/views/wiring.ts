@@ -12,17 +12,26 @@ import { ViewMaintainer } from './maintainer.ts';
 
 /**
  * The read models of a writer: definitions loaded (a refusal stops the
- * start), views whose file changed redefined, hooks ready at once, and each view created and backfilled on every
- * shard in the background (the hooks log deltas until it is ready; see
- * build.ts), so this writer consumes while a large table is scanned.
+ * start), views whose file holds a new definition redefined (an older one is
+ * left alone: build.ts redefineIfChanged), hooks ready at once, and each
+ * view created and backfilled on every shard in the background (the hooks
+ * log deltas until it is ready; see build.ts), so this writer consumes while
+ * a large table is scanned.
  */
 export async function viewsOf(dir: string, catalog: Catalog, topology: Topology, log: Logger): Promise<ViewMaintainer> {
   const views = await loadViews(dir, catalog, topology.metaDb, topology.map.shardKeys);
-  // A view whose file changed is rebuilt from the new file (build.ts); its storage is replaced before this writer consumes anything.
-  for (const v of views) for (const shard of topology.shards) await redefineIfChanged(topology.db(shard.name), v, log);
+  // A view whose file holds a new definition is rebuilt from it (build.ts); its storage is replaced before this writer consumes anything.
+  // One whose file holds an earlier definition is left as it is: not built here, and this writer's batches of its table retry.
+  const older = new Set<string>();
+  for (const v of views) {
+    for (const shard of topology.shards) {
+      if ((await redefineIfChanged(topology.db(shard.name), v, log)) === 'older') older.add(`${v.bound.name}\0${shard.name}`);
+    }
+  }
   const m = new ViewMaintainer(views);
   for (const v of views) {
     for (const shard of topology.shards) {
+      if (older.has(`${v.bound.name}\0${shard.name}`)) continue;
       ensureView(topology.db(shard.name), v, log).catch((err: unknown) => log.error({ err, view: v.bound.name, shard: shard.name }, 'building the view failed; it stays in state building (deltas are logged) until a writer restarts'));
     }
   }
