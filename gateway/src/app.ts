@@ -40,6 +40,7 @@ import { healthRoutes } from './routes/health.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { tableRoutes } from './routes/tables/index.ts';
 import { adminViewRoutes, viewReadPath, viewRoutes } from './routes/views.ts';
+import { ViewRebuilds } from '@sluice/shared/views/rebuild-job.ts';
 import { writeStatusRoutes } from './routes/writes.ts';
 import { createReadService, type ReadService } from '@sluice/shared/read/service.ts';
 import { shardReadSettings } from '@sluice/shared/read/settings.ts';
@@ -124,7 +125,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
 }
 
 /** Middleware, routes and error mapping. */
-function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, viewReads: ShardedReads, liveness: Liveness, flags: FlagFollower): Hono<GatewayEnv> {
+function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, reads: ShardedReads, viewReads: ShardedReads, liveness: Liveness, flags: FlagFollower, rebuilds: ViewRebuilds): Hono<GatewayEnv> {
   const { config } = deps;
   const validators = new Map<string, TableValidator>([...deps.catalog].map(([name, t]) => [name, compileValidator(t)]));
   // RegExpRouter matches a request with one precompiled regex; Hono's default
@@ -158,7 +159,7 @@ function buildHttp(deps: GatewayDeps, metrics: GatewayMetrics, w: WritePath, rea
   };
   const admin = adminRoutes(app, { partitions, shards, flags: { db: deps.topology.metaDb, flags }, body, service: w.service, validators, registry: metrics.registry, log: deps.log, status });
   // After adminRoutes: its `/v1/admin/*` scope check runs first.
-  if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? []);
+  if ((deps.views ?? []).length > 0) adminViewRoutes(app, deps.topology, deps.views ?? [], rebuilds);
   const readiness = new ReadinessCheck({ producer: deps.producer, db: deps.topology.metaDb, backlog: w.backlog, maxQueueDepth: config.SLUICE_MAX_QUEUE_DEPTH, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS, cacheMs: READY_CACHE_MS, details: async () => ({ deadLetters: await admin.deadLetters(), replicas: reads.status(), backlog: { jobs: w.backlog.depth, writes: w.backlog.writes, bytes: w.backlog.bytes } }) });
   healthRoutes(app, { readiness, liveness, nodeId: deps.nodeId, knobs: publicKnobs(config) });
   // Built at the first request: the columns lists may filter on are known once the read path started.
@@ -190,7 +191,9 @@ export function createApp(deps: GatewayDeps): Gateway {
   const { reads, viewReads } = buildReadPath(deps, metrics);
   const liveness = new Liveness(deps.producer);
   const flags = new FlagFollower({ db: deps.topology.metaDb, pub: deps.producer, sub: deps.subscriber, prefix: deps.config.SLUICE_QUEUE_PREFIX, reconcileMs: deps.config.SLUICE_FLAGS_RECONCILE_MS, log: deps.log.child({ part: 'flags' }) });
-  const app = buildHttp(deps, metrics, w, reads, viewReads, liveness, flags);
+  // View rebuilds asked through the admin API run here, in the background (shared/src/views/rebuild-job.ts).
+  const rebuilds = new ViewRebuilds(() => deps.topology.shards.map((s) => ({ name: s.name, pool: deps.topology.db(s.name) })), deps.log.child({ part: 'views' }));
+  const app = buildHttp(deps, metrics, w, reads, viewReads, liveness, flags, rebuilds);
   const warn = (what: string) => (err: unknown) => deps.log.warn({ err }, `${what} failed during close`);
   let closing: Promise<void> | undefined;
   return {
@@ -223,6 +226,8 @@ export function createApp(deps: GatewayDeps): Gateway {
         await w.acks.stop().catch(warn('ack subscriber stop'));
         await w.logs.close();
         await reads.stop().catch(warn('read service stop'));
+        // Before the topology closes its pools (which waits for checked-out connections): a running view rebuild ends as `interrupted`.
+        await rebuilds.close().catch(warn('view rebuilds stop'));
       })();
       return closing;
     },

@@ -4,7 +4,8 @@
  * the tables' read path with read-your-writes (a committed write's token makes
  * the next view read include it), the admin listing; and after a writer
  * SIGKILL in the middle of a mixed load (redelivered jobs, a second writer
- * taking over) `verify` finds 0 differing groups; `rebuild` through the CLI;
+ * taking over) `verify` finds 0 differing groups; `rebuild` through the CLI,
+ * and through the admin route: 202, a status to poll, 409 while one runs;
  * a changed view file rebuilt at start, the view answering 503 while it builds.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -141,6 +142,43 @@ describe('read models over HTTP', () => {
     const missing = await fetch(`${base}/v1/admin/views/nope/rebuild`, { method: 'POST' });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
+  }, 60_000);
+
+  it('answers a rebuild with 202 and a status to poll, and a second rebuild while it runs with 409', async () => {
+    // A transaction with an id, held open: the rebuild waits for every transaction older than its start, so it runs until this ends.
+    const held = await env.pool.connect();
+    try {
+      await held.query('BEGIN');
+      await held.query('SELECT pg_current_xact_id()');
+      const started = await fetch(`${base}/v1/admin/views/user_stats/rebuild`, { method: 'POST' });
+      expect(started.status).toBe(202);
+      expect(started.headers.get('location')).toBe('/v1/admin/views/user_stats');
+      expect(await started.json()).toMatchObject({ view: 'user_stats', status: 'running', location: '/v1/admin/views/user_stats' });
+      // Its first step (state `rebuilding`, the table beside the live one) runs just after the 202.
+      const running = await eventually(async () => {
+        const r = (await (await get('/v1/admin/views/user_stats')).json()) as { shards: { state: string }[] };
+        if (r.shards[0]?.state !== 'rebuilding') throw new Error(JSON.stringify(r));
+        return r;
+      }, 10_000, 100);
+      expect(running).toMatchObject({ view: 'user_stats', rebuild: 'running', shards: [{ shard: 'main', state: 'rebuilding', rebuild: { status: 'running', phase: 'waiting', finishedAt: null } }] });
+      const second = await fetch(`${base}/v1/admin/views/user_stats/rebuild`, { method: 'POST' });
+      expect(second.status).toBe(409);
+      expect(second.headers.get('content-type')).toContain('application/problem+json');
+      expect(await second.json()).toMatchObject({ status: 409, detail: expect.stringContaining('rebuild of view user_stats is running') });
+      // The view is served from its live table meanwhile.
+      expect((await get('/v1/views/user_stats/7')).status).toBe(200);
+      await held.query('COMMIT');
+    } finally {
+      held.release();
+    }
+    const done = await eventually(async () => {
+      const s = (await (await get('/v1/admin/views/user_stats')).json()) as { rebuild: string; shards: { rebuild: Record<string, unknown> }[] };
+      if (s.rebuild === 'running') throw new Error('running');
+      return s;
+    }, 30_000, 200);
+    expect(done).toMatchObject({ rebuild: 'done', shards: [{ state: 'ready', rebuild: { status: 'done', phase: null, error: null, ms: expect.any(Number) } }] });
+    const r = await fetch(`${base}/v1/admin/views/user_stats/verify`, { method: 'POST' });
+    expect(await r.json()).toMatchObject({ differing: 0 });
   }, 60_000);
 
   it('rebuilds a view whose file changed at start, answering 503 with Retry-After while it builds', async () => {

@@ -16,10 +16,18 @@ import { ensureView, redefineIfChanged, verifyView } from '@sluice/writer/views/
 import { loadViews } from '@sluice/writer/views/load.ts';
 import { ViewMaintainer, ViewRedefinedError, type MaintainedView } from '@sluice/writer/views/maintainer.ts';
 import { rebuildView, ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
+import { ViewRebuilds, ViewRebuildRunningError } from '@sluice/shared/views/rebuild-job.ts';
+import { viewStatusRows } from '@sluice/shared/views/status.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { StatementCache } from '@sluice/writer/flush/sql.ts';
 import { createTestEnv, eventually, type TestEnv } from '../harness/index.ts';
+
+/** Wait until `cond` holds (the harness's eventually waits for a call that does not throw: a false would end it at once). */
+const until = (cond: () => boolean | Promise<boolean>, ms = 30_000) =>
+  eventually(async () => {
+    if (!(await cond())) throw new Error('not yet');
+  }, ms);
 import { del, ins, job, quiet, upd, type Req } from '../writer/helpers.ts';
 
 const SCHEMA = `
@@ -82,14 +90,14 @@ describe('view rebuild', () => {
         batches++;
       }
     })();
-    await eventually(() => batches >= 3, 30_000);
+    await until(() => batches >= 3);
     const before = batches;
     // A slow recompute, so batches surely commit between its snapshot and its swap.
     await env.pool.query('ALTER TABLE ev SET (parallel_workers = 0)');
     const r = await rebuildView(env.pool, v.bound);
     const during = batches - before;
     const after = batches;
-    await eventually(() => batches >= after + 3, 30_000);
+    await until(() => batches >= after + 3);
     stop = true;
     await load;
 
@@ -107,6 +115,39 @@ describe('view rebuild', () => {
     await rebuildView(env.pool, v.bound);
     expect(await verifyView(env.pool, v)).toEqual([]);
   }, 180_000);
+
+  it('runs an admin rebuild in the background; a second one is refused while it runs; a stopping gateway leaves it interrupted, redone by the next', async () => {
+    const views = await loadViews(dirWith({ by_kind: 'select kind, count(*) as n, sum(amount) as total from ev group by kind' }), base.catalog, env.pool);
+    const v = views[0]!;
+    await ensureView(env.pool, v, quiet);
+    const shards = () => [{ name: 'main', pool: env.pool }];
+    const status = async () => (await viewStatusRows(env.pool, 'by_kind'))[0]!;
+    // A transaction with an id, held open: the rebuild waits for it (phase `waiting`).
+    const held = await env.pool.connect();
+    try {
+      await held.query('BEGIN');
+      await held.query('SELECT pg_current_xact_id()');
+      const first = new ViewRebuilds(shards, quiet);
+      await first.start(v.bound);
+      expect((await status()).rebuild).toMatchObject({ status: 'running' });
+      // Its first step (state `rebuilding`, the table beside the live one) runs just after start returns.
+      await until(async () => (await status()).state === 'rebuilding');
+      expect((await status()).rebuild).toMatchObject({ status: 'running', phase: 'waiting' });
+      await expect(new ViewRebuilds(shards, quiet).start(v.bound)).rejects.toBeInstanceOf(ViewRebuildRunningError);
+      // The gateway stops: close ends the rebuild's session at once, it does not wait for the held transaction.
+      await first.close();
+      expect(await status()).toMatchObject({ state: 'rebuilding', rebuild: { status: 'interrupted', finishedAt: null } });
+      await held.query('COMMIT');
+    } finally {
+      held.release();
+    }
+    const next = new ViewRebuilds(shards, quiet);
+    await next.start(v.bound);
+    await until(async () => (await status()).rebuild?.status === 'done');
+    expect(await status()).toMatchObject({ state: 'ready', rebuild: { status: 'done', phase: null, error: null } });
+    expect(await verifyView(env.pool, v)).toEqual([]);
+    await next.close();
+  }, 120_000);
 
   it('refuses to rebuild a view that is not built yet', async () => {
     const views = await loadViews(dirWith({ unbuilt: 'select kind, count(*) as n from ev group by kind' }), base.catalog, env.pool);

@@ -28,7 +28,7 @@ export function gatewayOf(args: string[]): { base: string; key: string | undefin
   return { base: (option(args, 'url') ?? process.env.SLUICE_URL ?? 'http://localhost:3000').replace(/\/$/, ''), key: option(args, 'api-key') ?? process.env.SLUICE_API_KEY };
 }
 
-/** One JSON request; a non-2xx answer throws with the problem's detail. `timeoutMs`: for long admin work (a view rebuild scans its table). */
+/** One JSON request; a non-2xx answer throws with the problem's detail. `timeoutMs`: per request (long admin work answers 202 and is polled). */
 export async function call<T>(g: { base: string; key: string | undefined }, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (g.key) headers.authorization = `Bearer ${g.key}`;

@@ -35,7 +35,7 @@ const PROBLEMS: Record<string, [string, string, string[]]> = {
   Forbidden: ['403', 'The API key lacks a needed scope (`write:<table>`, `read:<table>`, `admin`)', []],
   NotFound: ['404', 'Unknown table, row, write, dead letter, partition or route', []],
   NotAcceptable: ['406', '`Accept: application/vnd.pgrst.object+json` (postgrest-js `.single()`) and not exactly one row; PostgREST\'s `code` PGRST116 rides along', []],
-  Conflict: ['409', 'A request with this Idempotency-Key is still in progress (retry after Retry-After); admin: not replayable, or a view rebuild asked before its first build finished', ['RetryAfter']],
+  Conflict: ['409', 'A request with this Idempotency-Key is still in progress (retry after Retry-After); admin: not replayable, or a view rebuild asked before its first build finished or while a build or rebuild of it runs', ['RetryAfter']],
   PayloadTooLarge: ['413', 'Body larger than SLUICE_MAX_BODY_BYTES, or more rows or keys than SLUICE_MAX_ROWS_PER_REQUEST', []],
   UnsupportedMediaType: ['415', 'Content-Type is not application/json', []],
   Unprocessable: ['422', 'Idempotency-Key reused with another body; the rows of the request live on several shards (`problems/cross-shard`, naming them); or (committed ack) the database refused the write: it was dead-lettered (`sqlstate`, `constraint`, `writeId`)', []],

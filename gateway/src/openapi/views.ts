@@ -55,19 +55,31 @@ export function viewSchemas(info: TableInfo): Record<string, Schema> {
   return { [`View_${schemaName(info.name)}`]: rowSchema(info) };
 }
 
-/** `/v1/admin/views`. */
+/** `/v1/admin/views`, `/v1/admin/views/{name}` and its verify and rebuild. */
 export function adminViewPaths(): Record<string, Schema> {
   const str = { type: 'string' };
+  const time = { type: 'string', format: 'date-time' };
+  const orNull = (schema: Schema) => ({ anyOf: [schema, { type: 'null' }] });
+  const count = { anyOf: [{ type: 'integer' }, { type: 'string' }] };
+  const rebuild = {
+    type: 'object',
+    description: 'Status of a rebuild: running (its runner holds the view\'s build lock), done, failed (error), or interrupted (its gateway stopped; the view stays readable and is rebuilt again by the next rebuild or writer start)',
+    properties: {
+      status: { enum: ['running', 'done', 'failed', 'interrupted'] },
+      phase: { ...orNull({ enum: ['waiting', 'scanning', 'swapping'] }), description: 'While running: waiting for transactions older than the rebuild, scanning the base table, or swapping the new table in' },
+      startedAt: time, finishedAt: orNull(time), ms: orNull({ type: 'integer' }), logged: { ...orNull(count), description: 'Batch deltas folded into the new table at the swap' }, error: orNull(str),
+    },
+  };
   const item = {
     type: 'object',
     properties: {
-      shard: str, name: str, state: { enum: ['building', 'ready', 'rebuilding'] }, rowsAtBuild: { anyOf: [{ type: 'integer' }, { type: 'string' }, { type: 'null' }] },
-      rowsEstimate: { anyOf: [{ type: 'integer' }, { type: 'string' }] }, verifiedAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
-      differing: { anyOf: [{ type: 'integer' }, { type: 'null' }] }, readyAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
+      shard: str, name: str, state: { enum: ['building', 'ready', 'rebuilding'] }, rowsAtBuild: orNull(count),
+      rowsEstimate: count, verifiedAt: orNull(time), differing: orNull({ type: 'integer' }), readyAt: orNull(time),
+      rebuild: { ...orNull(rebuild), description: 'The last rebuild asked through the admin API on this shard (null: none)' },
     },
   };
   const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'The view (its file name without .sql)' };
-  const json2 = (schema: Schema) => ({ 'application/json': { schema } });
+  const rid = { 'X-Request-Id': header('RequestId') };
   return {
     '/v1/admin/views/{name}/verify': {
       parameters: [name],
@@ -76,7 +88,7 @@ export function adminViewPaths(): Record<string, Schema> {
         summary: 'Recompute a view from its base table on every shard and report each differing group (`pnpm sluice views verify <name>`)',
         tags: ['admin'],
         responses: {
-          '200': { description: 'The comparison (differing = 0: exact)', headers: { 'X-Request-Id': header('RequestId') }, content: json2({ type: 'object', required: ['view', 'differing', 'shards'], properties: { view: str, differing: { type: 'integer' }, shards: { type: 'array', items: { type: 'object', properties: { shard: str, differing: { type: 'integer' }, groups: { type: 'array', items: { type: 'object', properties: { stored: {}, fresh: {} } } } } } } } }) },
+          '200': { description: 'The comparison (differing = 0: exact)', headers: rid, content: json({ type: 'object', required: ['view', 'differing', 'shards'], properties: { view: str, differing: { type: 'integer' }, shards: { type: 'array', items: { type: 'object', properties: { shard: str, differing: { type: 'integer' }, groups: { type: 'array', items: { type: 'object', properties: { stored: {}, fresh: {} } } } } } } } }) },
           ...problems('401', '403', '404', '500', '503'),
         },
       },
@@ -85,20 +97,33 @@ export function adminViewPaths(): Record<string, Schema> {
       parameters: [name],
       post: {
         operationId: 'rebuild_view',
-        summary: 'Recompute a view from its base table online on every shard and swap it in atomically; writes keep committing and are in the result (`pnpm sluice views rebuild <name>`)',
+        summary: 'Start recomputing a view from its base table online on every shard and swapping it in atomically; writes keep committing and are in the result (`pnpm sluice views rebuild <name>` polls until done)',
+        description: 'Answers 202 at once: the rebuild scans the whole base table in the background. Poll `Location` (GET /v1/admin/views/{name}) until `rebuild` is no longer `running`. 409 while a build or rebuild of the view runs, or before its first build finished.',
         tags: ['admin'],
         responses: {
-          '200': { description: 'Rebuilt: groups, deltas folded at the swap, time per shard', headers: { 'X-Request-Id': header('RequestId') }, content: json2({ type: 'object', required: ['view', 'shards'], properties: { view: str, shards: { type: 'array', items: { type: 'object', properties: { shard: str, rows: { type: 'integer' }, logged: { type: 'integer' }, ms: { type: 'integer' } } } } } }) },
+          '202': { description: 'Started', headers: { ...rid, Location: { description: 'The view\'s status, to poll', schema: str } }, content: json({ type: 'object', required: ['view', 'status', 'startedAt', 'location'], properties: { view: str, status: { enum: ['running'] }, startedAt: time, location: str } }) },
           ...problems('401', '403', '404', '409', '500', '503'),
+        },
+      },
+    },
+    '/v1/admin/views/{name}': {
+      parameters: [name],
+      get: {
+        operationId: 'get_view_status',
+        summary: 'One read model on every shard: state, rows, the last verify and the last rebuild (poll it after starting a rebuild)',
+        tags: ['admin'],
+        responses: {
+          '200': { description: 'The view', headers: rid, content: json({ type: 'object', required: ['view', 'rebuild', 'shards'], properties: { view: str, rebuild: { ...orNull({ enum: ['running', 'done', 'failed', 'interrupted'] }), description: 'The last rebuild over every shard (the worst of them; null: none)' }, shards: { type: 'array', items: item } } }) },
+          ...problems('401', '403', '404', '500', '503'),
         },
       },
     },
     '/v1/admin/views': {
       get: {
         operationId: 'list_views',
-        summary: 'Read models on every shard: state, rows, the last verify',
+        summary: 'Read models on every shard: state, rows, the last verify and the last rebuild',
         tags: ['admin'],
-        responses: { '200': { description: 'The views', headers: { 'X-Request-Id': header('RequestId') }, content: json({ type: 'object', required: ['views'], properties: { views: { type: 'array', items: item } } }) }, ...problems('401', '403', '500', '503') },
+        responses: { '200': { description: 'The views', headers: rid, content: json({ type: 'object', required: ['views'], properties: { views: { type: 'array', items: item } } }) }, ...problems('401', '403', '500', '503') },
       },
     },
   };

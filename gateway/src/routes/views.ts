@@ -10,7 +10,9 @@ import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { ConflictError, NotFoundError, ViewBuildingError } from '@sluice/shared/errors/index.ts';
-import { rebuildView, ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
+import { ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
+import { type ViewRebuilds, ViewRebuildRunningError } from '@sluice/shared/views/rebuild-job.ts';
+import { overallRebuild, viewStatusRows } from '@sluice/shared/views/status.ts';
 import { readable, type ViewStates } from '@sluice/shared/views/states.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { verifyView } from '@sluice/shared/views/verify.ts';
@@ -27,8 +29,10 @@ import { readRow } from './tables/read.ts';
  *   GET /v1/views/{name}/{key}              one group (composite keys joined by `,`); scope read:{name}
  *   GET /v1/views/{name}?{col}=eq.{v}&limit=&after=   a keyset page in key order (eq. on the key, or on the first group column)
  *   GET /v1/admin/views                     every view's state on every shard (scope admin, mounted with the admin routes)
+ *   GET /v1/admin/views/{name}              one view's state on every shard, with its last rebuild (poll it after a rebuild)
  *   POST /v1/admin/views/{name}/verify      recompute and compare, every differing group (scope admin)
- *   POST /v1/admin/views/{name}/rebuild     recompute online and swap atomically (scope admin, shared/src/views/rebuild.ts)
+ *   POST /v1/admin/views/{name}/rebuild     recompute online and swap atomically, in the background: 202 and
+ *                                           Location (shared/src/views/rebuild-job.ts); 409 while one runs
  *
  * A view in state `building` answers 503 problem+json with Retry-After (see viewReady).
  */
@@ -114,15 +118,28 @@ function viewReady(states: ViewStates, names: ReadonlySet<string>): MiddlewareHa
 }
 
 /**
- * GET /v1/admin/views: state, rows, last verify of each view on each shard.
- * POST /v1/admin/views/{name}/verify: recompute the view from its base table
- * on every shard and report each differing group (`pnpm sluice views verify`).
+ * GET /v1/admin/views[/{name}]: state, rows, last verify and last rebuild of
+ * each view on each shard. POST /v1/admin/views/{name}/verify: recompute the
+ * view from its base table on every shard and report each differing group
+ * (`pnpm sluice views verify`). POST /v1/admin/views/{name}/rebuild: start an
+ * online rebuild and answer 202 at once, Location the view's status, which
+ * any gateway answers from the database (`pnpm sluice views rebuild` polls it).
+ * `rebuilds`: the gateway's (its close ends them).
  */
-export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology, views: readonly BoundView[]): void {
+export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology, views: readonly BoundView[], rebuilds: ViewRebuilds): void {
   const byName = new Map(views.map((v) => [v.name, v]));
+  const viewOf = (name: string): BoundView => {
+    const v = byName.get(name);
+    if (v === undefined) throw new NotFoundError(`no view named ${JSON.stringify(name.slice(0, 100))}`);
+    return v;
+  };
+  const statusOf = async (name?: string) => {
+    const out = [];
+    for (const shard of topology.shards) for (const r of await viewStatusRows(topology.db(shard.name), name)) out.push({ shard: shard.name, ...r });
+    return out;
+  };
   app.post('/v1/admin/views/:name/verify', async (c) => {
-    const v = byName.get(c.req.param('name'));
-    if (v === undefined) throw new NotFoundError(`no view named ${JSON.stringify(c.req.param('name').slice(0, 100))}`);
+    const v = viewOf(c.req.param('name'));
     const shards = [];
     for (const shard of topology.shards) {
       const diff = await verifyView(topology.db(shard.name), { bound: v });
@@ -132,32 +149,22 @@ export function adminViewRoutes(app: Hono<GatewayEnv>, topology: Topology, views
     return c.json({ view: v.name, differing: shards.reduce((n, s) => n + s.differing, 0), shards });
   });
   app.post('/v1/admin/views/:name/rebuild', async (c) => {
-    const v = byName.get(c.req.param('name'));
-    if (v === undefined) throw new NotFoundError(`no view named ${JSON.stringify(c.req.param('name').slice(0, 100))}`);
-    const shards = [];
-    for (const shard of topology.shards) {
-      try {
-        // Long for a large table (a full scan), while writes keep committing; the swap itself is short.
-        const t0 = performance.now();
-        const r = await rebuildView(topology.db(shard.name), v);
-        shards.push({ shard: shard.name, rows: r.rows, logged: r.logged, ms: Math.round(performance.now() - t0) });
-      } catch (err) {
-        if (err instanceof ViewNotReadyError) throw new ConflictError(`${err.message} (shard ${shard.name})`);
-        throw err;
-      }
+    const v = viewOf(c.req.param('name'));
+    try {
+      // Long for a large table (a full scan), while writes keep committing: the request does not wait for it.
+      const { startedAt } = await rebuilds.start(v);
+      const location = `/v1/admin/views/${encodeURIComponent(v.name)}`;
+      c.header('Location', location);
+      return c.json({ view: v.name, status: 'running', startedAt, location }, 202);
+    } catch (err) {
+      if (err instanceof ViewNotReadyError || err instanceof ViewRebuildRunningError) throw new ConflictError(err.message);
+      throw err;
     }
-    return c.json({ view: v.name, shards });
   });
-  app.get('/v1/admin/views', async (c) => {
-    const views = [];
-    for (const shard of topology.shards) {
-      const { rows } = await topology.db(shard.name).query<Record<string, unknown>>(
-        `SELECT v.name, v.state, v.rows AS "rowsAtBuild", greatest(c.reltuples, 0)::bigint AS "rowsEstimate", v.verified_at AS "verifiedAt", v.differing, v.ready_at AS "readyAt"
-           FROM sluice.views v LEFT JOIN pg_class c ON c.oid = to_regclass('sluice_views.' || quote_ident(v.name || '__data'))
-          ORDER BY v.name`,
-      );
-      for (const r of rows) views.push({ shard: shard.name, ...r });
-    }
-    return c.json({ views });
+  app.get('/v1/admin/views/:name', async (c) => {
+    const v = viewOf(c.req.param('name'));
+    const shards = await statusOf(v.name);
+    return c.json({ view: v.name, rebuild: overallRebuild(shards), shards });
   });
+  app.get('/v1/admin/views', async (c) => c.json({ views: await statusOf() }));
 }

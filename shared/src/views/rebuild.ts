@@ -51,9 +51,10 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
   if (state !== 'ready' && state !== 'rebuilding') throw new ViewNotReadyError(v.name, state ?? 'absent');
   await inTransaction(client, async () => {
     await client.query(sql.create);
-    await client.query(`UPDATE sluice.views SET state = 'rebuilding' WHERE name = $1`, [v.name]);
+    await client.query(`UPDATE sluice.views SET state = 'rebuilding', rebuild_phase = 'waiting' WHERE name = $1`, [v.name]);
   });
   await waitForOlderTransactions(client);
+  await phase(client, v, 'scanning');
   const snapshot = await inTransaction(
     client,
     async () => {
@@ -65,6 +66,7 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
     },
     'ISOLATION LEVEL REPEATABLE READ',
   );
+  await phase(client, v, 'swapping');
   return inTransaction(client, async () => {
     await client.query(exclusiveLockSql(v.name));
     const logged = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${v.log} WHERE NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)`, [snapshot]);
@@ -73,9 +75,17 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
     await client.query(sql.swap);
     await client.query(`DELETE FROM ${v.log}`);
     const n = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${v.data}`);
-    await client.query(`UPDATE sluice.views SET state = 'ready', rows = $2, ready_at = now() WHERE name = $1`, [v.name, n.rows[0]!.n]);
+    await client.query(
+      `UPDATE sluice.views SET state = 'ready', rows = $2, ready_at = now(), rebuild_phase = NULL, rebuild_finished_at = now(), rebuild_logged = $3, rebuild_error = NULL WHERE name = $1`,
+      [v.name, n.rows[0]!.n, logged.rows[0]!.n],
+    );
     return { rows: Number(n.rows[0]!.n), logged: Number(logged.rows[0]!.n) };
   });
+}
+
+/** Where a rebuild is, for the operator polling it (GET /v1/admin/views/{name}); its own short transaction. */
+async function phase(client: PoolClient, v: BoundView, p: 'scanning' | 'swapping'): Promise<void> {
+  await client.query('UPDATE sluice.views SET rebuild_phase = $2 WHERE name = $1', [v.name, p]);
 }
 
 /** A rebuild asked of a view that is not built yet (its first build is under way). */
