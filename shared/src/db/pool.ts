@@ -68,6 +68,21 @@ export function createPool(o: PoolOptions): pg.Pool {
   return pool;
 }
 
+/** The client-side bound of longQuery: a day (a frozen server still ends it, eventually). */
+const LONG_QUERY_TIMEOUT_MS = 86_400_000;
+
+/**
+ * Run one statement that may rightly take long (a full scan of a table: a
+ * read model's backfill, rebuild or verify, after `SET LOCAL
+ * statement_timeout = 0`) without the pool's client-side `query_timeout`,
+ * which would end it at about 1.5 × SLUICE_STATEMENT_TIMEOUT_MS whatever the
+ * server's setting ("Query read timeout": a view over a large table could
+ * never be built). pg takes a per-query bound; 0 would mean the pool's.
+ */
+export function longQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(client: pg.PoolClient, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  return client.query<R>({ text, ...(values === undefined ? {} : { values }), query_timeout: LONG_QUERY_TIMEOUT_MS } as pg.QueryConfig);
+}
+
 /** The default client-side query bound for a statement timeout (see `PoolOptions.queryTimeoutMs`). */
 export function queryTimeoutFor(statementTimeoutMs: number): number {
   return statementTimeoutMs + Math.max(1000, Math.round(statementTimeoutMs / 2));

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { longQuery, type Pool, type PoolClient } from '../db/pool.ts';
 import type { BoundView } from './bind.ts';
 import { exclusiveLockSql, inTransaction, waitForOlderTransactions, withBuildLock } from './locks.ts';
 import { settle } from './settle.ts';
@@ -61,7 +61,7 @@ export async function rebuildHeld(client: PoolClient, v: BoundView): Promise<Reb
       const s = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
       // A full scan of the base table: SLUICE_STATEMENT_TIMEOUT_MS is for the write path's statements, not this.
       await client.query('SET LOCAL statement_timeout = 0');
-      await client.query(sql.next.backfill);
+      await longQuery(client, sql.next.backfill);
       return s.rows[0]!.s;
     },
     'ISOLATION LEVEL REPEATABLE READ',

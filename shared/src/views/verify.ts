@@ -1,4 +1,4 @@
-import type { Pool } from '../db/pool.ts';
+import { longQuery, type Pool } from '../db/pool.ts';
 import type { BoundView } from './bind.ts';
 import { viewStatements } from './sql.ts';
 
@@ -15,7 +15,7 @@ export async function verifyView(pool: Pool, v: { bound: BoundView; sql?: { veri
     // One snapshot for both sides. No lock: a batch changes the table and the view in one transaction, so any snapshot sees both or neither.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await client.query('SET LOCAL statement_timeout = 0');
-    const { rows } = await client.query<{ stored: string | null; fresh: string | null }>((v.sql ?? viewStatements(v.bound, new Map())).verify);
+    const { rows } = await longQuery<{ stored: string | null; fresh: string | null }>(client, (v.sql ?? viewStatements(v.bound, new Map())).verify);
     await client.query('COMMIT');
     await client.query('UPDATE sluice.views SET verified_at = now(), differing = $2 WHERE name = $1', [v.bound.name, rows.length]);
     return rows;

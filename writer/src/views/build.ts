@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@sluice/shared/db/pool.ts';
+import { longQuery, type Pool, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import { exclusiveLockSql, inTransaction, waitForOlderTransactions, withBuildLock } from '@sluice/shared/views/locks.ts';
 import { rebuildHeld } from '@sluice/shared/views/rebuild.ts';
@@ -142,7 +142,7 @@ async function backfill(client: PoolClient, v: MaintainedView): Promise<string> 
     await client.query(`DELETE FROM ${v.bound.data}`);
     // A full scan of the base table: SLUICE_STATEMENT_TIMEOUT_MS is for the write path's statements, not this.
     await client.query('SET LOCAL statement_timeout = 0');
-    await client.query(v.sql.backfill);
+    await longQuery(client, v.sql.backfill);
     await client.query('COMMIT');
     return rows[0]!.s;
   } catch (err) {
