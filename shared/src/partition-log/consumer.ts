@@ -21,6 +21,8 @@ import { backlogSizeKey, sizeOfJobs } from './partition-log.ts';
  * - Leaving an entry taken: a processor that rejects with {@link LeftInLog}
  *   leaves it in `active`, neither done nor failed (BullMQ's WaitingError),
  *   for `moveBack` or for the next consumer's `handBackOrphans`.
+ * - A gate before every take (`mayTake`): a consumer whose lease may have
+ *   lapsed takes nothing more (see OrderedWorker.mayTake).
  * - Moving entries back to the head of the queue, in order.
  * - A counter kept in an entry's own hash (gone with the entry).
  * - Close: BullMQ's close waits for its blocking connection's 'end', which
