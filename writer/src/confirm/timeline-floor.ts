@@ -4,6 +4,9 @@ import type { RedisClient } from '@sluice/shared/redis/connections.ts';
 import { serverState, type ServerState } from '@sluice/shared/sql/replication.ts';
 import { NotPrimaryError, StaleTimelineError, TimelineFloorUnavailableError } from './errors.ts';
 
+/** How long start() waits for the control connection before its first read (then: read before the first batch). */
+const START_READY_MS = 5000;
+
 /**
  * Fencing an old primary that comes back. After a failover the promoted
  * standby writes on a new timeline; the old primary, restarted from its own
@@ -80,6 +83,18 @@ export class TimelineFloor {
    * floor itself, and is retried while Redis fails).
    */
   async start(): Promise<void> {
+    // The control connection has no offline queue: a read sent while it still connects fails at once.
+    if (this.redis.status !== 'ready') await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', done);
+        resolve();
+      }, START_READY_MS);
+      this.redis.once('ready', done);
+    });
     await this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: first read from Redis failed; each connection reads it before its first batch'));
     this.timer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: refresh from Redis failed'));
