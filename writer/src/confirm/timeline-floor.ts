@@ -1,5 +1,6 @@
 import type { Queryable } from '@sluice/shared/db/pool.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
+import { whenReady } from '@sluice/shared/redis/connect.ts';
 import type { RedisClient } from '@sluice/shared/redis/connections.ts';
 import { serverState, type ServerState } from '@sluice/shared/sql/replication.ts';
 import { NotPrimaryError, StaleTimelineError, TimelineFloorUnavailableError } from './errors.ts';
@@ -84,17 +85,7 @@ export class TimelineFloor {
    */
   async start(): Promise<void> {
     // The control connection has no offline queue: a read sent while it still connects fails at once.
-    if (this.redis.status !== 'ready') await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.redis.off('ready', done);
-        resolve();
-      }, START_READY_MS);
-      this.redis.once('ready', done);
-    });
+    await whenReady(this.redis, START_READY_MS);
     await this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: first read from Redis failed; each connection reads it before its first batch'));
     this.timer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'timeline floor: refresh from Redis failed'));
