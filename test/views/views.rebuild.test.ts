@@ -18,6 +18,8 @@ import { ViewMaintainer, ViewRedefinedError, type MaintainedView } from '@sluice
 import { rebuildView, ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
 import { ViewRebuilds, ViewRebuildRunningError } from '@sluice/shared/views/rebuild-job.ts';
 import { viewStatusRows } from '@sluice/shared/views/status.ts';
+import { BUILD_LOCK, viewLockKey } from '@sluice/shared/views/locks.ts';
+import type { Queryable } from '@sluice/shared/db/pool.ts';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { StatementCache } from '@sluice/writer/flush/sql.ts';
@@ -148,6 +150,33 @@ describe('view rebuild', () => {
     expect(await verifyView(env.pool, v)).toEqual([]);
     await next.close();
   }, 120_000);
+
+  it('says done, not interrupted, of a rebuild that ends between the status\'s read of the row and its read of the locks', async () => {
+    const views = await loadViews(dirWith({ by_kind_race: 'select kind, count(*) as n from ev group by kind' }), base.catalog, env.pool);
+    await ensureView(env.pool, views[0]!, quiet);
+    // A rebuild under way, as rebuild-job.ts leaves it: the build lock held by its session, started, unfinished.
+    const runner = await env.pool.connect();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1, $2)', [BUILD_LOCK, viewLockKey('by_kind_race')]);
+      await runner.query(`UPDATE sluice.views SET rebuild_started_at = now(), rebuild_phase = 'swapping', rebuild_finished_at = NULL WHERE name = 'by_kind_race'`);
+      expect((await viewStatusRows(env.pool, 'by_kind_race'))[0]!.rebuild).toMatchObject({ status: 'running' });
+      // It ends (records its end, then lets the lock go, as rebuild.ts and rebuild-job.ts do) just after the status read the row.
+      let reads = 0;
+      const racing: Queryable = {
+        query: async (text: any, values?: unknown[]) => {
+          const r = await env.pool.query(text, values);
+          if (++reads === 1) {
+            await runner.query(`UPDATE sluice.views SET rebuild_phase = NULL, rebuild_finished_at = now() WHERE name = 'by_kind_race'`);
+            await runner.query('SELECT pg_advisory_unlock($1, $2)', [BUILD_LOCK, viewLockKey('by_kind_race')]);
+          }
+          return r;
+        },
+      };
+      expect((await viewStatusRows(racing, 'by_kind_race'))[0]!.rebuild).toMatchObject({ status: 'done', phase: null });
+    } finally {
+      runner.release();
+    }
+  });
 
   it('refuses to rebuild a view that is not built yet', async () => {
     const views = await loadViews(dirWith({ unbuilt: 'select kind, count(*) as n from ev group by kind' }), base.catalog, env.pool);
