@@ -20,6 +20,7 @@ import { ViewRebuilds, ViewRebuildRunningError } from '@sluice/shared/views/rebu
 import { viewStatusRows } from '@sluice/shared/views/status.ts';
 import { BUILD_LOCK, viewLockKey } from '@sluice/shared/views/locks.ts';
 import type { Queryable } from '@sluice/shared/db/pool.ts';
+import type { QueryConfig, QueryResult } from 'pg';
 import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { StatementCache } from '@sluice/writer/flush/sql.ts';
@@ -163,15 +164,15 @@ describe('view rebuild', () => {
       // It ends (records its end, then lets the lock go, as rebuild.ts and rebuild-job.ts do) just after the status read the row.
       let reads = 0;
       const racing: Queryable = {
-        query: async (text: any, values?: unknown[]) => {
+        query: async (text: string | QueryConfig, values?: unknown[]) => {
           const r = await env.pool.query(text, values);
           if (++reads === 1) {
             await runner.query(`UPDATE sluice.views SET rebuild_phase = NULL, rebuild_finished_at = now() WHERE name = 'by_kind_race'`);
             await runner.query('SELECT pg_advisory_unlock($1, $2)', [BUILD_LOCK, viewLockKey('by_kind_race')]);
           }
-          return r;
+          return r as QueryResult<any>;
         },
-      };
+      } as Queryable;
       expect((await viewStatusRows(racing, 'by_kind_race'))[0]!.rebuild).toMatchObject({ status: 'done', phase: null });
     } finally {
       runner.release();
