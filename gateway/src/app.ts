@@ -104,7 +104,7 @@ function buildWritePath(deps: GatewayDeps, metrics: GatewayMetrics): WritePath {
   // SLUICE_REDIS_WAIT_REPLICAS: a job counts as queued (202) only once that many Redis replicas have it.
   const logs = new PartitionLogs(deps.producer, prefix, { replicas: config.SLUICE_REDIS_WAIT_REPLICAS, timeoutMs: config.SLUICE_REDIS_TIMEOUT_MS });
   const backlog = new BacklogMonitor(logs, () => topology.map.live(), BACKLOG_POLL_MS, () => deps.producer.status === 'ready', log);
-  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), payloadVersion: config.SLUICE_PAYLOAD_VERSION, build: config.SLUICE_BUILD_ID, metrics, log });
+  const coalescer = new Coalescer(logs, { nodeId, lingerMs: config.SLUICE_ENQUEUE_LINGER_MS, adaptiveLinger: config.SLUICE_ADAPTIVE_LINGER, maxRequests: config.SLUICE_ENQUEUE_MAX_REQUESTS, secret: hmacSecretOf(config), payloadVersion: config.SLUICE_PAYLOAD_VERSION, build: config.SLUICE_BUILD_ID, metrics, log });
   const follower = new MapFollower(topology, coalescer, new GatewayBeat(deps.producer, prefix, nodeId, config.SLUICE_LEASE_TTL_MS), config.SLUICE_LEASE_RENEW_MS, log);
   const acks = new AckWaiters(deps.subscriber, ackChannel(prefix, nodeId), config.SLUICE_COMMIT_WAIT_MS, log);
   const idempotency = new IdempotencyStore(deps.producer, topology.metaDb, {

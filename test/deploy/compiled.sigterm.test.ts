@@ -56,8 +56,8 @@ async function kinds(prefix: string): Promise<string[]> {
 
 describe('row 26: SIGTERM through the production command line', () => {
   it('the compiled gateway fails /livez first, finishes an in-flight committed write, serves through the grace period, logs "draining" and exits 0', async () => {
-    // A long batch linger keeps the committed write in flight across the SIGTERM.
-    const writer = await start(WRITER, 'writer', /writer started/, { SLUICE_BATCH_LINGER_MS: '1500' });
+    // A long fixed batch linger keeps the committed write in flight across the SIGTERM.
+    const writer = await start(WRITER, 'writer', /writer started/, { SLUICE_BATCH_LINGER_MS: '1500', SLUICE_ADAPTIVE_LINGER: 'false' });
     const port = await freePort();
     const gw = await start(GATEWAY, 'gateway', /gateway listening/, { SLUICE_PORT: String(port), SLUICE_DRAIN_GRACE_MS: '3000' });
     const base = `http://127.0.0.1:${port}`;

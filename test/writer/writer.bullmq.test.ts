@@ -104,8 +104,8 @@ describe('writer with BullMQ', () => {
   });
 
   it('stop() commits the open batch before it returns', async () => {
-    // Linger far longer than the test: only stop() can flush these jobs.
-    writer = await startWriter(config({ SLUICE_BATCH_LINGER_MS: '10000' }), { log: quiet });
+    // A fixed linger far longer than the test: only stop() can flush these jobs.
+    writer = await startWriter(config({ SLUICE_BATCH_LINGER_MS: '10000', SLUICE_ADAPTIVE_LINGER: 'false' }), { log: quiet });
     await addJobs(0, [[ins('events', { kind: 'stop-1' })], [ins('events', { kind: 'stop-2' })], [ins('events', { kind: 'stop-3' })]]);
     await eventually(async () => expect((await states(0)).active).toBe(3));
     expect(await rows(env, `SELECT count(*)::int AS n FROM events WHERE kind LIKE 'stop-%'`)).toEqual([{ n: 0 }]);

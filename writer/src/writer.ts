@@ -177,6 +177,7 @@ export async function startWriter(config: Readonly<Config>, deps: WriterDeps = {
       lockDurationMs: config.SLUICE_LOCK_DURATION_MS,
       maxRows: config.SLUICE_BATCH_MAX_ROWS,
       lingerMs: config.SLUICE_BATCH_LINGER_MS,
+      adaptiveLinger: config.SLUICE_ADAPTIVE_LINGER,
       // Test-only: read payloads only up to this version, as a writer of an older build would.
       payloadMaxVersion: failpoints.value('payload-read-max'),
     };

@@ -1,3 +1,4 @@
+import { Linger, after } from '@sluice/shared/batching/linger.ts';
 import { UnavailableError } from '@sluice/shared/errors/index.ts';
 import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
@@ -35,6 +36,8 @@ export interface CoalescerOptions {
   nodeId: string;
   /** SLUICE_ENQUEUE_LINGER_MS: longest a request waits for company. */
   lingerMs: number;
+  /** SLUICE_ADAPTIVE_LINGER: wait less than `lingerMs` while requests of a partition come alone (shared/src/batching/linger.ts). */
+  adaptiveLinger?: boolean;
   /** SLUICE_ENQUEUE_MAX_REQUESTS: a partition's batch is sent at once when it holds this many. */
   maxRequests: number;
   /** SLUICE_HMAC_SECRET (or the public no-auth one): the key of writeIds' owner tags (queue/ids.ts). */
@@ -52,8 +55,8 @@ interface Batch {
   partition: PartitionRef;
   jobId: string;
   reqs: WriteRequest[];
-  /** Linger timer; absent with linger 0 (an immediate that `send` tolerates firing late). */
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the linger timer. */
+  cancelLinger: () => void;
   added: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -76,6 +79,8 @@ interface Batch {
 export class Coalescer {
   /** The open batch of each partition, by name. */
   private readonly open = new Map<string, Batch>();
+  /** Each partition's linger, by name (adaptive: it follows that partition's load). */
+  private readonly lingers = new Map<string, Linger>();
   private readonly sending = new Set<Promise<void>>();
   private seq = 0;
   /** Rotates over the partitions that requests without a key join (see `keylessPartition`). */
@@ -98,7 +103,7 @@ export class Coalescer {
     req.id = writeIdOf(batch.jobId, batch.reqs.length, (base) => ownerTag(this.o.secret, owner, base));
     batch.reqs.push(req);
     this.pending++;
-    if (batch.reqs.length >= this.o.maxRequests) this.send(batch);
+    if (batch.reqs.length >= this.o.maxRequests) this.send(batch, 'full');
     return batch.added;
   }
 
@@ -118,7 +123,7 @@ export class Coalescer {
 
   /** Send every open batch now and wait until all sends settled (shutdown). */
   async flush(): Promise<void> {
-    for (const b of [...this.open.values()]) this.send(b);
+    for (const b of [...this.open.values()]) this.send(b, 'flush');
     await Promise.allSettled([...this.sending]);
   }
 
@@ -131,19 +136,34 @@ export class Coalescer {
     });
     // Every request awaits `added`; this guard only keeps a rejection with no request left from going unhandled.
     added.catch(() => {});
-    const batch: Batch = { partition, jobId: jobIdOf(partition.name, this.o.nodeId, this.seq++), reqs: [], timer: undefined, added, resolve, reject };
-    // Linger 0 still coalesces what arrived in the same turn of the event loop.
-    if (this.o.lingerMs === 0) setImmediate(() => this.send(batch));
-    else batch.timer = setTimeout(() => this.send(batch), this.o.lingerMs);
+    const batch: Batch = { partition, jobId: jobIdOf(partition.name, this.o.nodeId, this.seq++), reqs: [], cancelLinger: () => {}, added, resolve, reject };
+    // Linger 0 still coalesces what arrived in the same turn of the event loop (`after`).
+    batch.cancelLinger = after(this.lingerOf(partition).currentMs, () => this.send(batch, 'linger'));
     this.open.set(partition.name, batch);
     return batch;
   }
 
-  private send(batch: Batch): void {
+  /** The linger the next batch of `partition` waits, in ms. */
+  lingerMs(partition: PartitionRef): number {
+    return this.lingerOf(partition).currentMs;
+  }
+
+  private lingerOf(partition: PartitionRef): Linger {
+    let l = this.lingers.get(partition.name);
+    if (l === undefined) {
+      l = new Linger(this.o.lingerMs, this.o.adaptiveLinger ?? false);
+      this.lingers.set(partition.name, l);
+    }
+    return l;
+  }
+
+  /** Send the batch; `why` feeds the adaptive linger (a shutdown flush says nothing about the load). */
+  private send(batch: Batch, why: 'linger' | 'full' | 'flush'): void {
     if (this.open.get(batch.partition.name) !== batch) return; // already sent
     this.open.delete(batch.partition.name);
-    clearTimeout(batch.timer);
+    batch.cancelLinger();
     const n = batch.reqs.length;
+    if (why !== 'flush') this.lingerOf(batch.partition).sealed(n, why === 'full');
     const stopTimer = this.o.metrics.enqueueSeconds.startTimer();
     const sending = this.logs
       .get(batch.partition)

@@ -87,6 +87,13 @@ export const configSchema = z.object({
   SLUICE_BATCH_MAX_ROWS: posInt.max(100_000).default(2000),
   SLUICE_BATCH_LINGER_MS: nonNegInt.max(10_000).default(5),
   /**
+   * The two lingers (SLUICE_BATCH_LINGER_MS, SLUICE_ENQUEUE_LINGER_MS) are
+   * ceilings that each partition's wait approaches while waiting gathers
+   * company and leaves while batches stay alone (shared/src/batching/linger.ts).
+   * false: always the full linger.
+   */
+  SLUICE_ADAPTIVE_LINGER: envBool.default(true),
+  /**
    * A writer's batches of several partitions of one shard that are ready while
    * its previous transaction there is in flight commit together, in one
    * transaction of at most SLUICE_BATCH_MAX_ROWS rows (writer/src/flush/group-commit.ts).

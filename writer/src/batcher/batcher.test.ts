@@ -110,6 +110,55 @@ describe('Batcher', () => {
     await h.b.submit(item(2));
     expect(h.batches).toEqual([[1], [2]]);
   });
+
+  describe('adaptive linger', () => {
+    it('a lone item on a quiet partition goes out without waiting the configured linger', async () => {
+      const h = harness({ lingerMs: 2000, adaptiveLinger: true });
+      const t0 = performance.now();
+      await h.b.submit(item(1));
+      // Fixed, this waits 2 s; adaptive starts at zero (one turn of the event loop).
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(h.batches).toEqual([[1]]);
+    });
+
+    it('items of the same turn still share a batch, and company makes the next wait longer, up to the ceiling', async () => {
+      const h = harness({ lingerMs: 40, adaptiveLinger: true, maxRows: 1000 });
+      const waits: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        await Promise.all([1, 2, 3].map((i) => h.b.submit(item(round * 10 + i))));
+        waits.push(h.b.lingerMs);
+      }
+      expect(h.batches).toEqual([0, 1, 2, 3, 4].map((r) => [r * 10 + 1, r * 10 + 2, r * 10 + 3]));
+      expect(waits).toEqual([5, 10, 20, 40, 40]);
+    });
+
+    it('lone items shrink the wait back to zero; a full batch leaves it alone', async () => {
+      const h = harness({ lingerMs: 40, adaptiveLinger: true, maxRows: 3 });
+      for (let round = 0; round < 4; round++) await Promise.all([h.b.submit(item(1)), h.b.submit(item(2))]);
+      expect(h.b.lingerMs).toBe(40);
+      await Promise.all([1, 2, 3].map((i) => h.b.submit(item(i)))); // sealed full
+      expect(h.b.lingerMs).toBe(40);
+      const waits: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await h.b.submit(item(i));
+        waits.push(h.b.lingerMs);
+      }
+      expect(waits).toEqual([20, 10, 5, 2.5, 0]);
+    });
+
+    it('while a flush is in flight, items gather into the next batch whatever the wait (order kept)', async () => {
+      const h = harness({ lingerMs: 40, adaptiveLinger: true });
+      h.hold();
+      const first = h.b.submit(item(1));
+      await eventually(() => expect(h.b.flushing).toBe(true));
+      const later = [2, 3, 4].map((i) => h.b.submit(item(i)));
+      await new Promise((r) => setTimeout(r, 10)); // past the zero wait: still one flush in flight
+      expect(h.maxInFlight()).toBe(1);
+      h.unhold();
+      await Promise.all([first, ...later]);
+      expect(h.batches).toEqual([[1], [2, 3, 4]]);
+    });
+  });
 });
 
 describe('backoffMs', () => {

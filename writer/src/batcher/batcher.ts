@@ -6,9 +6,11 @@
  * States:
  * - idle:      nothing open, nothing in flight.
  * - open:      items accumulating since the first one arrived. The batch is
- *              sealed when it reaches `maxRows`, or `lingerMs` after its first
+ *              sealed when it reaches `maxRows`, or its linger after its first
  *              item (if a flush is in flight then, as soon as that one ends),
- *              or earlier by `sealOpen()` while no flush is in flight.
+ *              or earlier by `sealOpen()` while no flush is in flight. The
+ *              linger is `lingerMs`, or with `adaptiveLinger` at most that,
+ *              following the load (shared/src/batching/linger.ts).
  * - flushing:  one sealed batch in flight. A failure that `retryDelay` deems
  *              retryable re-runs the SAME batch after the delay, never
  *              reordered and never merged with later items; meanwhile new
@@ -21,11 +23,15 @@
  *
  * Order is submission order across batches and within each batch.
  */
+import { Linger, after } from '@sluice/shared/batching/linger.ts';
 
 /** Settings and callbacks of a batcher. */
 export interface BatcherOptions<T> {
   maxRows: number;
+  /** SLUICE_BATCH_LINGER_MS: the linger, or with `adaptiveLinger` its ceiling. */
   lingerMs: number;
+  /** SLUICE_ADAPTIVE_LINGER: wait less when batches stay alone (default false here; the writer passes the config). */
+  adaptiveLinger?: boolean;
   /** Size of an item in rows. */
   rowsOf(item: T): number;
   /** Flush one batch; resolve once it is durable. `attempt` counts from 1. */
@@ -45,14 +51,22 @@ export class Batcher<T> {
   private open: Pending<T>[] = [];
   private openRows = 0;
   private lingerDue = false;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelLinger: (() => void) | undefined;
+  private readonly linger: Linger;
   private readonly sealed: Pending<T>[][] = [];
   private inFlight: Promise<void> | undefined;
   private draining = false;
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly o: BatcherOptions<T>) {}
+  constructor(private readonly o: BatcherOptions<T>) {
+    this.linger = new Linger(o.lingerMs, o.adaptiveLinger ?? false);
+  }
+
+  /** The linger the next batch will wait, in ms (a gauge for tests and metrics). */
+  get lingerMs(): number {
+    return this.linger.currentMs;
+  }
 
   /** True while a batch is being flushed. */
   get flushing(): boolean {
@@ -64,10 +78,11 @@ export class Batcher<T> {
     return new Promise<void>((resolve, reject) => {
       const rows = this.o.rowsOf(item);
       // Seal first rather than overfill: a batch exceeds maxRows only when one item alone does.
-      if (this.open.length > 0 && this.openRows + rows > this.o.maxRows) this.seal();
+      if (this.open.length > 0 && this.openRows + rows > this.o.maxRows) this.seal('full');
       this.open.push({ item, resolve, reject });
       this.openRows += rows;
-      if (this.openRows >= this.o.maxRows || this.draining) this.seal();
+      if (this.openRows >= this.o.maxRows) this.seal('full');
+      else if (this.draining) this.seal('drain');
       else if (this.open.length === 1) this.armLinger();
       this.pump();
     });
@@ -81,7 +96,7 @@ export class Batcher<T> {
    */
   sealOpen(): void {
     if (this.open.length === 0 || this.inFlight !== undefined) return;
-    this.seal();
+    this.seal('early');
     this.pump();
   }
 
@@ -92,7 +107,7 @@ export class Batcher<T> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.draining = true;
-      this.seal();
+      this.seal('drain');
       this.pump();
       await this.whenIdle();
     })();
@@ -101,18 +116,24 @@ export class Batcher<T> {
 
   private armLinger(): void {
     this.lingerDue = false;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.cancelLinger = after(this.linger.currentMs, () => {
+      this.cancelLinger = undefined;
       this.lingerDue = true;
       this.pump();
-    }, this.o.lingerMs);
+    });
   }
 
-  private seal(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  /**
+   * Close the open batch. `why` feeds the adaptive linger: a batch sealed for
+   * its size or by a drain says nothing about how long to wait; one sealed by
+   * its linger or early (group commit) says whether waiting found company.
+   */
+  private seal(why: 'full' | 'linger' | 'early' | 'drain'): void {
+    this.cancelLinger?.();
+    this.cancelLinger = undefined;
     this.lingerDue = false;
     if (this.open.length === 0) return;
+    if (why !== 'drain') this.linger.sealed(this.open.length, why === 'full');
     this.sealed.push(this.open);
     this.open = [];
     this.openRows = 0;
@@ -121,7 +142,7 @@ export class Batcher<T> {
   /** Start the next flush if the slot is free and a batch is ready. */
   private pump(): void {
     if (this.inFlight) return;
-    if (this.sealed.length === 0 && this.open.length > 0 && (this.lingerDue || this.draining)) this.seal();
+    if (this.sealed.length === 0 && this.open.length > 0 && (this.lingerDue || this.draining)) this.seal(this.draining ? 'drain' : 'linger');
     const batch = this.sealed.shift();
     if (!batch) {
       if (this.open.length === 0) this.notifyIdle();

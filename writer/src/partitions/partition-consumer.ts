@@ -41,6 +41,8 @@ export interface ConsumerSettings {
   maxRows: number;
   /** SLUICE_BATCH_LINGER_MS */
   lingerMs: number;
+  /** SLUICE_ADAPTIVE_LINGER (absent: fixed) */
+  adaptiveLinger?: boolean;
   /** Read payloads up to this version only (test-only `payload-read-max`: an older build); default: every version this build knows. */
   payloadMaxVersion?: number;
 }
@@ -134,6 +136,7 @@ export class PartitionConsumer {
     this.batcher = new Batcher<BatchJob>({
       maxRows: deps.settings.maxRows,
       lingerMs: deps.settings.lingerMs,
+      adaptiveLinger: deps.settings.adaptiveLinger ?? false,
       rowsOf: (j) => j.rows,
       flush: (jobs, attempt) => this.flush(jobs, attempt),
       retryDelay: (err, attempt) => deps.retryDelay(partition, err, attempt),

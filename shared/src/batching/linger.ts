@@ -1,0 +1,62 @@
+/**
+ * How long a batch waits for company: the gateway's coalescer
+ * (SLUICE_ENQUEUE_LINGER_MS) and the writer's batcher (SLUICE_BATCH_LINGER_MS)
+ * each keep one `Linger` per partition.
+ *
+ * Fixed (SLUICE_ADAPTIVE_LINGER=false): always the configured time.
+ *
+ * Adaptive (the default), in the manner of ClickHouse's adaptive async-insert
+ * timeout and of Kafka's `linger.ms` seen as a ceiling: the configured time is
+ * the most a batch ever waits, and the wait follows the load. A batch that the
+ * wait gave company (two items or more) doubles the next wait, up to the
+ * ceiling; a batch that waited and stayed alone halves it, down to nothing. So
+ * a lone write at night goes out at once (no linger added to its latency),
+ * while under load every batch waits the full ceiling and gathers as many
+ * items as the fixed setting would. A batch sealed because it was full says
+ * nothing about the wait and changes nothing.
+ *
+ * Zero still batches what arrives in the same turn of the event loop (see `after`).
+ */
+export class Linger {
+  private ms: number;
+
+  constructor(
+    /** The configured linger: the fixed wait, or the adaptive wait's ceiling. */
+    private readonly ceilingMs: number,
+    private readonly adaptive: boolean,
+  ) {
+    // Adaptive starts at zero: the first batches of a quiet partition go out at once.
+    this.ms = adaptive ? 0 : ceilingMs;
+  }
+
+  /** The wait for the next batch that opens, in ms (fractions allowed). */
+  get currentMs(): number {
+    return this.ms;
+  }
+
+  /** A batch was sealed with `items` items (jobs, requests); `full` when its size sealed it. */
+  sealed(items: number, full: boolean): void {
+    if (!this.adaptive || full) return;
+    if (items >= 2) {
+      // The smallest step up is an eighth of the ceiling, so a busy partition reaches it in four batches.
+      this.ms = Math.min(this.ceilingMs, Math.max(this.ms * 2, this.ceilingMs / 8));
+    } else {
+      // Below a sixteenth of the ceiling the wait buys nothing the same-turn batching does not.
+      this.ms = this.ms / 2 < this.ceilingMs / 16 ? 0 : this.ms / 2;
+    }
+  }
+}
+
+/**
+ * Call `fn` after `ms`; with 0, after the current turn of the event loop
+ * (`setImmediate`: what arrived in the same turn still joins, and unlike
+ * `setTimeout(0)` it is not clamped to 1 ms). Returns the cancel.
+ */
+export function after(ms: number, fn: () => void): () => void {
+  if (ms <= 0) {
+    const i = setImmediate(fn);
+    return () => clearImmediate(i);
+  }
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+}
