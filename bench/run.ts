@@ -17,7 +17,7 @@ import { runViewsBench } from './views/index.ts';
 import { runWriteBench } from './write/index.ts';
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes', 'group-commit', 'retention']);
+const VALUED = new Set(['duration', 'connections', 'drain', 'partitions', 'linger', 'zipf-duration', 'only', 'minutes', 'clients', 'kill-every', 'writes', 'callers', 'ack', 'move-rows', 'moves', 'rows', 'users', 'rounds', 'round-rows', 'jobs', 'batch', 'changes', 'group-commit', 'adaptive-linger', 'retention']);
 
 function value(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -33,12 +33,12 @@ function num(name: string, def?: number): number | undefined {
   return n;
 }
 const only = value('only')?.split(',').filter(Boolean) ?? [];
-/** `--group-commit off,on`: each Sluice write scenario once per setting of SLUICE_GROUP_COMMIT, back to back. */
-function groupCommitValues(): ('on' | 'off')[] | undefined {
-  const v = value('group-commit');
+/** `--group-commit off,on` (`--adaptive-linger off,on`): each Sluice write scenario once per setting of SLUICE_GROUP_COMMIT (SLUICE_ADAPTIVE_LINGER), back to back. */
+function onOffValues(flag: string): ('on' | 'off')[] | undefined {
+  const v = value(flag);
   if (v === undefined) return undefined;
   const list = v.split(',').filter(Boolean);
-  if (list.length === 0 || list.some((x) => x !== 'on' && x !== 'off')) throw new Error(`--group-commit takes on, off or both (off,on), got "${v}"`);
+  if (list.length === 0 || list.some((x) => x !== 'on' && x !== 'off')) throw new Error(`--${flag} takes on, off or both (off,on), got "${v}"`);
   return list as ('on' | 'off')[];
 }
 const profile = args.includes('--profile');
@@ -47,7 +47,7 @@ const mode = args.find((a, i) => !a.startsWith('--') && !(i > 0 && VALUED.has(ar
 
 switch (mode) {
   case 'write':
-    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica'), groupCommit: groupCommitValues(), retentionRows: num('retention') });
+    await runWriteBench({ durationS: num('duration', 20), connections: num('connections', 100), drainWrites: num('drain', 200_000), partitions: num('partitions'), batchLingerMs: num('linger'), only, profile, replica: args.includes('--replica'), groupCommit: onOffValues('group-commit'), adaptiveLinger: onOffValues('adaptive-linger'), retentionRows: num('retention') });
     break;
   case 'read':
     await runReadBench({ durationS: num('duration', 15), connections: num('connections', 100), zipfS: num('zipf-duration', 300), only, profile });

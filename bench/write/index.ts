@@ -48,6 +48,11 @@ export interface WriteBenchOptions {
    */
   groupCommit?: ('on' | 'off')[] | undefined;
   /**
+   * Run c. and d. once per SLUICE_ADAPTIVE_LINGER setting, back to back
+   * (`on`, the default, keeps the plain keys; `off` runs are keyed `-linger-fixed`).
+   */
+  adaptiveLinger?: ('on' | 'off')[] | undefined;
+  /**
    * With a number: c. runs twice more over that many old dedupe records
    * (issue #11 retention): once with retention idle (window far longer than
    * their age), once with it deleting them while the load runs.
@@ -86,11 +91,12 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     // Each ratio's two halves run back to back (bare → queued → naive): the machine's load drifts.
     if (want('bare')) results.push(await baseline(ctx, 'bare', 'a. bare Hono POST (no work)', 'bench/baselines/bare-hono.ts', []));
     const gcs = o.groupCommit ?? [undefined];
-    if (want('queued')) for (const gc of gcs) results.push(await sluice(ctx, 'queued', 'c. Sluice queued', false, gc));
+    const lingers = o.adaptiveLinger ?? [undefined];
+    if (want('queued')) for (const gc of gcs) for (const al of lingers) results.push(await sluice(ctx, 'queued', 'c. Sluice queued', false, gc, lingerVariant(al)));
     if (want('queued') && ctx.replica) results.push(await sluice(ctx, 'queued', 'c2. Sluice queued, confirmed on the replica', true));
     if (want('queued') && o.retentionRows !== undefined) for (const r of ['idle', 'deleting'] as const) results.push(await withOldRecords(ctx, o.retentionRows, r));
     if (want('naive')) results.push(await baseline(ctx, 'naive', 'b. naive service, INSERT per request', 'bench/baselines/naive-insert.ts', [pgServer.url]));
-    if (want('committed')) for (const gc of gcs) results.push(await sluice(ctx, 'committed', 'd. Sluice committed', false, gc));
+    if (want('committed')) for (const gc of gcs) for (const al of lingers) results.push(await sluice(ctx, 'committed', 'd. Sluice committed', false, gc, lingerVariant(al)));
     if (want('committed') && ctx.replica) results.push(await sluice(ctx, 'committed', 'd2. Sluice committed, confirmed on the replica', true));
     const drain = want('drain') ? await drainVsCopy(ctx) : undefined;
     report(run, o, results, drain, ctx.profiles);
@@ -101,6 +107,13 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
     await replicaServer?.destroy().catch(() => {});
     await pgServer.destroy().catch(() => {});
   }
+}
+
+/** `--adaptive-linger`: the fixed half is a variant; the adaptive half (the default) keeps the plain key. */
+function lingerVariant(al: 'on' | 'off' | undefined): { key: string; label: string; env: Record<string, string> } | undefined {
+  if (al === undefined) return undefined;
+  if (al === 'on') return { key: '', label: 'adaptive linger', env: { SLUICE_ADAPTIVE_LINGER: 'true' } };
+  return { key: 'linger-fixed', label: 'fixed linger', env: { SLUICE_ADAPTIVE_LINGER: 'false' } };
 }
 
 function spec(ctx: Ctx, port: number, headers: Record<string, string> = {}): LoadSpec {
@@ -139,7 +152,7 @@ async function baseline(ctx: Ctx, key: string, scenario: string, file: string, a
 async function sluice(ctx: Ctx, ack: 'queued' | 'committed', scenario: string, confirm = false, groupCommit?: 'on' | 'off', variant?: { key: string; label: string; env: Record<string, string> }): Promise<WriteResult> {
   await ctx.pool.query('TRUNCATE bench_events');
   const port = await freePort();
-  const key = `${ack}${confirm ? '-confirm' : ''}${groupCommit === 'off' ? '-gc-off' : ''}${variant ? `-${variant.key}` : ''}`;
+  const key = `${ack}${confirm ? '-confirm' : ''}${groupCommit === 'off' ? '-gc-off' : ''}${variant?.key ? `-${variant.key}` : ''}`;
   const label = `${scenario}${groupCommit === undefined ? '' : `, group commit ${groupCommit}`}${variant ? `, ${variant.label}` : ''}`;
   const so = services(ctx, key, port, confirm, groupCommit, variant?.env);
   ctx.running.push(...(await startStack(so)));

@@ -44,7 +44,7 @@ function ratios(results: WriteResult[], drain: { drain: RowsRun; copy: RowsRun }
     { name: 'committed p95 ms', value: committed?.measured.load.latencyMs.p95 ?? null, target: '≤ 40' },
     { name: 'drain rows/s ÷ COPY rows/s', value: drain ? drain.drain.rowsPerSec / drain.copy.rowsPerSec : null, target: '≥ 0.5' },
     ...confirmRatios(by('queued'), by('queued-confirm'), by('committed'), by('committed-confirm')),
-    ...groupCommitRatios(results),
+    ...pairRatios(results),
     ...retentionRatios(results),
     { name: 'load generator µs/req (bare)', value: bare ? (bare.measured.cpuUs.loadgen ?? 0) / bare.measured.load.requests : null, target: '—' },
   ];
@@ -87,22 +87,33 @@ function heldPair(ack: string, off: WriteResult | undefined, on: WriteResult | u
 const rowsPerTxn = (r: WriteResult | undefined) => (r && r.commits > 0 ? r.rows / r.commits : null);
 const rowsPerXid = (r: WriteResult | undefined) => (r && r.txns > 0 ? r.rows / r.txns : null);
 
-/** With `--group-commit off,on`: what group commit changes, each pair from this run (on ÷ off). */
-function groupCommitRatios(results: WriteResult[]): Ratio[] {
+/**
+ * A setting run both ways back to back (`--group-commit off,on`,
+ * `--adaptive-linger off,on`): what it changes, each pair from this run. The
+ * default's runs keep the plain keys (`queued`), the other's end in `offSuffix`.
+ */
+const PAIRS = [
+  { offSuffix: '-gc-off', what: 'group commit on ÷ off' },
+  { offSuffix: '-linger-fixed', what: 'adaptive ÷ fixed linger' },
+];
+
+function pairRatios(results: WriteResult[]): Ratio[] {
   const out: Ratio[] = [];
-  for (const ack of ['queued', 'committed']) {
-    const on = results.find((r) => r.key === ack);
-    const off = results.find((r) => r.key === `${ack}-gc-off`);
-    if (on === undefined || off === undefined) continue;
-    const usPerRow = (r: WriteResult, c: string) => perRow(r.measured.cpuUs, r.rows, c);
-    out.push(
-      { name: `${ack} writes/s: group commit on ÷ off`, value: ratio(on.measured.load.rps, off.measured.load.rps), target: '—' },
-      { name: `${ack} p95: group commit on ÷ off`, value: ratio(on.measured.load.latencyMs.p95, off.measured.load.latencyMs.p95), target: '—' },
-      { name: `${ack} rows/txn: group commit on ÷ off`, value: ratio(rowsPerTxn(on), rowsPerTxn(off)), target: '—' },
-      { name: `${ack} rows per inserting transaction: on ÷ off`, value: ratio(rowsPerXid(on), rowsPerXid(off)), target: '—' },
-      ...['writer', 'postgres', 'redis', 'app'].map((c) => ({ name: `${ack} ${c} µs/row: group commit on ÷ off`, value: ratio(usPerRow(on, c), usPerRow(off, c)), target: '—' })),
-    );
-  }
+  for (const { offSuffix, what } of PAIRS)
+    for (const ack of ['queued', 'committed']) {
+      const on = results.find((r) => r.key === ack);
+      const off = results.find((r) => r.key === `${ack}${offSuffix}`);
+      if (on === undefined || off === undefined) continue;
+      const usPerRow = (r: WriteResult, c: string) => perRow(r.measured.cpuUs, r.rows, c);
+      out.push(
+        { name: `${ack} writes/s: ${what}`, value: ratio(on.measured.load.rps, off.measured.load.rps), target: '—' },
+        { name: `${ack} p50: ${what}`, value: ratio(on.measured.load.latencyMs.p50, off.measured.load.latencyMs.p50), target: '—' },
+        { name: `${ack} p95: ${what}`, value: ratio(on.measured.load.latencyMs.p95, off.measured.load.latencyMs.p95), target: '—' },
+        { name: `${ack} rows/txn: ${what}`, value: ratio(rowsPerTxn(on), rowsPerTxn(off)), target: '—' },
+        { name: `${ack} rows per inserting transaction: ${what}`, value: ratio(rowsPerXid(on), rowsPerXid(off)), target: '—' },
+        ...['writer', 'postgres', 'redis', 'app'].map((c) => ({ name: `${ack} ${c} µs/row: ${what}`, value: ratio(usPerRow(on, c), usPerRow(off, c)), target: '—' })),
+      );
+    }
   return out;
 }
 
@@ -121,12 +132,17 @@ function retentionRatios(results: WriteResult[]): Ratio[] {
   ];
 }
 
-/** With `--group-commit`: CPU per committed row by process, and rows per transaction, for each setting. */
-function groupCommitTable(results: WriteResult[]): void {
-  const paired = results.filter((r) => r.key.endsWith('-gc-off') || results.some((o) => o.key === `${r.key}-gc-off`));
-  if (paired.length === 0) return;
+/** With a pair (`--group-commit`, `--adaptive-linger`): CPU per committed row by process, and rows per transaction, for each setting. */
+function pairTables(results: WriteResult[]): void {
+  for (const { offSuffix, what } of PAIRS) {
+    const paired = results.filter((r) => r.key.endsWith(offSuffix) || results.some((o) => o.key === `${r.key}${offSuffix}`));
+    if (paired.length > 0) pairTable(`${what.replace(' ÷ ', ' vs ')}: CPU µs per committed row by process`, paired);
+  }
+}
+
+function pairTable(title: string, paired: WriteResult[]): void {
   printTable(
-    'Group commit off vs on: CPU µs per committed row by process',
+    title,
     paired.map((r) => ({ scenario: r.scenario, rows: r.rows, commits: r.commits, 'rows/txn': rowsPerTxn(r), 'rows/xid': rowsPerXid(r), 'rows/s': r.rows > 0 ? (r.rows / r.measured.windowMs) * 1000 : null, ...cpuPer(r.measured.cpuUs, r.rows) })),
   );
 }
@@ -142,7 +158,7 @@ export function report(run: string, o: WriteBenchOptions, results: WriteResult[]
     const d = (name: string, r: RowsRun): Row => ({ path: name, rows: r.rows, 'rows/s': r.rowsPerSec, ...cpuPer(r.cpuUs, r.rows) });
     printTable(`Backlog of ${o.drainWrites} writes: CPU µs per row by process`, [d('Sluice writer drain', drain.drain), d('COPY, 1 stream', drain.copy)]);
   }
-  groupCommitTable(results);
+  pairTables(results);
   const r = ratios(results, drain);
   printRatios('Ratios, all from this run (issue #10 targets)', r);
   for (const [scenario, p] of Object.entries(profiles)) printProfiles(`Profile under ${scenario}`, p);
