@@ -19,16 +19,27 @@ describe('Linger', () => {
     expect(seen).toEqual([1, 2, 4, 8, 8, 8]);
   });
 
-  it('adaptive: halves while batches stay alone, and drops to zero below a sixteenth of the ceiling', () => {
+  it('adaptive: halves after four lone batches in a row, and drops to zero below a sixteenth of the ceiling', () => {
     const l = new Linger(8, true);
     for (let i = 0; i < 4; i++) l.sealed(2, false);
     expect(l.currentMs).toBe(8);
     const seen: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 20; i++) {
       l.sealed(1, false);
       seen.push(l.currentMs);
     }
-    expect(seen).toEqual([4, 2, 1, 0.5, 0]);
+    expect(seen).toEqual([8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0]);
+  });
+
+  it('adaptive: under load an occasional lone batch does not shrink the wait', () => {
+    const l = new Linger(8, true);
+    for (let i = 0; i < 4; i++) l.sealed(2, false);
+    // Three lone batches, then company: the count of lone batches starts over.
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 3; i++) l.sealed(1, false);
+      l.sealed(5, false);
+    }
+    expect(l.currentMs).toBe(8);
   });
 
   it('adaptive: a batch sealed because it was full leaves the wait as it was', () => {

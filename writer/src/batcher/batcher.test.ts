@@ -132,17 +132,18 @@ describe('Batcher', () => {
       expect(waits).toEqual([5, 10, 20, 40, 40]);
     });
 
-    it('lone items shrink the wait back to zero; a full batch leaves it alone', async () => {
+    it('lone items shrink the wait back to zero (4 lone batches per halving); a full batch leaves it alone', async () => {
       const h = harness({ lingerMs: 40, adaptiveLinger: true, maxRows: 3 });
       for (let round = 0; round < 4; round++) await Promise.all([h.b.submit(item(1)), h.b.submit(item(2))]);
       expect(h.b.lingerMs).toBe(40);
       await Promise.all([1, 2, 3].map((i) => h.b.submit(item(i)))); // sealed full
       expect(h.b.lingerMs).toBe(40);
       const waits: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 20; i++) {
         await h.b.submit(item(i));
-        waits.push(h.b.lingerMs);
+        if (i % 4 === 3) waits.push(h.b.lingerMs);
       }
+      // Every fourth lone batch in a row halves the wait.
       expect(waits).toEqual([20, 10, 5, 2.5, 0]);
     });
 
