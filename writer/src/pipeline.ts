@@ -57,7 +57,7 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
   };
   const groups = d.groupCommit && new GroupCommitter({ maxRows: d.groupCommit.maxRows, flush: commitTogether, log, onFallback: () => metrics.groupFallbacks.inc() });
   /** Commit the batch: with others of its shard when it may, else (or when that group failed) alone. */
-  const commit = async (partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence: Fence | undefined, alone: boolean): Promise<{ result: FlushResult; seconds: number }> => {
+  const commit = async (partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence: Fence | undefined, alone: boolean): Promise<{ result: FlushResult; seconds: number; together: number }> => {
     const rejected = await d.beforeFlush?.(partition, jobs);
     const refused = rejected && rejected.size > 0 ? { rejected } : {};
     if (groups && attempt === 1 && !alone) {
@@ -67,18 +67,19 @@ export function pipeline(d: PipelineDeps): Pick<ConsumerDeps, 'flush' | 'retryDe
     }
     const t0 = performance.now();
     const result = await flushBatch(d.contextOf(partition), jobs, { partition, fence, isolateFatal: attempt > FATAL_ATTEMPTS, ...refused });
-    return { result, seconds: (performance.now() - t0) / 1000 };
+    return { result, seconds: (performance.now() - t0) / 1000, together: jobs.length };
   };
   return {
     ...(groups ? { enlist: (p: PartitionRef, sealOpen: () => void) => groups.enlist(p, sealOpen) } : {}),
     async flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone = false) {
-      const { result, seconds } = await commit(partition, jobs, attempt, fence, alone);
+      const { result, seconds, together } = await commit(partition, jobs, attempt, fence, alone);
       const ms = seconds * 1000;
       for (const hook of d.afterCommit) await hook({ partition, jobs, result, seconds });
       if (result.stats.dead.length > 0) log.warn({ partition: partition.name, dead: result.stats.dead }, 'requests dead-lettered');
       // Locks are renewed every lockDuration/2 while we wait; a flush near that is a sign of trouble.
       if (ms > d.slowMs) log.warn({ partition: partition.name, ms: Math.round(ms), rows: result.stats.rows }, 'slow flush: keep flushes well under SLUICE_LOCK_DURATION_MS/2 (lower SLUICE_BATCH_MAX_ROWS?)');
       else log.debug({ partition: partition.name, ms: Math.round(ms), ...result.stats, dead: result.stats.dead.length }, 'batch committed');
+      return together;
     },
     retryDelay(partition: PartitionRef, err: unknown, attempt: number) {
       // A newer owner holds the partition: nothing to retry, the consumer hands its jobs back.

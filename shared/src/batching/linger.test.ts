@@ -8,20 +8,20 @@ describe('Linger', () => {
     expect(l.currentMs).toBe(5);
   });
 
-  it('adaptive: starts at zero, grows to the ceiling while batches gather company, never past it', () => {
+  it('adaptive: starts at zero, goes to the ceiling at the first batch with company, never past it', () => {
     const l = new Linger(8, true);
     expect(l.currentMs).toBe(0);
     const seen: number[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 3; i++) {
       l.sealed(3, false);
       seen.push(l.currentMs);
     }
-    expect(seen).toEqual([1, 2, 4, 8, 8, 8]);
+    expect(seen).toEqual([8, 8, 8]);
   });
 
   it('adaptive: halves after four lone batches in a row, and drops to zero below a sixteenth of the ceiling', () => {
     const l = new Linger(8, true);
-    for (let i = 0; i < 4; i++) l.sealed(2, false);
+    l.sealed(2, false);
     expect(l.currentMs).toBe(8);
     const seen: number[] = [];
     for (let i = 0; i < 20; i++) {

@@ -121,15 +121,21 @@ describe('Batcher', () => {
       expect(h.batches).toEqual([[1]]);
     });
 
-    it('items of the same turn still share a batch, and company makes the next wait longer, up to the ceiling', async () => {
+    it('items of the same turn still share a batch, and company sets the next wait to the ceiling', async () => {
       const h = harness({ lingerMs: 40, adaptiveLinger: true, maxRows: 1000 });
-      const waits: number[] = [];
-      for (let round = 0; round < 5; round++) {
-        await Promise.all([1, 2, 3].map((i) => h.b.submit(item(round * 10 + i))));
-        waits.push(h.b.lingerMs);
-      }
-      expect(h.batches).toEqual([0, 1, 2, 3, 4].map((r) => [r * 10 + 1, r * 10 + 2, r * 10 + 3]));
-      expect(waits).toEqual([5, 10, 20, 40, 40]);
+      await Promise.all([1, 2, 3].map((i) => h.b.submit(item(i))));
+      expect(h.batches).toEqual([[1, 2, 3]]);
+      expect(h.b.lingerMs).toBe(40);
+    });
+
+    it('company is what the transaction held: a lone item committed with other partitions\' batches counts', async () => {
+      let together = 1;
+      const b = new Batcher<Item>({ maxRows: 10, lingerMs: 40, adaptiveLinger: true, rowsOf: (i) => i.rows, retryDelay: () => 1, flush: async () => together });
+      await b.submit(item(1));
+      expect(b.lingerMs).toBe(0);
+      together = 3; // group commit: two other partitions' batches in the same transaction
+      await b.submit(item(2));
+      expect(b.lingerMs).toBe(40);
     });
 
     it('lone items shrink the wait back to zero (4 lone batches per halving); a full batch leaves it alone', async () => {

@@ -34,8 +34,13 @@ export interface BatcherOptions<T> {
   adaptiveLinger?: boolean;
   /** Size of an item in rows. */
   rowsOf(item: T): number;
-  /** Flush one batch; resolve once it is durable. `attempt` counts from 1. */
-  flush(items: readonly T[], attempt: number): Promise<void>;
+  /**
+   * Flush one batch; resolve once it is durable, optionally with how many
+   * items its transaction committed in all (group commit: other partitions'
+   * too), the adaptive linger's measure of company; by default the batch's own.
+   * `attempt` counts from 1.
+   */
+  flush(items: readonly T[], attempt: number): Promise<number | void>;
   /** After a failed flush: ms to wait before retrying the same batch, or null to fail its items. */
   retryDelay(err: unknown, attempt: number): number | null;
 }
@@ -53,7 +58,8 @@ export class Batcher<T> {
   private lingerDue = false;
   private cancelLinger: (() => void) | undefined;
   private readonly linger: Linger;
-  private readonly sealed: Pending<T>[][] = [];
+  /** Sealed batches in order; `observe`: what its commit says feeds the adaptive linger (not for a full or draining batch). */
+  private readonly sealed: { batch: Pending<T>[]; observe: boolean }[] = [];
   private inFlight: Promise<void> | undefined;
   private draining = false;
   private stopping: Promise<void> | undefined;
@@ -124,17 +130,17 @@ export class Batcher<T> {
   }
 
   /**
-   * Close the open batch. `why` feeds the adaptive linger: a batch sealed for
-   * its size or by a drain says nothing about how long to wait; one sealed by
-   * its linger or early (group commit) says whether waiting found company.
+   * Close the open batch. `why` decides whether it feeds the adaptive linger:
+   * a batch sealed for its size or by a drain says nothing about how long to
+   * wait; one sealed by its linger or early (group commit) does, once
+   * committed, by how many items its transaction held (see `run`).
    */
   private seal(why: 'full' | 'linger' | 'early' | 'drain'): void {
     this.cancelLinger?.();
     this.cancelLinger = undefined;
     this.lingerDue = false;
     if (this.open.length === 0) return;
-    if (why !== 'drain') this.linger.sealed(this.open.length, why === 'full');
-    this.sealed.push(this.open);
+    this.sealed.push({ batch: this.open, observe: why === 'linger' || why === 'early' });
     this.open = [];
     this.openRows = 0;
   }
@@ -143,23 +149,25 @@ export class Batcher<T> {
   private pump(): void {
     if (this.inFlight) return;
     if (this.sealed.length === 0 && this.open.length > 0 && (this.lingerDue || this.draining)) this.seal(this.draining ? 'drain' : 'linger');
-    const batch = this.sealed.shift();
-    if (!batch) {
+    const next = this.sealed.shift();
+    if (!next) {
       if (this.open.length === 0) this.notifyIdle();
       return;
     }
-    this.inFlight = this.run(batch).finally(() => {
+    this.inFlight = this.run(next.batch, next.observe).finally(() => {
       this.inFlight = undefined;
       this.pump();
     });
   }
 
   /** Flush one batch until it succeeds or `retryDelay` gives up; settles every item. */
-  private async run(batch: Pending<T>[]): Promise<void> {
+  private async run(batch: Pending<T>[], observe: boolean): Promise<void> {
     const items = batch.map((p) => p.item);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.o.flush(items, attempt);
+        const together = await this.o.flush(items, attempt);
+        // Under group commit the company that counts is the transaction's: other partitions' batches ride along.
+        if (observe) this.linger.sealed(typeof together === 'number' ? Math.max(together, items.length) : items.length, false);
         for (const p of batch) p.resolve();
         return;
       } catch (err) {

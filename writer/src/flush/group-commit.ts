@@ -39,12 +39,14 @@ import type { FlushResult, Member } from './types.ts';
  */
 
 /**
- * What a batch learns: its committed part; or, when its group of several
+ * What a batch learns: its committed part, with how many jobs its
+ * transaction committed in all (`together`: the adaptive linger's measure of
+ * company, shared/src/batching/linger.ts); or, when its group of several
  * failed, that it must flush alone (`alone`); or, when it was alone in its
  * transaction (flushed exactly as without group commit, bisection included),
  * that this failed (`failed`: retried like any failed batch).
  */
-export type GroupOutcome = { result: FlushResult; seconds: number } | { alone: unknown } | { failed: unknown };
+export type GroupOutcome = { result: FlushResult; seconds: number; together: number } | { alone: unknown } | { failed: unknown };
 
 /** A batch waiting for the shard's next transaction. */
 interface Waiting {
@@ -148,7 +150,8 @@ export class GroupCommitter {
     try {
       const results = await this.o.flush(group.map((w) => w.member));
       const seconds = (performance.now() - t0) / 1000;
-      group.forEach((w, i) => w.settle({ result: results[i]!, seconds }));
+      const together = group.reduce((n, w) => n + w.member.jobs.length, 0);
+      group.forEach((w, i) => w.settle({ result: results[i]!, seconds, together }));
     } catch (err) {
       if (group.length === 1) return group[0]!.settle({ failed: err });
       this.o.onFallback?.(group.length, err);

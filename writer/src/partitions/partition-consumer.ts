@@ -57,9 +57,10 @@ export interface ConsumerDeps {
   /**
    * Flush one batch of this partition: one transaction (checking `fence` when
    * given; shared with other partitions' batches under group commit, unless
-   * `alone`), then the after-commit steps.
+   * `alone`), then the after-commit steps. Resolves with the number of jobs
+   * the transaction committed, these included (the adaptive linger's company).
    */
-  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone?: boolean): Promise<void>;
+  flush(partition: PartitionRef, jobs: readonly BatchJob[], attempt: number, fence?: Fence, alone?: boolean): Promise<number>;
   /** ms before retrying a failed batch, or null to give its jobs up. */
   retryDelay(partition: PartitionRef, err: unknown, attempt: number): number | null;
   /** Under group commit: let a shared transaction that is starting seal this partition's open batch early; returns the call that ends it. */
@@ -253,18 +254,24 @@ export class PartitionConsumer {
     this.log.warn({ jobId, version, reads }, 'partition waiting for a newer writer: its next job has a payload version this writer does not read; left queued, with every later job of the partition (upgrade the writers)');
   }
 
-  /** Flush a batch: first deliveries together, each suspect alone (counted first), in queue order. */
-  private async flush(jobs: readonly BatchJob[], attempt: number): Promise<void> {
+  /**
+   * Flush a batch: first deliveries together, each suspect alone (counted
+   * first), in queue order. Resolves with the most jobs one of its
+   * transactions committed (for the batcher's adaptive linger).
+   */
+  private async flush(jobs: readonly BatchJob[], attempt: number): Promise<number> {
+    let together = 0;
     for (const run of splitSuspects(jobs, (j) => this.suspects.has(j))) {
       const job = run.jobs[0]!;
       // Once per batch, not per retry: a database outage must not count as a crash.
       if (run.suspect && attempt === 1) await countSoloFlush((field) => this.consumer!.countIn(this.entries.get(job)!, field), job);
       // A suspect's transaction holds nothing else, not even other partitions' batches: a crash is blamed on it alone.
-      await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence, run.suspect);
+      together = Math.max(together, await this.deps.flush(this.partition, run.jobs, attempt, this.grant?.fence, run.suspect));
       // Committed: mark the run's jobs done in one script, not one per job as each processor resolves.
       // Not after an interruption: the connection is gone (see `interrupt`).
       if (!this.interrupted) await this.consumer!.complete(run.jobs.map((j) => this.entries.get(j)!));
     }
+    return together;
   }
 
   /**
