@@ -28,6 +28,9 @@ describe('enqueue: adaptive linger (default)', () => {
     const took = [];
     for (let i = 0; i < 3; i++) took.push(await timedPost(t, i));
     expect(Math.max(...took)).toBeLessThan(500);
+    // The metric says so too: each of those jobs opened with no wait.
+    const metrics = await (await t.request('/metrics')).text();
+    expect(Number(/^sluice_enqueue_linger_seconds_bucket\{le="0"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
   });
 
   it('a burst still coalesces into far fewer jobs than requests, each writeId in its job', async () => {
@@ -51,5 +54,8 @@ describe('enqueue: fixed linger (SLUICE_ADAPTIVE_LINGER=false)', () => {
 
   it('a lone request waits the whole linger', async () => {
     expect(await timedPost(t, 1)).toBeGreaterThanOrEqual(950);
+    const metrics = await (await t.request('/metrics')).text();
+    expect(metrics).toMatch(/^sluice_enqueue_linger_seconds_bucket\{le="0\.025"\} 0$/m);
+    expect(metrics).toMatch(/^sluice_enqueue_linger_seconds_count 1$/m);
   });
 });

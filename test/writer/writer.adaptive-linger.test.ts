@@ -36,9 +36,11 @@ async function loneJobCommitMs(adaptive: boolean): Promise<number> {
 describe('writer: adaptive batch linger', () => {
   it('on (default): a lone job commits without waiting the configured linger', async () => {
     expect(await loneJobCommitMs(true)).toBeLessThan(1000);
+    expect(await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_batch_linger_seconds')).toMatch(/^sluice_writer_batch_linger_seconds_bucket\{le="0"\} 1$/m);
   });
 
   it('off: a lone job waits the whole linger', async () => {
     expect(await loneJobCommitMs(false)).toBeGreaterThanOrEqual(1900);
+    expect(await writer!.metrics.registry.getSingleMetricAsString('sluice_writer_batch_linger_seconds')).toMatch(/^sluice_writer_batch_linger_seconds_sum 2$/m);
   });
 });

@@ -138,7 +138,9 @@ export class Coalescer {
     added.catch(() => {});
     const batch: Batch = { partition, jobId: jobIdOf(partition.name, this.o.nodeId, this.seq++), reqs: [], cancelLinger: () => {}, added, resolve, reject };
     // Linger 0 still coalesces what arrived in the same turn of the event loop (`after`).
-    batch.cancelLinger = after(this.lingerOf(partition).currentMs, () => this.send(batch, 'linger'));
+    const wait = this.lingerOf(partition).currentMs;
+    this.o.metrics.enqueueLinger.observe(wait / 1000);
+    batch.cancelLinger = after(wait, () => this.send(batch, 'linger'));
     this.open.set(partition.name, batch);
     return batch;
   }

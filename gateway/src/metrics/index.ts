@@ -23,6 +23,8 @@ export class GatewayMetrics {
   readonly requests: Counter<'route' | 'method' | 'status'>;
   /** Wall time of one coalesced `addBulk` (one job). */
   readonly enqueueSeconds: Histogram;
+  /** The wait each job was given for more requests when it opened (SLUICE_ENQUEUE_LINGER_MS, adaptive up to it). */
+  readonly enqueueLinger: Histogram;
   readonly jobsEnqueued: Counter;
   readonly requestsEnqueued: Counter;
   readonly enqueueFailures: Counter;
@@ -43,6 +45,12 @@ export class GatewayMetrics {
       name: 'sluice_enqueue_duration_seconds',
       help: 'Time to add one coalesced job to Redis',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+      registers,
+    });
+    this.enqueueLinger = new Histogram({
+      name: 'sluice_enqueue_linger_seconds',
+      help: 'The wait each job was given for more requests when it opened: SLUICE_ENQUEUE_LINGER_MS, or under SLUICE_ADAPTIVE_LINGER up to it (0: the partition is quiet)',
+      buckets: [0, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025],
       registers,
     });
     this.jobsEnqueued = new Counter({ name: 'sluice_jobs_enqueued_total', help: 'BullMQ jobs added (each holds many requests)', registers });

@@ -32,6 +32,8 @@ export interface BatcherOptions<T> {
   lingerMs: number;
   /** SLUICE_ADAPTIVE_LINGER: wait less when batches stay alone (default false here; the writer passes the config). */
   adaptiveLinger?: boolean;
+  /** Told the wait each batch is given when it opens, in ms (a metric). */
+  onLinger?(ms: number): void;
   /** Size of an item in rows. */
   rowsOf(item: T): number;
   /**
@@ -122,6 +124,7 @@ export class Batcher<T> {
 
   private armLinger(): void {
     this.lingerDue = false;
+    this.o.onLinger?.(this.linger.currentMs);
     this.cancelLinger = after(this.linger.currentMs, () => {
       this.cancelLinger = undefined;
       this.lingerDue = true;

@@ -25,6 +25,12 @@ export class WriterMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly batchLinger = new Histogram({
+    name: 'sluice_writer_batch_linger_seconds',
+    help: 'The wait each batch was given for more jobs when it opened: SLUICE_BATCH_LINGER_MS, or under SLUICE_ADAPTIVE_LINGER up to it (0: the partition is quiet)',
+    buckets: [0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
   readonly partitionsPerTransaction = new Histogram({
     name: 'sluice_writer_partitions_per_transaction',
     help: 'Partitions whose batches a committed transaction held (more than 1: group commit, SLUICE_GROUP_COMMIT)',

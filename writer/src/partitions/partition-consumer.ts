@@ -138,6 +138,7 @@ export class PartitionConsumer {
       maxRows: deps.settings.maxRows,
       lingerMs: deps.settings.lingerMs,
       adaptiveLinger: deps.settings.adaptiveLinger ?? false,
+      onLinger: (ms) => deps.metrics.batchLinger.observe(ms / 1000),
       rowsOf: (j) => j.rows,
       flush: (jobs, attempt) => this.flush(jobs, attempt),
       retryDelay: (err, attempt) => deps.retryDelay(partition, err, attempt),
