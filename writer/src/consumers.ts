@@ -6,7 +6,8 @@ import type { PartitionRef } from '@sluice/shared/topology/partitions.ts';
 import { backoffMs } from './batcher/backoff.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
 import type { OwnershipHandlers, PartitionGrant } from './partitions/ownership.ts';
-import { MAX_STALLED_COUNT, PartitionConsumer, type ConsumerDeps } from './partitions/partition-consumer.ts';
+import { MAX_STALLED_COUNT, type ConsumerDeps } from './partitions/consumer-deps.ts';
+import { PartitionConsumer } from './partitions/partition-consumer.ts';
 
 /** Longest wait between two tries of a failed consumer restart. */
 const RESTART_RETRY_CAP_MS = 30_000;

@@ -9,7 +9,7 @@ import { GroupCommitter } from './flush/group-commit.ts';
 import type { AfterCommitHook } from './flush/hooks.ts';
 import type { BatchJob, FlushResult, Member } from './flush/types.ts';
 import type { WriterMetrics } from './metrics/metrics.ts';
-import type { ConsumerDeps } from './partitions/partition-consumer.ts';
+import type { ConsumerDeps } from './partitions/consumer-deps.ts';
 import { SealedRangeError, StaleMapError } from './sharding/move-log-hook.ts';
 
 /**

@@ -5,10 +5,10 @@ import type { Logger } from '@sluice/shared/log/index.ts';
 import type { PartitionLogs } from '@sluice/shared/partition-log/partition-log.ts';
 import { logBacklog, sealRange, startLogging, stopLogging, waitForRunningTransactions } from '@sluice/shared/sql/move-log.ts';
 import { activeMove, updateMove, type MoveRow } from '@sluice/shared/sql/shard-moves.ts';
-import { currentLsn, standbysBehind } from '@sluice/shared/sql/replication.ts';
-import { inRange, rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
+import { rangeBounds } from '@sluice/shared/topology/key-ranges.ts';
 import type { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
+import { barrierPassed, pendingRangeWrites, targetStandbysCaughtUp } from './cutover-waits.ts';
 import { checksums, copyRange, deleteRange, replayLog, type Checksums, type MoveScope } from './move-data.ts';
 import type { RangeSql } from './range-sql.ts';
 
@@ -55,18 +55,9 @@ export interface MoverDeps {
 const MOVER_LOCK = 7_240_002;
 /** Log entries left under which the cutover starts (a short drain). */
 const CUTOVER_BELOW = 500;
-/**
- * Waiting jobs looked at per source partition for writes of the range: a
- * fenced-out writer hands back at most what it held (SLUICE_WRITER_CONCURRENCY,
- * 256 by default) to the head. Every job looked at is read from Redis each
- * tick of the wait, so this stays small.
- */
-const PENDING_SCAN = 256;
 /** Copies of a sealed range tried when it does not verify, before the move fails. */
 const RECOPIES = 2;
 const TICK_MS = 100;
-/** How long the cutover waits for the target's standbys to replay the copy. */
-const STANDBY_WAIT_MS = 10_000;
 
 /** Runs the mover loop in this writer (see the module comment). */
 export class Mover {
@@ -160,31 +151,9 @@ export class Mover {
     const source = this.d.topology.db(m.source);
     const r = await replayLog(source, this.d.topology.db(m.target), m.id, m.snapshot, s);
     if (r.applied > 0) await updateMove(this.d.topology.metaDb, m.id, { rowsLogged: m.rowsLogged + r.applied });
-    if ((await logBacklog(source, m.id)) < CUTOVER_BELOW && (await this.targetStandbysCaughtUp(m))) {
+    if ((await logBacklog(source, m.id)) < CUTOVER_BELOW && (await targetStandbysCaughtUp(this.d, m))) {
       await updateMove(this.d.topology.metaDb, m.id, { state: 'cutover', step: 'switch' }, ['catching-up']);
       this.d.log.info({ move: m.id }, 'move: caught up; cutting over');
-    }
-  }
-
-  /**
-   * The target's read replicas have replayed the copy: once the range is the
-   * target's, a read without a token may go to one of them, and must find
-   * the rows. Waited for before the pause starts; a standby that does not
-   * catch up within STANDBY_WAIT_MS is left behind with a warning (the read
-   * path ejects it when its lag passes SLUICE_MAX_REPLICA_LAG_MS).
-   */
-  private async targetStandbysCaughtUp(m: MoveRow): Promise<boolean> {
-    const target = this.d.topology.db(m.target);
-    const lsn = await currentLsn(target);
-    const deadline = Date.now() + STANDBY_WAIT_MS;
-    for (;;) {
-      const behind = await standbysBehind(target, lsn);
-      if (behind === 0) return true;
-      if (Date.now() > deadline) {
-        this.d.log.warn({ move: m.id, behind, lsn }, 'move: standbys of the target have not replayed the copy; cutting over without them');
-        return true;
-      }
-      await new Promise((r) => setTimeout(r, TICK_MS));
     }
   }
 
@@ -208,47 +177,12 @@ export class Mover {
       return;
     }
     if (step === 'barrier') {
-      if (!(await this.barrierPassed(m)) || (await this.pendingRangeWrites(m)) > 0) return;
+      if (!(await barrierPassed(this.d, m)) || (await pendingRangeWrites(this.d, m)) > 0) return;
       this.stepMs.barrier = Date.now() - since;
       await updateMove(meta, m.id, { step: `drain:${v}:${since}` });
       return;
     }
     await this.finish(m, s, since);
-  }
-
-  /** A barrier job in every partition of the source: once all are applied, every write queued there before the switch is in. */
-  private async barrierPassed(m: MoveRow): Promise<boolean> {
-    const parts = this.d.topology.map.live().filter((r) => r.shard === m.source);
-    const ids = parts.map((r) => `${r.name}.move${m.id}.0`);
-    const { rows } = await this.d.topology.db(m.source).query<{ n: string }>('SELECT count(*) AS n FROM sluice.applied_jobs WHERE job_id = ANY($1::text[])', [ids]);
-    if (Number(rows[0]!.n) === ids.length) return true;
-    // Appending again is harmless: a job id already queued is not added twice, one already applied is skipped.
-    await Promise.all(parts.map((r, i) => this.d.logs.get(r).append([{ id: ids[i]!, data: { v: 1, reqs: [] } }])));
-    return false;
-  }
-
-  /**
-   * Writes of the range still waiting in the source's partitions. Past the
-   * barrier there are none, but for a batch a fenced-out writer had taken
-   * before it and hands back to the head of its log after the new owner
-   * applied the barrier: it must commit (and be logged) before the range is
-   * verified. Looks at the jobs held and the head of each log (where handed
-   * back jobs go).
-   */
-  private async pendingRangeWrites(m: MoveRow): Promise<number> {
-    const parts = this.d.topology.map.live().filter((r) => r.shard === m.source);
-    const heads = await Promise.all(parts.map((r) => this.d.logs.get(r).head(PENDING_SCAN)));
-    let n = 0;
-    for (const job of heads.flat()) {
-      for (const req of job.data?.reqs ?? []) {
-        for (const op of req.ops) {
-          const v = this.d.router.valueOf(op);
-          if (typeof v === 'number' && inRange(v, m.lo, m.hi)) n++;
-        }
-      }
-    }
-    if (n > 0) this.d.log.info({ move: m.id, writes: n }, 'move: writes of the range still queued on the source (handed back by a fenced-out writer); waiting for them');
-    return n;
   }
 
   private async finish(m: MoveRow, s: MoveScope, since: number): Promise<void> {
@@ -257,7 +191,7 @@ export class Mover {
     // Sealed: from here no write of the range may commit on the source (a late one fails and is retried);
     // if one is still queued, unseal and wait for it to commit and be logged first.
     await sealRange(source, m.id, true);
-    if ((await this.pendingRangeWrites(m)) > 0) {
+    if ((await pendingRangeWrites(this.d, m)) > 0) {
       await sealRange(source, m.id, false);
       await updateMove(this.d.topology.metaDb, m.id, { step: m.step!.replace(/^drain:/, 'barrier:') });
       return;
