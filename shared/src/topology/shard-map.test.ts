@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionIndexOf } from './partitions.ts';
 import { initialDoc, ShardMap, ShardMapError } from './shard-map.ts';
 
-const names = (refs: { name: string }[]) => refs.map((r) => r.name);
+const names = (refs: readonly { name: string }[]) => refs.map((r) => r.name);
 
 describe('shard map', () => {
   it('starts with one open epoch per shard; every key of a table routes to one partition of it', () => {
@@ -13,6 +13,9 @@ describe('shard map', () => {
     expect(names(m.routable('main'))).toEqual(['main.1.0', 'main.1.1', 'main.1.2', 'main.1.3']);
     expect(names(m.consumable())).toEqual(names(m.routable('main')));
     expect(names(m.live())).toEqual(names(m.routable('main')));
+    // Built once per map (asked on every write), and a keyed write gets one of the same refs.
+    expect(m.routable('main')).toBe(m.routable('main'));
+    expect(m.routable('main')).toContain(m.partitionOf('main', 'events', ['7']));
   });
 
   it('a new partition count opens a new epoch: gateways route to it, writers consume the old one until it closes', () => {

@@ -56,6 +56,7 @@ export class ShardMapError extends Error {
 export class ShardMap {
   readonly shardNames: readonly string[];
   private readonly current = new Map<string, EpochDoc>();
+  private readonly routableRefs = new Map<string, readonly PartitionRef[]>();
 
   constructor(
     readonly version: number,
@@ -118,13 +119,22 @@ export class ShardMap {
 
   /** The partition a keyed row of `shard` is routed to now. */
   partitionOf(shard: string, table: string, key: readonly string[]): PartitionRef {
-    const e = this.currentEpoch(shard);
-    return partitionRef(shard, e.epoch, partitionIndexOf(table, key, e.partitions));
+    const refs = this.routable(shard);
+    return refs[partitionIndexOf(table, key, refs.length)]!;
   }
 
-  /** Every partition of the current epoch of `shard` (keyless writes rotate over them). */
-  routable(shard: string): PartitionRef[] {
-    return refsOf(shard, this.currentEpoch(shard));
+  /**
+   * Every partition of the current epoch of `shard` (keyless writes rotate
+   * over them). Built once per shard: the gateway asks on every write, and
+   * a map never changes (a new version is a new ShardMap).
+   */
+  routable(shard: string): readonly PartitionRef[] {
+    let refs = this.routableRefs.get(shard);
+    if (refs === undefined) {
+      refs = Object.freeze(refsOf(shard, this.currentEpoch(shard)));
+      this.routableRefs.set(shard, refs);
+    }
+    return refs;
   }
 
   /** Open epochs of `shard`, oldest first. */
