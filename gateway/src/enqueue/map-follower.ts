@@ -38,7 +38,11 @@ export class MapFollower {
     this.topology.onChange(async (next) => {
       await this.coalescer.flush();
       this.routed = next.version;
-      await this.heartbeat();
+      // Only report, never re-read: this runs inside the topology's adoption of
+      // `next`, which a re-read would wait for (the first heartbeat's re-read
+      // adopting a map stored meanwhile, e.g. at a move's cutover, hung the
+      // gateway's start for good).
+      await this.report();
     });
     this.routed = this.topology.map.version;
     await this.heartbeat();
@@ -54,13 +58,23 @@ export class MapFollower {
   }
 
   private async heartbeat(): Promise<void> {
+    if (!(await this.report()) || this.registered) return;
     try {
-      await this.beat.beat(this.routed);
-      if (this.registered) return;
       await this.topology.refresh();
       this.registered = true;
     } catch (err) {
+      this.log.debug({ err: { message: (err as Error).message } }, 'gateway map re-read failed');
+    }
+  }
+
+  /** Tell the registry which map version this gateway routes with; false if that failed (retried at the next beat). */
+  private async report(): Promise<boolean> {
+    try {
+      await this.beat.beat(this.routed);
+      return true;
+    } catch (err) {
       this.log.debug({ err: { message: (err as Error).message } }, 'gateway heartbeat failed');
+      return false;
     }
   }
 }
