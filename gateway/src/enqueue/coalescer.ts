@@ -145,11 +145,6 @@ export class Coalescer {
     return batch;
   }
 
-  /** The linger the next batch of `partition` waits, in ms. */
-  lingerMs(partition: PartitionRef): number {
-    return this.lingerOf(partition).currentMs;
-  }
-
   private lingerOf(partition: PartitionRef): Linger {
     let l = this.lingers.get(partition.name);
     if (l === undefined) {
