@@ -6,7 +6,7 @@ import { loadViewDefinitions } from '@sluice/shared/views/definitions.ts';
 import { gatewayHostOf, loadConfigOrExit } from '@sluice/shared/config/index.ts';
 import { type Config } from '@sluice/shared/config/schema.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
-import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
+import { onShutdownSignals, startSettled } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger, type Logger } from '@sluice/shared/log/index.ts';
 import { legacyBacklog } from '@sluice/shared/partition-log/legacy.ts';
 import { newNodeId } from '@sluice/shared/queue/ids.ts';
@@ -20,6 +20,8 @@ const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 /** Set once the app exists: a SIGTERM before that has nothing to drain. */
 let running: Gateway | undefined;
+/** The start under way: a SIGTERM lets it finish (bounded) before releasing. */
+let starting: Promise<void> | undefined;
 
 async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const nodeId = newNodeId();
@@ -68,6 +70,8 @@ function releaseAll(): Promise<Error[]> {
  * notices, then close as before (in-flight requests finish).
  */
 async function drainAndRelease(): Promise<Error[]> {
+  // A start under way finishes first (bounded), so what it opens is released in order, not leaked.
+  await startSettled(starting, 10_000);
   if (running !== undefined) {
     running.drain();
     log.info({ graceMs: config.SLUICE_DRAIN_GRACE_MS }, 'draining: /livez and /readyz answer 503; still serving until the grace period ends');
@@ -79,7 +83,8 @@ async function drainAndRelease(): Promise<Error[]> {
 onShutdownSignals(log, drainAndRelease, config.SLUICE_DRAIN_GRACE_MS + config.SLUICE_COMMIT_WAIT_MS + 15_000);
 
 try {
-  await start(config, log);
+  starting = start(config, log);
+  await starting;
 } catch (err) {
   const reason = err instanceof UnsafeRedisError ? err.message : (err as Error).message;
   log.fatal({ err }, `gateway cannot start: ${reason}`);

@@ -1,7 +1,7 @@
 // `pnpm start:writer`: one writer process. Config once, connections once, signals here only.
 import { loadConfigOrExit } from '@sluice/shared/config/index.ts';
 import { Releasers } from '@sluice/shared/lifecycle/releasers.ts';
-import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
+import { onShutdownSignals, startSettled } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger } from '@sluice/shared/log/index.ts';
 import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
 import { startWriter, type Writer } from './writer.ts';
@@ -27,20 +27,26 @@ async function start(): Promise<Writer> {
   return writer;
 }
 
-// Registered before the writer is up, so a SIGTERM during start still drains.
+const forceAfterMs = Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS);
+let starting: Promise<Writer> | undefined;
+
+// Registered before the writer is up, so a SIGTERM during start still drains: the start finishes
+// first (bounded), then the writer stops and releases its partitions like a started one.
 // Second signal, or a drain past the bound: exit now.
 // A step that failed (a drain that overran: DrainTimeoutError) makes the exit code 1.
 onShutdownSignals(
   log,
   async () => {
+    await startSettled(starting, forceAfterMs / 3);
     const errors = await releasers.releaseAll((name, err) => log.warn({ err, name }, 'close step failed'));
     if (errors.length > 0) throw errors[0];
   },
-  Math.max(30_000, 3 * config.SLUICE_LOCK_DURATION_MS),
+  forceAfterMs,
 );
 
 try {
-  await start();
+  starting = start();
+  await starting;
 } catch (err) {
   log.fatal({ err }, 'writer failed to start');
   await releasers.releaseAll();

@@ -30,3 +30,17 @@ export function onShutdownSignals(log: Logger, stop: () => Promise<unknown>, for
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
 }
+
+/**
+ * Wait for `start` (a process's start under way when the first signal came)
+ * to settle, at most `boundMs`, before releasing: released under it, a start
+ * goes on over closed connections and what it already took (a writer's
+ * partition leases) stays held until the leases lapse. A start that does not
+ * settle in time (a database that does not answer) is released under anyway.
+ */
+export async function startSettled(start: Promise<unknown> | undefined, boundMs: number): Promise<void> {
+  if (start === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([start.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
+  clearTimeout(timer);
+}
