@@ -35,6 +35,8 @@ export interface ViewsBenchOptions {
   /** Hot-group part: concurrent partitions (flush loops) and batches of 100 rows per partition. */
   partitions: number;
   hotBatches: number;
+  /** Passes over each load, every variant once per pass; ratios are medians of per-pass ratios. */
+  rounds: number;
 }
 
 const TABLE = `DROP TABLE IF EXISTS bench_events CASCADE;
@@ -77,6 +79,28 @@ CREATE TRIGGER trig_user_stats AFTER INSERT OR UPDATE OR DELETE ON bench_events 
 
 type Load = 'insert' | 'mixed';
 
+interface Variant {
+  name: string;
+  views: string[];
+  trigger: boolean;
+}
+
+/** One variant's pass over a load. */
+interface VariantRun {
+  committed: number;
+  rowsPerSec: number;
+  pgPerRow: number;
+  writerPerRow: number;
+  work: { buffers: number; wal: number } | null;
+  exact: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Deterministic batches: 1,000 single-op requests each. */
 function batches(load: Load, rows: number, users: number): BatchJob[] {
   let seed = 42;
@@ -106,49 +130,68 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
   const results: Row[] = [];
   try {
     await migrate(pool);
-    const variants: { name: string; views: string[]; trigger: boolean }[] = [
+    const variants: Variant[] = [
       { name: '0 views', views: [], trigger: false },
       { name: '1 view (Sluice)', views: ['user_stats'], trigger: false },
       { name: '3 views (Sluice)', views: ['user_stats', 'kind_stats', 'user_kinds'], trigger: false },
       { name: '1 view (per-row trigger)', views: [], trigger: true },
     ];
+    const runVariant = async (v: Variant, jobs: BatchJob[]): Promise<VariantRun> => {
+      await pool.query(TABLE);
+      if (v.trigger) await pool.query(TRIGGER);
+      const catalog = await introspectCatalog(pool, ['bench_events']);
+      const dir = mkdtempSync(join(tmpdir(), 'bench-views-'));
+      for (const n of v.views) writeFileSync(join(dir, `${n}.sql`), VIEWS[n]!);
+      const views = await loadViews(dir, catalog, pool);
+      for (const m of views) await ensureView(pool, m, log);
+      const maintainer = new ViewMaintainer(views);
+      const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
+      await pool.query('CHECKPOINT');
+      if (counting) await resetCounters(pool);
+      const tracked = [{ name: 'postgres', pid: pgServer.pid }];
+      const cpu0 = sampleCpu(tracked);
+      const own0 = process.cpuUsage();
+      const t0 = performance.now();
+      let committed = 0;
+      for (const j of jobs) committed += (await flushBatch(ctx, [{ ...j, id: `${j.id}.${v.name}.${++runSeq}` }])).stats.requests;
+      const ms = performance.now() - t0;
+      const own = process.cpuUsage(own0);
+      const pgUs = sampleCpu(tracked).postgres! - cpu0.postgres!;
+      const work = counting ? await countersPerRow(pool, committed) : null;
+      let exact = '';
+      for (const m of views) exact += (await verifyView(pool, m)).length === 0 ? '' : `${m.bound.name} differs `;
+      return { committed, rowsPerSec: (committed / ms) * 1000, pgPerRow: pgUs / committed, writerPerRow: (own.user + own.system) / committed, work, exact };
+    };
+    let runSeq = 0;
     for (const load of ['insert', 'mixed'] as Load[]) {
       const jobs = batches(load, o.rows, o.users);
-      let base = 0;
-      let baseWork: { buffers: number; wal: number } | null = null;
+      // Each round runs every variant once, 0 views first; a variant's ratio is taken within its round
+      // (same minute of machine load), then the median over the rounds.
+      const runs = new Map<string, VariantRun[]>(variants.map((v) => [v.name, []]));
+      for (let round = 0; round < o.rounds; round++) {
+        for (const v of variants) runs.get(v.name)!.push(await runVariant(v, jobs));
+      }
+      const base = runs.get('0 views')!;
       for (const v of variants) {
-        await pool.query(TABLE);
-        if (v.trigger) await pool.query(TRIGGER);
-        const catalog = await introspectCatalog(pool, ['bench_events']);
-        const dir = mkdtempSync(join(tmpdir(), 'bench-views-'));
-        for (const n of v.views) writeFileSync(join(dir, `${n}.sql`), VIEWS[n]!);
-        const views = await loadViews(dir, catalog, pool);
-        for (const m of views) await ensureView(pool, m, log);
-        const maintainer = new ViewMaintainer(views);
-        const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
-        await pool.query('CHECKPOINT');
-        if (counting) await resetCounters(pool);
-        const tracked = [{ name: 'postgres', pid: pgServer.pid }];
-        const cpu0 = sampleCpu(tracked);
-        const own0 = process.cpuUsage();
-        const t0 = performance.now();
-        let committed = 0;
-        for (const j of jobs) committed += (await flushBatch(ctx, [{ ...j, id: `${j.id}.${v.name}` }])).stats.requests;
-        const ms = performance.now() - t0;
-        const own = process.cpuUsage(own0);
-        const pgUs = sampleCpu(tracked).postgres! - cpu0.postgres!;
-        const perRow = pgUs / committed;
-        const work = counting ? await countersPerRow(pool, committed) : null;
-        if (v.name === '0 views') {
-          base = perRow;
-          baseWork = work;
-        }
-        let exact = '';
-        for (const m of views) exact += (await verifyView(pool, m)).length === 0 ? '' : `${m.bound.name} differs `;
-        results.push({ load, variant: v.name, rows: committed, 'rows/s': Math.round((committed / ms) * 1000), 'pg µs/row': Number(perRow.toFixed(1)), 'writer µs/row': Number(((own.user + own.system) / committed).toFixed(1)), 'pg × 0 views': Number((perRow / base).toFixed(2)), ...(work && baseWork ? { 'buffers/row': Number(work.buffers.toFixed(2)), 'buffers × 0 views': Number((work.buffers / baseWork.buffers).toFixed(2)), 'WAL rec/row': Number(work.wal.toFixed(2)), 'WAL × 0 views': Number((work.wal / baseWork.wal).toFixed(2)) } : {}), verify: views.length === 0 ? '-' : exact || '0 differing' });
+        const rs = runs.get(v.name)!;
+        const ratios = rs.map((r, i) => r.pgPerRow / base[i]!.pgPerRow);
+        const work = rs[rs.length - 1]!.work;
+        const baseWork = base[base.length - 1]!.work;
+        results.push({
+          load,
+          variant: v.name,
+          rows: rs[0]!.committed,
+          'rows/s': Math.round(median(rs.map((r) => r.rowsPerSec))),
+          'pg µs/row': Number(median(rs.map((r) => r.pgPerRow)).toFixed(1)),
+          'writer µs/row': Number(median(rs.map((r) => r.writerPerRow)).toFixed(1)),
+          'pg × 0 views': Number(median(ratios).toFixed(2)),
+          ...(o.rounds > 1 ? { 'range': `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}` } : {}),
+          ...(work && baseWork ? { 'buffers/row': Number(work.buffers.toFixed(2)), 'buffers × 0 views': Number((work.buffers / baseWork.buffers).toFixed(2)), 'WAL rec/row': Number(work.wal.toFixed(2)), 'WAL × 0 views': Number((work.wal / baseWork.wal).toFixed(2)) } : {}),
+          verify: v.views.length === 0 ? '-' : rs.map((r) => r.exact).find((e) => e !== '') ?? '0 differing',
+        });
       }
     }
-    printTable(`views: ${o.rows} rows per load, ${o.users} users, batches of 1,000`, results);
+    printTable(`views: ${o.rows} rows per load, ${o.users} users, batches of 1,000, median of ${o.rounds} round${o.rounds === 1 ? '' : 's'}`, results);
     const load = async (names: string[]) => {
       const dir = mkdtempSync(join(tmpdir(), 'bench-views-'));
       for (const n of names) writeFileSync(join(dir, `${n}.sql`), VIEWS[n]!);

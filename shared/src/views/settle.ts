@@ -1,4 +1,4 @@
-import type { PoolClient } from '../db/pool.ts';
+import { prepared, type PoolClient } from '../db/pool.ts';
 import type { ViewStatements } from './sql.ts';
 
 /**
@@ -14,7 +14,7 @@ export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'reco
     return sel.length === 0 ? null : [sel.map((r) => r['t'] as string)];
   };
   const stale = sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
-  if (stale !== null) await client.query(sql.recompute, stale);
+  if (stale !== null) await client.query(prepared(sql.recompute, stale));
   const empty = arrays((r) => Number(r['rows']) === 0);
-  if (empty !== null) await client.query(sql.dropEmpty, empty);
+  if (empty !== null) await client.query(prepared(sql.dropEmpty, empty));
 }

@@ -1,4 +1,4 @@
-import type { PoolClient } from '@sluice/shared/db/pool.ts';
+import { prepared, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { beforeImagesSql, type ViewStatements } from '@sluice/shared/views/sql.ts';
@@ -115,7 +115,7 @@ export class ViewMaintainer {
       const plan = imagePlan(reqs, table, views[0]!.bound.table.primaryKey);
       if (plan === null) continue;
       const b = this.beforeOf.get(table)!;
-      const res = await client.query<Record<string, string | null>>({ text: b.sql, values: plan.keys, rowMode: 'array' } as never);
+      const res = await client.query<Record<string, string | null>>(prepared(b.sql, plan.keys, 'array'));
       const rows = res.rows as unknown as (string | null)[][];
       for (const v of views) {
         const pick = b.pick.get(v.bound.name)!;
@@ -146,9 +146,9 @@ export class ViewMaintainer {
       if (params === null) continue;
       // building: the view is being filled, the log is all it gets; rebuilding: the live table
       // keeps being maintained and the log feeds the table being computed beside it (rebuild.ts).
-      if (s.state !== 'ready') await client.query(v.sql.logBatch, params);
+      if (s.state !== 'ready') await client.query(prepared(v.sql.logBatch, params));
       if (s.state === 'building') continue;
-      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(v.sql.foldBatch, params);
+      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(prepared(v.sql.foldBatch, params));
       await settle(client, v, folded.rows);
       for (const r of folded.rows) groups.push({ table: v.bound.name, key: v.bound.group.map((_, i) => r[`k${i}`] as string) });
     }
