@@ -15,6 +15,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { configSchema } from '@sluice/shared/config/schema.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
 import { StatementCache } from '@sluice/writer/flush/sql.ts';
@@ -78,6 +79,9 @@ END $$;
 CREATE TRIGGER trig_user_stats AFTER INSERT OR UPDATE OR DELETE ON bench_events FOR EACH ROW EXECUTE FUNCTION trig_user_stats_f();`;
 
 type Load = 'insert' | 'mixed';
+
+/** The writer's default (SLUICE_COPY_MIN_ROWS): a batch's 1,000 plain inserts go in by COPY, as they would in Sluice. */
+const COPY_MIN_ROWS: number = configSchema.shape.SLUICE_COPY_MIN_ROWS.parse(undefined);
 
 interface Variant {
   name: string;
@@ -145,7 +149,7 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
       const views = await loadViews(dir, catalog, pool);
       for (const m of views) await ensureView(pool, m, log);
       const maintainer = new ViewMaintainer(views);
-      const ctx: FlushContext = { pool, catalog, cache: new StatementCache(), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
+      const ctx: FlushContext = { pool, catalog, cache: new StatementCache({ copyMinRows: COPY_MIN_ROWS }), failpoints: new FailPoints([]), log, inTransaction: views.length ? [maintainer.inTransaction] : [], beforeStatements: views.length ? [maintainer.before] : [] };
       await pool.query('CHECKPOINT');
       if (counting) await resetCounters(pool);
       const tracked = [{ name: 'postgres', pid: pgServer.pid }];
