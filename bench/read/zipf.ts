@@ -43,8 +43,9 @@ export async function flushCache(redisUrl: string): Promise<void> {
 export async function zipfRuns(ctx: ReadCtx): Promise<void> {
   const zipf: KeyPattern = { mode: 'zipf', n: ZIPF_KEYS, s: 1 };
   // The warmer keeps every key the gateways' sampled popularity knows (up to the whole key
-  // space); with it, it starts from the popularity the run without it recorded.
-  const env = { SLUICE_CACHE_SOFT_TTL_S: '30', SLUICE_WARMER_TOP_KEYS: String(ZIPF_KEYS), SLUICE_WARMER_INTERVAL_MS: '2000' };
+  // space); with it, it starts from the popularity the run without it recorded. The popularity
+  // bound must hold the warmer's top keys (the config refuses a smaller one).
+  const env = { SLUICE_CACHE_SOFT_TTL_S: '30', SLUICE_WARMER_TOP_KEYS: String(ZIPF_KEYS), SLUICE_POPULARITY_MAX_KEYS: String(ZIPF_KEYS), SLUICE_WARMER_INTERVAL_MS: '2000' };
   for (const withWarmer of [false, true]) {
     await flushCache(ctx.redis.url);
     const key = withWarmer ? 'zipfWithWarmer' : 'zipfNoWarmer';
