@@ -9,6 +9,7 @@
  *   d. Sluice misses (a fresh key per request) served by Postgres
  *   e. Zipf(s = 1) over 100 k keys without and with the warmer: hit rate
  *   f. stampede: 1,000 concurrent GETs of one cold key over 3 gateways: database reads
+ *   g. read models: a view read by key against its aggregate computed per request (views.ts)
  * CPU per request is read from /proc for every process.
  */
 import pg from 'pg';
@@ -19,6 +20,7 @@ import { stopAll, type Running } from '../lib/services.ts';
 import { createLogger, createPool, migrate, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from '../lib/shared.ts';
 import { report } from './report.ts';
 import { THROUGHPUT, seedBareKeys } from './scenarios.ts';
+import { viewRuns } from './views.ts';
 import { stampede, zipfRuns } from './zipf.ts';
 
 /** Options of the read bench (see bench/run.ts for the flags). */
@@ -27,7 +29,7 @@ export interface ReadBenchOptions {
   connections: number;
   /** Length of each Zipf run. */
   zipfS: number;
-  /** Run only these groups (baselines, sluice, zipf, stampede); empty = all. */
+  /** Run only these groups (baselines, sluice, zipf, stampede, views); empty = all. */
   only: string[];
   /** Write `--cpu-prof` profiles of the gateway and the writer, and print their hottest functions. */
   profile: boolean;
@@ -77,6 +79,7 @@ export async function runReadBench(o: ReadBenchOptions): Promise<void> {
     for (const s of THROUGHPUT) if (want(s.group)) await s.run(ctx);
     if (want('zipf')) await zipfRuns(ctx);
     if (want('stampede')) await stampede(ctx);
+    if (want('views')) await viewRuns(ctx);
     report(ctx);
   } finally {
     await stopAll(ctx.running);

@@ -15,6 +15,10 @@ function ratios(ctx: ReadCtx): Ratio[] {
     const m = by(k);
     return m ? (m.cpuUs.app ?? 0) / m.load.requests : undefined;
   };
+  const servers = (k: string) => {
+    const m = by(k);
+    return m ? ((cpuPer(m.cpuUs, m.load.requests)['servers'] as number | null) ?? undefined) : undefined;
+  };
   const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b !== 0 ? a / b : null);
   const z = (k: string) => ctx.extra[k] as { freshHitRate: number; servedFromCacheRate: number } | undefined;
   const st = ctx.extra.stampede as { databaseReads: number } | undefined;
@@ -28,6 +32,10 @@ function ratios(ctx: ReadCtx): Ratio[] {
     { name: 'Zipf fresh hit rate, no warmer', value: z('zipfNoWarmer')?.freshHitRate ?? null, target: '—' },
     { name: 'Zipf fresh hit rate, with warmer', value: z('zipfWithWarmer')?.freshHitRate ?? null, target: '≥ 0.98' },
     { name: 'stampede database reads', value: st?.databaseReads ?? null, target: '1' },
+    { name: 'view reads ÷ table hits (req/s)', value: div(rps('viewHits'), rps('viewTableHits')), target: '≈ 1' },
+    { name: 'gateway CPU/view read ÷ CPU/table hit', value: div(app('viewHits'), app('viewTableHits')), target: '≈ 1' },
+    { name: 'servers CPU: GROUP BY ÷ view read', value: div(servers('naiveAggregate'), servers('viewHits')), target: '—' },
+    { name: 'view reads ÷ GROUP BY per request', value: div(rps('viewHits'), rps('naiveAggregate')), target: '≥ 20' },
     { name: 'load generator µs/req (bare GET)', value: by('bareGet') ? by('bareGet')!.cpuUs.loadgen! / by('bareGet')!.load.requests : null, target: '—' },
   ];
 }
@@ -40,7 +48,7 @@ export function report(ctx: ReadCtx): void {
     [...ctx.results].sort((a, b) => a.scenario.localeCompare(b.scenario)).map(row),
   );
   const r = ratios(ctx);
-  printRatios('Ratios, all from this run (issue #10 targets)', r);
+  printRatios('Ratios, all from this run (issue #10 targets; views: issue #14)', r);
   for (const [scenario, p] of Object.entries(ctx.profiles)) printProfiles(`Profile under ${scenario}`, p);
   const file = writeResults(ctx.run, { run: ctx.run, at: new Date().toISOString(), options: ctx.o, results: ctx.results, extra: ctx.extra, ratios: r, profiles: ctx.profiles });
   process.stdout.write(`\nresults: ${file}\n`);

@@ -1,0 +1,77 @@
+/**
+ * g. Read models (`--only views`): a view read by key through Sluice (cache
+ * hits, as a table's hot rows are) against the same aggregate computed per
+ * request by a bare Hono server (`GROUP BY` over one user's 1,000 events,
+ * which arrived interleaved with every other user's, as events do), and
+ * against table cache hits on the same running Sluice, measured right before.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { warmUp } from '../lib/drive.ts';
+import { startBaseline, stopAll } from '../lib/services.ts';
+import { freePort } from '../lib/shared.ts';
+import type { KeyPattern } from '../load/keys.ts';
+import type { ReadCtx } from './index.ts';
+import { getSpec, HOT_KEYS, measure, withSluice } from './scenarios.ts';
+
+/** Users (groups) and events per user. */
+export const VIEW_USERS = 1000;
+const EVENTS_PER_USER = 1000;
+const VIEW_PATH = '/v1/views/user_stats/{key}';
+const USERS: KeyPattern = { mode: 'cycle', n: VIEW_USERS };
+const VIEW_SQL = 'select user_id, count(*) as events, sum(amount) as total, max(created_at) as last_at from bench_events group by user_id';
+
+/** bench_events: VIEW_USERS × EVENTS_PER_USER rows, users 1…VIEW_USERS interleaved. */
+async function loadEvents(ctx: ReadCtx): Promise<void> {
+  const pool = new pg.Pool({ connectionString: ctx.pg.url, max: 1 });
+  try {
+    process.stderr.write(`loading ${VIEW_USERS * EVENTS_PER_USER} events\n`);
+    await pool.query(`DROP TABLE IF EXISTS bench_events CASCADE;
+      CREATE TABLE bench_events (id bigint PRIMARY KEY, user_id int NOT NULL, amount numeric, created_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO bench_events SELECT i, 1 + i % ${VIEW_USERS}, (i * 7) % 1000, now() - make_interval(secs => i) FROM generate_series(1, ${VIEW_USERS * EVENTS_PER_USER}) i;
+      CREATE INDEX bench_events_user ON bench_events (user_id);`);
+    await pool.query('VACUUM ANALYZE bench_events');
+  } finally {
+    await pool.end();
+  }
+}
+
+/** g1. per-request GROUP BY; g2. table hits, then g3. view reads, on one Sluice (the writer builds the view from the file at start). */
+export async function viewRuns(ctx: ReadCtx): Promise<void> {
+  await loadEvents(ctx);
+  const port = await freePort();
+  ctx.running.push(await startBaseline('bench/baselines/naive-aggregate.ts', [String(port), ctx.pg.url], 'naive-aggregate'));
+  await warmUp(getSpec(ctx, [port], USERS, VIEW_PATH));
+  await measure(ctx, 'naiveAggregate', `g1. GROUP BY per request (${EVENTS_PER_USER} events per user)`, getSpec(ctx, [port], USERS, VIEW_PATH));
+  await stopAll(ctx.running);
+
+  const dir = mkdtempSync(join(tmpdir(), 'bench-read-views-'));
+  writeFileSync(join(dir, 'user_stats.sql'), VIEW_SQL);
+  await withSluice(
+    ctx,
+    'viewHits',
+    async (p) => {
+      await viewReady(p);
+      const table: KeyPattern = { mode: 'cycle', n: HOT_KEYS };
+      await warmUp(getSpec(ctx, [p], table));
+      await measure(ctx, 'viewTableHits', `g2. Sluice table cache hits, ${HOT_KEYS} keys, same stack as g3`, getSpec(ctx, [p], table));
+      await warmUp(getSpec(ctx, [p], USERS, VIEW_PATH)); // fills the cache with every group
+      return measure(ctx, 'viewHits', `g3. Sluice view reads by key, ${VIEW_USERS} groups`, getSpec(ctx, [p], USERS, VIEW_PATH));
+    },
+    { SLUICE_TABLES: 'bench_kv,bench_events', SLUICE_VIEWS_DIR: dir },
+  );
+}
+
+/** The view answers 503 while the writer builds it. */
+async function viewReady(port: number, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/views/user_stats/1`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await res?.body?.cancel();
+    if (Date.now() > until) throw new Error(`view user_stats not ready within ${timeoutMs} ms (last status ${res?.status})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
