@@ -121,7 +121,12 @@ async function moveUnderLoad(source: string, target: string, lo: number, fault: 
   // An unsound verdict: the writers' warnings say what happened (hand-backs, fencing, stalls).
   await Promise.resolve().then(() => expectSound(verdict, { preloaded })).catch(diagnose);
   expect(verdict.failed, 'requests refused during the move').toBe(0);
-  if (!o.unknownAllowed) expect(verdict.unknown, 'requests without an answer').toBe(0);
+  if (!o.unknownAllowed && verdict.unknown > 0) {
+    // Seen once in CI (17 of ~2,000): say when they were sent against the move's window and what each got.
+    const unknown = history.ops.filter((op) => op.outcome === 'unknown').map((op) => ({ key: op.key, ack: op.ack, status: op.status, sentMs: Math.round(op.start - t0), tookMs: Math.round(op.end - op.start) }));
+    console.error(`[shards] requests without an answer (move ${Math.round(moveEnd - t0)} ms, pause ${move.pauseMs} ms): ${JSON.stringify(unknown.slice(0, 40))}`);
+    await diagnose(new Error(`${verdict.unknown} requests without an answer`));
+  }
   // The preloaded rows: each exactly once, all on the target.
   const counts = await rangeCounts(lo, hi);
   const seeds = await Promise.all(cluster.pools.map(async (p) => Number((await p.query<{ n: string }>("SELECT count(*) AS n FROM f_items WHERE op LIKE 'seed.%'")).rows[0]!.n)));
