@@ -35,7 +35,10 @@ const COLUMNS_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table,
        a.attname AS name, a.attnum AS num,
        format_type(a.atttypid, a.atttypmod) AS type,
-       format_type(a.atttypid, NULL) AS cast_type,
+       -- The type without its modifier, to cast a text value to. The modifier is given as -1, not NULL:
+       -- with NULL, char(n) comes back as "character" and bit(n) as "bit", which SQL reads as char(1)
+       -- and bit(1) (a cast cut 'abcde' to 'a'); with -1 they come back as bpchar and "bit", unbounded.
+       format_type(a.atttypid, -1) AS cast_type,
        t.typname AS typname, a.attnotnull AS not_null,
        (a.atthasdef OR a.attidentity <> '') AS has_default,
        (a.attidentity = 'a' OR a.attgenerated <> '') AS generated_always,

@@ -32,7 +32,7 @@ describe('imagePlan', () => {
     const u = [col('id', 'uuid', 'uuid')];
     const a = { t: 'ev', op: 'insert' as const, row: { id: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' } };
     expect(imagePlan([req(a), req({ t: 'ev', op: 'delete', key: ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'] })], 'ev', u)!.imaged(a)).toBe(true);
-    const c = [col('id', 'text', 'character')];
+    const c = [col('id', 'text', 'bpchar')];
     const x = { t: 'ev', op: 'insert' as const, row: { id: 'x' } };
     expect(imagePlan([req(x), req({ t: 'ev', op: 'delete', key: ['y'] })], 'ev', c)!.imaged(x)).toBe(true);
   });

@@ -91,7 +91,7 @@ describe('cache keys', () => {
     expect(isCacheable(table([['text', 'text']]))).toBe(true);
     expect(isCacheable(table([['text', 'character varying']]))).toBe(true);
     expect(isCacheable(table([['text', 'citext']]))).toBe(false);
-    expect(isCacheable(table([['text', 'character']]))).toBe(false);
+    expect(isCacheable(table([['text', 'bpchar']]))).toBe(false);
     expect(isCacheable(table([['numeric', 'numeric']]))).toBe(false);
     expect(isCacheable(table([['int4', 'integer'], ['timestamp', 'timestamp with time zone']]))).toBe(false);
   });
