@@ -10,7 +10,7 @@
  * of each pair taken in the same round: on a shared machine only those hold.
  */
 import { cpuDelta, sampleCpu } from '../lib/cpu.ts';
-import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { median, printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { createLogger, createPool, introspectCatalog, jobIdOf, migrate, startPostgres, writeIdOf } from '../lib/shared.ts';
 import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
 import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
@@ -45,7 +45,6 @@ function batch(rows: number): BatchJob[] {
   return jobs;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const selfCpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;

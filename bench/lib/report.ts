@@ -43,6 +43,13 @@ export function writeResults(run: string, data: object): string {
 }
 
 /** The processes a CPU table shows, in order (`app`: the gateway(s), or the baseline server). */
+/** The median of the rounds' figures (benches report medians over rounds, ratios taken within each round). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export const CPU_COLUMNS = ['app', 'writer', 'warmer', 'redis', 'postgres', 'loadgen'] as const;
 
 /** CPU µs per `unit` by process (absent processes as —), and the servers' total (without the generator). */

@@ -10,7 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import { cpuDelta, sampleCpu } from '../lib/cpu.ts';
-import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { median, printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { createLogger, partitionRef, startRedis } from '../lib/shared.ts';
 import { LogConsumer, type LogEntry } from '@sluice/shared/partition-log/consumer.ts';
 import { PartitionLog } from '@sluice/shared/partition-log/partition-log.ts';
@@ -23,7 +23,6 @@ export interface LogBenchOptions {
 }
 
 type Variant = 'each' | 'bulk';
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const selfCpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;

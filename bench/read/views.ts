@@ -42,7 +42,7 @@ async function loadEvents(ctx: ReadCtx): Promise<void> {
 export async function viewRuns(ctx: ReadCtx): Promise<void> {
   await loadEvents(ctx);
   const port = await freePort();
-  ctx.running.push(await startBaseline('bench/baselines/naive-aggregate.ts', [String(port), ctx.pg.url], 'naive-aggregate'));
+  ctx.running.push(await startBaseline('bench/baselines/naive-select.ts', [String(port), ctx.pg.url], 'naive-aggregate'));
   await warmUp(getSpec(ctx, [port], USERS, VIEW_PATH));
   await measure(ctx, 'naiveAggregate', `g1. GROUP BY per request (${EVENTS_PER_USER} events per user)`, getSpec(ctx, [port], USERS, VIEW_PATH));
   await stopAll(ctx.running);

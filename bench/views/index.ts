@@ -27,7 +27,7 @@ import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import { sampleCpu } from '../lib/cpu.ts';
 import { countersPerRow, resetCounters, startCountingPostgres } from './counters.ts';
 import { runHotGroup } from './hot.ts';
-import { printTable, runId, writeResults, type Row } from '../lib/report.ts';
+import { median, printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { createLogger, createPool, introspectCatalog, migrate } from '../lib/shared.ts';
 
 export interface ViewsBenchOptions {
@@ -99,11 +99,6 @@ interface VariantRun {
   exact: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Deterministic batches: 1,000 single-op requests each. */
 function batches(load: Load, rows: number, users: number): BatchJob[] {

@@ -20,8 +20,9 @@ const log = createLogger('gateway', config.SLUICE_LOG_LEVEL);
 const releasers = new Releasers();
 /** Set once the app exists: a SIGTERM before that has nothing to drain. */
 let running: Gateway | undefined;
-/** The start under way: a SIGTERM lets it finish (bounded) before releasing. */
+/** The start under way: a SIGTERM lets it finish (at most START_SETTLE_MS) before releasing. */
 let starting: Promise<void> | undefined;
+const START_SETTLE_MS = 10_000;
 
 async function start(cfg: Readonly<Config>, logger: Logger): Promise<void> {
   const nodeId = newNodeId();
@@ -70,8 +71,9 @@ function releaseAll(): Promise<Error[]> {
  * notices, then close as before (in-flight requests finish).
  */
 async function drainAndRelease(): Promise<Error[]> {
-  // A start under way finishes first (bounded), so what it opens is released in order, not leaked.
-  await startSettled(starting, 10_000);
+  // A start under way finishes first, so what it opens is released in order, not leaked. Bounded well
+  // inside the drain's own bound: a start stuck on an unreachable server is released under anyway.
+  await startSettled(starting, START_SETTLE_MS);
   if (running !== undefined) {
     running.drain();
     log.info({ graceMs: config.SLUICE_DRAIN_GRACE_MS }, 'draining: /livez and /readyz answer 503; still serving until the grace period ends');

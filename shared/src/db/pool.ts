@@ -84,24 +84,22 @@ export function longQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(clien
   return client.query<R>({ text, ...(values === undefined ? {} : { values }), query_timeout: LONG_QUERY_TIMEOUT_MS } as pg.QueryConfig);
 }
 
-const preparedNames = new Map<string, string>();
+/** A fixed statement text with its prepared-statement name (`named`). */
+export interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+}
 
 /**
- * A fixed statement text as a named (prepared) query: Postgres parses and
- * plans it once per connection instead of once per execution. For the read
- * models' per-batch statements a plan was 0.3–1 ms, up to 1 µs per row of a
- * 1,000-row batch. The name is a digest of the text, so one name always means
- * one text on every connection; a table renamed or swapped under it (a view
- * rebuild) makes Postgres re-plan it, the text is resolved again.
+ * Name a fixed statement text for preparation: node-postgres prepares a named
+ * query once per connection, so Postgres parses and plans it once, not on
+ * every execution (for a read model's fold, a plan was 0.3–1 ms per batch).
+ * The name is a digest of the text: one name always means one text, on every
+ * connection. A table renamed or swapped under it (a view rebuild) makes
+ * Postgres re-plan it from the text. Build it once, where the text is built.
  */
-export function prepared(text: string, values: unknown[], rowMode?: 'array'): pg.QueryConfig {
-  let name = preparedNames.get(text);
-  if (name === undefined) {
-    name = `sluice_p_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
-    // Bounded: the texts are per view and table, fixed at start; past the bound the digest is recomputed.
-    if (preparedNames.size < 4096) preparedNames.set(text, name);
-  }
-  return { name, text, values, ...(rowMode ? { rowMode } : {}) } as pg.QueryConfig;
+export function named(text: string): NamedStatement {
+  return { name: `sluice_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
 }
 
 /** The default client-side query bound for a statement timeout (see `PoolOptions.queryTimeoutMs`). */

@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import type { Logger } from '../log/index.ts';
 
 /**
@@ -40,7 +41,5 @@ export function onShutdownSignals(log: Logger, stop: () => Promise<unknown>, for
  */
 export async function startSettled(start: Promise<unknown> | undefined, boundMs: number): Promise<void> {
   if (start === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([start.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
-  clearTimeout(timer);
+  await pTimeout(start, { milliseconds: boundMs }).catch(() => undefined);
 }

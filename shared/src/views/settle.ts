@@ -1,4 +1,4 @@
-import { prepared, type PoolClient } from '../db/pool.ts';
+import type { PoolClient } from '../db/pool.ts';
 import type { ViewStatements } from './sql.ts';
 
 /**
@@ -13,8 +13,10 @@ export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'reco
     const sel = rows.filter(pick);
     return sel.length === 0 ? null : [sel.map((r) => r['t'] as string)];
   };
-  const stale = sql.recompute === '' ? null : arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
-  if (stale !== null) await client.query(prepared(sql.recompute, stale));
+  if (sql.recompute !== null) {
+    const stale = arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
+    if (stale !== null) await client.query({ ...sql.recompute, values: stale });
+  }
   const empty = arrays((r) => Number(r['rows']) === 0);
-  if (empty !== null) await client.query(prepared(sql.dropEmpty, empty));
+  if (empty !== null) await client.query({ ...sql.dropEmpty, values: empty });
 }

@@ -1,3 +1,4 @@
+import { named, type NamedStatement } from '../db/pool.ts';
 import { quoteIdent } from '../sql/ident.ts';
 import type { BoundView } from './bind.ts';
 import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
@@ -26,15 +27,15 @@ import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
 export interface ViewStatements {
   create: string;
   /** Params: `$1` int[] signs, one array per base column (of its type, or text[]: typedArray), one bool[] per defaulted column ("given"), one text[] per key column (rows read after). */
-  foldBatch: string;
+  foldBatch: NamedStatement;
   /** Same params as `foldBatch`: appends the delta to the log, tagged with this transaction's id. */
-  logBatch: string;
+  logBatch: NamedStatement;
   /** `$1` the backfill snapshot (pg_snapshot text): folds the logged deltas it cannot see. */
   foldLog: string;
   /** `$1` tid[]: recompute min/max of these rows (as the fold returned them). */
-  recompute: string;
+  recompute: NamedStatement | null;
   /** `$1` tid[]: delete these rows if their row count reached 0. */
-  dropEmpty: string;
+  dropEmpty: NamedStatement;
   /** Fill `data` from the base table (run in the backfill's snapshot). */
   backfill: string;
   /** Every group where `data` and a fresh `SELECT … GROUP BY` differ: `{ k, stored, fresh }`. */
@@ -90,8 +91,9 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
    GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}
 )`;
   const batchDelta = `WITH ${images}, ${deltaOf('img', v.where)}`;
-  const foldBatch = `${batchDelta}\n${upsert(v, true)}`;
-  const logBatch = `${batchDelta}\nINSERT INTO ${v.log} SELECT pg_current_xact_id(), d.* FROM d`;
+  // Run once per batch: named, so each connection parses and plans them once.
+  const foldBatch = named(`${batchDelta}\n${upsert(v, true)}`);
+  const logBatch = named(`${batchDelta}\nINSERT INTO ${v.log} SELECT pg_current_xact_id(), d.* FROM d`);
   const foldLog = `WITH d AS (
   SELECT ${g.map((x) => x.quoted).join(', ')}, sum(rows)::bigint AS rows${logAggs(v)}
     FROM ${v.log} WHERE NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
@@ -102,9 +104,9 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
   // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
   const keyEq = (left: string, x: (typeof g)[number], right: string) => (x.col.notNull ? `${left} = ${right}` : `(${left} = ${right} OR (${left} IS NULL AND ${right} IS NULL))`);
   const ofGroup = g.map((x) => keyEq(`r.${x.col.quoted}`, x, `v.${x.quoted}`)).join(' AND ');
-  const recompute = minmax.length === 0 ? '' : `UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = (SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup})`).join(', ')}, __stale = false
- WHERE v.ctid = ANY($1::tid[])`;
-  const dropEmpty = `DELETE FROM ${v.data} v WHERE v.ctid = ANY($1::tid[]) AND v.__rows = 0`;
+  const recompute = minmax.length === 0 ? null : named(`UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = (SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup})`).join(', ')}, __stale = false
+ WHERE v.ctid = ANY($1::tid[])`);
+  const dropEmpty = named(`DELETE FROM ${v.data} v WHERE v.ctid = ANY($1::tid[]) AND v.__rows = 0`);
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
   const fresh = freshGroups(v, null);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { named } from '@sluice/shared/db/pool.ts';
 import type { ColumnInfo, TableInfo } from '@sluice/shared/catalog/types.ts';
 import type { OpKind } from '@sluice/shared/queue/contract.ts';
 import { copyText } from './copy.ts';
@@ -258,7 +258,7 @@ export class StatementCache {
     // Bounded memory: past maxCached shapes, texts are built per use and not kept.
     if (this.byKey.size >= this.maxCached) return { name: undefined, text, returning, rows, repr };
     // The name is a digest of the text: one name always means one text, on every connection.
-    const name = this.named < this.maxNamed ? `sluice_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined;
+    const name = this.named < this.maxNamed ? named(text).name : undefined;
     if (name) this.named++;
     const s: Statement = { name, text, returning, rows, repr };
     this.byKey.set(key, s);

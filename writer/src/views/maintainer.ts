@@ -1,4 +1,4 @@
-import { prepared, type PoolClient } from '@sluice/shared/db/pool.ts';
+import { named, type NamedStatement, type PoolClient } from '@sluice/shared/db/pool.ts';
 import type { WriteRequest } from '@sluice/shared/queue/contract.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
 import { beforeImagesSql, type ViewStatements } from '@sluice/shared/views/sql.ts';
@@ -90,7 +90,7 @@ export class ViewMaintainer {
   private readonly touchedGroups = new Map<string, { table: string; key: string[] }[]>();
 
   /** Per table: one before-images read for all its views (the union of their columns), and where each view's columns sit in it. */
-  private readonly beforeOf = new Map<string, { sql: string; pick: Map<string, number[]> }>();
+  private readonly beforeOf = new Map<string, { sql: NamedStatement; pick: Map<string, number[]> }>();
 
   constructor(readonly views: readonly MaintainedView[]) {
     for (const v of views) {
@@ -103,7 +103,7 @@ export class ViewMaintainer {
       const used = new Set(list.flatMap((v) => v.bound.columns.map((c) => c.name)));
       const union = t.columns.filter((c) => used.has(c.name));
       const at = new Map(union.map((c, i) => [c.name, i]));
-      this.beforeOf.set(table, { sql: beforeImagesSql(t, union), pick: new Map(list.map((v) => [v.bound.name, v.bound.columns.map((c) => at.get(c.name)!)])) });
+      this.beforeOf.set(table, { sql: named(beforeImagesSql(t, union)), pick: new Map(list.map((v) => [v.bound.name, v.bound.columns.map((c) => at.get(c.name)!)])) });
     }
   }
 
@@ -115,7 +115,7 @@ export class ViewMaintainer {
       const plan = imagePlan(reqs, table, views[0]!.bound.table.primaryKey);
       if (plan === null) continue;
       const b = this.beforeOf.get(table)!;
-      const res = await client.query<Record<string, string | null>>(prepared(b.sql, plan.keys, 'array'));
+      const res = await client.query<Record<string, string | null>>({ ...b.sql, values: plan.keys, rowMode: 'array' } as never);
       const rows = res.rows as unknown as (string | null)[][];
       for (const v of views) {
         const pick = b.pick.get(v.bound.name)!;
@@ -146,9 +146,9 @@ export class ViewMaintainer {
       if (params === null) continue;
       // building: the view is being filled, the log is all it gets; rebuilding: the live table
       // keeps being maintained and the log feeds the table being computed beside it (rebuild.ts).
-      if (s.state !== 'ready') await client.query(prepared(v.sql.logBatch, params));
+      if (s.state !== 'ready') await client.query({ ...v.sql.logBatch, values: params });
       if (s.state === 'building') continue;
-      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>(prepared(v.sql.foldBatch, params));
+      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>({ ...v.sql.foldBatch, values: params });
       await settle(client, v, folded.rows);
       for (const r of folded.rows) groups.push({ table: v.bound.name, key: v.bound.group.map((_, i) => r[`k${i}`] as string) });
     }
