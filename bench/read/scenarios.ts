@@ -4,7 +4,7 @@ import type { Tracked } from '../lib/cpu.ts';
 import { drive, warmUp } from '../lib/drive.ts';
 import { summarizeProfiles } from '../lib/profile.ts';
 import { profileDir } from '../lib/report.ts';
-import { startBaseline, startService, startStack, stopAll, tracked, type ServiceName, type ServiceOptions } from '../lib/services.ts';
+import { startBaseline, startService, startStack, stopAll, tracked, type Running, type ServiceName, type ServiceOptions } from '../lib/services.ts';
 import { freePort } from '../lib/shared.ts';
 import type { KeyPattern } from '../load/keys.ts';
 import type { LoadSpec } from '../load/generator.ts';
@@ -25,11 +25,15 @@ export function getSpec(ctx: ReadCtx, ports: number[], keys: KeyPattern, path = 
   return { name: '', ports, method: 'GET', path, keys, connections: ctx.o.connections, durationMs };
 }
 
-/** Measure `spec` as `scenario`; Redis and Postgres are always counted (the warmer and the popularity flush use them even on hits). */
-export async function measure(ctx: ReadCtx, key: string, scenario: string, spec: LoadSpec): Promise<[number, number]> {
+/**
+ * Measure `spec` as `scenario`, counting the CPU of `running` (default: what
+ * the context runs); Redis and Postgres are always counted (the warmer and the
+ * popularity flush use them even on hits).
+ */
+export async function measure(ctx: ReadCtx, key: string, scenario: string, spec: LoadSpec, running: readonly Running[] = ctx.running): Promise<[number, number]> {
   const servers: Tracked[] = [{ name: 'redis', pid: ctx.redis.pid }, { name: 'postgres', pid: ctx.pg.pid }];
   process.stderr.write(`\n${scenario}\n`);
-  const measured = await drive({ ...spec, name: scenario }, [...tracked(ctx.running), ...servers]);
+  const measured = await drive({ ...spec, name: scenario }, [...tracked(running), ...servers]);
   ctx.results.push({ key, scenario, measured });
   return measured.monoUs;
 }

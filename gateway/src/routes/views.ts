@@ -1,13 +1,10 @@
 import type { Hono, MiddlewareHandler } from 'hono';
-import { compileValidator } from '@sluice/shared/catalog/validate.ts';
 import type { TableInfo } from '@sluice/shared/catalog/types.ts';
-import { isCacheable } from '@sluice/shared/read/cache/keys.ts';
-import { rowStatements } from '@sluice/shared/read/rows.ts';
 import { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import type { ReadService } from '@sluice/shared/read/service.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
-import type { FilterColumn, ReadTable } from '@sluice/shared/read/tables.ts';
+import { viewReadTable, type ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { ConflictError, NotFoundError, ViewBuildingError } from '@sluice/shared/errors/index.ts';
 import { ViewNotReadyError } from '@sluice/shared/views/rebuild.ts';
@@ -36,14 +33,6 @@ import { readRow } from './tables/read.ts';
  *
  * A view in state `building` answers 503 problem+json with Retry-After (see viewReady).
  */
-
-/** The read table of a view (`info` from viewTableInfo). The first group column of a composite key may filter a list (the view's unique index leads with it). */
-export function viewReadTable(info: TableInfo): ReadTable {
-  const filters = new Map<string, FilterColumn>();
-  const first = info.primaryKey[0]!;
-  if (info.primaryKey.length > 1) filters.set(first.name, { col: first, validator: compileValidator({ ...info, primaryKey: [first] }) });
-  return { name: info.name, info, validator: compileValidator(info), cacheable: isCacheable(info), statements: rowStatements(info), filters };
-}
 
 /**
  * The read path of views: the shards' own read services, routed by the

@@ -39,3 +39,16 @@ export async function prepareReadTables(catalog: Catalog, db?: Queryable): Promi
   }
   return out;
 }
+
+/**
+ * The read table of a view (`info` from shared/src/views/definitions.ts
+ * viewTableInfo), for the gateway's view routes and the warmer. The first
+ * group column of a composite key may filter a list (the view's unique index
+ * leads with it).
+ */
+export function viewReadTable(info: TableInfo): ReadTable {
+  const filters = new Map<string, FilterColumn>();
+  const first = info.primaryKey[0]!;
+  if (info.primaryKey.length > 1) filters.set(first.name, { col: first, validator: compileValidator({ ...info, primaryKey: [first] }) });
+  return { name: info.name, info, validator: compileValidator(info), cacheable: isCacheable(info), statements: rowStatements(info), filters };
+}

@@ -14,6 +14,7 @@ import { maxLsn, type LsnKey } from './cache/lsn.ts';
 import { parseRowId, type RowKeys } from './cache/keys.ts';
 import { prepareReadTables, type ReadTable } from './tables.ts';
 import { type CacheEntry } from './cache/entry.ts';
+import { readable, type ViewStates } from '../views/states.ts';
 
 /** What the warmer needs: the read path's parts and its own knobs. */
 export interface WarmerDeps extends ReadPathDeps {
@@ -26,6 +27,13 @@ export interface WarmerDeps extends ReadPathDeps {
    * shard it left.
    */
   owns?: (table: string, key: readonly string[]) => boolean;
+  /**
+   * Read models, warmed like tables (their hot groups are in the same
+   * popularity set): their read tables (tables.ts viewReadTable) and states.
+   * A view that is not readable (`building`: its table is being filled) is
+   * not warmed, as the gateway does not read it.
+   */
+  views?: { tables: ReadonlyMap<string, ReadTable>; states: ViewStates };
 }
 
 /** What one cycle did. */
@@ -67,7 +75,8 @@ const HOT_REFRESH_MS = 10_000;
  *      same time), load them in batches from a replica at least as new as the
  *      entries they replace (else the primary), and fill with the same LSN
  *      compare-and-set as every other fill.
- * Readers of hot keys so find fresh entries and never pay a miss or a stale read.
+ * Readers of hot keys (table rows and read-model groups alike) so find fresh
+ * entries and never pay a miss or a stale read.
  */
 export class Warmer {
   readonly registry: Registry;
@@ -108,7 +117,7 @@ export class Warmer {
   /** Prepare statements, start the replica monitor, run the first cycle, then one per interval. Idempotent. */
   start(): Promise<void> {
     this.starting ??= (async () => {
-      this.tables = await prepareReadTables(this.d.catalog);
+      this.tables = new Map([...(await prepareReadTables(this.d.catalog)), ...(this.d.views?.tables ?? [])]);
       this.d.cache.on('ready', this.onReconnect);
       await this.replicas.start();
       await this.cycleNow().catch((err: unknown) => this.d.log.warn({ err }, 'first warmer cycle failed'));
@@ -157,7 +166,8 @@ export class Warmer {
     const hot = this.hot;
     const stats: CycleStats = { hot: hot.length, missing: 0, refreshed: 0, stored: 0, restored };
     const look = hot.map((h) => h.id).filter((id) => (this.softUntil.get(id) ?? 0) - now < this.lookaheadMs);
-    for (let i = 0; i < look.length; i += CHUNK) await this.warmChunk(look.slice(i, i + CHUNK), stats);
+    const closed = await this.closedViews();
+    for (let i = 0; i < look.length; i += CHUNK) await this.warmChunk(look.slice(i, i + CHUNK), stats, closed);
     if (stats.missing > 0 && stats.missing >= hot.length / 2) this.d.log.info({ missing: stats.missing, hot: hot.length }, 'cache cold: preloaded the hottest keys');
     end();
     return stats;
@@ -188,9 +198,9 @@ export class Warmer {
   }
 
   /** Steps 3 and 4 of the class comment for one chunk of row ids. */
-  private async warmChunk(ids: readonly string[], stats: CycleStats): Promise<void> {
+  private async warmChunk(ids: readonly string[], stats: CycleStats, closed: ReadonlySet<string>): Promise<void> {
     const now = Date.now();
-    const candidates = ids.map((id) => this.candidate(id)).filter((x): x is Omit<Due, 'entry'> => x !== null);
+    const candidates = ids.map((id) => this.candidate(id, closed)).filter((x): x is Omit<Due, 'entry'> => x !== null);
     const entries = await Promise.all(candidates.map((x) => this.store.get(x.keys)));
     const due: Due[] = [];
     candidates.forEach((x, i) => {
@@ -214,9 +224,21 @@ export class Warmer {
     for (const [table, items] of byTable) await this.refresh(table, items, stats);
   }
 
-  private candidate(id: string): Omit<Due, 'entry'> | null {
+  /** Views not read now (state `building`, or not known yet): this cycle leaves their groups alone. */
+  private async closedViews(): Promise<ReadonlySet<string>> {
+    const v = this.d.views;
+    const closed = new Set<string>();
+    if (v === undefined) return closed;
+    for (const name of v.tables.keys()) {
+      const state = await v.states.stateOf(name);
+      if (state === undefined || !readable(state)) closed.add(name);
+    }
+    return closed;
+  }
+
+  private candidate(id: string, closed: ReadonlySet<string>): Omit<Due, 'entry'> | null {
     const parsed = parseRowId(id);
-    const table = parsed === null ? undefined : this.tables.get(parsed.table);
+    const table = parsed === null || closed.has(parsed.table) ? undefined : this.tables.get(parsed.table);
     if (parsed === null || table === undefined || !table.cacheable || parsed.key.length !== table.info.primaryKey.length) return null;
     if (this.d.owns !== undefined && !this.d.owns(parsed.table, parsed.key)) return null;
     return { table, key: parsed.key, keys: this.store.keysOfId(id) };

@@ -9,6 +9,9 @@ import { createLogger, lifecycleLogger } from '@sluice/shared/log/index.ts';
 import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { shardReadSettings, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
+import { viewReadTable } from '@sluice/shared/read/tables.ts';
+import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { ViewStates } from '@sluice/shared/views/states.ts';
 import { Registry } from 'prom-client';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { redisFactoryOf, topologyOf } from '@sluice/shared/topology/from-config.ts';
@@ -27,15 +30,28 @@ async function start(): Promise<void> {
   await topology.start();
   const catalog = await introspectCatalog(topology.metaDb, config.SLUICE_TABLES);
   const router = new ShardRouter(catalog, topology.map.shardKeys);
+  // Read models (SLUICE_VIEWS_DIR, as the gateways and writers read it): their hot groups are warmed too.
+  const views = config.SLUICE_VIEWS_DIR === undefined ? [] : await loadViewDefinitions(config.SLUICE_VIEWS_DIR, catalog);
+  const viewsByName = new Map(views.map((v) => [v.name, v]));
+  const viewTables = new Map(views.map((v) => [v.name, viewReadTable(viewTableInfo(v))]));
   const first = topology.shards[0]!.name;
   const registry = new Registry();
   const warmers = topology.shards.map((shard) => {
     const owns = (table: string, key: readonly string[]) => {
+      const view = viewsByName.get(table);
+      if (view !== undefined) {
+        // A group holds its base rows' shard key when the view groups by it (the gateway routes it by that value);
+        // otherwise the view lives on every shard, merged at read time, and each shard's warmer keeps its own.
+        const shardKey = topology.map.shardKeys[view.table.name];
+        const i = shardKey === undefined ? -1 : view.group.findIndex((g) => g.col.name === shardKey);
+        return i < 0 || topology.map.placement(view.table.name, Number(key[i])).owner === shard.name;
+      }
       const v = router.valueOfKey(table, key);
       // A key without its shard key (not part of the primary key) cannot be placed: the shards' warmers each keep theirs.
       return v === undefined || topology.map.placement(table, v).owner === shard.name;
     };
-    return new Warmer({ settings: shardReadSettings(config, shard, first), warmer: warmerSettingsOf(config), log: log.child({ shard: shard.name }), catalog, primary: topology.db(shard.name), cache, registry, shard: shard.name, owns });
+    const viewsOfShard = views.length === 0 ? {} : { views: { tables: viewTables, states: new ViewStates(() => [topology.db(shard.name)], [...viewTables.keys()]) } };
+    return new Warmer({ settings: shardReadSettings(config, shard, first), warmer: warmerSettingsOf(config), log: log.child({ shard: shard.name }), catalog, primary: topology.db(shard.name), cache, registry, shard: shard.name, owns, ...viewsOfShard });
   });
   releasers.add('warmers', () => Promise.all(warmers.map((w) => w.stop())).then(() => {}));
   await Promise.all(warmers.map((w) => w.start()));
@@ -43,7 +59,7 @@ async function start(): Promise<void> {
     const metrics = await startMetricsServer(registry, config.SLUICE_WARMER_METRICS_PORT, metricsHostOf(config));
     releasers.add('metrics server', () => metrics.close());
   }
-  lifecycleLogger(log).info({ tables: [...catalog.keys()], shards: topology.shards.map((x) => ({ name: x.name, replicas: x.replicas.length })), intervalMs: config.SLUICE_WARMER_INTERVAL_MS, topKeys: config.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
+  lifecycleLogger(log).info({ tables: [...catalog.keys()], views: [...viewTables.keys()], shards: topology.shards.map((x) => ({ name: x.name, replicas: x.replicas.length })), intervalMs: config.SLUICE_WARMER_INTERVAL_MS, topKeys: config.SLUICE_WARMER_TOP_KEYS }, 'warmer started');
 }
 
 /** Every release, newest first (warmer → topology → Redis), logging failures. */
