@@ -2,7 +2,8 @@
  * The cache warmer keeps a read model's hot groups fresh, as it does a
  * table's hot rows: a group read often is reloaded before its soft TTL runs
  * out (with the view's current aggregate), and a view that is being built
- * (not readable) is left alone.
+ * (not readable) is left alone. With shards, the shard its base rows' shard
+ * key maps to warms a group (writer/src/warmer/owner.ts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,11 @@ import { encodeEntry } from '@sluice/shared/read/cache/entry.ts';
 import { readSettingsOf, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
 import { viewReadTable, type ReadTable } from '@sluice/shared/read/tables.ts';
 import { Warmer } from '@sluice/shared/read/warmer.ts';
-import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { ViewStates } from '@sluice/shared/views/states.ts';
+import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { initialDoc, ShardMap } from '@sluice/shared/topology/shard-map.ts';
+import { ShardRouter } from '@sluice/shared/topology/router.ts';
+import { warmOwner } from '@sluice/writer/warmer/owner.ts';
 import { createTestEnv, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { log, ReadCounter, startReadService, type TestReadService } from '../read/helpers.ts';
 import { quiet } from '../writer/helpers.ts';
@@ -32,7 +36,7 @@ const warms = new ReadCounter();
 const eventsOf = (row: string | null) => (JSON.parse(row!) as { n: number }).n;
 
 beforeAll(async () => {
-  env = await createTestEnv({ sql: 'CREATE TABLE events (id int PRIMARY KEY, user_id int NOT NULL, amount int); INSERT INTO events SELECT i, i % 5, i FROM generate_series(1, 50) i' });
+  env = await createTestEnv({ sql: 'CREATE TABLE events (id int PRIMARY KEY, user_id int NOT NULL, amount int); INSERT INTO events SELECT i, i % 5, i FROM generate_series(1, 50) i; CREATE TABLE notes (id int PRIMARY KEY, topic text)' });
   const catalog = await introspectCatalog(env.pool, ['events']);
   const dir = (viewsDir = mkdtempSync(join(tmpdir(), 'views-warmer-')));
   writeFileSync(join(dir, 'user_stats.sql'), 'select user_id, count(*) as n, sum(amount) as total from events group by user_id');
@@ -103,6 +107,26 @@ describe('cache warmer over read models', () => {
     warmer.forget();
     expect((await warmer.cycleNow()).refreshed).toBe(1); // readable again: warmed again
     expect(eventsOf((await service.getRow(view, ['1'])).row)).toBe(1110);
+  });
+});
+
+describe('which shard warms a key', () => {
+  it('a group of a view over a sharded table: the shard of its shard-key value; over an unsharded one: the first shard', async () => {
+    const catalog = await introspectCatalog(env.pool, ['events', 'notes']);
+    const dir = mkdtempSync(join(tmpdir(), 'views-owner-'));
+    writeFileSync(join(dir, 'per_user.sql'), 'select amount, user_id, count(*) as n from events group by amount, user_id');
+    writeFileSync(join(dir, 'per_topic.sql'), 'select topic, count(*) as n from notes group by topic');
+    const views = new Map((await loadViewDefinitions(dir, catalog)).map((v) => [v.name, v]));
+    const keys = { events: 'user_id' };
+    const map = new ShardMap(1, initialDoc(['s1', 's2'], 2, { keys, ranges: [{ upTo: 100, shard: 's1' }, { shard: 's2' }] }));
+    const router = new ShardRouter(catalog, keys);
+    // The shard key is the group's second column here: its value, not the first, places the group.
+    expect(warmOwner(map, router, views, 'per_user', ['500', '7'])).toBe('s1');
+    expect(warmOwner(map, router, views, 'per_user', ['5', '700'])).toBe('s2');
+    expect(warmOwner(map, router, views, 'per_topic', ['x'])).toBe('s1');
+    // Tables as before: a sharded table's key holds no shard key here (id), so every shard keeps its own; an unsharded one lives on the first.
+    expect(warmOwner(map, router, views, 'events', ['700'])).toBeUndefined();
+    expect(warmOwner(map, router, views, 'notes', ['1'])).toBe('s1');
   });
 });
 

@@ -10,6 +10,7 @@ import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { shardReadSettings, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import { viewReadTable } from '@sluice/shared/read/tables.ts';
+import { warmOwner } from './owner.ts';
 import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { ViewStates } from '@sluice/shared/views/states.ts';
 import { Registry } from 'prom-client';
@@ -38,17 +39,8 @@ async function start(): Promise<void> {
   const registry = new Registry();
   const warmers = topology.shards.map((shard) => {
     const owns = (table: string, key: readonly string[]) => {
-      const view = viewsByName.get(table);
-      if (view !== undefined) {
-        // A group holds its base rows' shard key when the view groups by it (the gateway routes it by that value);
-        // otherwise the view lives on every shard, merged at read time, and each shard's warmer keeps its own.
-        const shardKey = topology.map.shardKeys[view.table.name];
-        const i = shardKey === undefined ? -1 : view.group.findIndex((g) => g.col.name === shardKey);
-        return i < 0 || topology.map.placement(view.table.name, Number(key[i])).owner === shard.name;
-      }
-      const v = router.valueOfKey(table, key);
-      // A key without its shard key (not part of the primary key) cannot be placed: the shards' warmers each keep theirs.
-      return v === undefined || topology.map.placement(table, v).owner === shard.name;
+      const owner = warmOwner(topology.map, router, viewsByName, table, key); // the map in force at each call: moves change it
+      return owner === undefined || owner === shard.name;
     };
     const viewsOfShard = views.length === 0 ? {} : { views: { tables: viewTables, states: new ViewStates(() => [topology.db(shard.name)], [...viewTables.keys()]) } };
     return new Warmer({ settings: shardReadSettings(config, shard, first), warmer: warmerSettingsOf(config), log: log.child({ shard: shard.name }), catalog, primary: topology.db(shard.name), cache, registry, shard: shard.name, owns, ...viewsOfShard });
