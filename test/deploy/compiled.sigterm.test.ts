@@ -10,9 +10,11 @@
  * - the writer commits its open batch, releases its partitions (no lease
  *   left, no active job to stall) and exits 0; a successor applies the rest once.
  */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@sluice/local-servers/free-port.ts';
-import { startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
+import { REPO_ROOT, startTsProcess, type TsProcess } from '@sluice/local-servers/processes.ts';
 import { logsOf, part } from '../harness/partitions.ts';
 import { leaseKey } from '@sluice/shared/queue/leases.ts';
 import { createTestEnv, eventually, testEnvVars, type TestEnv } from '../harness/index.ts';
@@ -120,4 +122,49 @@ describe('row 26: SIGTERM through the production command line', () => {
     await eventually(async () => expect(await kinds('w-')).toEqual([...acked].sort()), 30_000, 200);
     expect((await env.pool.query('SELECT count(*)::int AS n FROM sluice.dead_letters')).rows[0]).toEqual({ n: 0 });
    }, PROCESS_TEST_MS);
+
+  it('through pnpm: a SIGTERM to `pnpm start:warmer` reaches the warmer (the script execs node: no shell left to die alone), which drains and exits', async () => {
+    const pnpm = spawn('pnpm', ['run', '--silent', 'start:warmer'], { cwd: REPO_ROOT, env: { ...process.env, ...testEnvVars(env, { SLUICE_TABLES: 'events', SLUICE_LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    pnpm.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    pnpm.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => pnpm.on('exit', (code) => resolve(code)));
+    let warmerPid = 0;
+    try {
+      await eventually(async () => expect(out).toMatch(/warmer started/), 60_000, 100);
+      warmerPid = Number(/"pid":(\d+)[^\n]*warmer started/.exec(out)?.[1]);
+      // pnpm's child is the warmer itself: before `exec`, it was `sh -c …`, which a SIGTERM killed alone, orphaning node.
+      expect(childrenOf(pnpm.pid!)).toEqual([warmerPid]);
+      pnpm.kill('SIGTERM');
+      await eventually(async () => expect(out).toMatch(/"signal":"SIGTERM"[^\n]*draining/), 30_000, 100);
+      await exited;
+      await eventually(async () => expect(alive(warmerPid)).toBe(false), 30_000, 100);
+    } finally {
+      pnpm.kill('SIGKILL');
+      if (warmerPid > 0 && alive(warmerPid)) process.kill(warmerPid, 'SIGKILL'); // an orphan, when this fails
+    }
+  }, PROCESS_TEST_MS);
 });
+
+/** Pids whose parent is `pid` (/proc, Linux). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(pid);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
