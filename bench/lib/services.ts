@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { loadConfig } from '@sluice/shared/config/index.ts';
 import type { Tracked } from './cpu.ts';
 import { REPO_ROOT, startTsProcess, type TsProcess } from './shared.ts';
 
@@ -57,11 +58,26 @@ function profiling(dir: string): Record<string, string> {
 /** Start one service; `name` tells several gateways apart (and names the profile folder). */
 export async function startService(service: ServiceName, o: ServiceOptions, name: string = service): Promise<Running> {
   const env = o.profile?.services.includes(service) ? { ...o.env, ...profiling(join(o.profile.dir, name)) } : o.env;
+  checkServiceEnv(name, env);
   ensureBuilt();
   const { file, ready } = SERVICES[service];
   // The warmer preloads the hottest keys before it reports ready.
   const proc = await startTsProcess(file, { env, ready, name, timeoutMs: 120_000 });
   return { column: service === 'gateway' ? 'app' : service, proc };
+}
+
+/**
+ * Refuse, before spawning, an environment the service's own config check
+ * would refuse: the bench stops with the reason rather than "exited with
+ * code 78" after a wait (how the Zipf runs broke unnoticed when the
+ * popularity bound landed). The services read process.env plus `env`.
+ */
+export function checkServiceEnv(name: string, env: Readonly<Record<string, string>>): void {
+  try {
+    loadConfig({ ...process.env, ...env });
+  } catch (err) {
+    throw new Error(`bench: ${name} would refuse its environment: ${(err as Error).message}`);
+  }
 }
 
 /** Start what `pnpm start` starts (gateway, writer, warmer) at once, as it does; or the services named. */

@@ -39,13 +39,17 @@ export async function flushCache(redisUrl: string): Promise<void> {
   r.disconnect();
 }
 
+/**
+ * The Zipf runs' settings. The warmer keeps every key the gateways' sampled
+ * popularity knows (up to the whole key space); with it, it starts from the
+ * popularity the run without it recorded. The popularity bound must hold the
+ * warmer's top keys (the config refuses a smaller one: test/bench/bench-envs.test.ts).
+ */
+export const ZIPF_ENV: Readonly<Record<string, string>> = { SLUICE_CACHE_SOFT_TTL_S: '30', SLUICE_WARMER_TOP_KEYS: String(ZIPF_KEYS), SLUICE_POPULARITY_MAX_KEYS: String(ZIPF_KEYS), SLUICE_WARMER_INTERVAL_MS: '2000' };
+
 /** e. Zipf(1) over 100 k keys, soft TTL 30 s, without and then with the warmer: hit rates from /metrics. */
 export async function zipfRuns(ctx: ReadCtx): Promise<void> {
   const zipf: KeyPattern = { mode: 'zipf', n: ZIPF_KEYS, s: 1 };
-  // The warmer keeps every key the gateways' sampled popularity knows (up to the whole key
-  // space); with it, it starts from the popularity the run without it recorded. The popularity
-  // bound must hold the warmer's top keys (the config refuses a smaller one).
-  const env = { SLUICE_CACHE_SOFT_TTL_S: '30', SLUICE_WARMER_TOP_KEYS: String(ZIPF_KEYS), SLUICE_POPULARITY_MAX_KEYS: String(ZIPF_KEYS), SLUICE_WARMER_INTERVAL_MS: '2000' };
   for (const withWarmer of [false, true]) {
     await flushCache(ctx.redis.url);
     const key = withWarmer ? 'zipfWithWarmer' : 'zipfNoWarmer';
@@ -61,7 +65,7 @@ export async function zipfRuns(ctx: ReadCtx): Promise<void> {
         ctx.extra[key] = { lookups: d, freshHitRate: d.hit! / all, servedFromCacheRate: (d.hit! + d.stale!) / all };
         return window;
       },
-      env,
+      { ...ZIPF_ENV },
       withWarmer ? ['writer', 'gateway', 'warmer'] : ['writer', 'gateway'],
     );
   }

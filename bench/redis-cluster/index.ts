@@ -37,6 +37,9 @@ interface Target {
   pids: number[];
 }
 
+/** Scenario c: every queue write waits for one Redis replica's acknowledgement. */
+export const WAIT_ONE_ENV: Readonly<Record<string, string>> = { SLUICE_REDIS_WAIT_REPLICAS: '1' };
+
 /** Run the bench: print the table, write bench/results/rediscluster-<time>.json. */
 export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise<void> {
   const run = runId('rediscluster');
@@ -69,7 +72,7 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     };
     if (want('queued')) await go('queued-one', 'a. queued, one Redis', one, 'queued');
     if (want('queued')) await go('queued-cluster', 'b. queued, Redis Cluster', many, 'queued');
-    if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', { SLUICE_REDIS_WAIT_REPLICAS: '1' });
+    if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', { ...WAIT_ONE_ENV });
     if (want('committed')) await go('committed-one', 'd. committed, one Redis', one, 'committed');
     if (want('committed')) await go('committed-cluster', 'e. committed, Redis Cluster', many, 'committed');
     const hits: { scenario: string; req: number; p50: number; p99: number; cpu: Row }[] = [];

@@ -109,8 +109,11 @@ export async function runWriteBench(o: WriteBenchOptions): Promise<void> {
   }
 }
 
+/** `--retention idle`: dedupe records kept ten years, so the retention pass finds nothing to delete during the run. */
+export const RETENTION_IDLE_ENV: Readonly<Record<string, string>> = { SLUICE_DEDUPE_RETENTION_S: String(10 * 365 * 86_400) };
+
 /** `--adaptive-linger`: the fixed half is a variant; the adaptive half (the default) keeps the plain key. */
-function lingerVariant(al: 'on' | 'off' | undefined): { key: string; label: string; env: Record<string, string> } | undefined {
+export function lingerVariant(al: 'on' | 'off' | undefined): { key: string; label: string; env: Record<string, string> } | undefined {
   if (al === undefined) return undefined;
   if (al === 'on') return { key: '', label: 'adaptive linger', env: { SLUICE_ADAPTIVE_LINGER: 'true' } };
   return { key: 'linger-fixed', label: 'fixed linger', env: { SLUICE_ADAPTIVE_LINGER: 'false' } };
@@ -179,7 +182,7 @@ async function withOldRecords(ctx: Ctx, rows: number, retention: 'idle' | 'delet
   await ctx.pool.query(`INSERT INTO sluice.applied_jobs (job_id, requests, applied_at) SELECT 'old.' || g, 20, now() - interval '30 days' + g * interval '1 ms' FROM generate_series(1, $1::int) g`, [rows]);
   await ctx.pool.query('VACUUM ANALYZE sluice.applied_jobs');
   const old = async () => Number((await ctx.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sluice.applied_jobs WHERE job_id LIKE 'old.%'`)).rows[0]!.n);
-  const env: Record<string, string> = retention === 'idle' ? { SLUICE_DEDUPE_RETENTION_S: String(10 * 365 * 86_400) } : {};
+  const env: Record<string, string> = retention === 'idle' ? { ...RETENTION_IDLE_ENV } : {};
   const r = await sluice(ctx, 'queued', 'c. Sluice queued', false, undefined, { key: `retention-${retention}`, label: `${rows} old dedupe records, retention ${retention}`, env });
   const left = await old();
   process.stderr.write(`  old dedupe records left after the run: ${left} of ${rows}${retention === 'deleting' && left === 0 ? ' (all deleted before the run ended: part of the window ran without deletes)' : ''}\n`);
