@@ -65,7 +65,7 @@ export async function zipfRuns(ctx: ReadCtx): Promise<void> {
         ctx.extra[key] = { lookups: d, freshHitRate: d.hit! / all, servedFromCacheRate: (d.hit! + d.stale!) / all };
         return window;
       },
-      { ...ZIPF_ENV },
+      ZIPF_ENV,
       withWarmer ? ['writer', 'gateway', 'warmer'] : ['writer', 'gateway'],
     );
   }

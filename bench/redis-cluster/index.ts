@@ -72,7 +72,7 @@ export async function runRedisClusterBench(o: RedisClusterBenchOptions): Promise
     };
     if (want('queued')) await go('queued-one', 'a. queued, one Redis', one, 'queued');
     if (want('queued')) await go('queued-cluster', 'b. queued, Redis Cluster', many, 'queued');
-    if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', { ...WAIT_ONE_ENV });
+    if (want('wait')) await go('queued-cluster-wait1', 'c. queued, Redis Cluster, WAIT 1', many, 'queued', WAIT_ONE_ENV);
     if (want('committed')) await go('committed-one', 'd. committed, one Redis', one, 'committed');
     if (want('committed')) await go('committed-cluster', 'e. committed, Redis Cluster', many, 'committed');
     const hits: { scenario: string; req: number; p50: number; p99: number; cpu: Row }[] = [];

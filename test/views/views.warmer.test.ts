@@ -20,7 +20,6 @@ import { Warmer } from '@sluice/shared/read/warmer.ts';
 import { ViewStates } from '@sluice/shared/views/states.ts';
 import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
 import { initialDoc, ShardMap } from '@sluice/shared/topology/shard-map.ts';
-import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import { warmOwner } from '@sluice/writer/warmer/owner.ts';
 import { createTestEnv, testConfig, testEnvVars, type TestEnv } from '../harness/index.ts';
 import { log, ReadCounter, startReadService, type TestReadService } from '../read/helpers.ts';
@@ -146,17 +145,17 @@ describe('which shard warms a key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'views-owner-'));
     writeFileSync(join(dir, 'per_user.sql'), 'select amount, user_id, count(*) as n from events group by amount, user_id');
     writeFileSync(join(dir, 'per_topic.sql'), 'select topic, count(*) as n from notes group by topic');
-    const views = new Map((await loadViewDefinitions(dir, catalog)).map((v) => [v.name, v]));
+    const views = await loadViewDefinitions(dir, catalog);
     const keys = { events: 'user_id' };
     const map = new ShardMap(1, initialDoc(['s1', 's2'], 2, { keys, ranges: [{ upTo: 100, shard: 's1' }, { shard: 's2' }] }));
-    const router = new ShardRouter(catalog, keys);
+    const ownerOf = warmOwner(catalog, views, keys);
     // The shard key is the group's second column here: its value, not the first, places the group.
-    expect(warmOwner(map, router, views, 'per_user', ['500', '7'])).toBe('s1');
-    expect(warmOwner(map, router, views, 'per_user', ['5', '700'])).toBe('s2');
-    expect(warmOwner(map, router, views, 'per_topic', ['x'])).toBe('s1');
+    expect(ownerOf(map, 'per_user', ['500', '7'])).toBe('s1');
+    expect(ownerOf(map, 'per_user', ['5', '700'])).toBe('s2');
+    expect(ownerOf(map, 'per_topic', ['x'])).toBe('s1');
     // Tables as before: a sharded table's key holds no shard key here (id), so every shard keeps its own; an unsharded one lives on the first.
-    expect(warmOwner(map, router, views, 'events', ['700'])).toBeUndefined();
-    expect(warmOwner(map, router, views, 'notes', ['1'])).toBe('s1');
+    expect(ownerOf(map, 'events', ['700'])).toBeUndefined();
+    expect(ownerOf(map, 'notes', ['1'])).toBe('s1');
   });
 });
 

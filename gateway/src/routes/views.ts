@@ -3,7 +3,7 @@ import type { TableInfo } from '@sluice/shared/catalog/types.ts';
 import { ShardedReads } from '@sluice/shared/read/sharded.ts';
 import type { ReadService } from '@sluice/shared/read/service.ts';
 import { ShardRouter } from '@sluice/shared/topology/router.ts';
-import { viewTableInfo } from '@sluice/shared/views/definitions.ts';
+import { viewRouting } from '@sluice/shared/views/routing.ts';
 import { viewReadTable, type ReadTable } from '@sluice/shared/read/tables.ts';
 import type { Topology } from '@sluice/shared/topology/topology.ts';
 import { ConflictError, NotFoundError, ViewBuildingError } from '@sluice/shared/errors/index.ts';
@@ -43,22 +43,7 @@ import { readRow } from './tables/read.ts';
  * (a list filtered on it, too); other lists ask every shard and merge.
  */
 export function viewReadPath(topology: Topology, views: readonly BoundView[], services: ReadonlyMap<string, ReadService>): ShardedReads {
-  const shardKeys = topology.map.shardKeys;
-  const base = new Map<string, string>();
-  const keys: Record<string, string> = {};
-  const infos = new Map<string, TableInfo>();
-  for (const v of views) {
-    const info = viewTableInfo(v);
-    const key = shardKeys[v.table.name];
-    const g = key === undefined ? undefined : v.group.find((x) => x.col.name === key);
-    if (g !== undefined) {
-      base.set(v.name, v.table.name);
-      keys[v.name] = g.name;
-      // The router wants the shard key NOT NULL: it is in every base row, so in every group.
-      const cols = info.columns.map((c) => (c.name === g.name ? { ...c, notNull: true } : c));
-      infos.set(v.name, { ...info, columns: cols, byName: new Map(cols.map((c) => [c.name, c])), primaryKey: info.primaryKey.map((c) => (c.name === g.name ? { ...c, notNull: true } : c)) });
-    } else infos.set(v.name, info);
-  }
+  const { infos, keys, base } = viewRouting(views, topology.map.shardKeys);
   const layout = {
     get shards() {
       return topology.shards;

@@ -58,6 +58,9 @@ interface Due {
   entry: CacheEntry | null;
 }
 
+/** No view closed (a cycle with nothing to look at asks no state). */
+const NONE: ReadonlySet<string> = new Set();
+
 /** Keys per database query and per Redis burst. */
 const CHUNK = 500;
 /** How often the hot set is re-read and decayed: popularity moves slowly, and the set can be large. */
@@ -168,7 +171,7 @@ export class Warmer {
     const hot = this.hot;
     const stats: CycleStats = { hot: hot.length, missing: 0, refreshed: 0, stored: 0, restored, failed: [] };
     const look = hot.map((h) => h.id).filter((id) => (this.softUntil.get(id) ?? 0) - now < this.lookaheadMs);
-    const closed = await this.closedViews();
+    const closed = look.length === 0 ? NONE : await this.closedViews(); // most cycles look at nothing: no state query then
     const errors = new Map<string, unknown>();
     for (let i = 0; i < look.length; i += CHUNK) await this.warmChunk(look.slice(i, i + CHUNK), stats, closed, errors);
     if (errors.size > 0) {

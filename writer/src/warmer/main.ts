@@ -8,7 +8,6 @@ import { onShutdownSignals } from '@sluice/shared/lifecycle/signals.ts';
 import { createLogger, lifecycleLogger } from '@sluice/shared/log/index.ts';
 import { startMetricsServer } from '@sluice/shared/metrics/server.ts';
 import { shardReadSettings, warmerSettingsOf } from '@sluice/shared/read/settings.ts';
-import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import { viewReadTable } from '@sluice/shared/read/tables.ts';
 import { warmOwner } from './owner.ts';
 import { loadViewDefinitions, viewTableInfo } from '@sluice/shared/views/definitions.ts';
@@ -30,16 +29,15 @@ async function start(): Promise<void> {
   // Started: with shards, each warmer refreshes only the rows its shard holds by the map in force.
   await topology.start();
   const catalog = await introspectCatalog(topology.metaDb, config.SLUICE_TABLES);
-  const router = new ShardRouter(catalog, topology.map.shardKeys);
   // Read models (SLUICE_VIEWS_DIR, as the gateways and writers read it): their hot groups are warmed too.
   const views = config.SLUICE_VIEWS_DIR === undefined ? [] : await loadViewDefinitions(config.SLUICE_VIEWS_DIR, catalog);
-  const viewsByName = new Map(views.map((v) => [v.name, v]));
+  const ownerOf = warmOwner(catalog, views, topology.map.shardKeys);
   const viewTables = new Map(views.map((v) => [v.name, viewReadTable(viewTableInfo(v))]));
   const first = topology.shards[0]!.name;
   const registry = new Registry();
   const warmers = topology.shards.map((shard) => {
     const owns = (table: string, key: readonly string[]) => {
-      const owner = warmOwner(topology.map, router, viewsByName, table, key); // the map in force at each call: moves change it
+      const owner = ownerOf(topology.map, table, key); // the map in force at each call: moves change it
       return owner === undefined || owner === shard.name;
     };
     const viewsOfShard = views.length === 0 ? {} : { views: { tables: viewTables, states: new ViewStates(() => [topology.db(shard.name)], [...viewTables.keys()]) } };

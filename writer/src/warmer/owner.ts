@@ -1,26 +1,24 @@
+import type { Catalog } from '@sluice/shared/catalog/types.ts';
 import type { ShardMap } from '@sluice/shared/topology/shard-map.ts';
-import type { ShardRouter } from '@sluice/shared/topology/router.ts';
+import { ShardRouter } from '@sluice/shared/topology/router.ts';
 import type { BoundView } from '@sluice/shared/views/bind.ts';
+import { viewRouting } from '@sluice/shared/views/routing.ts';
+
+/** The shard whose warmer keeps a key's cache entry, under the map in force (`undefined`: every shard keeps its own). */
+export type WarmOwner = (map: ShardMap, table: string, key: readonly string[]) => string | undefined;
 
 /**
- * Which shard's warmer keeps the cache entry of `key` in `table` (a table or
- * a read model): the shard the map places it on, which is where gateways read
- * it. Undefined: every shard's warmer keeps its own (a sharded table's key
- * without its shard key, read from every shard).
- *
- *   table, shard key in the key   the shard of that value;
- *   unsharded table               the first shard (the map's meta shard);
- *   view                          as its base table's rows: a view over a sharded table groups
- *                                 by the shard key (writer/src/views/load.ts refuses other
- *                                 groupings), so the group's value places it.
+ * Which shard's warmer keeps the cache entry of a key of a table or a read
+ * model: the shard the map places it on, which is where gateways read it
+ * (views routed as the gateway routes them: shared/src/views/routing.ts).
+ * Undefined: a sharded table's key without its shard key, read from every
+ * shard, so every shard's warmer keeps its own.
  */
-export function warmOwner(map: ShardMap, router: ShardRouter, views: ReadonlyMap<string, BoundView>, table: string, key: readonly string[]): string | undefined {
-  const view = views.get(table);
-  if (view !== undefined) {
-    const shardKey = map.shardKeys[view.table.name];
-    const i = shardKey === undefined ? -1 : view.group.findIndex((g) => g.col.name === shardKey);
-    return map.placement(view.table.name, i < 0 ? null : Number(key[i])).owner;
-  }
-  const v = router.valueOfKey(table, key);
-  return v === undefined ? undefined : map.placement(table, v).owner;
+export function warmOwner(catalog: Catalog, views: readonly BoundView[], shardKeys: Readonly<Record<string, string>>): WarmOwner {
+  const r = viewRouting(views, shardKeys);
+  const router = new ShardRouter(new Map([...catalog, ...r.infos]), { ...shardKeys, ...r.keys });
+  return (map, table, key) => {
+    const v = router.valueOfKey(table, key);
+    return v === undefined ? undefined : map.placement(r.base.get(table) ?? table, v).owner;
+  };
 }
