@@ -30,6 +30,8 @@ export interface BoundView {
   columns: ColumnInfo[];
   /** The WHERE rendered over alias `r`, or null. */
   where: string | null;
+  /** Names of the columns the WHERE reads. */
+  whereColumns: ReadonlySet<string>;
   /** `"sluice_views"."<name>__data"`: the rows with their hidden columns. */
   data: string;
   /** `"sluice_views"."<name>__log"`: deltas of batches committed while the view is built. */
@@ -85,10 +87,16 @@ export function bindView(spec: ViewSpec, catalog: Catalog): BoundView {
     }
     return { ...a, i, col, type, quoted: quoteIdent(a.name) };
   });
-  const where = spec.where === null ? null : deparseWhere(spec.where, (n) => `r.${colOf(n, 'WHERE').quoted}`, (m) => refuse(`WHERE: ${m}`), spec.table.split('.').pop()!, spec.table.split('.').pop()!);
+  const whereColumns = new Set<string>();
+  const whereCol = (n: string) => {
+    const c = colOf(n, 'WHERE');
+    whereColumns.add(c.name);
+    return `r.${c.quoted}`;
+  };
+  const where = spec.where === null ? null : deparseWhere(spec.where, whereCol, (m) => refuse(`WHERE: ${m}`), spec.table.split('.').pop()!, spec.table.split('.').pop()!);
   for (const g of group) if (aggregates.some((a) => a.name === g.name)) refuse(`output column "${g.name}" appears twice`);
   const columns = table.columns.filter((c) => used.has(c.name));
   for (const c of columns) if (c.generatedAlways && !c.computed && !table.primaryKey.includes(c)) refuse(`column "${c.name}" is an identity column: views may not read it`);
   const s = quoteIdent('sluice_views');
-  return { spec, name: spec.name, table, group, aggregates, columns, where, data: `${s}.${quoteIdent(`${spec.name}__data`)}`, log: `${s}.${quoteIdent(`${spec.name}__log`)}`, read: `${s}.${quoteIdent(spec.name)}` };
+  return { spec, name: spec.name, table, group, aggregates, columns, where, whereColumns, data: `${s}.${quoteIdent(`${spec.name}__data`)}`, log: `${s}.${quoteIdent(`${spec.name}__log`)}`, read: `${s}.${quoteIdent(spec.name)}` };
 }

@@ -1,4 +1,4 @@
-import type { BoundView } from './bind.ts';
+import type { BoundAggregate, BoundView } from './bind.ts';
 
 /**
  * The fold's SQL pieces (sql.ts builds the statements): a batch's or the
@@ -6,15 +6,68 @@ import type { BoundView } from './bind.ts';
  * that folds a delta into the view (sql.ts's module comment has the columns).
  */
 
-/** Delta columns per aggregate (see the module comment). */
+/**
+ * A batch's rows reach the fold already summed per group by the writer
+ * (writer/src/views/merge.ts): one input row stands for `w` rows (signed:
+ * −w before-images, +w after-images) that share their group and WHERE
+ * columns. An aggregated column is either the same in all w rows (its value
+ * travels and the fold multiplies: count w, sum w × value, min/max the value)
+ * or folded by the writer, its partial travelling instead (the column's value
+ * is then NULL). The partials, one parameter each:
+ *   `n` non-null values (count(col), sum, avg), `s` their signed sum (sum, avg),
+ *   `e` their extreme (min/max over integers or numeric, the types the writer compares exactly).
+ * Only columns that appear in aggregates alone are ever folded: group and
+ * WHERE columns always travel as values.
+ */
+export interface FoldedPart {
+  agg: BoundAggregate;
+  part: 'n' | 's' | 'e';
+}
+
+const EXACT_ORDER: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'numeric']);
+
+/** Whether the writer may fold (sum up) a column's values: it is read by aggregates alone. */
+export function foldable(v: BoundView, column: string): boolean {
+  return !v.group.some((g) => g.col.name === column) && !v.whereColumns.has(column);
+}
+
+/** The partial parameters of a view, in parameter order. */
+export function foldedParts(v: BoundView): FoldedPart[] {
+  const out: FoldedPart[] = [];
+  for (const a of v.aggregates) {
+    if (a.col === null || !foldable(v, a.col.name)) continue;
+    if (a.fn === 'count') out.push({ agg: a, part: 'n' });
+    else if (a.fn === 'sum' || a.fn === 'avg') out.push({ agg: a, part: 'n' }, { agg: a, part: 's' });
+    else if (EXACT_ORDER.has(a.col.kind)) out.push({ agg: a, part: 'e' });
+  }
+  return out;
+}
+
+/** The column name of partial `j` in the fold's input (`r.__sluice_p<j>`). */
+export const partColumn = (j: number): string => `__sluice_p${j}`;
+
+/** Delta columns per aggregate (see the module comment) over the fold's input rows `r` (weight `r.__sluice_w`). */
 export function deltaAggs(v: BoundView): string {
+  const parts = foldedParts(v);
+  const partOf = (a: BoundAggregate, part: FoldedPart['part']): string | null => {
+    const j = parts.findIndex((p) => p.agg === a && p.part === part);
+    return j < 0 ? null : `r.${partColumn(j)}`;
+  };
+  const w = 'r.__sluice_w';
   return v.aggregates
     .map((a) => {
       if (a.col === null) return '';
       const c = `r.${a.col.quoted}`;
-      if (a.fn === 'min' || a.fn === 'max') return `, ${a.fn}(${c}) FILTER (WHERE r.s > 0) AS a${a.i}, ${a.fn}(${c}) FILTER (WHERE r.s < 0) AS d${a.i}`;
-      const n = `, coalesce(sum(r.s) FILTER (WHERE ${c} IS NOT NULL), 0)::bigint AS n${a.i}`;
-      return a.fn === 'count' ? n : `${n}, sum(r.s * ${c})::numeric AS s${a.i}`;
+      const or = (part: string | null, derived: string) => (part === null ? derived : `coalesce(${part}, ${derived})`);
+      if (a.fn === 'min' || a.fn === 'max') {
+        const e = or(partOf(a, 'e'), c);
+        return `, ${a.fn}(${e}) FILTER (WHERE ${w} > 0) AS a${a.i}, ${a.fn}(${e}) FILTER (WHERE ${w} < 0) AS d${a.i}`;
+      }
+      const n = `, coalesce(sum(${or(partOf(a, 'n'), `CASE WHEN ${c} IS NOT NULL THEN ${w} END`)}), 0)::bigint AS n${a.i}`;
+      if (a.fn === 'count') return n;
+      // w × value in a type that cannot overflow: w is at most a batch's row count.
+      const product = a.col.kind === 'int8' ? `${w}::numeric * ${c}` : a.col.kind === 'numeric' ? `${w} * ${c}` : `${w}::bigint * ${c}`;
+      return `${n}, sum(${or(partOf(a, 's'), product)})::numeric AS s${a.i}`;
     })
     .join('');
 }

@@ -1,7 +1,7 @@
 import { named, type NamedStatement } from '../db/pool.ts';
 import { quoteIdent } from '../sql/ident.ts';
 import type { BoundView } from './bind.ts';
-import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
+import { deltaAggs, deltaColDefs, foldedParts, logAggs, partColumn, upsert } from './fold-sql.ts';
 
 /**
  * The SQL of one view, fixed text built once from the bound definition.
@@ -16,7 +16,8 @@ import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
  *   `__stale` a removed value was the group's min or max: recompute it from the base table
  *
  * A delta is a set of signed row images (+1 a row now present, −1 a row that
- * was present before the batch) aggregated per group:
+ * was present before the batch; the writer sends rows that share their group
+ * as one, weighted: fold-sql.ts) aggregated per group:
  *   `rows`, `n<i>`, `s<i>`, `a<i>` (min/max of the added values), `d<i>` (min/max of the removed ones).
  * One `INSERT … ON CONFLICT DO UPDATE` folds them: once per group per batch,
  * in group-key order, so two partitions' batches that share groups lock them
@@ -26,7 +27,11 @@ import { deltaAggs, deltaColDefs, logAggs, upsert } from './fold-sql.ts';
 /** Statement texts of a view. */
 export interface ViewStatements {
   create: string;
-  /** Params: `$1` int[] signs, one array per base column (of its type, or text[]: typedArray), one bool[] per defaulted column ("given"), one text[] per key column (rows read after). */
+  /**
+   * Params: `$1` int[] weights (signed row counts), one array per base column (of its type, or text[]:
+   * typedArray), one bool[] per defaulted column ("given"), one array per folded partial (fold-sql.ts
+   * foldedParts), one text[] per key column (rows read after). writer/src/views/merge.ts builds them.
+   */
   foldBatch: NamedStatement;
   /** Same params as `foldBatch`: appends the delta to the log, tagged with this transaction's id. */
   logBatch: NamedStatement;
@@ -63,34 +68,41 @@ CREATE TABLE IF NOT EXISTS ${v.log} (xid xid8 NOT NULL, ${g.map((x) => `${x.quot
 ${readViewDdl(v)};
 COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.name}: maintained by the writers, do not write'`;
 
-  // ---- a batch's delta from signed images
+  // ---- a batch's delta: the writer's rows per group (fold-sql.ts foldedParts), plus the keyed rows read again
   let p = 1;
-  const signs = `$${p++}::int[]`;
-  const colParams = cols.map((c) => `$${p++}::${typedArray(c) ? `${c.castType}[]` : 'text[]'}`);
+  const weights = `$${p++}::int[]`;
+  // Images are cast to the column's declared type, modifier included: numeric(10,2) stores 1.555 as 1.56 and
+  // timestamp(0) rounds fractions, so the fold must count what the insert stored (values the insert accepted:
+  // a cast to varchar(n) or char(n) gives what the assignment stored too).
+  const colParams = cols.map((c) => `$${p++}::${typedArray(c) ? `${c.type}[]` : 'text[]'}`);
   const givenParams = defaulted.map(() => `$${p++}::bool[]`);
+  const parts = foldedParts(v);
+  const partType = (x: (typeof parts)[number]) => (x.part === 'n' ? 'int8' : x.part === 's' ? 'numeric' : x.agg.col!.castType);
+  const partParams = parts.map((x) => `$${p++}::${partType(x)}[]`);
   const keyParams = pk.map(() => `$${p++}::text[]`);
   const a = cols.map((_, i) => `a${i}`);
   const gv = defaulted.map((_, i) => `g${i}`);
+  const pv = parts.map((_, j) => `p${j}`);
   const valueOf = (i: number) => {
     const c = cols[i]!;
     const d = defaulted.indexOf(c);
-    const given = typedArray(c) ? `u.${a[i]}` : `u.${a[i]}::${c.castType}`;
+    const given = typedArray(c) ? `u.${a[i]}` : `u.${a[i]}::${c.type}`;
     // An insert that omitted a defaulted column got its default, evaluated in this same transaction (now() included).
     return d < 0 ? given : `CASE WHEN u.${gv[d]} THEN ${given} ELSE (${defaults.get(c.name)})::${c.castType} END`;
   };
-  const images = `img AS (
-  SELECT u.s, ${cols.map((c, i) => `${valueOf(i)} AS ${c.quoted}`).join(', ')}
-    FROM unnest(${[signs, ...colParams, ...givenParams].join(', ')}) AS u(${['s', ...a, ...gv].join(', ')})
+  const images = `src AS (
+  SELECT u.w AS __sluice_w, ${cols.map((c, i) => `${valueOf(i)} AS ${c.quoted}`).join(', ')}${pv.map((x, j) => `, u.${x} AS ${partColumn(j)}`).join('')}
+    FROM unnest(${[weights, ...colParams, ...givenParams, ...partParams].join(', ')}) AS u(${['w', ...a, ...gv, ...pv].join(', ')})
   UNION ALL
-  SELECT 1, ${cols.map((c) => `t.${c.quoted}`).join(', ')}
+  SELECT 1, ${cols.map((c) => `t.${c.quoted}`).join(', ')}${parts.map((x) => `, NULL::${partType(x)}`).join('')}
     FROM ${keyedRows(v.table, cols, keyParams)}
 )`;
   const deltaOf = (src: string, filter: string | null) => `d AS (
-  SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, sum(r.s)::bigint AS rows${deltaAggs(v)}
+  SELECT ${g.map((x) => `r.${x.col.quoted} AS ${x.quoted}`).join(', ')}, sum(r.__sluice_w)::bigint AS rows${deltaAggs(v)}
     FROM ${src} r${filter ? ` WHERE ${filter}` : ''}
    GROUP BY ${g.map((x) => `r.${x.col.quoted}`).join(', ')}
 )`;
-  const batchDelta = `WITH ${images}, ${deltaOf('img', v.where)}`;
+  const batchDelta = `WITH ${images}, ${deltaOf('src', v.where)}`;
   // Run once per batch: named, so each connection parses and plans them once.
   const foldBatch = named(`${batchDelta}\n${upsert(v, true)}`);
   const logBatch = named(`${batchDelta}\nINSERT INTO ${v.log} SELECT pg_current_xact_id(), d.* FROM d`);

@@ -7,6 +7,7 @@ import { LOCK_CLASS } from '@sluice/shared/views/locks.ts';
 import { settle as settleSql } from '@sluice/shared/views/settle.ts';
 import type { AppliedBatch, BeforeStatementsHook, InTransactionHook } from '../flush/hooks.ts';
 import { imagePlan, type ImagePlan } from './images.ts';
+import { mergeImages, type SignedImage } from './merge.ts';
 
 /**
  * Keeps read models exact inside the batch transaction, from the batch's own
@@ -18,9 +19,11 @@ import { imagePlan, type ImagePlan } from './images.ts';
  * - after them (the in-transaction hook): one statement per view folds
  *   −1 × before-images, +1 × the same keys read again, and +1 × each applied
  *   plain insert's own values (a plain insert that committed made a new row:
- *   no read needed, unless another op of the batch changed it: images.ts). A request rolled back by poison bisection left its keyed
- *   rows as they were (before = after: no change) and its inserts are not
- *   among the applied ones. Then, only when needed, the min/max of groups a
+ *   no read needed, unless another op of the batch changed it: images.ts),
+ *   the writer having summed the images of each group first (merge.ts). A
+ *   request rolled back by poison bisection left its keyed rows as they were
+ *   (before = after: no change) and its inserts are not among the applied
+ *   ones. Then, only when needed, the min/max of groups a
  *   removed value may have held are recomputed, and emptied groups deleted.
  *
  * While a view is being built (state `building`, see build.ts) the delta goes
@@ -167,20 +170,19 @@ export async function settle(client: PoolClient, v: MaintainedView, rows: readon
   await settleSql(client, v.sql, rows);
 }
 
-/** Parameters of foldBatch/logBatch, or null when the batch changed nothing the view reads. */
+/**
+ * Parameters of foldBatch/logBatch, or null when the batch changed nothing the view reads: the
+ * before-images (−1) and the applied plain inserts' own values (+1), summed per group (merge.ts),
+ * then the keys of the rows read again after the statements.
+ */
 function paramsOf(v: MaintainedView, img: Images | undefined, reqs: readonly WriteRequest[]): unknown[] | null {
   const cols = v.bound.columns;
   const defaulted = cols.filter((c) => v.defaulted.has(c.name));
   const pk = v.bound.table.primaryKey;
-  const signs: number[] = [];
-  const values: (string | null)[][] = cols.map(() => []);
-  const given: boolean[][] = defaulted.map(() => []);
   const keys: string[][] = img ? img.plan.keys.map((k) => [...k]) : pk.map(() => []);
-  for (const row of img?.rows ?? []) {
-    signs.push(-1);
-    row.forEach((x, i) => values[i]!.push(x));
-    given.forEach((g) => g.push(true));
-  }
+  const allGiven = defaulted.map(() => true);
+  const images: SignedImage[] = [];
+  for (const row of img?.rows ?? []) images.push({ sign: -1, values: row, given: allGiven });
   for (const r of reqs) {
     for (const o of r.ops) {
       if (o.t !== v.bound.table.name || o.op !== 'insert' || !o.row) continue;
@@ -190,13 +192,12 @@ function paramsOf(v: MaintainedView, img: Images | undefined, reqs: readonly Wri
         pk.forEach((c, i) => keys[i]!.push(row[c.name]!));
         continue;
       }
-      signs.push(1);
-      cols.forEach((c, i) => values[i]!.push(row[c.name] ?? null));
-      defaulted.forEach((c, i) => given[i]!.push(row[c.name] !== undefined));
+      images.push({ sign: 1, values: cols.map((c) => row[c.name] ?? null), given: defaulted.map((c) => row[c.name] !== undefined) });
     }
   }
-  if (signs.length === 0 && keys[0]!.length === 0) return null;
-  return [signs, ...values, ...given, ...keys];
+  if (images.length === 0 && keys[0]!.length === 0) return null;
+  const m = mergeImages(v.bound, defaulted.map((c) => c.name), images);
+  return [m.weights, ...m.values, ...m.given, ...m.parts, ...keys];
 }
 
 export type { AppliedBatch };
