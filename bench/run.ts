@@ -74,7 +74,7 @@ switch (mode) {
     await runShardsBench({ durationS: num('duration', 15), connections: num('connections', 100), moveRows: num('move-rows', 100_000), moves: num('moves', 5) });
     break;
   case 'views':
-    await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000), partitions: num('partitions', 4), hotBatches: num('hot-batches', 60), rounds: num('rounds', 3) });
+    await runViewsBench({ rows: num('rows', 100_000), users: num('users', 10_000), partitions: num('partitions', 4), hotBatches: num('hot-batches', 60), rounds: num('rounds', 3), statements: args.includes('--statements') });
     break;
   case 'flags':
     await runFlagsBench({ durationS: num('duration', 10), connections: num('connections', 50), changes: num('changes', 1000) });

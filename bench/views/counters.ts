@@ -1,5 +1,7 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from '@sluice/shared/log/index.ts';
+import { ownUs } from '../lib/cpu.ts';
 import { startPostgres, type LocalPostgres } from '../lib/shared.ts';
 
 /**
@@ -14,7 +16,7 @@ import { startPostgres, type LocalPostgres } from '../lib/shared.ts';
 /** Start the bench's Postgres, with pg_stat_statements preloaded when it can be. */
 export async function startCountingPostgres(log: Logger): Promise<{ server: LocalPostgres; counting: boolean }> {
   try {
-    return { server: await startPostgres({ settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } }), counting: true };
+    return { server: await startPostgres({ settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.track_planning': 'on' } }), counting: true };
   } catch (err) {
     log.warn({ err }, 'pg_stat_statements not available: buffers and WAL records per row are not reported');
     return { server: await startPostgres(), counting: false };
@@ -33,4 +35,62 @@ export async function countersPerRow(pool: pg.Pool, rows: number): Promise<{ buf
     `SELECT sum(shared_blks_hit + shared_blks_read) AS b, sum(wal_records) AS w FROM pg_stat_statements WHERE query !~ 'pg_stat_statements'`,
   );
   return { buffers: Number(r[0]!.b ?? 0) / rows, wal: Number(r[0]!.w ?? 0) / rows };
+}
+
+/** One statement's share of a variant's run (pg_stat_statements: execution and planning time, wall clock). */
+export interface StatementTime {
+  statement: string;
+  calls: number;
+  'µs/row': number;
+  /** Of which planning (custom plans: every execution; a generic plan: once per connection). */
+  'planning µs/row': number;
+  plans: number;
+  'rows returned/call': number;
+}
+
+/** Statements since the last reset, dearest first: time per committed row (a time, so it moves with the machine's load as CPU does). */
+export async function statementTimes(pool: pg.Pool, rows: number): Promise<StatementTime[]> {
+  const { rows: r } = await pool.query<{ q: string; calls: string; ms: number; plan_ms: number; plans: string; returned: string }>(
+    `SELECT regexp_replace(left(query, 8000), '\\s+', ' ', 'g') AS q, calls::text, total_exec_time + total_plan_time AS ms, total_plan_time AS plan_ms, plans::text, rows::text AS returned
+       FROM pg_stat_statements WHERE query !~ 'pg_stat_statements' ORDER BY ms DESC LIMIT 8`,
+  );
+  return r.map((x) => ({ statement: summarize(x.q), calls: Number(x.calls), 'µs/row': Number(((x.ms * 1000) / rows).toFixed(2)), 'planning µs/row': Number(((x.plan_ms * 1000) / rows).toFixed(2)), plans: Number(x.plans), 'rows returned/call': Math.round(Number(x.returned) / Number(x.calls)) }));
+}
+
+/** A statement's first words and the table it writes or reads (enough to tell the fold from the insert). */
+function summarize(q: string): string {
+  const target = /(?:INSERT INTO|COPY|UPDATE|DELETE FROM)\s+([\w."]+)/i.exec(q);
+  const head = q.startsWith('WITH') ? 'WITH … ' : '';
+  return (target ? `${head}${target[0]}` : q.slice(0, 60)).slice(0, 70);
+}
+
+/**
+ * CPU so far (µs) of a postmaster's processes by role, from /proc: `backend`
+ * (client connections), each auxiliary process by its title (`walwriter`,
+ * `checkpointer`, `autovacuum launcher`…), and `exited` (children already
+ * reaped, such as autovacuum workers, counted in the postmaster's cutime).
+ */
+export function cpuByRole(postmaster: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string, ticks: number) => void (out[k] = (out[k] ?? 0) + ticks * 10_000);
+  for (const d of readdirSync('/proc')) {
+    if (d.charCodeAt(0) > 57) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(d);
+      if (pid === postmaster) {
+        out['postmaster'] = (out['postmaster'] ?? 0) + ownUs(pid, Number(f[11]) + Number(f[12]));
+        add('exited', Number(f[13]) + Number(f[14]));
+        continue;
+      }
+      if (Number(f[1]) !== postmaster) continue;
+      const title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      const role = /^postgres: (?:\S+ ){2}\S+ /.test(title) && !/^postgres: (autovacuum|background|logical|walwriter|checkpointer|archiver|startup|walsender|walreceiver)/.test(title) ? 'backend' : title.replace(/^postgres: /, '').replace(/ .*$/, '');
+      out[role] = (out[role] ?? 0) + ownUs(pid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench views [--rows N] [--users N] [--partitions N] [--hot-batches N]`: what a read model costs the write
+ * `pnpm bench views [--rows N] [--users N] [--partitions N] [--hot-batches N] [--rounds N] [--statements]`: what a read model costs the write
  * path. The same batches (1,000 rows each, the writer's flush, in process,
  * against a private Postgres) are committed with 0, 1 and 3 views, and with
  * one equivalent summary kept by a per-row trigger (what pg_ivm does: work in
@@ -25,7 +25,7 @@ import { loadViews } from '@sluice/writer/views/load.ts';
 import { ViewMaintainer } from '@sluice/writer/views/maintainer.ts';
 import type { WriteOp } from '@sluice/shared/queue/contract.ts';
 import { sampleCpu } from '../lib/cpu.ts';
-import { countersPerRow, resetCounters, startCountingPostgres } from './counters.ts';
+import { countersPerRow, cpuByRole, resetCounters, startCountingPostgres, statementTimes, type StatementTime } from './counters.ts';
 import { runHotGroup } from './hot.ts';
 import { median, printTable, runId, writeResults, type Row } from '../lib/report.ts';
 import { createLogger, createPool, introspectCatalog, migrate } from '../lib/shared.ts';
@@ -38,6 +38,8 @@ export interface ViewsBenchOptions {
   hotBatches: number;
   /** Passes over each load, every variant once per pass; ratios are medians of per-pass ratios. */
   rounds: number;
+  /** `--statements`: also print each variant's dearest statements in the last round (pg_stat_statements). */
+  statements: boolean;
 }
 
 const TABLE = `DROP TABLE IF EXISTS bench_events CASCADE;
@@ -96,6 +98,9 @@ interface VariantRun {
   pgPerRow: number;
   writerPerRow: number;
   work: { buffers: number; wal: number } | null;
+  statements: StatementTime[] | null;
+  /** Postgres CPU µs per row by process role (--statements). */
+  roles: Record<string, number> | null;
   exact: string;
 }
 
@@ -149,6 +154,7 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
       if (counting) await resetCounters(pool);
       const tracked = [{ name: 'postgres', pid: pgServer.pid }];
       const cpu0 = sampleCpu(tracked);
+      const roles0 = o.statements ? cpuByRole(pgServer.pid) : null;
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       let committed = 0;
@@ -157,20 +163,33 @@ export async function runViewsBench(o: ViewsBenchOptions): Promise<void> {
       const own = process.cpuUsage(own0);
       const pgUs = sampleCpu(tracked).postgres! - cpu0.postgres!;
       const work = counting ? await countersPerRow(pool, committed) : null;
+      const statements = counting && o.statements ? await statementTimes(pool, committed) : null;
+      const roles1 = roles0 ? cpuByRole(pgServer.pid) : null;
+      const roles = roles0 && roles1 ? Object.fromEntries(Object.entries(roles1).map(([k, x]) => [k, Number(((x - (roles0[k] ?? 0)) / committed).toFixed(2))])) : null;
       let exact = '';
       for (const m of views) exact += (await verifyView(pool, m)).length === 0 ? '' : `${m.bound.name} differs `;
-      return { committed, rowsPerSec: (committed / ms) * 1000, pgPerRow: pgUs / committed, writerPerRow: (own.user + own.system) / committed, work, exact };
+      return { committed, rowsPerSec: (committed / ms) * 1000, pgPerRow: pgUs / committed, writerPerRow: (own.user + own.system) / committed, work, statements, roles, exact };
     };
     let runSeq = 0;
     for (const load of ['insert', 'mixed'] as Load[]) {
       const jobs = batches(load, o.rows, o.users);
       // Each round runs every variant once, 0 views first; a variant's ratio is taken within its round
       // (same minute of machine load), then the median over the rounds.
+      // Untimed warm-up of every variant on a slice of the load: the first variant of round 1 used to run
+      // on a cold server and a cold writer (catalog caches, code not yet compiled), which lowered its
+      // round's ratios (a range reaching 0.94 while the other rounds sat at 1.3–1.4).
+      for (const v of variants) await runVariant(v, jobs.slice(0, 20));
       const runs = new Map<string, VariantRun[]>(variants.map((v) => [v.name, []]));
       for (let round = 0; round < o.rounds; round++) {
         for (const v of variants) runs.get(v.name)!.push(await runVariant(v, jobs));
       }
       const base = runs.get('0 views')!;
+      for (const v of variants) {
+        const st = runs.get(v.name)![o.rounds - 1]!.statements;
+        const roles = runs.get(v.name)![o.rounds - 1]!.roles;
+        if (roles) printTable(`views, ${load}, ${v.name}: Postgres CPU µs per row by process, last round`, [roles]);
+        if (st) printTable(`views, ${load}, ${v.name}: dearest statements of the last round (execution + planning, wall time per committed row)`, st.map((x) => ({ ...x })));
+      }
       for (const v of variants) {
         const rs = runs.get(v.name)!;
         const ratios = rs.map((r, i) => r.pgPerRow / base[i]!.pgPerRow);

@@ -51,10 +51,19 @@ interface Images {
   rows: (string | null)[][];
 }
 
-/** The shared lock and state read of the touched views: one round trip (names are [a-z0-9_], checked at parse). */
+/**
+ * The shared lock and state read of the touched views: one round trip (names are [a-z0-9_], checked at parse).
+ *
+ * It also makes the rest of the transaction (the folds, the settle statements) use their prepared
+ * statements' generic plans. Left to itself Postgres re-planned the fold at every batch of plain
+ * inserts: with no keyed rows its custom plan looks cheaper than the generic one, so it never
+ * switched (pnpm bench views --statements: 31 plans in 30 calls, a third of the fold's time at
+ * ~100 groups per batch). The generic plan is the same shape: the keyed rows are primary-key probes
+ * whatever the estimate (sql.ts keyedRows), the settle statements TID scans.
+ */
 export function stateSql(views: readonly MaintainedView[]): string {
   const locks = views.map((v) => `SELECT pg_advisory_xact_lock_shared(${LOCK_CLASS}, ${v.lock});`).join(' ');
-  return `${locks} SELECT name, state, md5(btrim(definition, E' \\t\\r\\n')) AS def FROM sluice.views WHERE name IN (${views.map((v) => `'${v.bound.name}'`).join(', ')})`;
+  return `SET LOCAL plan_cache_mode = force_generic_plan; ${locks} SELECT name, state, md5(btrim(definition, E' \\t\\r\\n')) AS def FROM sluice.views WHERE name IN (${views.map((v) => `'${v.bound.name}'`).join(', ')})`;
 }
 
 /** md5 of a definition as stateSql computes it. */
