@@ -34,7 +34,7 @@ function stat(pid: number): [number, number, number] | null {
 }
 
 /** A live process's own CPU so far (µs): its threads' schedstat, or `ticks` when that cannot be read. */
-export function ownUs(pid: number, ticks: number): number {
+function ownUs(pid: number, ticks: number): number {
   try {
     let ns = 0;
     for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
@@ -67,4 +67,36 @@ export function sampleCpu(tracked: readonly Tracked[]): CpuSample {
 /** `b - a` per name. */
 export function cpuDelta(a: CpuSample, b: CpuSample): CpuSample {
   return Object.fromEntries(Object.keys(b).map((k) => [k, b[k]! - (a[k] ?? 0)]));
+}
+
+/** Auxiliary processes by title; every other child of a postmaster serves a client connection. */
+const AUXILIARY = /^postgres: (autovacuum \w+|background writer|checkpointer|walwriter|logical replication \w+|archiver|startup|walsender|walreceiver)/;
+
+/**
+ * CPU so far (µs) of a postmaster's processes by role: `backend` (client
+ * connections), each auxiliary process by its title, `postmaster`, and
+ * `exited` (children already reaped, such as autovacuum workers: ticks only).
+ */
+export function cpuByRole(postmaster: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string, us: number) => void (out[k] = (out[k] ?? 0) + us);
+  for (const d of readdirSync('/proc')) {
+    if (d.charCodeAt(0) > 57) continue; // not a pid
+    const pid = Number(d);
+    const s = stat(pid);
+    if (s === null) continue;
+    if (pid === postmaster) {
+      add('postmaster', ownUs(pid, s[1]));
+      add('exited', s[2] * TICK_US);
+    } else if (s[0] === postmaster) {
+      let title = '';
+      try {
+        title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue; // gone meanwhile
+      }
+      add(AUXILIARY.exec(title)?.[1] ?? 'backend', ownUs(pid, s[1]));
+    }
+  }
+  return out;
 }

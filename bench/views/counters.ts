@@ -1,7 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from '@sluice/shared/log/index.ts';
-import { ownUs } from '../lib/cpu.ts';
 import { startPostgres, type LocalPostgres } from '../lib/shared.ts';
 
 /**
@@ -62,35 +60,4 @@ function summarize(q: string): string {
   const target = /(?:INSERT INTO|COPY|UPDATE|DELETE FROM)\s+([\w."]+)/i.exec(q);
   const head = q.startsWith('WITH') ? 'WITH … ' : '';
   return (target ? `${head}${target[0]}` : q.slice(0, 60)).slice(0, 70);
-}
-
-/**
- * CPU so far (µs) of a postmaster's processes by role, from /proc: `backend`
- * (client connections), each auxiliary process by its title (`walwriter`,
- * `checkpointer`, `autovacuum launcher`…), and `exited` (children already
- * reaped, such as autovacuum workers, counted in the postmaster's cutime).
- */
-export function cpuByRole(postmaster: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  const add = (k: string, ticks: number) => void (out[k] = (out[k] ?? 0) + ticks * 10_000);
-  for (const d of readdirSync('/proc')) {
-    if (d.charCodeAt(0) > 57) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      const pid = Number(d);
-      if (pid === postmaster) {
-        out['postmaster'] = (out['postmaster'] ?? 0) + ownUs(pid, Number(f[11]) + Number(f[12]));
-        add('exited', Number(f[13]) + Number(f[14]));
-        continue;
-      }
-      if (Number(f[1]) !== postmaster) continue;
-      const title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      const role = /^postgres: (?:\S+ ){2}\S+ /.test(title) && !/^postgres: (autovacuum|background|logical|walwriter|checkpointer|archiver|startup|walsender|walreceiver)/.test(title) ? 'backend' : title.replace(/^postgres: /, '').replace(/ .*$/, '');
-      out[role] = (out[role] ?? 0) + ownUs(pid, Number(f[11]) + Number(f[12]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }

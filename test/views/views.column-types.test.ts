@@ -5,19 +5,12 @@
  * as group keys and in min/max/count. After random inserts, updates across
  * groups and deletes, every view equals a fresh `SELECT … GROUP BY`.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
-import { ensureView, verifyView } from '@sluice/writer/views/build.ts';
-import { loadViews } from '@sluice/writer/views/load.ts';
-import { ViewMaintainer, type MaintainedView } from '@sluice/writer/views/maintainer.ts';
-import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
-import { StatementCache } from '@sluice/writer/flush/sql.ts';
+import type { MaintainedView } from '@sluice/writer/views/maintainer.ts';
+import { expectExact, maintainedViews, rng } from './support.ts';
 import { createTestEnv, type TestEnv } from '../harness/index.ts';
-import { del, ins, job, quiet, upd, type Req } from '../writer/helpers.ts';
+import { del, ins, job, upd, type Req } from '../writer/helpers.ts';
 
 const SCHEMA = `
 CREATE TABLE things (
@@ -47,20 +40,9 @@ let views: MaintainedView[];
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SCHEMA });
-  ctx = { pool: env.pool, catalog: await introspectCatalog(env.pool, ['things']), cache: new StatementCache(), failpoints: new FailPoints([]), log: quiet, inTransaction: [] };
-  const dir = mkdtempSync(join(tmpdir(), 'views-types-'));
-  for (const [n, sql] of Object.entries(VIEWS)) writeFileSync(join(dir, `${n}.sql`), sql);
-  views = await loadViews(dir, ctx.catalog, env.pool);
-  const m = new ViewMaintainer(views);
-  ctx = { ...ctx, beforeStatements: [m.before], inTransaction: [m.inTransaction] };
-  for (const v of views) await ensureView(env.pool, v, quiet);
+  ({ ctx, views } = await maintainedViews(env.pool, ['things'], VIEWS, true));
 });
 afterAll(async () => env?.cleanup());
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
-}
 
 function row(r: () => number, id: number): Record<string, string | null> {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
@@ -96,7 +78,7 @@ describe('read models over typed columns', () => {
       });
       await flushBatch(ctx, [job(reqs)]);
     }
-    for (const v of views) expect({ view: v.bound.name, diff: await verifyView(env.pool, v) }).toEqual({ view: v.bound.name, diff: [] });
+    await expectExact(env.pool, views);
     // The two spellings of one uuid are one group; char(n) values kept whole.
     const refs = await env.pool.query<{ ref: string | null }>('SELECT ref::text FROM sluice_views.by_ref ORDER BY ref');
     expect(refs.rows.map((x) => x.ref)).toEqual(['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'b1ffcd00-0d1c-4ef8-bb6d-6bb9bd380a22', null]);

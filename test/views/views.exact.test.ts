@@ -5,17 +5,11 @@
  * view equals a fresh `SELECT … GROUP BY` (verify reports 0 differing groups);
  * a view created over a filled table while batches commit is exact too.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
-import { ensureView, verifyView } from '@sluice/writer/views/build.ts';
-import { loadViews } from '@sluice/writer/views/load.ts';
-import { ViewMaintainer, type MaintainedView } from '@sluice/writer/views/maintainer.ts';
-import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
-import { StatementCache } from '@sluice/writer/flush/sql.ts';
+import { ensureView } from '@sluice/writer/views/build.ts';
+import type { MaintainedView } from '@sluice/writer/views/maintainer.ts';
+import { expectExact, maintainedViews, rng } from './support.ts';
 import { createTestEnv, type TestEnv } from '../harness/index.ts';
 import { del, ins, job, quiet, upd, ups, type Req } from '../writer/helpers.ts';
 
@@ -42,20 +36,9 @@ let views: MaintainedView[];
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SCHEMA });
-  ctx = { pool: env.pool, catalog: await introspectCatalog(env.pool, ['ev']), cache: new StatementCache(), failpoints: new FailPoints([]), log: quiet, inTransaction: [] };
-  const dir = mkdtempSync(join(tmpdir(), 'views-'));
-  for (const [n, sql] of Object.entries(VIEWS)) writeFileSync(join(dir, `${n}.sql`), sql);
-  views = await loadViews(dir, ctx.catalog, env.pool);
-  const m = new ViewMaintainer(views);
-  ctx = { ...ctx, beforeStatements: [m.before], inTransaction: [...ctx.inTransaction, m.inTransaction] };
+  ({ ctx, views } = await maintainedViews(env.pool, ['ev'], VIEWS, false));
 });
 afterAll(async () => env?.cleanup());
-
-/** A seeded PRNG so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
-}
 
 /** A random request against ids 1..maxId (a key may be written several times in one batch). */
 function randomReq(r: () => number, maxId: number): Req {
@@ -81,9 +64,7 @@ async function eventually(cond: () => boolean, ms = 30_000): Promise<void> {
   }
 }
 
-async function expectExact(): Promise<void> {
-  for (const v of views) expect({ view: v.bound.name, diff: await verifyView(env.pool, v) }).toEqual({ view: v.bound.name, diff: [] });
-}
+const expectViewsExact = () => expectExact(env.pool, views);
 
 describe('read models', () => {
   it('are exact after random mixed batches with poison, updates across groups and deletes', async () => {
@@ -96,12 +77,12 @@ describe('read models', () => {
       dead += res.stats.dead.length;
       // A redelivered job is skipped by the dedupe record: the views do not count it twice.
       if (b % 10 === 3) await flushBatch(ctx, [jobs[0]!]);
-      if (b % 15 === 14) await expectExact();
+      if (b % 15 === 14) await expectViewsExact();
     }
     expect(dead).toBeGreaterThan(0);
     const { rows } = await env.pool.query<{ n: string }>('SELECT count(*) AS n FROM sluice_views.user_stats');
     expect(Number(rows[0]!.n)).toBeGreaterThan(3);
-    await expectExact();
+    await expectViewsExact();
   }, 180_000);
 
   it('refuses nothing it accepted: every aggregate is readable through the view', async () => {
@@ -145,6 +126,6 @@ describe('read models', () => {
     // Writes went on while the view was built: batches committed, deltas were logged and folded.
     expect(committedDuring).toBeGreaterThan(0);
     expect(built!.logged + other!.logged).toBeGreaterThan(0);
-    await expectExact();
+    await expectViewsExact();
   }, 180_000);
 });

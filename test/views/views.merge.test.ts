@@ -7,19 +7,12 @@
  * view equals a fresh `SELECT … GROUP BY` after every batch. (That a batch
  * reaches the fold as one input row per group is writer/src/views/merge.test.ts.)
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushBatch, type FlushContext } from '@sluice/writer/flush/flush.ts';
-import { ensureView, verifyView } from '@sluice/writer/views/build.ts';
-import { loadViews } from '@sluice/writer/views/load.ts';
-import { ViewMaintainer, type MaintainedView } from '@sluice/writer/views/maintainer.ts';
-import { introspectCatalog } from '@sluice/shared/catalog/introspect.ts';
-import { FailPoints } from '@sluice/shared/lifecycle/failpoints.ts';
-import { StatementCache } from '@sluice/writer/flush/sql.ts';
+import type { MaintainedView } from '@sluice/writer/views/maintainer.ts';
+import { expectExact, maintainedViews, rng } from './support.ts';
 import { createTestEnv, type TestEnv } from '../harness/index.ts';
-import { del, ins, job, quiet, upd, type Req } from '../writer/helpers.ts';
+import { del, ins, job, upd, type Req } from '../writer/helpers.ts';
 
 const SCHEMA = `
 CREATE TABLE pay (
@@ -50,20 +43,9 @@ let views: MaintainedView[];
 
 beforeAll(async () => {
   env = await createTestEnv({ sql: SCHEMA });
-  ctx = { pool: env.pool, catalog: await introspectCatalog(env.pool, ['pay']), cache: new StatementCache(), failpoints: new FailPoints([]), log: quiet, inTransaction: [] };
-  const dir = mkdtempSync(join(tmpdir(), 'views-merge-'));
-  for (const [n, sql] of Object.entries(VIEWS)) writeFileSync(join(dir, `${n}.sql`), sql);
-  views = await loadViews(dir, ctx.catalog, env.pool);
-  const m = new ViewMaintainer(views);
-  ctx = { ...ctx, beforeStatements: [m.before], inTransaction: [m.inTransaction] };
-  for (const v of views) await ensureView(env.pool, v, quiet);
+  ({ ctx, views } = await maintainedViews(env.pool, ['pay'], VIEWS, true));
 });
 afterAll(async () => env?.cleanup());
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
-}
 
 function row(r: () => number, id: number): Record<string, string | null> {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
@@ -78,10 +60,6 @@ function row(r: () => number, id: number): Record<string, string | null> {
   const at = pick(ATS);
   if (at !== undefined) out['at'] = at;
   return out;
-}
-
-async function expectExact(): Promise<void> {
-  for (const v of views) expect({ view: v.bound.name, diff: await verifyView(env.pool, v) }).toEqual({ view: v.bound.name, diff: [] });
 }
 
 describe('read models fed merged images', () => {
@@ -100,7 +78,7 @@ describe('read models fed merged images', () => {
         return del('pay', [id]);
       });
       await flushBatch(ctx, [job(reqs)]);
-      await expectExact();
+      await expectExact(env.pool, views);
     }
     // The rounding is what the table stored: 1.555 counted as 1.56, 10:00:00.7 as 10:00:01.
     const { rows } = await env.pool.query<{ hi: string; last_at: string }>("SELECT max(hi)::text AS hi, max(last_at)::text AS last_at FROM sluice_views.pay_stats");

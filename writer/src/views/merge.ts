@@ -99,15 +99,13 @@ interface Plan {
    * rounded to it), and whether they are read at all (only count(col) over it: no).
    */
   columns: ({ integer: boolean; scale: number | null; exact: boolean } | null)[];
-  /** Per column: index in the defaulted list, or −1. */
-  defaultedAt: number[];
   /** Per partial (foldedParts order): column index, kind, and for 'e' whether the smaller value wins. */
   parts: { col: number; part: 'n' | 's' | 'e'; min: boolean }[];
 }
 
 const plans = new WeakMap<BoundView, Plan>();
 
-function planOf(v: BoundView, defaulted: readonly string[]): Plan {
+function planOf(v: BoundView): Plan {
   let plan = plans.get(v);
   if (plan) return plan;
   const parts = foldedParts(v);
@@ -126,7 +124,6 @@ function planOf(v: BoundView, defaulted: readonly string[]): Plan {
   });
   plan = {
     columns,
-    defaultedAt: v.columns.map((c) => defaulted.indexOf(c.name)),
     parts: parts.map((p) => ({ col: at.get(p.agg.col!.name)!, part: p.part, min: p.agg.fn === 'min' })),
   };
   plans.set(v, plan);
@@ -145,7 +142,8 @@ interface Group {
 
 /** Sum `images` per group and sign (see the module comment). `defaulted`: names of the view's defaulted columns, in parameter order. */
 export function mergeImages(v: BoundView, defaulted: readonly string[], images: Iterable<SignedImage>): MergedImages {
-  const plan = planOf(v, defaulted);
+  const plan = planOf(v);
+  const defaultedAt = v.columns.map((c) => defaulted.indexOf(c.name));
   const groups = new Map<string, Group>();
   const keyParts: string[] = [];
   const values: (Decimal | null)[] = v.columns.map(() => null);
@@ -155,7 +153,7 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
     keyParts.push(img.sign === 1 ? '+' : '-');
     for (let i = 0; i < v.columns.length; i++) {
       const x = img.values[i] ?? null;
-      const d = plan.defaultedAt[i]!;
+      const d = defaultedAt[i]!;
       const col = plan.columns[i] ?? null;
       values[i] = null;
       folded[i] = false;
