@@ -61,7 +61,7 @@ export class PartitionConsumer {
   private interrupted = false;
   /** The payload version at the head this writer cannot read: the partition is not consumed any more (see the class comment). */
   private waitingFor: number | undefined;
-  /** Stopping while waiting for a newer writer: held jobs are let go at once and moved back once the log consumer closed (see `stop`). */
+  /** Stopping: held jobs are let go at once and moved back once the log consumer closed (see `stop`). */
   private releasingHeld = false;
   /** Ends this consumer's enlistment in group commit. */
   private unenlist: (() => void) | undefined;
@@ -270,24 +270,24 @@ export class PartitionConsumer {
       closing?.catch(() => {});
       // … which they do as the open batch, sealed now (linger no longer applies), commits;
       await step('batcher.stop', () => this.batcher.stop());
-      if (this.waitingFor !== undefined && !this.interrupted) {
-        // Waiting for a newer writer: a fetch BullMQ had in flight may still take one more job while
-        // the log closes, and moving that one back on its own would put it at the head, before the
-        // held ones. So the held jobs are let go now (left taken: their locks stay until they expire,
-        // not renewed), the log closes (a late job is let go the same way), and only then are they
-        // all moved back, in take order. Should a lock expire first (a close that took a whole
-        // lock period), those jobs stay taken, unlocked, and the next owner hands them back in order.
+      if (!this.interrupted) {
+        // Held jobs (fenced out, lease lost, or waiting for a newer writer) go back to the queue head
+        // only once the log has closed. The log hands out what it already fetched while it closes:
+        // up to SLUICE_WRITER_CONCURRENCY jobs taken before the stop and not yet given to `process`,
+        // which may only then find the partition lost or a newer payload. Moving each of those back as
+        // it comes would push them to the head one at a time, newest last, i.e. at the head: reversed,
+        // a key's later write ahead of its earlier one (seen: a writer stopped while its new consumer
+        // was still fetching ahead). So every held job is let go now (left taken: its lock stays
+        // until it expires, not renewed), a later one the same way as it comes, and once the log has
+        // closed they are all moved back together, in take order. Should a lock expire first (a close
+        // that took a whole lock period), that job stays taken, unlocked, and the next owner hands it
+        // back in order (partition-log/orphans.ts).
         this.releasingHeld = true;
         for (const r of this.returning) r.settle();
-        await step('log.close', async () => closing);
-        this.returnedAll = true;
-        await step('move back', () => this.moveBack(this.returning.splice(0)));
-      } else {
-        // jobs of a fenced-out batch wait for this, with the connection still open.
-        this.returnedAll = true;
-        await step('move back', () => this.moveBack(this.returning.splice(0)));
-        await step('log.close', async () => closing);
       }
+      await step('log.close', async () => closing);
+      this.returnedAll = true;
+      await step('move back', () => this.moveBack(this.returning.splice(0)));
       await step('redis.quit', async () => this.redis && this.deps.redis.release(this.redis));
       if (this.waitingFor !== undefined) this.deps.metrics.partitionsWaiting.remove({ partition: this.partition.name, version: String(this.waitingFor) });
       if (firstError !== undefined) throw firstError;
