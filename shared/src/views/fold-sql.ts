@@ -94,11 +94,15 @@ export function logAggs(v: BoundView): string {
     .join('');
 }
 
+/** The numeric values a running sum cannot take back out. */
+const NON_FINITE = `('NaN', 'Infinity', '-Infinity')`;
+
 /**
  * Fold `d` into the view: a new group takes the delta as is; an existing one
  * adds counts and sums, takes least/greatest of added min/max values, and is
  * marked stale when a removed value could have been its min or max
- * (removed ≤ current min, ≥ current max). RETURNING names each group touched
+ * (removed ≤ current min, ≥ current max) or a numeric sum is NaN or infinite
+ * (then or in the delta). RETURNING names each group touched
  * (`k0…` as text), its row count, whether it went stale, and its ctid
  * (`t`: settle.ts finds the row again by it, in this same transaction, which holds its lock).
  */
@@ -108,6 +112,8 @@ export function upsert(v: BoundView, oneBatch: boolean): string {
   const vals: string[] = [];
   const set: string[] = [];
   const stale: string[] = [];
+  /** Whether a new group is stale at once (only a non-finite sum makes it so). */
+  const staleNew: string[] = [];
   const push = (col: string, value: string, onConflict: string | null) => {
     ins.push(col);
     vals.push(value);
@@ -136,6 +142,14 @@ export function upsert(v: BoundView, oneBatch: boolean): string {
         push(`__s${a.i}`, `coalesce(d.s${a.i}, 0)`, sNew);
         const shown = a.fn === 'sum' ? (x: string) => `(${x})::${a.type}` : (x: string, n: string) => `(${x}) / (${n})`;
         push(out, `CASE WHEN d.n${a.i} > 0 THEN ${shown(`d.s${a.i}`, `d.n${a.i}`)} END`, `CASE WHEN ${nNew} > 0 THEN ${shown(sNew, nNew)} END`);
+        // numeric holds NaN and ±Infinity: a running sum that took one in cannot take it out again
+        // (Infinity − Infinity is NaN), so a group whose sum is not finite is recomputed by any delta
+        // that reaches it. So is one whose delta's sum is not finite: logged deltas of several batches
+        // may add a value and remove it again (a single batch's delta removes only what was there).
+        if (a.col.kind === 'numeric') {
+          stale.push(`v.__s${a.i} IN ${NON_FINITE} OR EXCLUDED.__s${a.i} IN ${NON_FINITE}`);
+          staleNew.push(`coalesce(d.s${a.i}, 0) IN ${NON_FINITE}`);
+        }
         break;
       }
       case 'min':
@@ -158,9 +172,9 @@ export function upsert(v: BoundView, oneBatch: boolean): string {
   }
   if (stale.length > 0) {
     // Computed from the row as it was before this statement (the subquery sees the statement's snapshot).
-    // A new group cannot have lost a value it never had: not stale.
+    // A new group cannot have lost a value it never had: not stale, unless its delta's sum is not finite.
     ins.push('__stale');
-    vals.push('false');
+    vals.push(staleNew.length === 0 ? 'false' : `(${staleNew.join(' OR ')})`);
     set.push(`__stale = v.__stale OR ${stale.join(' OR ')}`);
   }
   return `INSERT INTO ${v.data} AS v (${ins.join(', ')})

@@ -13,7 +13,8 @@ import { deltaAggs, deltaColDefs, foldedParts, logAggs, partColumn, upsert } fro
  *   `__n<i>`  non-null values of aggregate i (sum/avg: NULL when 0; count(col) is this)
  *   `__s<i>`  running sum of aggregate i (sum = __s, avg = __s / __n, NULL while __n = 0)
  *   `__d<i>`  scratch: the extreme value a delta removed (min/max), compared in the fold, never kept
- *   `__stale` a removed value was the group's min or max: recompute it from the base table
+ *   `__stale` a removed value was the group's min or max, or a numeric running sum is NaN or
+ *             infinite: recompute the group from the base table
  *
  * A delta is a set of signed row images (+1 a row now present, −1 a row that
  * was present before the batch; the writer sends rows that share their group
@@ -37,7 +38,7 @@ export interface ViewStatements {
   logBatch: NamedStatement;
   /** `$1` the backfill snapshot (pg_snapshot text): folds the logged deltas it cannot see. */
   foldLog: string;
-  /** `$1` tid[]: recompute min/max of these rows (as the fold returned them). */
+  /** `$1` tid[]: recompute these stale rows (as the fold returned them): min/max and numeric sums (recomputeSql). */
   recompute: NamedStatement | null;
   /** `$1` tid[]: delete these rows if their row count reached 0. */
   dropEmpty: NamedStatement;
@@ -112,12 +113,11 @@ COMMENT ON TABLE ${Q('sluice_views')}.${Q(dataName)} IS 'Sluice read model ${v.n
    GROUP BY ${gList}
 )\n${upsert(v, false)}`;
 
-  // ---- min/max recompute, empty groups: by the row's ctid as the fold returned it (a TID scan, whatever the planner thinks of the view's size)
+  // ---- stale groups' recompute, empty groups: by the row's ctid as the fold returned it (a TID scan, whatever the planner thinks of the view's size)
   // `=` on NOT NULL group columns (an index on the base table serves it), IS NOT DISTINCT FROM where NULL is a group.
   const keyEq = (left: string, x: (typeof g)[number], right: string) => (x.col.notNull ? `${left} = ${right}` : `(${left} = ${right} OR (${left} IS NULL AND ${right} IS NULL))`);
   const ofGroup = g.map((x) => keyEq(`r.${x.col.quoted}`, x, `v.${x.quoted}`)).join(' AND ');
-  const recompute = minmax.length === 0 ? null : named(`UPDATE ${v.data} v SET ${minmax.map((m) => `${m.quoted} = (SELECT ${m.fn}(r.${m.col!.quoted}) FROM ${v.table.qualified} r WHERE ${v.where ? `${v.where} AND ` : ''}${ofGroup})`).join(', ')}, __stale = false
- WHERE v.ctid = ANY($1::tid[])`);
+  const recompute = recomputeSql(v, ofGroup);
   const dropEmpty = named(`DELETE FROM ${v.data} v WHERE v.ctid = ANY($1::tid[]) AND v.__rows = 0`);
 
   // ---- backfill and verify: the definition itself, plus the hidden columns
@@ -224,6 +224,33 @@ function keyedRows(table: BoundView['table'], columns: readonly BoundView['colum
   const keys = `(SELECT DISTINCT ${pk.map((c, i) => `u.${k[i]}::${c.castType} AS ${k[i]}`).join(', ')} FROM unnest(${params.join(', ')}) AS u(${k.join(', ')})) k`;
   const list = columns.length === 0 ? '1' : columns.map((c) => `r.${c.quoted}`).join(', ');
   return `${keys} CROSS JOIN LATERAL (SELECT ${list} FROM ${table.qualified} r WHERE ${pk.map((c, i) => `r.${c.quoted} = k.${k[i]}`).join(' AND ')} LIMIT 1) t`;
+}
+
+/**
+ * `$1` tid[]: the stale groups (the fold's `__stale`) computed again from
+ * their base rows, in one scan per group: min/max (a removed value may have
+ * been the extreme) and the sums of numeric columns (a NaN or an infinity in
+ * the running sum). A group stale for one reason gets both: the others come
+ * out as they were. null when the view has neither.
+ */
+function recomputeSql(v: BoundView, ofGroup: string): NamedStatement | null {
+  const targets: string[] = [];
+  const values: string[] = [];
+  for (const a of v.aggregates) {
+    if (a.col === null) continue;
+    const c = `r.${a.col.quoted}`;
+    if (a.fn === 'min' || a.fn === 'max') {
+      targets.push(a.quoted);
+      values.push(`${a.fn}(${c})`);
+    } else if ((a.fn === 'sum' || a.fn === 'avg') && a.col.kind === 'numeric') {
+      // As freshGroups computes them, so verify compares like with like.
+      targets.push(`__s${a.i}`, a.quoted);
+      values.push(`coalesce(sum(${c}), 0)`, a.fn === 'sum' ? `sum(${c})::${a.type}` : `avg(${c})`);
+    }
+  }
+  if (targets.length === 0) return null;
+  return named(`UPDATE ${v.data} v SET (${targets.join(', ')}, __stale) = (SELECT ${values.join(', ')}, false FROM ${v.table.qualified} r WHERE ${v.where ? `(${v.where}) AND ` : ''}${ofGroup})
+ WHERE v.ctid = ANY($1::tid[])`);
 }
 
 /** INSERT of the view's rows (hidden columns too) computed from the base rows, narrowed by `narrow` (see freshGroups). */
