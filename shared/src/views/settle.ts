@@ -2,9 +2,9 @@ import type { PoolClient } from '../db/pool.ts';
 import type { ViewStatements } from './sql.ts';
 
 /**
- * After a fold (the RETURNING rows of foldBatch/foldLog: `k0…`, `rows`,
- * `stale`, `t`): recompute min/max of the groups marked stale, delete the groups
- * whose row count reached 0, each statement only when some group needs it.
+ * After a fold (the RETURNING rows of foldBatch/foldLog: `k0…`, `settle`,
+ * `t`, fold-sql.ts upsert): recompute the groups marked stale, delete the
+ * groups whose row count reached 0, each statement only when some group needs it.
  */
 export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'recompute' | 'dropEmpty'>, rows: readonly Record<string, unknown>[]): Promise<void> {
   // The rows by ctid (`t`): the fold's own tuple versions, locked by this transaction, so nobody moved them since.
@@ -14,9 +14,9 @@ export async function settle(client: PoolClient, sql: Pick<ViewStatements, 'reco
     return sel.length === 0 ? null : [sel.map((r) => r['t'] as string)];
   };
   if (sql.recompute !== null) {
-    const stale = arrays((r) => r['stale'] === true && Number(r['rows']) > 0);
+    const stale = arrays((r) => r['settle'] === 'stale');
     if (stale !== null) await client.query({ ...sql.recompute, values: stale });
   }
-  const empty = arrays((r) => Number(r['rows']) === 0);
+  const empty = arrays((r) => r['settle'] === 'empty');
   if (empty !== null) await client.query({ ...sql.dropEmpty, values: empty });
 }

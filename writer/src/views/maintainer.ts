@@ -160,7 +160,7 @@ export class ViewMaintainer {
       // keeps being maintained and the log feeds the table being computed beside it (rebuild.ts).
       if (s.state !== 'ready') await client.query({ ...v.sql.logBatch, values: params });
       if (s.state === 'building') continue;
-      const folded = await client.query<{ rows: string; stale: boolean } & Record<string, string>>({ ...v.sql.foldBatch, values: params });
+      const folded = await client.query<Record<string, string | null>>({ ...v.sql.foldBatch, values: params });
       await settle(client, v, folded.rows);
       for (const r of folded.rows) groups.push({ table: v.bound.name, key: v.bound.group.map((_, i) => r[`k${i}`] as string) });
     }
