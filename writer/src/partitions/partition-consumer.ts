@@ -54,7 +54,6 @@ export class PartitionConsumer {
   private stopping: Promise<void> | undefined;
   private seq = 0;
   private returning: Returned[] = [];
-  private returnedAll = false;
   private readonly suspects = new WeakSet<BatchJob>();
   private readonly entries = new WeakMap<BatchJob, LogEntry>();
   /** The connection dropped: no job taken from now on may be committed by this consumer. */
@@ -228,12 +227,9 @@ export class PartitionConsumer {
   private giveBack(seq: number, entry: LogEntry, untouched = false): Promise<void> {
     return new Promise<void>((_, reject) => {
       const r: Returned = { seq, entry, untouched, settle: () => reject(new LeftInLog()) };
-      if (this.interrupted) r.settle();
-      else if (this.releasingHeld) {
-        this.returning.push(r);
-        r.settle();
-      } else if (this.returnedAll) this.moveBack([r]).catch((err: unknown) => this.log.warn({ err }, 'moving a held job back failed; it stays taken for the next consumer'));
-      else this.returning.push(r);
+      if (this.interrupted) return r.settle();
+      this.returning.push(r);
+      if (this.releasingHeld) r.settle();
     });
   }
 
@@ -270,23 +266,21 @@ export class PartitionConsumer {
       closing?.catch(() => {});
       // … which they do as the open batch, sealed now (linger no longer applies), commits;
       await step('batcher.stop', () => this.batcher.stop());
-      if (!this.interrupted) {
-        // Held jobs (fenced out, lease lost, or waiting for a newer writer) go back to the queue head
-        // only once the log has closed. The log hands out what it already fetched while it closes:
-        // up to SLUICE_WRITER_CONCURRENCY jobs taken before the stop and not yet given to `process`,
-        // which may only then find the partition lost or a newer payload. Moving each of those back as
-        // it comes would push them to the head one at a time, newest last, i.e. at the head: reversed,
-        // a key's later write ahead of its earlier one (seen: a writer stopped while its new consumer
-        // was still fetching ahead). So every held job is let go now (left taken: its lock stays
-        // until it expires, not renewed), a later one the same way as it comes, and once the log has
-        // closed they are all moved back together, in take order. Should a lock expire first (a close
-        // that took a whole lock period), that job stays taken, unlocked, and the next owner hands it
-        // back in order (partition-log/orphans.ts).
-        this.releasingHeld = true;
-        for (const r of this.returning) r.settle();
-      }
+      // Held jobs (fenced out, lease lost, or waiting for a newer writer) go back to the queue head
+      // only once the log has closed. The log hands out what it already fetched while it closes:
+      // up to SLUICE_WRITER_CONCURRENCY jobs taken before the stop and not yet given to `process`,
+      // which may only then find the partition lost or a newer payload. Moving each of those back as
+      // it comes would push them to the head one at a time, newest last, i.e. at the head: reversed,
+      // a key's later write ahead of its earlier one (seen: a writer stopped while its new consumer
+      // was still fetching ahead). So every held job is let go now (left taken: its lock stays
+      // until it expires, not renewed), a later one the same way as it comes, and once the log has
+      // closed they are all moved back together, in take order. Should a lock expire first (a close
+      // that took a whole lock period), that job stays taken, unlocked, and the next owner hands it
+      // back in order (partition-log/orphans.ts). After an interruption they all stay taken (see `interrupt`).
+      this.releasingHeld = true;
+      for (const r of this.returning) r.settle();
       await step('log.close', async () => closing);
-      this.returnedAll = true;
+      // A job handed out after this (only if the close failed) stays taken: the next owner hands it back in order.
       await step('move back', () => this.moveBack(this.returning.splice(0)));
       await step('redis.quit', async () => this.redis && this.deps.redis.release(this.redis));
       if (this.waitingFor !== undefined) this.deps.metrics.partitionsWaiting.remove({ partition: this.partition.name, version: String(this.waitingFor) });
