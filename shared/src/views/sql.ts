@@ -1,7 +1,7 @@
 import { named, type NamedStatement } from '../db/pool.ts';
 import { quoteIdent } from '../sql/ident.ts';
 import type { BoundView } from './bind.ts';
-import { deltaAggs, deltaColDefs, foldedParts, logAggs, partColumn, upsert } from './fold-sql.ts';
+import { deltaAggs, deltaColDefs, foldedParts, logAggs, mayGoNonFinite, partColumn, upsert } from './fold-sql.ts';
 
 /**
  * The SQL of one view, fixed text built once from the bound definition.
@@ -242,7 +242,7 @@ function recomputeSql(v: BoundView, ofGroup: string): NamedStatement | null {
     if (a.fn === 'min' || a.fn === 'max') {
       targets.push(a.quoted);
       values.push(`${a.fn}(${c})`);
-    } else if ((a.fn === 'sum' || a.fn === 'avg') && a.col.kind === 'numeric') {
+    } else if (mayGoNonFinite(a)) {
       // As freshGroups computes them, so verify compares like with like.
       targets.push(`__s${a.i}`, a.quoted);
       values.push(`coalesce(sum(${c}), 0)`, a.fn === 'sum' ? `sum(${c})::${a.type}` : `avg(${c})`);
