@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.ts';
+import { named, type Queryable } from '../db/pool.ts';
 
 /**
  * `sluice.idempotency_keys`: one row per request that sent an Idempotency-Key
@@ -14,8 +14,10 @@ export interface StoredKey {
   writeId: string;
 }
 
-const CLAIM = `INSERT INTO sluice.idempotency_keys (scope, key, request_hash, write_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING RETURNING write_id`;
+// Prepared once per connection, like applied-jobs.ts's claim (no plan choice to make). READ is left
+// unnamed: a generic plan of its join would not see how many keys it is given.
+const CLAIM = named(`INSERT INTO sluice.idempotency_keys (scope, key, request_hash, write_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING RETURNING write_id`);
 
 const READ = `SELECT k.scope, k.key, k.request_hash, k.write_id FROM sluice.idempotency_keys k
 JOIN unnest($1::text[], $2::text[]) AS u(scope, key) ON k.scope = u.scope AND k.key = u.key`;
@@ -35,7 +37,7 @@ const toStored = (r: Row): StoredKey => ({ scope: r.scope, key: r.key, requestHa
  */
 export async function claimKeys(db: Queryable, keys: readonly StoredKey[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const { rows } = await db.query<{ write_id: string }>(CLAIM, [keys.map((k) => k.scope), keys.map((k) => k.key), keys.map((k) => k.requestHash), keys.map((k) => k.writeId)]);
+  const { rows } = await db.query<{ write_id: string }>({ ...CLAIM, values: [keys.map((k) => k.scope), keys.map((k) => k.key), keys.map((k) => k.requestHash), keys.map((k) => k.writeId)] });
   return new Set(rows.map((r) => r.write_id));
 }
 
