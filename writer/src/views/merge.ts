@@ -58,7 +58,8 @@ export function readDecimal(text: string, integer: boolean): Decimal | null {
 }
 
 function rescale(d: Decimal, scale: number): bigint {
-  return d.unscaled * 10n ** BigInt(scale - d.scale);
+  // Most terms of a sum share a scale (a numeric(p, s) column's): no power of ten to build.
+  return scale === d.scale ? d.unscaled : d.unscaled * 10n ** BigInt(scale - d.scale);
 }
 
 /** a + sign × b, at the larger scale (numeric's own rule for addition). */
@@ -132,12 +133,35 @@ function planOf(v: BoundView): Plan {
 
 interface Group {
   first: SignedImage;
+  /** The first row's decimals (per column), kept until a second row joins: a lone row travels as it is. */
+  firstValues: (Decimal | null)[] | null;
   rows: number;
   /** Per column: folded here (the value does not travel). */
   folded: boolean[];
+  /** The partials, from the second row on (a group of one row sends none). */
   n: number[];
   s: (Decimal | null)[];
   e: ({ text: string; value: Decimal } | null)[];
+}
+
+/** Add one row (its decimals per column in `values`) to the partials of `g`. */
+function accumulate(plan: Plan, g: Group, img: SignedImage, values: readonly (Decimal | null)[]): void {
+  for (let j = 0; j < plan.parts.length; j++) {
+    const p = plan.parts[j]!;
+    if (!g.folded[p.col]) continue;
+    const x = img.values[p.col] ?? null;
+    if (x === null) continue;
+    if (p.part === 'n') g.n[j] = g.n[j]! + img.sign;
+    else if (p.part === 's') {
+      const dec = values[p.col]!;
+      g.s[j] = addDecimal(g.s[j] ?? { unscaled: 0n, scale: dec.scale }, dec, img.sign);
+    } else {
+      const dec = values[p.col]!;
+      const cur = g.e[j] ?? null;
+      const c = cur === null ? 0 : compareDecimal(dec, cur.value);
+      if (cur === null || (p.min ? c < 0 : c > 0)) g.e[j] = { text: formatDecimal(dec), value: dec };
+    }
+  }
 }
 
 /** Sum `images` per group and sign (see the module comment). `defaulted`: names of the view's defaulted columns, in parameter order. */
@@ -171,28 +195,20 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
     }
     // NUL cannot occur in Postgres text: a safe separator.
     const key = keyParts.join('\u0000');
-    let g = groups.get(key);
+    const g = groups.get(key);
     if (!g) {
-      g = { first: img, rows: 0, folded: [...folded], n: plan.parts.map(() => 0), s: plan.parts.map(() => null), e: plan.parts.map(() => null) };
-      groups.set(key, g);
+      // Partials wait for a second row: where nearly every row is its own group, none are computed.
+      groups.set(key, { first: img, firstValues: [...values], rows: 1, folded: [...folded], n: [], s: [], e: [] });
+      continue;
     }
-    g.rows++;
-    for (let j = 0; j < plan.parts.length; j++) {
-      const p = plan.parts[j]!;
-      if (!g.folded[p.col]) continue;
-      const x = img.values[p.col] ?? null;
-      if (x === null) continue;
-      if (p.part === 'n') g.n[j] = g.n[j]! + img.sign;
-      else if (p.part === 's') {
-        const dec = values[p.col]!;
-        g.s[j] = addDecimal(g.s[j] ?? { unscaled: 0n, scale: 0 }, dec, img.sign);
-      } else {
-        const dec = values[p.col]!;
-        const cur = g.e[j] ?? null;
-        const c = cur === null ? 0 : compareDecimal(dec, cur.value);
-        if (cur === null || (p.min ? c < 0 : c > 0)) g.e[j] = { text: formatDecimal(dec), value: dec };
-      }
+    if (g.rows++ === 1) {
+      g.n = plan.parts.map(() => 0);
+      g.s = plan.parts.map(() => null);
+      g.e = plan.parts.map(() => null);
+      accumulate(plan, g, g.first, g.firstValues!);
+      g.firstValues = null;
     }
+    accumulate(plan, g, img, values);
   }
   const out: MergedImages = { weights: [], values: v.columns.map(() => []), given: defaulted.map(() => []), parts: plan.parts.map(() => []) };
   for (const g of groups.values()) {
