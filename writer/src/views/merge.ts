@@ -49,9 +49,14 @@ interface Decimal {
 const INTEGER = /^-?\d+$/;
 const NUMERIC = /^-?\d+(?:\.\d+)?$/;
 
+/** Whether `text` is a spelling we read exactly (see the module comment). */
+function exactSpelling(text: string, integer: boolean): boolean {
+  return (integer ? INTEGER : NUMERIC).test(text);
+}
+
 /** `text` as a Decimal when its spelling is one we read exactly (see the module comment), else null. */
 export function readDecimal(text: string, integer: boolean): Decimal | null {
-  if (!(integer ? INTEGER : NUMERIC).test(text)) return null;
+  if (!exactSpelling(text, integer)) return null;
   const dot = text.indexOf('.');
   if (dot < 0) return { unscaled: BigInt(text), scale: 0 };
   return { unscaled: BigInt(text.slice(0, dot) + text.slice(dot + 1)), scale: text.length - dot - 1 };
@@ -133,30 +138,41 @@ function planOf(v: BoundView): Plan {
 
 interface Group {
   first: SignedImage;
-  /** The first row's decimals (per column), kept until a second row joins: a lone row travels as it is. */
-  firstValues: (Decimal | null)[] | null;
   rows: number;
-  /** Per column: folded here (the value does not travel). */
-  folded: boolean[];
-  /** The partials, from the second row on (a group of one row sends none). */
+  /**
+   * Per column: folded here (the value does not travel); the same for every row of the group, as
+   * the key says so. Null, like the partials, until a second row joins: a lone row travels as it
+   * is, so where nearly every row is its own group no decimal is read or summed.
+   */
+  folded: boolean[] | null;
   n: number[];
   s: (Decimal | null)[];
   e: ({ text: string; value: Decimal } | null)[];
 }
 
-/** Add one row (its decimals per column in `values`) to the partials of `g`. */
-function accumulate(plan: Plan, g: Group, img: SignedImage, values: readonly (Decimal | null)[]): void {
+type ReadColumn = NonNullable<Plan['columns'][number]>;
+
+/** The decimal a column stores for `text` (rounded to a numeric(p, s) column's scale); `text` is an exact spelling. */
+function decimalOf(col: ReadColumn, text: string): Decimal {
+  const dec = readDecimal(text, col.integer)!;
+  return col.scale === null ? dec : roundDecimal(dec, col.scale);
+}
+
+/** Add one row of `g` to its partials. */
+function accumulate(plan: Plan, g: Group, img: SignedImage): void {
   for (let j = 0; j < plan.parts.length; j++) {
     const p = plan.parts[j]!;
-    if (!g.folded[p.col]) continue;
+    if (!g.folded![p.col]) continue;
     const x = img.values[p.col] ?? null;
     if (x === null) continue;
-    if (p.part === 'n') g.n[j] = g.n[j]! + img.sign;
-    else if (p.part === 's') {
-      const dec = values[p.col]!;
-      g.s[j] = addDecimal(g.s[j] ?? { unscaled: 0n, scale: dec.scale }, dec, img.sign);
-    } else {
-      const dec = values[p.col]!;
+    if (p.part === 'n') {
+      g.n[j] = g.n[j]! + img.sign;
+      continue;
+    }
+    // A folded column an 's' or 'e' partial reads is read exactly: its spelling passed the test.
+    const dec = decimalOf(plan.columns[p.col]!, x);
+    if (p.part === 's') g.s[j] = addDecimal(g.s[j] ?? { unscaled: 0n, scale: dec.scale }, dec, img.sign);
+    else {
       const cur = g.e[j] ?? null;
       const c = cur === null ? 0 : compareDecimal(dec, cur.value);
       if (cur === null || (p.min ? c < 0 : c > 0)) g.e[j] = { text: formatDecimal(dec), value: dec };
@@ -170,7 +186,6 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
   const defaultedAt = v.columns.map((c) => defaulted.indexOf(c.name));
   const groups = new Map<string, Group>();
   const keyParts: string[] = [];
-  const values: (Decimal | null)[] = v.columns.map(() => null);
   const folded: boolean[] = v.columns.map(() => false);
   for (const img of images) {
     keyParts.length = 0;
@@ -179,17 +194,12 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
       const x = img.values[i] ?? null;
       const d = defaultedAt[i]!;
       const col = plan.columns[i] ?? null;
-      values[i] = null;
       folded[i] = false;
       if (d >= 0 && !img.given[d]) {
         keyParts.push('\u0002'); // left to its default: the same value in every such row
         continue;
       }
-      if (col && x !== null && col.exact) {
-        const dec = readDecimal(x, col.integer);
-        values[i] = dec === null || col.scale === null ? dec : roundDecimal(dec, col.scale);
-      }
-      folded[i] = col !== null && (x === null || !col.exact || values[i] !== null);
+      folded[i] = col !== null && (x === null || !col.exact || exactSpelling(x, col.integer));
       // Tokens: folded, NULL, or the value (prefixed, so no value reads as a marker).
       keyParts.push(folded[i] ? '\u0003' : x === null ? '\u0001' : `v${x}`);
     }
@@ -197,18 +207,17 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
     const key = keyParts.join('\u0000');
     const g = groups.get(key);
     if (!g) {
-      // Partials wait for a second row: where nearly every row is its own group, none are computed.
-      groups.set(key, { first: img, firstValues: [...values], rows: 1, folded: [...folded], n: [], s: [], e: [] });
+      groups.set(key, { first: img, rows: 1, folded: null, n: [], s: [], e: [] });
       continue;
     }
     if (g.rows++ === 1) {
+      g.folded = [...folded];
       g.n = plan.parts.map(() => 0);
       g.s = plan.parts.map(() => null);
       g.e = plan.parts.map(() => null);
-      accumulate(plan, g, g.first, g.firstValues!);
-      g.firstValues = null;
+      accumulate(plan, g, g.first);
     }
-    accumulate(plan, g, img, values);
+    accumulate(plan, g, img);
   }
   const out: MergedImages = { weights: [], values: v.columns.map(() => []), given: defaulted.map(() => []), parts: plan.parts.map(() => []) };
   for (const g of groups.values()) {
@@ -216,12 +225,12 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
     out.weights.push(sign * g.rows);
     // One row: its values travel as they are, no partials (fewer array elements to bind).
     const single = g.rows === 1;
-    for (let i = 0; i < v.columns.length; i++) out.values[i]!.push(single || !g.folded[i] ? (g.first.values[i] ?? null) : null);
+    for (let i = 0; i < v.columns.length; i++) out.values[i]!.push(single || !g.folded![i] ? (g.first.values[i] ?? null) : null);
     for (let d = 0; d < defaulted.length; d++) out.given[d]!.push(g.first.given[d]!);
     for (let j = 0; j < plan.parts.length; j++) {
       const p = plan.parts[j]!;
       let part: string | null = null;
-      if (!single && g.folded[p.col]) {
+      if (!single && g.folded![p.col]) {
         if (p.part === 'n') part = String(g.n[j]);
         else if (p.part === 's') part = g.s[j] === null ? null : formatDecimal(g.s[j]!);
         else part = g.e[j]?.text ?? null;
