@@ -56,7 +56,11 @@ function exactSpelling(text: string, integer: boolean): boolean {
 
 /** `text` as a Decimal when its spelling is one we read exactly (see the module comment), else null. */
 export function readDecimal(text: string, integer: boolean): Decimal | null {
-  if (!exactSpelling(text, integer)) return null;
+  return exactSpelling(text, integer) ? parseDecimal(text) : null;
+}
+
+/** A spelling `exactSpelling` accepted, as a Decimal. */
+function parseDecimal(text: string): Decimal {
   const dot = text.indexOf('.');
   if (dot < 0) return { unscaled: BigInt(text), scale: 0 };
   return { unscaled: BigInt(text.slice(0, dot) + text.slice(dot + 1)), scale: text.length - dot - 1 };
@@ -107,6 +111,8 @@ interface Plan {
   columns: ({ integer: boolean; scale: number | null; exact: boolean } | null)[];
   /** Per partial (foldedParts order): column index, kind, and for 'e' whether the smaller value wins. */
   parts: { col: number; part: 'n' | 's' | 'e'; min: boolean }[];
+  /** The columns read as decimals (the `exact` ones): each read once per row, whatever number of partials use it. */
+  read: number[];
 }
 
 const plans = new WeakMap<BoundView, Plan>();
@@ -131,6 +137,7 @@ function planOf(v: BoundView): Plan {
   plan = {
     columns,
     parts: parts.map((p) => ({ col: at.get(p.agg.col!.name)!, part: p.part, min: p.agg.fn === 'min' })),
+    read: columns.flatMap((c, i) => (c?.exact ? [i] : [])),
   };
   plans.set(v, plan);
   return plan;
@@ -154,12 +161,17 @@ type ReadColumn = NonNullable<Plan['columns'][number]>;
 
 /** The decimal a column stores for `text` (rounded to a numeric(p, s) column's scale); `text` is an exact spelling. */
 function decimalOf(col: ReadColumn, text: string): Decimal {
-  const dec = readDecimal(text, col.integer)!;
+  const dec = parseDecimal(text);
   return col.scale === null ? dec : roundDecimal(dec, col.scale);
 }
 
-/** Add one row of `g` to its partials. */
-function accumulate(plan: Plan, g: Group, img: SignedImage): void {
+/** Add one row of `g` to its partials; `decs` is scratch space, one slot per column. */
+function accumulate(plan: Plan, g: Group, img: SignedImage, decs: (Decimal | null)[]): void {
+  // A folded column read as decimals passed exactSpelling (its key token says so).
+  for (const i of plan.read) {
+    const x = img.values[i] ?? null;
+    decs[i] = g.folded![i] && x !== null ? decimalOf(plan.columns[i]!, x) : null;
+  }
   for (let j = 0; j < plan.parts.length; j++) {
     const p = plan.parts[j]!;
     if (!g.folded![p.col]) continue;
@@ -169,8 +181,7 @@ function accumulate(plan: Plan, g: Group, img: SignedImage): void {
       g.n[j] = g.n[j]! + img.sign;
       continue;
     }
-    // A folded column an 's' or 'e' partial reads is read exactly: its spelling passed the test.
-    const dec = decimalOf(plan.columns[p.col]!, x);
+    const dec = decs[p.col]!;
     if (p.part === 's') g.s[j] = addDecimal(g.s[j] ?? { unscaled: 0n, scale: dec.scale }, dec, img.sign);
     else {
       const cur = g.e[j] ?? null;
@@ -187,6 +198,7 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
   const groups = new Map<string, Group>();
   const keyParts: string[] = [];
   const folded: boolean[] = v.columns.map(() => false);
+  const decs: (Decimal | null)[] = v.columns.map(() => null);
   for (const img of images) {
     keyParts.length = 0;
     keyParts.push(img.sign === 1 ? '+' : '-');
@@ -215,9 +227,9 @@ export function mergeImages(v: BoundView, defaulted: readonly string[], images: 
       g.n = plan.parts.map(() => 0);
       g.s = plan.parts.map(() => null);
       g.e = plan.parts.map(() => null);
-      accumulate(plan, g, g.first);
+      accumulate(plan, g, g.first, decs);
     }
-    accumulate(plan, g, img);
+    accumulate(plan, g, img, decs);
   }
   const out: MergedImages = { weights: [], values: v.columns.map(() => []), given: defaulted.map(() => []), parts: plan.parts.map(() => []) };
   for (const g of groups.values()) {
